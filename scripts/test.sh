@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The whole test suite, set-up included: this is `npm test`, and CI's .ci/run calls it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+step() { printf '\n==> %s\n' "$*"; }
+
+bash scripts/ensure-deps.sh
+command -v python3 >/dev/null || { echo "python3 is required (apt-get install python3)" >&2; exit 1; }
+
+step "lint (biome)"
+npx biome check .
+step "typecheck (tsc)"
+npx tsc -p tsconfig.test.json
+step "build"
+npm run build --silent
+
+step "python runtime tests (unittest)"
+python3 -m unittest discover -s runtime/tests -t runtime
+
+step "Docker-API engine (Podman) and the simulator engine image"
+bash scripts/build-sim-image.sh
+export DOCKER_HOST="${DOCKER_HOST:-unix:///run/podman/podman.sock}"
+
+step "unit tests (vitest)"
+npx vitest run --config vitest.unit.ts
+step "end-to-end tests (vitest)"
+npx vitest run --config vitest.e2e.ts

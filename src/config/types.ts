@@ -1,0 +1,68 @@
+// The typed configuration every module receives. Built once at start by `loadConfig`
+// (src/config/load-config.ts) from the environment plus CLI flags; never re-read process.env elsewhere.
+
+export type EngineKind = "vllm" | "sim";
+export type DriverKind = "docker" | "process";
+
+export interface SimOptions {
+  ttftMs?: number; // SIM_TTFT_MS -> --sim-ttft-ms
+  itlMs?: number; // SIM_ITL_MS -> --sim-itl-ms
+  loadSeconds?: number; // SIM_LOAD_SECONDS -> --sim-load-seconds
+  crashAfter?: number; // SIM_CRASH_AFTER -> --sim-crash-after
+  hangAfter?: number; // SIM_HANG_AFTER -> --sim-hang-after
+  errorRate?: number; // SIM_ERROR_RATE -> --sim-error-rate
+  failStart?: string; // SIM_FAIL_START -> --sim-fail-start
+  mode?: "echo" | "lorem"; // SIM_MODE -> --sim-mode
+}
+
+export interface Config {
+  // Model
+  modelId: string; // MODEL_ID
+  modelDir: string | null; // MODEL_DIR (Hugging Face cache layout models--ORG--NAME/snapshots/REV)
+  hfToken: string | null; // HF_TOKEN (secret)
+
+  // The seven documented tuning variables
+  use8bit: boolean; // USE_8BIT
+  pipelineParallelSize: number; // PIPELINE_PARALLEL_SIZE
+  tensorParallelSize: number; // TENSOR_PARALLEL_SIZE
+  maxModelLen: number; // MAX_MODEL_LEN
+  maxNumBatchedTokens: number; // MAX_NUM_BATCHED_TOKENS
+  maxNumSeqs: number; // MAX_NUM_SEQS
+  gpuMemoryUtilization: number; // GPU_MEMORY_UTILIZATION
+
+  // Gateway
+  host: string; // HOST (default 0.0.0.0)
+  port: number; // PORT (default 8000)
+  authToken: string | null; // AUTH_TOKEN (secret)
+  queueSize: number; // QUEUE_SIZE: requests allowed to wait beyond MAX_NUM_SEQS running (default 256)
+  maxBodyBytes: number; // MAX_BODY_BYTES (default 1 MiB)
+
+  // Engine
+  engine: EngineKind; // ENGINE (default vllm)
+  driver: DriverKind; // DRIVER (default docker)
+  engineImage: string; // ENGINE_IMAGE (default depends on ENGINE)
+  gpuIds: "all" | number[]; // GPU_IDS
+  enginePort: number; // ENGINE_PORT: the engine's port on 127.0.0.1 (default 8100; 0 = pick a free port)
+  python: string; // PYTHON (process driver interpreter, default python3)
+  engineStallTimeoutMs: number; // ENGINE_STALL_TIMEOUT seconds (default 300)
+  engineHangTimeoutMs: number; // ENGINE_HANG_TIMEOUT seconds (default 60)
+  drainTimeoutMs: number; // DRAIN_TIMEOUT seconds (default 30)
+  stopGraceMs: number; // ENGINE_STOP_GRACE seconds (default 10)
+
+  // Pricing: quote = max_tokens * pricePerUnit / pixelsPerUnit
+  pricePerUnit: number; // PRICE_PER_UNIT (default 0.08)
+  pixelsPerUnit: number; // PIXELS_PER_UNIT (default 1_000_000)
+  currency: string; // CURRENCY (default USD)
+
+  home: string; // LLM_RUNNER_HOME (default ~/.llm-runner)
+  logLevel: "trace" | "debug" | "info" | "warn" | "error"; // LOG_LEVEL
+
+  sim: SimOptions;
+}
+
+/** One problem found while loading the config; all of them are reported together. */
+export interface ConfigIssue {
+  variable: string; // e.g. "TENSOR_PARALLEL_SIZE" or "--port"
+  value: string | undefined; // the value seen (masked for secrets)
+  message: string; // the rule that was broken, and how to fix it
+}

@@ -1,0 +1,165 @@
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { execa } from "execa";
+import type { Logger } from "../log/logger.js";
+import type { EngineDriver, EngineExit, EngineHandle, EngineStartSpec } from "./engine-driver.js";
+import { EngineStartError } from "./engine-driver.js";
+import { createLineRouter } from "./output-lines.js";
+import { assertPortFree, findFreePort } from "./ports.js";
+import { isAlive, killGroup, waitForExit } from "./process-group.js";
+
+export interface ProcessDriverOptions {
+  /** Python interpreter (PYTHON, default python3). */
+  python: string;
+  /** The folder that holds the llm_runtime package (the repo's runtime/). */
+  runtimeDir: string;
+  /** Pid files go to <home>/engines, so orphans can be found after a kill -9 of the supervisor. */
+  home: string;
+  /** Engine port on 127.0.0.1; 0 picks a free one. */
+  port: number;
+  logger: Logger;
+  /** Environment the engine inherits (PATH, CUDA_VISIBLE_DEVICES, ...). Our own secrets are removed from it. */
+  baseEnv?: NodeJS.ProcessEnv;
+}
+
+interface PidFile {
+  pid: number;
+  instanceId: string;
+  startedAt: string;
+}
+
+// Never hand the gateway's secrets to the engine process.
+const WITHHELD_ENV = ["AUTH_TOKEN", "VLLM_API_KEY"];
+const RUNTIME_MARKER = "llm_runtime";
+
+/** Runs the engine as `python3 -m llm_runtime …`, a child in its own process group. */
+export class ProcessDriver implements EngineDriver {
+  readonly kind = "process" as const;
+
+  constructor(private readonly options: ProcessDriverOptions) {}
+
+  private get pidDir(): string {
+    return join(this.options.home, "engines");
+  }
+
+  async start(spec: EngineStartSpec): Promise<EngineHandle> {
+    const { options } = this;
+    let port = options.port;
+    if (port === 0) port = await findFreePort();
+    else await assertPortFree(port, "ENGINE_PORT");
+
+    const args = ["-m", RUNTIME_MARKER, "--engine", spec.engine, ...spec.buildArgs({ host: "127.0.0.1", port })];
+    const env: Record<string, string> = {};
+    for (const [k, v] of Object.entries(options.baseEnv ?? process.env)) {
+      if (v !== undefined && !WITHHELD_ENV.includes(k)) env[k] = v;
+    }
+    const pythonPath = env.PYTHONPATH ? `${options.runtimeDir}:${env.PYTHONPATH}` : options.runtimeDir;
+    Object.assign(env, { PYTHONPATH: pythonPath, PYTHONUNBUFFERED: "1" }, spec.env);
+
+    const child = execa(options.python, args, {
+      env,
+      extendEnv: false,
+      detached: true, // own process group: stop() signals the runtime and everything it started
+      cleanup: false,
+      stdin: "ignore",
+      buffer: false,
+      reject: false,
+    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.once("spawn", () => resolve());
+        child.once("error", reject);
+      });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new EngineStartError(
+        code === "ENOENT"
+          ? `cannot run the engine: '${options.python}' was not found`
+          : `cannot run the engine with '${options.python}': ${(err as Error).message}`,
+        "install python3 (3.10+) or point PYTHON at an interpreter",
+        { cause: err },
+      );
+    }
+    const pid = child.pid;
+    if (pid === undefined) throw new EngineStartError("the engine process did not start (no pid)");
+
+    mkdirSync(this.pidDir, { recursive: true });
+    const pidFile = join(this.pidDir, `${spec.instanceId}.json`);
+    const record: PidFile = { pid, instanceId: spec.instanceId, startedAt: new Date().toISOString() };
+    writeFileSync(pidFile, `${JSON.stringify(record)}\n`);
+
+    const out = createLineRouter(spec, "stdout");
+    const err = createLineRouter(spec, "stderr");
+    child.stdout?.on("data", (c: Buffer) => out.write(c));
+    child.stdout?.on("end", () => out.end());
+    child.stderr?.on("data", (c: Buffer) => err.write(c));
+    child.stderr?.on("end", () => err.end());
+
+    const exited: Promise<EngineExit> = child.then(
+      (result) => {
+        // Reap anything the runtime left in its group (vLLM workers), then forget the pid file.
+        killGroup(pid, "SIGKILL");
+        rmSync(pidFile, { force: true });
+        return { code: result.exitCode ?? null, signal: result.signal ?? null };
+      },
+      () => ({ code: null, signal: null }),
+    );
+
+    options.logger.debug({ pid, port }, "engine process started");
+    return {
+      id: String(pid),
+      baseUrl: `http://127.0.0.1:${port}`,
+      exited,
+      stop: async (graceMs: number) => {
+        if (!isAlive(pid)) {
+          await exited;
+          return;
+        }
+        killGroup(pid, graceMs > 0 ? "SIGTERM" : "SIGKILL");
+        const timeout = new Promise<"timeout">((r) => setTimeout(() => r("timeout"), graceMs).unref());
+        if ((await Promise.race([exited, timeout])) === "timeout") {
+          options.logger.warn({ pid, graceMs }, "engine did not stop in time; killing it");
+          killGroup(pid, "SIGKILL");
+        }
+        await exited;
+      },
+    };
+  }
+
+  async removeOrphans(): Promise<string[]> {
+    let files: string[];
+    try {
+      files = readdirSync(this.pidDir).filter((f) => f.endsWith(".json"));
+    } catch {
+      return [];
+    }
+    const removed: string[] = [];
+    for (const file of files) {
+      const path = join(this.pidDir, file);
+      let record: PidFile | null = null;
+      try {
+        record = JSON.parse(readFileSync(path, "utf8")) as PidFile;
+      } catch {
+        // A torn or foreign file: nothing to kill.
+      }
+      if (record && Number.isInteger(record.pid) && isOurEngine(record.pid)) {
+        killGroup(record.pid, "SIGKILL");
+        await waitForExit(record.pid, 5_000);
+        removed.push(String(record.pid));
+      }
+      rmSync(path, { force: true });
+    }
+    return removed;
+  }
+}
+
+/** True when pid is alive and is one of our runtimes (guards against pid reuse). */
+function isOurEngine(pid: number): boolean {
+  if (!isAlive(pid)) return false;
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(RUNTIME_MARKER);
+  } catch {
+    // No /proc (macOS): trust the pid file.
+    return true;
+  }
+}

@@ -1,0 +1,95 @@
+import type { Clock } from "./clock.js";
+import type { EngineEndpoint, RequestTicket } from "./types.js";
+
+/**
+ * The requests in flight at the engine. Counts them (IDLE vs OK, drain), and tracks token progress so the
+ * hang watchdog can tell a busy engine from a stuck one.
+ */
+export class RequestTickets {
+  private readonly live = new Set<Ticket>();
+  private lastProgressAt = 0;
+  private drainWaiters: Array<() => void> = [];
+
+  constructor(private readonly clock: Clock) {}
+
+  get size(): number {
+    return this.live.size;
+  }
+
+  issue(endpoint: EngineEndpoint): RequestTicket {
+    // The stall clock starts when work appears, not when the previous request ended.
+    if (this.live.size === 0) this.lastProgressAt = this.clock.now();
+    const ticket = new Ticket(endpoint, this);
+    this.live.add(ticket);
+    return ticket;
+  }
+
+  /** ms since the last token from any in-flight request; null when nothing is in flight. */
+  stalledFor(): number | null {
+    if (this.live.size === 0) return null;
+    return this.clock.now() - this.lastProgressAt;
+  }
+
+  abortAll(reason: string): void {
+    for (const ticket of [...this.live]) ticket.abort(reason);
+  }
+
+  /** Resolves when nothing is in flight, or after timeoutMs (real time: drain is an operator wait). */
+  drained(timeoutMs: number): Promise<void> {
+    if (this.live.size === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = this.clock.setTimeout(done, timeoutMs);
+      const clock = this.clock;
+      function done() {
+        clock.clearTimeout(timer);
+        resolve();
+      }
+      this.drainWaiters.push(done);
+    });
+  }
+
+  /** @internal called by Ticket */
+  touched(): void {
+    this.lastProgressAt = this.clock.now();
+  }
+
+  /** @internal called by Ticket */
+  released(ticket: Ticket): void {
+    this.live.delete(ticket);
+    if (this.live.size === 0) {
+      const waiters = this.drainWaiters;
+      this.drainWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+}
+
+class Ticket implements RequestTicket {
+  private readonly controller = new AbortController();
+  private ended = false;
+
+  constructor(
+    readonly endpoint: EngineEndpoint,
+    private readonly owner: RequestTickets,
+  ) {}
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  progress(): void {
+    if (!this.ended) this.owner.touched();
+  }
+
+  end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.owner.released(this);
+  }
+
+  abort(reason: string): void {
+    if (!this.controller.signal.aborted) this.controller.abort(new Error(reason));
+    // An aborted request no longer occupies the engine; the gateway still calls end(), which is then a no-op.
+    this.end();
+  }
+}

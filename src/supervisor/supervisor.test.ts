@@ -1,0 +1,296 @@
+import { describe, expect, it } from "vitest";
+import type { EngineDriver, EngineExit, EngineHandle, EngineStartSpec } from "../engine/engine-driver.js";
+import { silentLogger } from "../log/logger.js";
+import { FakeClock } from "./clock.js";
+import type { EngineProbe, ProbeResult } from "./engine-probe.js";
+import { Supervisor, type SupervisorOptions } from "./supervisor.js";
+import type { SupervisorState } from "./types.js";
+
+class FakeEngine implements EngineHandle {
+  readonly exited: Promise<EngineExit>;
+  stopCalls: number[] = [];
+  private resolveExit!: (e: EngineExit) => void;
+  constructor(
+    readonly id: string,
+    readonly spec: EngineStartSpec,
+  ) {
+    this.exited = new Promise((r) => {
+      this.resolveExit = r;
+    });
+  }
+  get baseUrl() {
+    return `http://127.0.0.1:1/${this.id}`;
+  }
+  exit(code: number | null, signal: string | null = null) {
+    this.resolveExit({ code, signal });
+  }
+  async stop(graceMs: number) {
+    this.stopCalls.push(graceMs);
+    this.exit(null, "SIGTERM");
+  }
+}
+
+class FakeDriver implements EngineDriver {
+  readonly kind = "process" as const;
+  engines: FakeEngine[] = [];
+  failStart: Error | null = null;
+  orphans: string[] = [];
+  async start(spec: EngineStartSpec) {
+    if (this.failStart) throw this.failStart;
+    const e = new FakeEngine(`e${this.engines.length + 1}`, spec);
+    this.engines.push(e);
+    return e;
+  }
+  async removeOrphans() {
+    const o = this.orphans;
+    this.orphans = [];
+    return o;
+  }
+  get last(): FakeEngine {
+    const e = this.engines.at(-1);
+    if (!e) throw new Error("no engine started");
+    return e;
+  }
+}
+
+class FakeProbe implements EngineProbe {
+  result: ProbeResult = "unreachable";
+  calls = 0;
+  async health() {
+    this.calls++;
+    return this.result;
+  }
+}
+
+function setup(overrides: Partial<SupervisorOptions> = {}) {
+  const clock = new FakeClock();
+  const driver = new FakeDriver();
+  const probe = new FakeProbe();
+  const options: SupervisorOptions = {
+    instanceId: "test",
+    engine: "sim",
+    modelId: "m",
+    buildArgs: () => ["m"],
+    env: { HF_TOKEN: "hf" },
+    stallTimeoutMs: 60_000,
+    hangTimeoutMs: 10_000,
+    drainTimeoutMs: 5_000,
+    stopGraceMs: 3_000,
+    ...overrides,
+  };
+  let keys = 0;
+  const sup = new Supervisor(options, {
+    driver,
+    clock,
+    probe,
+    logger: silentLogger(),
+    randomKey: () => `key-${++keys}`,
+  });
+  const states: SupervisorState[] = [];
+  sup.on((ev) => {
+    if (ev.type === "state") states.push(ev.to);
+  });
+  return { clock, driver, probe, sup, states };
+}
+
+async function startReady(t: ReturnType<typeof setup>) {
+  await t.sup.start();
+  await t.clock.advance(0);
+  t.probe.result = "ok";
+  await t.clock.advance(300);
+  expect(t.sup.snapshot().state).toBe("ready");
+}
+
+describe("Supervisor", () => {
+  it("goes stopped → starting → loading → ready, with a fresh API key in the engine env", async () => {
+    const t = setup();
+    t.driver.orphans = ["old-1"];
+    await t.sup.start();
+    await t.clock.advance(0);
+    expect(t.sup.snapshot().state).toBe("loading");
+    expect(t.driver.last.spec.env).toEqual({ HF_TOKEN: "hf", VLLM_API_KEY: "key-1" });
+    await t.clock.advance(3_000);
+    expect(t.sup.snapshot().state).toBe("loading");
+    t.probe.result = "ok";
+    await t.clock.advance(300);
+    expect(t.states).toEqual(["starting", "loading", "ready"]);
+    const ticket = t.sup.admit();
+    expect(ticket?.endpoint).toEqual({ baseUrl: "http://127.0.0.1:1/e1", apiKey: "key-1", generation: 1 });
+    expect(t.sup.snapshot().inFlight).toBe(1);
+    ticket?.end();
+    ticket?.end();
+    expect(t.sup.snapshot().inFlight).toBe(0);
+  });
+
+  it("reports loading progress from lifecycle events and admits nothing until ready", async () => {
+    const t = setup();
+    await t.sup.start();
+    await t.clock.advance(0);
+    t.driver.last.spec.onEvent({ event: "loading", progress: 0.5, detail: "shards 2/4" });
+    expect(t.sup.snapshot()).toMatchObject({ state: "loading", progress: 0.5, progressDetail: "shards 2/4" });
+    expect(t.sup.admit()).toBeNull();
+  });
+
+  it("restarts a crashed engine with exponential backoff and a new key, aborting in-flight requests", async () => {
+    const t = setup();
+    await startReady(t);
+    const ticket = t.sup.admit();
+    t.driver.last.exit(1);
+    await t.clock.advance(0);
+    expect(ticket?.signal.aborted).toBe(true);
+    expect(t.sup.snapshot()).toMatchObject({ state: "restarting", restarts: 1, inFlight: 0 });
+    expect(t.sup.snapshot().lastError?.message).toContain("exit code 1");
+    t.probe.result = "unreachable";
+    await t.clock.advance(999);
+    expect(t.driver.engines).toHaveLength(1);
+    await t.clock.advance(1);
+    expect(t.driver.engines).toHaveLength(2);
+    expect(t.driver.last.spec.env.VLLM_API_KEY).toBe("key-2");
+    // Crash again during loading: the delay doubles.
+    t.driver.last.exit(1);
+    await t.clock.advance(1_999);
+    expect(t.driver.engines).toHaveLength(2);
+    await t.clock.advance(1);
+    expect(t.driver.engines).toHaveLength(3);
+    t.probe.result = "ok";
+    await t.clock.advance(300);
+    expect(t.sup.snapshot()).toMatchObject({ state: "ready", generation: 3, restarts: 2 });
+  });
+
+  it("gives up after the crash-loop limit with the last log lines in the error", async () => {
+    const t = setup({ restart: { crashLoopLimit: 3, crashLoopWindowMs: 600_000 } });
+    await startReady(t);
+    for (let i = 0; i < 3; i++) {
+      t.driver.last.spec.onLog(`boom ${i}`, "stderr");
+      t.driver.last.exit(139);
+      await t.clock.advance(60_000);
+    }
+    const snap = t.sup.snapshot();
+    expect(snap.state).toBe("failed");
+    expect(snap.lastError?.reason).toBe("crash_loop");
+    expect(snap.lastError?.message).toContain("3 times");
+    expect(snap.lastError?.logTail).toEqual(["boom 2"]);
+    expect(t.driver.engines).toHaveLength(3);
+  });
+
+  it("fails at once on a fatal start that a restart cannot fix", async () => {
+    const t = setup();
+    await t.sup.start();
+    await t.clock.advance(0);
+    t.driver.last.spec.onEvent({
+      event: "fatal",
+      reason: "cuda_oom",
+      detail: "CUDA out of memory",
+      hint: "use more GPUs",
+    });
+    t.driver.last.exit(1);
+    await t.clock.advance(10_000);
+    expect(t.sup.snapshot().state).toBe("failed");
+    expect(t.sup.snapshot().lastError).toMatchObject({
+      reason: "cuda_oom",
+      message: "CUDA out of memory",
+      hint: "use more GPUs",
+    });
+    expect(t.driver.engines).toHaveLength(1);
+  });
+
+  it("fails when the driver cannot start the engine at all", async () => {
+    const t = setup();
+    t.driver.failStart = Object.assign(new Error("image x not found"), { hint: "build it" });
+    await t.sup.start();
+    await t.clock.advance(0);
+    expect(t.sup.snapshot()).toMatchObject({ state: "failed" });
+    expect(t.sup.snapshot().lastError).toMatchObject({ reason: "start_failed", hint: "build it" });
+  });
+
+  it("kills and restarts an engine that stalls while loading", async () => {
+    const t = setup({ stallTimeoutMs: 10_000 });
+    await t.sup.start();
+    await t.clock.advance(9_000);
+    t.driver.last.spec.onEvent({ event: "loading", progress: 0.1, detail: "x" });
+    await t.clock.advance(9_000);
+    expect(t.driver.last.stopCalls).toEqual([]);
+    await t.clock.advance(1_000);
+    expect(t.driver.last.stopCalls).toHaveLength(1);
+    await t.clock.advance(0);
+    expect(t.sup.snapshot().state).toBe("restarting");
+    expect(t.sup.snapshot().lastError?.reason).toBe("stall_timeout");
+  });
+
+  it("detects a hung engine (requests in flight, no tokens) and restarts it", async () => {
+    const t = setup({ hangTimeoutMs: 10_000 });
+    await startReady(t);
+    const a = t.sup.admit();
+    await t.clock.advance(6_000);
+    a?.progress();
+    await t.clock.advance(6_000);
+    expect(t.sup.snapshot().state).toBe("ready");
+    // New admissions do not reset the hang clock; only tokens do.
+    t.sup.admit();
+    await t.clock.advance(4_500);
+    expect(t.sup.snapshot().state).not.toBe("ready");
+    expect(a?.signal.aborted).toBe(true);
+    expect(t.sup.snapshot().lastError?.reason).toBe("hang");
+    expect(t.sup.snapshot().inFlight).toBe(0);
+  });
+
+  it("does not call an idle engine hung", async () => {
+    const t = setup({ hangTimeoutMs: 1_000 });
+    await startReady(t);
+    t.sup.admit()?.end();
+    await t.clock.advance(60_000);
+    expect(t.sup.snapshot().state).toBe("ready");
+  });
+
+  it("restarts an engine whose /health turns 503 twice in a row", async () => {
+    const t = setup();
+    await startReady(t);
+    t.probe.result = "unhealthy";
+    await t.clock.advance(5_000);
+    expect(t.sup.snapshot().state).toBe("ready");
+    await t.clock.advance(5_000);
+    expect(t.sup.snapshot().state).toBe("restarting");
+    expect(t.sup.snapshot().lastError?.reason).toBe("unhealthy");
+  });
+
+  it("drains: stops admitting, waits for in-flight work, then stops the engine", async () => {
+    const t = setup();
+    await startReady(t);
+    const ticket = t.sup.admit();
+    const stopped = t.sup.stop();
+    await t.clock.advance(0);
+    expect(t.sup.snapshot().state).toBe("draining");
+    expect(t.sup.admit()).toBeNull();
+    expect(t.driver.last.stopCalls).toEqual([]);
+    ticket?.end();
+    await stopped;
+    expect(t.driver.last.stopCalls).toEqual([3_000]);
+    expect(t.sup.snapshot().state).toBe("stopped");
+    // The engine's exit during stop is not a crash.
+    expect(t.sup.snapshot().restarts).toBe(0);
+  });
+
+  it("drain gives up at the deadline and aborts what is left", async () => {
+    const t = setup({ drainTimeoutMs: 5_000 });
+    await startReady(t);
+    const ticket = t.sup.admit();
+    const stopped = t.sup.stop();
+    await t.clock.advance(4_999);
+    expect(ticket?.signal.aborted).toBe(false);
+    await t.clock.advance(1);
+    await stopped;
+    expect(ticket?.signal.aborted).toBe(true);
+    expect(t.sup.snapshot().state).toBe("stopped");
+  });
+
+  it("stop during a restart backoff cancels the restart", async () => {
+    const t = setup();
+    await startReady(t);
+    t.driver.last.exit(1);
+    await t.clock.advance(0);
+    await t.sup.stop();
+    await t.clock.advance(120_000);
+    expect(t.driver.engines).toHaveLength(1);
+    expect(t.sup.snapshot().state).toBe("stopped");
+  });
+});

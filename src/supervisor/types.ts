@@ -1,0 +1,74 @@
+// What the supervisor shows the rest of the system (gateway, /health, /metrics, CLI).
+// The implementation is src/supervisor/supervisor.ts; the gateway depends only on these types.
+
+export type SupervisorState =
+  | "stopped"
+  | "starting" // preflight, image, container/process being created
+  | "loading" // engine up, not ready yet (progress known from lifecycle lines)
+  | "ready"
+  | "draining" // stop requested: no new admissions, in-flight work finishing
+  | "restarting" // engine died or hung; waiting for backoff before the next start
+  | "failed"; // crash-loop limit reached, or a fatal start error: needs the operator
+
+export interface EngineEndpoint {
+  /** e.g. http://127.0.0.1:41233 */
+  baseUrl: string;
+  /** The engine's random per-start API key (send as "Authorization: Bearer <key>"). Secret. */
+  apiKey: string;
+  /** Increments on every engine start; lets the gateway drop pooled connections of a dead engine. */
+  generation: number;
+}
+
+export interface SupervisorError {
+  /** A FatalReason from the runtime ("cuda_oom", ...), or "crash_loop", "stall_timeout", "hang", "start_failed". */
+  reason: string;
+  message: string;
+  hint?: string;
+  /** The last log lines of the engine (up to 50). */
+  logTail: string[];
+  at: string; // ISO time
+}
+
+export interface SupervisorSnapshot {
+  state: SupervisorState;
+  /** Loading progress 0..1 while loading, when the engine reports it. */
+  progress: number | null;
+  progressDetail: string | null;
+  engine: "vllm" | "sim";
+  driver: "docker" | "process";
+  modelId: string;
+  engineId: string | null; // container id or pid
+  generation: number;
+  restarts: number;
+  inFlight: number;
+  startedAt: string | null; // supervisor start
+  readySince: string | null;
+  lastError: SupervisorError | null;
+}
+
+export type SupervisorEvent =
+  | { type: "state"; from: SupervisorState; to: SupervisorState; snapshot: SupervisorSnapshot }
+  | { type: "progress"; progress: number | null; detail: string }
+  | { type: "log"; line: string; stream: "stdout" | "stderr" }
+  | { type: "error"; error: SupervisorError };
+
+/**
+ * A ticket for one request in flight at the engine. The supervisor counts tickets (IDLE vs OK, drain) and
+ * watches progress on them (hang watchdog). Always call end(), exactly once (extra calls are ignored).
+ */
+export interface RequestTicket {
+  /** Call whenever bytes arrive from the engine for this request. */
+  progress(): void;
+  end(): void;
+  /** Aborted when the engine this request uses dies, hangs or is stopped. */
+  readonly signal: AbortSignal;
+  readonly endpoint: EngineEndpoint;
+}
+
+/** The part of the supervisor the gateway uses. */
+export interface SupervisorView {
+  snapshot(): SupervisorSnapshot;
+  /** A ticket when ready and admitting; null otherwise (not ready, draining, failed). */
+  admit(): RequestTicket | null;
+  on(listener: (event: SupervisorEvent) => void): () => void;
+}
