@@ -1,4 +1,5 @@
 import pino from "pino";
+import { prettyStream } from "./pretty-stream.js";
 
 /** The logging surface modules receive (pino's Logger satisfies it). */
 export interface Logger {
@@ -23,19 +24,19 @@ const REDACT = [
 
 export interface LoggerOptions {
   level?: string;
-  /** A file descriptor or path to write to (default: stdout). */
-  destination?: number | string;
+  /** Where to write: a stream (default process.stdout). */
+  out?: NodeJS.WritableStream & { isTTY?: boolean };
+  /** Human-readable lines instead of JSON (default: when out is a TTY). */
+  pretty?: boolean;
 }
 
 export function createLogger(options: LoggerOptions = {}): Logger {
-  const dest = pino.destination({
-    dest: options.destination ?? 1,
-    sync: false,
-    mkdir: typeof options.destination === "string",
-  });
+  const out = options.out ?? process.stdout;
+  const pretty = options.pretty ?? out.isTTY === true;
+  const dest = pretty ? prettyStream(out, out.isTTY === true) : out;
   return pino(
     { level: options.level ?? "info", redact: { paths: REDACT, censor: "***" }, base: undefined },
-    dest,
+    dest as pino.DestinationStream,
   );
 }
 

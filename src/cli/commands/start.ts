@@ -1,0 +1,180 @@
+import { spawn } from "node:child_process";
+import { closeSync, mkdirSync, openSync, readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { configFlagsHelp, splitConfigFlags } from "../../config/config-flags.js";
+import { formatConfigIssues } from "../../config/config-issues.js";
+import { loadConfig } from "../../config/load-config.js";
+import type { Config } from "../../config/types.js";
+import { createNvidiaSmiProbe } from "../../gpu/nvidia-smi.js";
+import {
+  type InstanceRecord,
+  type StatusRecord,
+  findRunningInstance,
+  instancePaths,
+  readJson,
+} from "../../instance/instance-files.js";
+import { runInstance } from "../../instance/run-instance.js";
+import { createLogger } from "../../log/logger.js";
+import { type CliCommand, type CliIO, EXIT, UsageError } from "../cli-command.js";
+import { ProgressView, failedLine, readyLine } from "../progress.js";
+
+const HELP = `Usage: llm-runner start [flags]
+
+Starts the engine (vLLM, or the simulator) under the supervisor, and the gateway in front of it. Runs in the
+foreground and logs to stdout (readable lines on a terminal, JSON lines otherwise); loading progress and the
+URL to call go to stderr. Ctrl-C (or SIGTERM) drains in-flight requests and stops; a second Ctrl-C forces.
+
+Flags:
+  --detach                  start in the background; return once the engine is ready (or failed, with why)
+${configFlagsHelp()}
+
+Examples:
+  llm-runner start --engine sim --driver process          # no GPU needed: the simulator engine
+  llm-runner start --detach --engine sim --driver process --port 8000
+  MODEL_ID=meta-llama/Meta-Llama-3.1-8B-Instruct HF_TOKEN=hf_... llm-runner start   # vLLM in Docker
+`;
+
+export const startCommand: CliCommand = {
+  name: "start",
+  summary: "start the engine and the gateway (foreground, or --detach)",
+  help: HELP,
+  async run(args, io) {
+    const { overrides, rest } = splitConfigFlags(args);
+    let detach = false;
+    try {
+      const parsed = parseArgs({ args: rest, options: { detach: { type: "boolean" } }, strict: true });
+      detach = parsed.values.detach === true;
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+
+    const loaded = await loadConfig({ env: io.env, overrides, gpuProbe: createNvidiaSmiProbe() });
+    if (!loaded.ok) {
+      io.stderr.write(`${formatConfigIssues(loaded.issues)}\n`);
+      return EXIT.usage;
+    }
+    const { config } = loaded;
+    for (const w of loaded.warnings) io.stderr.write(`warning: ${w}\n`);
+
+    const running = findRunningInstance(config.home);
+    if (running) {
+      io.stderr.write(
+        `llm-runner is already running for ${config.home} (pid ${running.pid}, ${running.url}).\n` +
+          "Stop it first with 'llm-runner stop', or use another LLM_RUNNER_HOME and PORT.\n",
+      );
+      return EXIT.failure;
+    }
+    return detach ? startDetached(args, config, io) : startForeground(config, io);
+  },
+};
+
+async function startForeground(config: Config, io: CliIO): Promise<number> {
+  const progress = new ProgressView(io.stderr);
+  const logOut = {
+    isTTY: io.stdout.isTTY === true,
+    write: (chunk: string) => {
+      progress.interrupt(() => io.stdout.write(chunk));
+      return true;
+    },
+  } as unknown as NodeJS.WritableStream & { isTTY?: boolean };
+  const logger = createLogger({ level: config.logLevel, out: logOut });
+  const detached = io.env.LLM_RUNNER_DETACHED === "1";
+
+  let instance: Awaited<ReturnType<typeof runInstance>>;
+  try {
+    instance = await runInstance({
+      config,
+      logger,
+      env: io.env,
+      logFile: detached ? instancePaths(config.home).runnerLog : null,
+      onEvent: (event) => {
+        progress.onEvent(event);
+        if (event.type !== "state") return;
+        if (event.to === "ready") {
+          progress.interrupt(() => io.stderr.write(`${readyLine(instance.url, event.snapshot)}\n`));
+        } else if (event.to === "failed") {
+          io.stderr.write(`${failedLine(event.snapshot)}\n/health now reports ERROR. Press Ctrl-C to exit.\n`);
+        }
+      },
+    });
+  } catch (err) {
+    io.stderr.write(`llm-runner start: ${(err as Error).message}\n`);
+    return EXIT.failure;
+  }
+  io.stderr.write(`gateway listening on ${instance.url}; starting the ${config.engine} engine (${config.driver})…\n`);
+
+  await new Promise<void>((resolve) => {
+    let signals = 0;
+    const onSignal = (sig: NodeJS.Signals) => {
+      signals++;
+      if (signals === 1) {
+        io.stderr.write(`\n${sig}: draining in-flight requests (Ctrl-C again to force)…\n`);
+        void instance.shutdown().then(resolve);
+      } else {
+        io.stderr.write(`\n${sig} again: stopping now.\n`);
+        void instance.shutdown({ force: true }).then(resolve);
+      }
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+  });
+  return EXIT.ok;
+}
+
+/** Re-runs `start` in the background (logs to runner.log) and waits until its engine is ready or failed. */
+async function startDetached(args: string[], config: Config, io: CliIO): Promise<number> {
+  const paths = instancePaths(config.home);
+  mkdirSync(config.home, { recursive: true, mode: 0o700 });
+  const logFd = openSync(paths.runnerLog, "a", 0o600);
+  const mainJs = fileURLToPath(new URL("../main.js", import.meta.url));
+  const child = spawn(process.execPath, [mainJs, "start", ...args.filter((a) => a !== "--detach")], {
+    env: { ...io.env, LLM_RUNNER_DETACHED: "1" },
+    cwd: io.cwd,
+    detached: true,
+    stdio: ["ignore", logFd, logFd],
+  });
+  closeSync(logFd);
+  child.unref();
+  let exitCode: number | null = null;
+  child.once("exit", (code, signal) => {
+    exitCode = code ?? (signal ? 128 : 1);
+  });
+
+  const progress = new ProgressView(io.stderr);
+  io.stderr.write(`started llm-runner in the background (pid ${child.pid}); log: ${paths.runnerLog}\n`);
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 200));
+    if (exitCode !== null) {
+      progress.clear();
+      io.stderr.write(`llm-runner exited while starting (exit code ${exitCode}). Last log lines:\n${tail(paths.runnerLog, 20)}\n`);
+      return EXIT.failure;
+    }
+    const instance = readJson<InstanceRecord>(paths.instance);
+    const status = readJson<StatusRecord>(paths.status);
+    if (!instance || instance.pid !== child.pid || !status) continue;
+    const snap = status.snapshot;
+    if (snap.state === "loading" && snap.progress !== null) progress.show(snap.progress, snap.progressDetail ?? "");
+    if (snap.state === "ready") {
+      progress.clear();
+      io.stdout.write(`${readyLine(instance.url, snap)}\n  logs: llm-runner logs -f    stop: llm-runner stop\n`);
+      return EXIT.ok;
+    }
+    if (snap.state === "failed") {
+      progress.clear();
+      io.stderr.write(`${failedLine(snap)}\nstopping the background instance…\n`);
+      if (child.pid) process.kill(child.pid, "SIGTERM");
+      const deadline = Date.now() + 60_000;
+      while (exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      return EXIT.failure;
+    }
+  }
+}
+
+function tail(path: string, lines: number): string {
+  try {
+    return readFileSync(path, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+  } catch {
+    return "(no log)";
+  }
+}

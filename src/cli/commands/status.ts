@@ -1,0 +1,114 @@
+import { parseArgs } from "node:util";
+import { findRunningInstance, instancePaths, readJson, type StatusRecord } from "../../instance/instance-files.js";
+import { resolveHome } from "../../instance/resolve-home.js";
+import { healthWord } from "../../supervisor/health-word.js";
+import { type CliCommand, EXIT, UsageError } from "../cli-command.js";
+
+const HELP = `Usage: llm-runner status [--json] [--home DIR]
+
+Shows the running instance: state, model, engine and driver, GPUs, uptime, restarts, requests in flight,
+tokens served, and revenue quoted (max-token pricing) vs. what real usage would have cost.
+Exit code 3 when nothing is running.
+
+Flags:
+  --json      machine-readable output
+  --home DIR  the runner's state folder (default: LLM_RUNNER_HOME or ~/.llm-runner)
+
+Examples:
+  llm-runner status
+  llm-runner status --json | jq .state
+`;
+
+export function formatDuration(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  const d = Math.floor(s / 86400);
+  const h = Math.floor((s % 86400) / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const parts = [d ? `${d}d` : "", h ? `${h}h` : "", m ? `${m}m` : "", `${s % 60}s`].filter(Boolean);
+  return parts.slice(0, 3).join(" ");
+}
+
+export const statusCommand: CliCommand = {
+  name: "status",
+  summary: "show state, model, uptime, restarts, traffic and revenue",
+  help: HELP,
+  async run(args, io) {
+    let values: { json?: boolean; home?: string };
+    try {
+      values = parseArgs({ args, options: { json: { type: "boolean" }, home: { type: "string" } }, strict: true })
+        .values;
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+    const home = resolveHome(io.env, values.home);
+    const instance = findRunningInstance(home);
+    const status = instance ? readJson<StatusRecord>(instancePaths(home).status) : null;
+    if (!instance || !status) {
+      if (values.json) io.stdout.write(`${JSON.stringify({ running: false, home })}\n`);
+      else io.stderr.write(`llm-runner is not running (no live instance in ${home}).\nStart it with 'llm-runner start'.\n`);
+      return EXIT.notRunning;
+    }
+    const snap = status.snapshot;
+    const uptimeMs = Date.now() - Date.parse(instance.startedAt);
+    const t = status.totals;
+    const overcharge = t.usage > 0 ? ((t.quoted - t.usage) / t.usage) * 100 : null;
+    if (values.json) {
+      io.stdout.write(
+        `${JSON.stringify(
+          {
+            running: true,
+            pid: instance.pid,
+            url: instance.url,
+            state: snap.state,
+            health: healthWord(snap),
+            progress: snap.progress,
+            model: snap.modelId,
+            engine: snap.engine,
+            driver: snap.driver,
+            engineId: snap.engineId,
+            gpus: status.gpus,
+            startedAt: instance.startedAt,
+            uptimeSeconds: Math.round(uptimeMs / 1000),
+            restarts: snap.restarts,
+            inFlight: snap.inFlight,
+            lastError: snap.lastError,
+            totals: t,
+            updatedAt: status.updatedAt,
+            version: instance.version,
+          },
+          null,
+          2,
+        )}\n`,
+      );
+      return EXIT.ok;
+    }
+    const lines: Array<[string, string]> = [
+      ["llm-runner", `running (pid ${instance.pid}) at ${instance.url}  v${instance.version}`],
+      [
+        "state",
+        `${snap.state} (/health ${healthWord(snap)})${snap.state === "loading" && snap.progress !== null ? ` ${Math.round(snap.progress * 100)}% ${snap.progressDetail ?? ""}` : ""}`,
+      ],
+      ["model", snap.modelId],
+      ["engine", `${snap.engine} via ${snap.driver}${snap.engineId ? ` (${snap.engineId.slice(0, 12)})` : ""}`],
+      ["gpus", status.gpus],
+      ["uptime", formatDuration(uptimeMs)],
+      ["restarts", String(snap.restarts)],
+      ["in flight", String(snap.inFlight)],
+      ["requests", `${t.requests}  (tokens: ${t.promptTokens} prompt, ${t.completionTokens} completion)`],
+      [
+        "revenue",
+        `quoted ${fmtMoney(t.quoted)} ${t.currency}, usage-based ${fmtMoney(t.usage)} ${t.currency}${overcharge === null ? "" : ` (max-token pricing charges ${overcharge >= 0 ? "+" : ""}${overcharge.toFixed(0)}%)`}`,
+      ],
+    ];
+    if (snap.lastError) {
+      lines.push(["last error", `${snap.lastError.reason}: ${snap.lastError.message} (${snap.lastError.at})`]);
+      if (snap.lastError.hint) lines.push(["fix", snap.lastError.hint]);
+    }
+    for (const [k, v] of lines) io.stdout.write(`${k.padEnd(11)} ${v}\n`);
+    return EXIT.ok;
+  },
+};
+
+function fmtMoney(x: number): string {
+  return x === 0 ? "0" : x.toPrecision(4);
+}

@@ -1,0 +1,40 @@
+import { createDockerClient } from "../engine/docker-client.js";
+import { DockerDriver } from "../engine/docker-driver.js";
+import { ProcessDriver } from "../engine/process-driver.js";
+import { silentLogger } from "../log/logger.js";
+import { RUNTIME_DIR, ownerIdFor } from "./run-instance.js";
+
+/**
+ * Removes engines that a dead runner of this home left behind: processes from pid files, and (when a
+ * Docker-API engine is reachable, or the runner used docker) containers with this home's owner label.
+ */
+export async function removeOrphanEngines(
+  home: string,
+  env: NodeJS.ProcessEnv,
+  driver?: "docker" | "process",
+): Promise<string[]> {
+  const logger = silentLogger();
+  const removed: string[] = [];
+  if (driver !== "docker") {
+    const proc = new ProcessDriver({ python: "python3", runtimeDir: RUNTIME_DIR, home, port: 0, logger });
+    removed.push(...(await proc.removeOrphans()));
+  }
+  if (driver !== "process") {
+    try {
+      const docker = new DockerDriver({
+        docker: createDockerClient(env.DOCKER_HOST),
+        image: "unused",
+        gpuIds: "all",
+        modelDir: null,
+        hostPort: 0,
+        ownerId: ownerIdFor(home),
+        logger,
+      });
+      removed.push(...(await docker.removeOrphans()));
+    } catch (err) {
+      // No Docker-API engine here: only an error when the runner was known to use one.
+      if (driver === "docker") throw err;
+    }
+  }
+  return removed;
+}

@@ -1,0 +1,162 @@
+import { createHash, randomBytes } from "node:crypto";
+import { createWriteStream, mkdirSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Config } from "../config/types.js";
+import { createDockerClient } from "../engine/docker-client.js";
+import { DockerDriver } from "../engine/docker-driver.js";
+import type { EngineDriver } from "../engine/engine-driver.js";
+import { ProcessDriver } from "../engine/process-driver.js";
+import { buildVllmArgs, placementFor } from "../engine/vllm-args.js";
+import { createGateway } from "../gateway/create-gateway.js";
+import { serveGateway } from "../gateway/serve.js";
+import { createNvidiaSmiProbe } from "../gpu/nvidia-smi.js";
+import type { GpuProbe } from "../gpu/types.js";
+import type { Logger } from "../log/logger.js";
+import { createGatewayMetrics } from "../metrics/gateway-metrics.js";
+import { SqliteLedger } from "../pricing/ledger.js";
+import { systemClock } from "../supervisor/clock.js";
+import { httpEngineProbe } from "../supervisor/engine-probe.js";
+import { Supervisor } from "../supervisor/supervisor.js";
+import type { SupervisorEvent } from "../supervisor/types.js";
+import { VERSION } from "../version.js";
+import { type InstanceRecord, instancePaths, removeInstance, writeInstance } from "./instance-files.js";
+import { StatusWriter } from "./status-writer.js";
+
+/** The repo's runtime/ folder (holds the llm_runtime Python package), from src/instance or dist/instance. */
+export const RUNTIME_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "../../runtime");
+
+export interface RunningInstance {
+  readonly url: string;
+  readonly supervisor: Supervisor;
+  readonly record: InstanceRecord;
+  /** Drains and stops everything; idempotent. */
+  shutdown(options?: { force?: boolean }): Promise<void>;
+}
+
+export interface RunInstanceOptions {
+  config: Config;
+  logger: Logger;
+  /** Environment the process driver passes on to the engine (PATH, CUDA_VISIBLE_DEVICES, ...). */
+  env: NodeJS.ProcessEnv;
+  logFile: string | null;
+  gpuProbe?: GpuProbe;
+  onEvent?: (event: SupervisorEvent) => void;
+}
+
+/** A stable id of this LLM_RUNNER_HOME, so orphan cleanup only touches engines of this home. */
+export function ownerIdFor(home: string): string {
+  return createHash("sha256").update(resolve(home)).digest("hex").slice(0, 12);
+}
+
+function createDriver(config: Config, env: NodeJS.ProcessEnv, logger: Logger): EngineDriver {
+  if (config.driver === "process") {
+    return new ProcessDriver({
+      python: config.python,
+      runtimeDir: RUNTIME_DIR,
+      home: config.home,
+      port: config.enginePort,
+      logger,
+      baseEnv: env,
+    });
+  }
+  return new DockerDriver({
+    docker: createDockerClient(env.DOCKER_HOST),
+    image: config.engineImage,
+    gpuIds: config.gpuIds,
+    modelDir: config.modelDir,
+    localModelPath: placementFor(config, "docker", 8000).localModelPath ?? null,
+    hostPort: config.enginePort,
+    ownerId: ownerIdFor(config.home),
+    logger,
+  });
+}
+
+/**
+ * Starts one llm-runner instance: the gateway on HOST:PORT (answering /health LOADING at once), then the
+ * supervisor and its engine. Writes instance.json/status.json in LLM_RUNNER_HOME for the other CLI commands.
+ */
+export async function runInstance(options: RunInstanceOptions): Promise<RunningInstance> {
+  const { config, logger } = options;
+  mkdirSync(config.home, { recursive: true, mode: 0o700 });
+  const paths = instancePaths(config.home);
+  const instanceId = `${Date.now().toString(36)}-${randomBytes(3).toString("hex")}`;
+  const engineLog = createWriteStream(paths.engineLog, { flags: "w", mode: 0o600 });
+  const driver = createDriver(config, options.env, logger.child({ component: "driver" }));
+
+  const supervisor = new Supervisor(
+    {
+      instanceId,
+      engine: config.engine,
+      modelId: config.modelId,
+      buildArgs: (listen) => buildVllmArgs(config, { ...placementFor(config, driver.kind, listen.port), ...listen }),
+      env: config.hfToken ? { HF_TOKEN: config.hfToken } : {},
+      stallTimeoutMs: config.engineStallTimeoutMs,
+      hangTimeoutMs: config.engineHangTimeoutMs,
+      drainTimeoutMs: config.drainTimeoutMs,
+      stopGraceMs: config.stopGraceMs,
+    },
+    { driver, clock: systemClock, logger: logger.child({ component: "supervisor" }), probe: httpEngineProbe },
+  );
+  supervisor.on((event) => {
+    if (event.type === "log") engineLog.write(`${event.line}\n`);
+    options.onEvent?.(event);
+  });
+
+  const ledger = SqliteLedger.open(paths.ledger);
+  const metrics = createGatewayMetrics();
+  const gpus = options.gpuProbe ?? createNvidiaSmiProbe();
+  const app = createGateway({ config, supervisor, ledger, metrics, gpus, logger: logger.child({ component: "gateway" }) });
+  let server: Awaited<ReturnType<typeof serveGateway>>;
+  try {
+    server = await serveGateway(app, { host: config.host, port: config.port });
+  } catch (err) {
+    ledger.close();
+    engineLog.end();
+    throw err;
+  }
+
+  const record: InstanceRecord = {
+    pid: process.pid,
+    url: server.url,
+    host: config.host,
+    port: config.port,
+    engine: config.engine,
+    driver: config.driver,
+    modelId: config.modelId,
+    instanceId,
+    startedAt: new Date().toISOString(),
+    logFile: options.logFile,
+    engineLogFile: paths.engineLog,
+    version: VERSION,
+  };
+  writeInstance(config.home, record);
+  const status = new StatusWriter(paths.status, supervisor, ledger, config);
+  status.start();
+
+  await supervisor.start();
+
+  let stopping: Promise<void> | null = null;
+  const shutdown = (opts: { force?: boolean } = {}): Promise<void> => {
+    if (stopping) {
+      if (opts.force) void supervisor.stop({ force: true });
+      return stopping;
+    }
+    stopping = (async () => {
+      logger.info({}, opts.force ? "stopping now (forced)" : "draining in-flight requests, then stopping");
+      await supervisor.stop(opts.force ? { force: true } : {});
+      await server.close();
+      status.stop();
+      ledger.close();
+      await new Promise<void>((r) => engineLog.end(r));
+      removeInstance(config.home, process.pid);
+      logger.info({}, "stopped");
+    })();
+    return stopping;
+  };
+  return { url: server.url, supervisor, record, shutdown };
+}
+
+export function defaultLogFile(home: string): string {
+  return join(home, "runner.log");
+}

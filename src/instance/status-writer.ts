@@ -1,0 +1,74 @@
+import type { Config } from "../config/types.js";
+import type { Ledger } from "../pricing/ledger-types.js";
+import type { Supervisor } from "../supervisor/supervisor.js";
+import { type StatusRecord, writeJsonAtomic } from "./instance-files.js";
+
+const REFRESH_MS = 2_000;
+
+/** Keeps status.json current for `llm-runner status`: on every state change, and every 2 s. */
+export class StatusWriter {
+  private timer: NodeJS.Timeout | null = null;
+  private pending: NodeJS.Timeout | null = null;
+  private off: (() => void) | null = null;
+  private readonly since = new Date();
+
+  constructor(
+    private readonly path: string,
+    private readonly supervisor: Supervisor,
+    private readonly ledger: Ledger,
+    private readonly config: Config,
+  ) {}
+
+  start(): void {
+    this.write();
+    this.off = this.supervisor.on((ev) => {
+      if (ev.type === "state" || ev.type === "error") this.write();
+      else if (ev.type === "progress") this.writeSoon();
+    });
+    this.timer = setInterval(() => this.write(), REFRESH_MS);
+    this.timer.unref();
+  }
+
+  /** Progress events come in bursts: write at most 4 times a second for them. */
+  private writeSoon(): void {
+    if (this.pending) return;
+    this.pending = setTimeout(() => {
+      this.pending = null;
+      this.write();
+    }, 250);
+    this.pending.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    if (this.pending) clearTimeout(this.pending);
+    this.off?.();
+    this.write();
+  }
+
+  write(): void {
+    const totals = { requests: 0, promptTokens: 0, completionTokens: 0, quoted: 0, usage: 0, currency: this.config.currency };
+    try {
+      for (const row of this.ledger.summary({ since: this.since })) {
+        totals.requests += row.requests;
+        totals.promptTokens += row.promptTokens;
+        totals.completionTokens += row.completionTokens;
+        totals.quoted += row.quoteTotal;
+        totals.usage += row.usageTotal;
+      }
+    } catch {
+      // The ledger is closed during shutdown; keep the last totals at zero rather than fail the write.
+    }
+    const record: StatusRecord = {
+      updatedAt: new Date().toISOString(),
+      snapshot: this.supervisor.snapshot(),
+      gpus: this.config.gpuIds === "all" ? "all" : this.config.gpuIds.join(","),
+      totals,
+    };
+    try {
+      writeJsonAtomic(this.path, record);
+    } catch {
+      // LLM_RUNNER_HOME vanished or is read-only: status is best effort, serving goes on.
+    }
+  }
+}

@@ -1,0 +1,173 @@
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { request } from "undici";
+import { afterEach, describe, expect, it } from "vitest";
+import type { EngineHandle, EngineStartSpec, ListenAddress } from "../src/engine/engine-driver.js";
+import { EngineStartError } from "../src/engine/engine-driver.js";
+import type { LifecycleEvent } from "../src/engine/lifecycle.js";
+import { ProcessDriver } from "../src/engine/process-driver.js";
+import { isAlive, waitForExit } from "../src/engine/process-group.js";
+import { silentLogger } from "../src/log/logger.js";
+
+const RUNTIME_DIR = resolve(import.meta.dirname, "../runtime");
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+function tempHome(): string {
+  const dir = mkdtempSync(join(tmpdir(), "llmr-proc-"));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+function simArgs(extra: string[] = []) {
+  return (listen: ListenAddress) => [
+    "test-model",
+    "--served-model-name",
+    "test-model",
+    "--host",
+    listen.host,
+    "--port",
+    String(listen.port),
+    "--max-model-len",
+    "2048",
+    "--max-num-seqs",
+    "8",
+    ...extra,
+  ];
+}
+
+function spec(extra: string[] = [], env: Record<string, string> = { VLLM_API_KEY: "k-123" }) {
+  const events: LifecycleEvent[] = [];
+  const logs: string[] = [];
+  const s: EngineStartSpec = {
+    instanceId: `t${Math.random().toString(36).slice(2, 8)}`,
+    engine: "sim",
+    modelId: "test-model",
+    buildArgs: simArgs(extra),
+    env,
+    onLog: (line) => logs.push(line),
+    onEvent: (e) => events.push(e),
+  };
+  return { spec: s, events, logs };
+}
+
+function driver(home: string, python = "python3", port = 0) {
+  return new ProcessDriver({ python, runtimeDir: RUNTIME_DIR, home, port, logger: silentLogger() });
+}
+
+async function startTracked(d: ProcessDriver, s: EngineStartSpec): Promise<EngineHandle> {
+  const h = await d.start(s);
+  cleanups.push(() => h.stop(0));
+  return h;
+}
+
+async function waitUntil(cond: () => boolean, ms = 15_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe("ProcessDriver (real simulator processes)", () => {
+  it("starts the runtime, relays lifecycle events and logs, serves with its key, and stops cleanly", async () => {
+    const home = tempHome();
+    const d = driver(home);
+    const { spec: s, events } = spec();
+    const h = await startTracked(d, s);
+    expect(h.baseUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    await waitUntil(() => events.some((e) => e.event === "ready"));
+    expect(events[0]?.event).toBe("starting");
+    expect(readdirSync(join(home, "engines"))).toEqual([`${s.instanceId}.json`]);
+
+    const health = await request(`${h.baseUrl}/health`);
+    expect(health.statusCode).toBe(200);
+    await health.body.dump();
+    const noKey = await request(`${h.baseUrl}/v1/models`);
+    expect(noKey.statusCode).toBe(401);
+    await noKey.body.dump();
+    const withKey = await request(`${h.baseUrl}/v1/models`, { headers: { authorization: "Bearer k-123" } });
+    expect(withKey.statusCode).toBe(200);
+    expect(JSON.stringify(await withKey.body.json())).toContain("test-model");
+
+    const pid = Number(h.id);
+    const started = Date.now();
+    await h.stop(5_000);
+    expect(Date.now() - started).toBeLessThan(5_000); // SIGTERM is honoured, no kill needed
+    expect(isAlive(pid)).toBe(false);
+    expect(await h.exited).toMatchObject({ code: 0 });
+    expect(readdirSync(join(home, "engines"))).toEqual([]);
+  });
+
+  it("reports a fatal start with its reason and a non-zero exit", async () => {
+    const d = driver(tempHome());
+    const { spec: s, events } = spec(["--sim-fail-start", "cuda_oom", "--sim-load-seconds", "0.3"]);
+    const h = await startTracked(d, s);
+    const exit = await h.exited;
+    expect(exit.code).not.toBe(0);
+    const fatal = events.find((e) => e.event === "fatal");
+    expect(fatal).toMatchObject({ event: "fatal", reason: "cuda_oom" });
+    expect(events.some((e) => e.event === "loading")).toBe(true);
+  });
+
+  it("notices an engine killed from outside", async () => {
+    const d = driver(tempHome());
+    const { spec: s, events } = spec();
+    const h = await startTracked(d, s);
+    await waitUntil(() => events.some((e) => e.event === "ready"));
+    process.kill(Number(h.id), "SIGKILL");
+    expect(await h.exited).toEqual({ code: null, signal: "SIGKILL" });
+  });
+
+  it("finds and kills an engine left behind by a previous supervisor (pid file)", async () => {
+    const home = tempHome();
+    const first = driver(home);
+    const { spec: s, events } = spec();
+    const h = await first.start(s);
+    cleanups.push(() => h.stop(0));
+    await waitUntil(() => events.some((e) => e.event === "ready"));
+    const pid = Number(h.id);
+
+    const second = driver(home);
+    expect(await second.removeOrphans()).toEqual([String(pid)]);
+    expect(await waitForExit(pid, 5_000)).toBe(true);
+    expect(readdirSync(join(home, "engines"))).toEqual([]);
+    expect(await second.removeOrphans()).toEqual([]);
+  });
+
+  it("fails with a clear error when python is missing", async () => {
+    const d = driver(tempHome(), "/nonexistent/python3");
+    const err = await d.start(spec().spec).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(EngineStartError);
+    expect((err as Error).message).toContain("'/nonexistent/python3' was not found");
+    expect((err as EngineStartError).hint).toContain("PYTHON");
+  });
+
+  it("fails with a clear error when ENGINE_PORT is taken", async () => {
+    const srv = createServer();
+    await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+    cleanups.push(() => new Promise<void>((r) => srv.close(() => r())));
+    const port = (srv.address() as { port: number }).port;
+    const err = await driver(tempHome(), "python3", port)
+      .start(spec().spec)
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(EngineStartError);
+    expect((err as Error).message).toContain(`port ${port}`);
+    expect((err as EngineStartError).hint).toContain("ENGINE_PORT");
+  });
+
+  it("never puts the API key on the command line", async () => {
+    const d = driver(tempHome());
+    const { spec: s, events } = spec([], { VLLM_API_KEY: "secret-key-xyz" });
+    const h = await startTracked(d, s);
+    await waitUntil(() => events.some((e) => e.event === "ready"));
+    const { readFileSync } = await import("node:fs");
+    const cmdline = readFileSync(`/proc/${h.id}/cmdline`, "utf8");
+    expect(cmdline).toContain("llm_runtime");
+    expect(cmdline).not.toContain("secret-key-xyz");
+  });
+});
