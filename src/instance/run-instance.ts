@@ -7,10 +7,10 @@ import { createDockerClient } from "../engine/docker-client.js";
 import { DockerDriver } from "../engine/docker-driver.js";
 import type { EngineDriver } from "../engine/engine-driver.js";
 import { ProcessDriver } from "../engine/process-driver.js";
-import { buildVllmArgs, placementFor } from "../engine/vllm-args.js";
+import { buildVllmArgs, engineEnv, placementFor } from "../engine/vllm-args.js";
 import { createGateway } from "../gateway/create-gateway.js";
 import { serveGateway } from "../gateway/serve.js";
-import { createNvidiaSmiProbe } from "../gpu/nvidia-smi.js";
+import { gpuProbeFromEnv } from "../gpu/probe-from-env.js";
 import type { GpuProbe } from "../gpu/types.js";
 import type { Logger } from "../log/logger.js";
 import { createGatewayMetrics } from "../metrics/gateway-metrics.js";
@@ -90,7 +90,7 @@ export async function runInstance(options: RunInstanceOptions): Promise<RunningI
       engine: config.engine,
       modelId: config.modelId,
       buildArgs: (listen) => buildVllmArgs(config, { ...placementFor(config, driver.kind, listen.port), ...listen }),
-      env: config.hfToken ? { HF_TOKEN: config.hfToken } : {},
+      env: withoutApiKey(engineEnv(config, driver.kind, "")),
       stallTimeoutMs: config.engineStallTimeoutMs,
       hangTimeoutMs: config.engineHangTimeoutMs,
       drainTimeoutMs: config.drainTimeoutMs,
@@ -105,7 +105,7 @@ export async function runInstance(options: RunInstanceOptions): Promise<RunningI
 
   const ledger = SqliteLedger.open(paths.ledger);
   const metrics = createGatewayMetrics();
-  const gpus = options.gpuProbe ?? createNvidiaSmiProbe();
+  const gpus = options.gpuProbe ?? gpuProbeFromEnv(options.env);
   const app = createGateway({ config, supervisor, ledger, metrics, gpus, logger: logger.child({ component: "gateway" }) });
   let server: Awaited<ReturnType<typeof serveGateway>>;
   try {
@@ -155,6 +155,12 @@ export async function runInstance(options: RunInstanceOptions): Promise<RunningI
     return stopping;
   };
   return { url: server.url, supervisor, record, shutdown };
+}
+
+// The supervisor makes a fresh engine key for every start.
+function withoutApiKey(env: Record<string, string>): Record<string, string> {
+  const { VLLM_API_KEY: _unused, ...rest } = env;
+  return rest;
 }
 
 export function defaultLogFile(home: string): string {

@@ -6,7 +6,7 @@ import { configFlagsHelp, splitConfigFlags } from "../../config/config-flags.js"
 import { formatConfigIssues } from "../../config/config-issues.js";
 import { loadConfig } from "../../config/load-config.js";
 import type { Config } from "../../config/types.js";
-import { createNvidiaSmiProbe } from "../../gpu/nvidia-smi.js";
+import { gpuProbeFromEnv } from "../../gpu/probe-from-env.js";
 import {
   type InstanceRecord,
   type StatusRecord,
@@ -49,7 +49,7 @@ export const startCommand: CliCommand = {
       throw new UsageError((err as Error).message);
     }
 
-    const loaded = await loadConfig({ env: io.env, overrides, gpuProbe: createNvidiaSmiProbe() });
+    const loaded = await loadConfig({ env: io.env, overrides, gpuProbe: gpuProbeFromEnv(io.env) });
     if (!loaded.ok) {
       io.stderr.write(`${formatConfigIssues(loaded.issues)}\n`);
       return EXIT.usage;
