@@ -43,7 +43,11 @@ async function llm(url: string, token: string | null, body: object) {
     headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
     body: JSON.stringify(body),
   });
-  return { status: res.statusCode, headers: res.headers, body: (await res.body.json()) as Record<string, unknown> };
+  return {
+    status: res.statusCode,
+    headers: res.headers,
+    body: (await res.body.json()) as Record<string, unknown>,
+  };
 }
 
 describe("llm-runner CLI, end to end (built binary, simulator engine, process driver)", () => {
@@ -57,13 +61,22 @@ describe("llm-runner CLI, end to end (built binary, simulator engine, process dr
 
     const status = await statusJson(env);
     expect(status.code).toBe(0);
-    expect(status.body).toMatchObject({ running: true, state: "ready", health: "IDLE", engine: "sim", driver: "process" });
+    expect(status.body).toMatchObject({
+      running: true,
+      state: "ready",
+      health: "IDLE",
+      engine: "sim",
+      driver: "process",
+    });
     const enginePid = Number(status.body.engineId);
     expect(isAlive(enginePid)).toBe(true);
 
     const denied = await llm(url, null, { messages: [{ role: "user", content: "hi" }] });
     expect(denied.status).toBe(401);
-    const ok = await llm(url, "test-token", { messages: [{ role: "user", content: "hello paid world" }], max_tokens: 8 });
+    const ok = await llm(url, "test-token", {
+      messages: [{ role: "user", content: "hello paid world" }],
+      max_tokens: 8,
+    });
     expect(ok.status).toBe(200);
     expect(ok.headers["x-llm-price-quote"]).toBeDefined();
 
@@ -128,10 +141,15 @@ describe("llm-runner CLI, end to end (built binary, simulator engine, process dr
   });
 
   it("a bad config: every problem at once, exit 2, nothing started", async () => {
-    const { env } = await simEnv({ TENSOR_PARALLEL_SIZE: "zero", GPU_MEMORY_UTILIZATION: "1.5", USE_8BIT: "yes" });
+    const { env } = await simEnv({
+      TENSOR_PARALLEL_SIZE: "zero",
+      GPU_MEMORY_UTILIZATION: "1.5",
+      USE_8BIT: "yes",
+    });
     const res = await runCli(["start"], env);
     expect(res.code).toBe(2);
-    for (const v of ["TENSOR_PARALLEL_SIZE", "GPU_MEMORY_UTILIZATION", "USE_8BIT"]) expect(res.stderr).toContain(v);
+    for (const v of ["TENSOR_PARALLEL_SIZE", "GPU_MEMORY_UTILIZATION", "USE_8BIT"])
+      expect(res.stderr).toContain(v);
     expect((await runCli(["status"], env)).code).toBe(3);
   });
 

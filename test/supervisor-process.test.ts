@@ -20,7 +20,13 @@ afterEach(async () => {
 
 function makeSupervisor(simFlags: string[], overrides: Partial<SupervisorOptions> = {}) {
   const home = mkdtempSync(join(tmpdir(), "llmr-sup-"));
-  const driver = new ProcessDriver({ python: "python3", runtimeDir: RUNTIME_DIR, home, port: 0, logger: silentLogger() });
+  const driver = new ProcessDriver({
+    python: "python3",
+    runtimeDir: RUNTIME_DIR,
+    home,
+    port: 0,
+    logger: silentLogger(),
+  });
   const sup = new Supervisor(
     {
       instanceId: "e2e",
@@ -94,7 +100,9 @@ describe("Supervisor + ProcessDriver + simulator", () => {
     await sup.start();
     const snap = await sup.waitFor(["ready"], 20_000);
     expect(snap.engineId).not.toBeNull();
-    const progress = events.flatMap((e) => (e.type === "progress" && e.progress !== null ? [e.progress] : []));
+    const progress = events.flatMap((e) =>
+      e.type === "progress" && e.progress !== null ? [e.progress] : [],
+    );
     expect(progress.length).toBeGreaterThanOrEqual(3);
     expect(progress).toEqual([...progress].sort((a, b) => a - b));
     const states = events.flatMap((e) => (e.type === "state" ? [e.to] : []));

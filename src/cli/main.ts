@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { VERSION } from "../version.js";
 import { type CliIO, EXIT, UsageError } from "./cli-command.js";
 import { COMMANDS } from "./commands/index.js";
-import { VERSION } from "../version.js";
 
 function topHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -24,19 +24,20 @@ Exit codes: 0 ok, 1 runtime failure, 2 bad config or usage, 3 not running.
 export async function main(argv: string[], io: CliIO): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
-    const target = name === "help" ? COMMANDS.find((c) => c.name === rest[0]) : undefined;
-    io.stdout.write(target ? `${target.help.trimEnd()}\n` : topHelp());
+    const entry = name === "help" ? COMMANDS.find((c) => c.name === rest[0]) : undefined;
+    io.stdout.write(entry ? `${(await entry.load()).help.trimEnd()}\n` : topHelp());
     return name === undefined ? EXIT.usage : EXIT.ok;
   }
   if (name === "--version" || name === "-v" || name === "version") {
     io.stdout.write(`${VERSION}\n`);
     return EXIT.ok;
   }
-  const command = COMMANDS.find((c) => c.name === name);
-  if (!command) {
+  const entry = COMMANDS.find((c) => c.name === name);
+  if (!entry) {
     io.stderr.write(`llm-runner: unknown command '${name}'\n\n${topHelp()}`);
     return EXIT.usage;
   }
+  const command = await entry.load();
   if (rest.includes("--help") || rest.includes("-h")) {
     io.stdout.write(`${command.help.trimEnd()}\n`);
     return EXIT.ok;
@@ -70,7 +71,9 @@ if (isEntryPoint()) {
       process.exitCode = code;
     },
     (err) => {
-      process.stderr.write(`llm-runner: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.stderr.write(
+        `llm-runner: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+      );
       process.exitCode = EXIT.failure;
     },
   );

@@ -48,7 +48,10 @@ export class ProgressView {
 
   /** Runs fn (which writes a line) with the bar out of the way. */
   interrupt(fn: () => void): void {
-    if (!this.barShown) return fn();
+    if (!this.barShown) {
+      fn();
+      return;
+    }
     this.out.write("\r\x1b[2K");
     fn();
     this.out.write(this.lastLine);
@@ -70,6 +73,7 @@ export function failedLine(snap: SupervisorSnapshot): string {
   if (!err) return "the engine failed";
   const lines = [`engine failed (${err.reason}): ${err.message}`];
   if (err.hint) lines.push(`fix: ${err.hint}`);
-  if (err.logTail.length > 0) lines.push("last engine log lines:", ...err.logTail.slice(-15).map((l) => `  ${l}`));
+  if (err.logTail.length > 0)
+    lines.push("last engine log lines:", ...err.logTail.slice(-15).map((l) => `  ${l}`));
   return lines.join("\n");
 }

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
 import type { Logger } from "../log/logger.js";
@@ -48,7 +48,13 @@ export class ProcessDriver implements EngineDriver {
     if (port === 0) port = await findFreePort();
     else await assertPortFree(port, "ENGINE_PORT");
 
-    const args = ["-m", RUNTIME_MARKER, "--engine", spec.engine, ...spec.buildArgs({ host: "127.0.0.1", port })];
+    const args = [
+      "-m",
+      RUNTIME_MARKER,
+      "--engine",
+      spec.engine,
+      ...spec.buildArgs({ host: "127.0.0.1", port }),
+    ];
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(options.baseEnv ?? process.env)) {
       if (v !== undefined && !WITHHELD_ENV.includes(k)) env[k] = v;

@@ -2,7 +2,7 @@ import { createDockerClient } from "../engine/docker-client.js";
 import { DockerDriver } from "../engine/docker-driver.js";
 import { ProcessDriver } from "../engine/process-driver.js";
 import { silentLogger } from "../log/logger.js";
-import { RUNTIME_DIR, ownerIdFor } from "./run-instance.js";
+import { ownerIdFor, RUNTIME_DIR } from "./run-instance.js";
 
 /**
  * Removes engines that a dead runner of this home left behind: processes from pid files, and (when a

@@ -89,7 +89,8 @@ export async function runInstance(options: RunInstanceOptions): Promise<RunningI
       instanceId,
       engine: config.engine,
       modelId: config.modelId,
-      buildArgs: (listen) => buildVllmArgs(config, { ...placementFor(config, driver.kind, listen.port), ...listen }),
+      buildArgs: (listen) =>
+        buildVllmArgs(config, { ...placementFor(config, driver.kind, listen.port), ...listen }),
       env: withoutApiKey(engineEnv(config, driver.kind, "")),
       stallTimeoutMs: config.engineStallTimeoutMs,
       hangTimeoutMs: config.engineHangTimeoutMs,
@@ -106,7 +107,14 @@ export async function runInstance(options: RunInstanceOptions): Promise<RunningI
   const ledger = SqliteLedger.open(paths.ledger);
   const metrics = createGatewayMetrics();
   const gpus = options.gpuProbe ?? gpuProbeFromEnv(options.env);
-  const app = createGateway({ config, supervisor, ledger, metrics, gpus, logger: logger.child({ component: "gateway" }) });
+  const app = createGateway({
+    config,
+    supervisor,
+    ledger,
+    metrics,
+    gpus,
+    logger: logger.child({ component: "gateway" }),
+  });
   let server: Awaited<ReturnType<typeof serveGateway>>;
   try {
     server = await serveGateway(app, { host: config.host, port: config.port });

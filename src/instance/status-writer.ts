@@ -47,7 +47,14 @@ export class StatusWriter {
   }
 
   write(): void {
-    const totals = { requests: 0, promptTokens: 0, completionTokens: 0, quoted: 0, usage: 0, currency: this.config.currency };
+    const totals = {
+      requests: 0,
+      promptTokens: 0,
+      completionTokens: 0,
+      quoted: 0,
+      usage: 0,
+      currency: this.config.currency,
+    };
     try {
       for (const row of this.ledger.summary({ since: this.since })) {
         totals.requests += row.requests;

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import type { EngineDriver, EngineExit, EngineHandle, ListenAddress } from "../engine/engine-driver.js";
 import type { LifecycleEvent } from "../engine/lifecycle.js";
 import type { Logger } from "../log/logger.js";
-import { CrashWindow, DEFAULT_RESTART_POLICY, type RestartPolicy, backoffDelay } from "./backoff.js";
+import { backoffDelay, CrashWindow, DEFAULT_RESTART_POLICY, type RestartPolicy } from "./backoff.js";
 import type { Clock, TimerId } from "./clock.js";
 import type { EngineProbe } from "./engine-probe.js";
 import { RequestTickets } from "./request-tickets.js";
@@ -87,8 +87,13 @@ export class Supervisor implements SupervisorView {
   private startedAt: string | null = null;
   private readySince: string | null = null;
   private livenessFails = 0;
-  private timers: { stall?: TimerId; poll?: TimerId; liveness?: TimerId; watchdog?: TimerId; backoff?: TimerId } =
-    {};
+  private timers: {
+    stall?: TimerId;
+    poll?: TimerId;
+    liveness?: TimerId;
+    watchdog?: TimerId;
+    backoff?: TimerId;
+  } = {};
   private spawning: Promise<void> | null = null;
   private stopping: Promise<void> | null = null;
   private stopRequested = false;
@@ -114,7 +119,10 @@ export class Supervisor implements SupervisorView {
     try {
       const removed = await this.deps.driver.removeOrphans();
       if (removed.length > 0) {
-        this.deps.logger.warn({ removed }, `removed ${removed.length} orphaned engine(s) left by an earlier run`);
+        this.deps.logger.warn(
+          { removed },
+          `removed ${removed.length} orphaned engine(s) left by an earlier run`,
+        );
       }
     } catch (err) {
       this.deps.logger.warn({ err: errorMessage(err) }, "could not look for orphaned engines");
@@ -164,7 +172,9 @@ export class Supervisor implements SupervisorView {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         off();
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${states.join("/")} (now ${this.state})`));
+        reject(
+          new Error(`timed out after ${timeoutMs} ms waiting for ${states.join("/")} (now ${this.state})`),
+        );
       }, timeoutMs);
       const off = this.on((ev) => {
         if (ev.type === "state" && states.includes(ev.to)) {
@@ -360,7 +370,8 @@ export class Supervisor implements SupervisorView {
   private onExit(generation: number, exit: EngineExit): void {
     if (generation !== this.generation || this.stopRequested) return;
     const how = exit.code !== null ? `exit code ${exit.code}` : `signal ${exit.signal ?? "unknown"}`;
-    const failure: Failure = this.pendingFailure ??
+    const failure: Failure =
+      this.pendingFailure ??
       (this.fatal
         ? {
             reason: this.fatal.reason,
@@ -399,7 +410,9 @@ export class Supervisor implements SupervisorView {
         ...error,
         reason: "crash_loop",
         message: `the engine failed ${count} times within ${minutes} min; giving up. Last failure (${failure.reason}): ${failure.message}`,
-        hint: failure.hint ?? "look at the engine log (llm-runner logs --engine), fix the cause, then start again",
+        hint:
+          failure.hint ??
+          "look at the engine log (llm-runner logs --engine), fix the cause, then start again",
       });
       this.setState("failed");
       return;

@@ -80,7 +80,11 @@ export function cliEnv(home: string, extra: Record<string, string> = {}): NodeJS
   };
 }
 
-export async function waitFor<T>(fn: () => Promise<T | null> | T | null, timeoutMs: number, what: string): Promise<T> {
+export async function waitFor<T>(
+  fn: () => Promise<T | null> | T | null,
+  timeoutMs: number,
+  what: string,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();

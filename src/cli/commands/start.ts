@@ -8,16 +8,16 @@ import { loadConfig } from "../../config/load-config.js";
 import type { Config } from "../../config/types.js";
 import { gpuProbeFromEnv } from "../../gpu/probe-from-env.js";
 import {
-  type InstanceRecord,
-  type StatusRecord,
   findRunningInstance,
+  type InstanceRecord,
   instancePaths,
   readJson,
+  type StatusRecord,
 } from "../../instance/instance-files.js";
 import { runInstance } from "../../instance/run-instance.js";
 import { createLogger } from "../../log/logger.js";
 import { type CliCommand, type CliIO, EXIT, UsageError } from "../cli-command.js";
-import { ProgressView, failedLine, readyLine } from "../progress.js";
+import { failedLine, ProgressView, readyLine } from "../progress.js";
 
 const HELP = `Usage: llm-runner start [flags]
 
@@ -94,7 +94,9 @@ async function startForeground(config: Config, io: CliIO): Promise<number> {
         if (event.to === "ready") {
           progress.interrupt(() => io.stderr.write(`${readyLine(instance.url, event.snapshot)}\n`));
         } else if (event.to === "failed") {
-          io.stderr.write(`${failedLine(event.snapshot)}\n/health now reports ERROR. Press Ctrl-C to exit.\n`);
+          io.stderr.write(
+            `${failedLine(event.snapshot)}\n/health now reports ERROR. Press Ctrl-C to exit.\n`,
+          );
         }
       },
     });
@@ -102,7 +104,9 @@ async function startForeground(config: Config, io: CliIO): Promise<number> {
     io.stderr.write(`llm-runner start: ${(err as Error).message}\n`);
     return EXIT.failure;
   }
-  io.stderr.write(`gateway listening on ${instance.url}; starting the ${config.engine} engine (${config.driver})…\n`);
+  io.stderr.write(
+    `gateway listening on ${instance.url}; starting the ${config.engine} engine (${config.driver})…\n`,
+  );
 
   await new Promise<void>((resolve) => {
     let signals = 0;
@@ -147,17 +151,22 @@ async function startDetached(args: string[], config: Config, io: CliIO): Promise
     await new Promise((r) => setTimeout(r, 200));
     if (exitCode !== null) {
       progress.clear();
-      io.stderr.write(`llm-runner exited while starting (exit code ${exitCode}). Last log lines:\n${tail(paths.runnerLog, 20)}\n`);
+      io.stderr.write(
+        `llm-runner exited while starting (exit code ${exitCode}). Last log lines:\n${tail(paths.runnerLog, 20)}\n`,
+      );
       return EXIT.failure;
     }
     const instance = readJson<InstanceRecord>(paths.instance);
     const status = readJson<StatusRecord>(paths.status);
     if (!instance || instance.pid !== child.pid || !status) continue;
     const snap = status.snapshot;
-    if (snap.state === "loading" && snap.progress !== null) progress.show(snap.progress, snap.progressDetail ?? "");
+    if (snap.state === "loading" && snap.progress !== null)
+      progress.show(snap.progress, snap.progressDetail ?? "");
     if (snap.state === "ready") {
       progress.clear();
-      io.stdout.write(`${readyLine(instance.url, snap)}\n  logs: llm-runner logs -f    stop: llm-runner stop\n`);
+      io.stdout.write(
+        `${readyLine(instance.url, snap)}\n  logs: llm-runner logs -f    stop: llm-runner stop\n`,
+      );
       return EXIT.ok;
     }
     if (snap.state === "failed") {

@@ -1,5 +1,10 @@
 import { parseArgs } from "node:util";
-import { findRunningInstance, instancePaths, readJson, type StatusRecord } from "../../instance/instance-files.js";
+import {
+  findRunningInstance,
+  instancePaths,
+  readJson,
+  type StatusRecord,
+} from "../../instance/instance-files.js";
 import { resolveHome } from "../../instance/resolve-home.js";
 import { healthWord } from "../../supervisor/health-word.js";
 import { type CliCommand, EXIT, UsageError } from "../cli-command.js";
@@ -35,8 +40,11 @@ export const statusCommand: CliCommand = {
   async run(args, io) {
     let values: { json?: boolean; home?: string };
     try {
-      values = parseArgs({ args, options: { json: { type: "boolean" }, home: { type: "string" } }, strict: true })
-        .values;
+      values = parseArgs({
+        args,
+        options: { json: { type: "boolean" }, home: { type: "string" } },
+        strict: true,
+      }).values;
     } catch (err) {
       throw new UsageError((err as Error).message);
     }
@@ -45,7 +53,10 @@ export const statusCommand: CliCommand = {
     const status = instance ? readJson<StatusRecord>(instancePaths(home).status) : null;
     if (!instance || !status) {
       if (values.json) io.stdout.write(`${JSON.stringify({ running: false, home })}\n`);
-      else io.stderr.write(`llm-runner is not running (no live instance in ${home}).\nStart it with 'llm-runner start'.\n`);
+      else
+        io.stderr.write(
+          `llm-runner is not running (no live instance in ${home}).\nStart it with 'llm-runner start'.\n`,
+        );
       return EXIT.notRunning;
     }
     const snap = status.snapshot;
@@ -89,7 +100,10 @@ export const statusCommand: CliCommand = {
         `${snap.state} (/health ${healthWord(snap)})${snap.state === "loading" && snap.progress !== null ? ` ${Math.round(snap.progress * 100)}% ${snap.progressDetail ?? ""}` : ""}`,
       ],
       ["model", snap.modelId],
-      ["engine", `${snap.engine} via ${snap.driver}${snap.engineId ? ` (${snap.engineId.slice(0, 12)})` : ""}`],
+      [
+        "engine",
+        `${snap.engine} via ${snap.driver}${snap.engineId ? ` (${snap.engineId.slice(0, 12)})` : ""}`,
+      ],
       ["gpus", status.gpus],
       ["uptime", formatDuration(uptimeMs)],
       ["restarts", String(snap.restarts)],
@@ -101,7 +115,10 @@ export const statusCommand: CliCommand = {
       ],
     ];
     if (snap.lastError) {
-      lines.push(["last error", `${snap.lastError.reason}: ${snap.lastError.message} (${snap.lastError.at})`]);
+      lines.push([
+        "last error",
+        `${snap.lastError.reason}: ${snap.lastError.message} (${snap.lastError.at})`,
+      ]);
       if (snap.lastError.hint) lines.push(["fix", snap.lastError.hint]);
     }
     for (const [k, v] of lines) io.stdout.write(`${k.padEnd(11)} ${v}\n`);

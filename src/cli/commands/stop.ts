@@ -46,11 +46,14 @@ export const stopCommand: CliCommand = {
       io.stderr.write(`llm-runner is not running (no live instance in ${home}).\n`);
       // A runner killed with -9 leaves its engine behind: clean it up here too.
       const removed = await removeOrphanEngines(home, io.env);
-      if (removed.length > 0) io.stderr.write(`removed ${removed.length} orphaned engine(s): ${removed.join(", ")}\n`);
+      if (removed.length > 0)
+        io.stderr.write(`removed ${removed.length} orphaned engine(s): ${removed.join(", ")}\n`);
       return EXIT.notRunning;
     }
 
-    io.stderr.write(`stopping llm-runner (pid ${instance.pid}, ${instance.url})${values.force ? " now" : ", draining"}…\n`);
+    io.stderr.write(
+      `stopping llm-runner (pid ${instance.pid}, ${instance.url})${values.force ? " now" : ", draining"}…\n`,
+    );
     process.kill(instance.pid, "SIGTERM");
     // The runner treats a second signal as "force".
     if (values.force) setTimeout(() => isAlive(instance.pid) && process.kill(instance.pid, "SIGINT"), 100);

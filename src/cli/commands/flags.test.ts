@@ -1,0 +1,127 @@
+import { execFileSync } from "node:child_process";
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { PassThrough } from "node:stream";
+import { describe, expect, it, onTestFinished } from "vitest";
+import { type CliIO, UsageError } from "../cli-command.js";
+import { flagsCommand, shellQuote } from "./flags.js";
+
+const REPO = path.resolve(import.meta.dirname, "../../..");
+const FAKE_GPU = path.join(REPO, "test/fixtures/gpu/h100-query-gpu.csv");
+const HF_CACHE = path.join(REPO, "test/fixtures/hf-cache");
+
+async function runFlags(args: string[], env: Record<string, string> = {}) {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = "";
+  let err = "";
+  stdout.on("data", (d) => {
+    out += d;
+  });
+  stderr.on("data", (d) => {
+    err += d;
+  });
+  // PATH without nvidia-smi: the real probe finds no GPU, as on this machine.
+  const io: CliIO = {
+    stdout,
+    stderr,
+    env: { HOME: "/home/operator", PATH: "/nonexistent", ...env },
+    cwd: REPO,
+  };
+  const code = await flagsCommand.run(args, io);
+  return { code, out, err };
+}
+
+/** What a POSIX shell makes of a line: each word, NUL-separated. */
+function shellWords(line: string): string[] {
+  return execFileSync("/bin/sh", ["-c", `printf '%s\\0' ${line}`], { encoding: "utf8" })
+    .split("\0")
+    .slice(0, -1);
+}
+
+describe("llm-runner flags", () => {
+  it("prints a pasteable vllm serve line, the API key masked in front", async () => {
+    const { code, out, err } = await runFlags([]);
+    expect(code).toBe(0);
+    expect(out).toBe(
+      "VLLM_API_KEY='***' vllm serve meta-llama/Meta-Llama-3.1-8B-Instruct --served-model-name meta-llama/Meta-Llama-3.1-8B-Instruct --host 127.0.0.1 --port 8100 --tensor-parallel-size 1 --pipeline-parallel-size 1 --max-model-len 8192 --max-num-batched-tokens 8192 --max-num-seqs 128 --gpu-memory-utilization 0.97 --disable-uvicorn-access-log\n",
+    );
+    expect(err).toContain("warning: no NVIDIA GPU found");
+  });
+
+  it("prints argv and the masked environment as JSON, flags overriding env", async () => {
+    const { code, out } = await runFlags(["--json", "--max-num-seqs", "64", "--use-8bit"], {
+      MAX_NUM_SEQS: "32",
+      HF_TOKEN: "hf_realsecret",
+      GPU_IDS: "0",
+    });
+    expect(code).toBe(0);
+    const parsed = JSON.parse(out) as { argv: string[]; env: Record<string, string> };
+    expect(parsed.argv.slice(0, 3)).toEqual(["vllm", "serve", "meta-llama/Meta-Llama-3.1-8B-Instruct"]);
+    expect(parsed.argv).toContain("bitsandbytes");
+    expect(parsed.argv[parsed.argv.indexOf("--max-num-seqs") + 1]).toBe("64");
+    expect(parsed.env).toEqual({ VLLM_API_KEY: "***", HF_TOKEN: "***", CUDA_VISIBLE_DEVICES: "0" });
+    expect(out).not.toContain("realsecret");
+  });
+
+  it("quotes paths so a shell reads back the exact argv", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "llm-runner-flags-"));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const model = path.join(dir, "my model's $dir");
+    mkdirSync(model);
+    copyFileSync(
+      path.join(REPO, "test/fixtures/models/Meta-Llama-3.1-8B-Instruct/config.json"),
+      path.join(model, "config.json"),
+    );
+    const json = await runFlags(["--json", "--model-id", model]);
+    const text = await runFlags(["--model-id", model]);
+    const { argv } = JSON.parse(json.out) as { argv: string[] };
+    expect(argv[2]).toBe(model);
+    expect(shellWords(text.out.trim())).toEqual(["VLLM_API_KEY=***", ...argv]);
+  });
+
+  it("lists every problem on stderr and exits 2", async () => {
+    const { code, out, err } = await runFlags([], {
+      TENSOR_PARALLEL_SIZE: "3",
+      MODEL_DIR: HF_CACHE,
+      PORT: "http",
+    });
+    expect(code).toBe(2);
+    expect(out).toBe("");
+    expect(err).toContain("The configuration has 2 problems:");
+    expect(err).toContain('PORT = "http"');
+    expect(err).toContain(
+      "Total number of attention heads (32) must be divisible by tensor parallel size (3)",
+    );
+  });
+
+  it("checks against LLM_RUNNER_FAKE_GPUS (a testing aid) as if nvidia-smi listed them", async () => {
+    const { code, err } = await runFlags(["--tensor-parallel-size=2"], { LLM_RUNNER_FAKE_GPUS: FAKE_GPU });
+    expect(code).toBe(2);
+    expect(err).toContain("= 2 × 1 = 2 GPUs, but the engine gets 1");
+  });
+
+  it("shows the simulator's command for ENGINE=sim without GPU warnings", async () => {
+    const { code, out, err } = await runFlags(["--engine", "sim"], { SIM_MODE: "echo" });
+    expect(code).toBe(0);
+    expect(out).toMatch(
+      /^VLLM_API_KEY='\*\*\*' python3 -m llm_runtime --engine sim meta-llama\/.* --sim-mode echo\n$/,
+    );
+    expect(err).not.toMatch(/NVIDIA GPU|GPU count/);
+  });
+
+  it("refuses an unknown flag and a config flag without its value", async () => {
+    await expect(runFlags(["--bogus"])).rejects.toThrow(new UsageError("unknown flag '--bogus'"));
+    await expect(runFlags(["--port"])).rejects.toThrow(UsageError);
+  });
+});
+
+describe("shellQuote", () => {
+  it.each(["plain", "", "a b", "it's", "$HOME", "*", "a\nb", "--flag=x,y:z/w@1%"])(
+    "%j survives sh",
+    (word) => {
+      expect(shellWords(shellQuote(word))).toEqual([word]);
+    },
+  );
+});

@@ -1,0 +1,66 @@
+// `llm-runner flags`: the operator's dry run. Loads the config exactly as `start` would and prints the engine
+// command it produces, secrets masked, without starting anything.
+import { configFlagsHelp, splitConfigFlags } from "../../config/config-flags.js";
+import { formatConfigIssues } from "../../config/config-issues.js";
+import { loadConfig } from "../../config/load-config.js";
+import { engineCommand, engineEnv } from "../../engine/vllm-args.js";
+import { gpuProbeFromEnv } from "../../gpu/probe-from-env.js";
+import { type CliCommand, EXIT, UsageError } from "../cli-command.js";
+
+/** Quotes a word for POSIX shells only when it needs it. */
+export function shellQuote(word: string): string {
+  if (word !== "" && /^[\w@%+=:,./-]+$/.test(word)) return word;
+  return `'${word.replaceAll("'", `'"'"'`)}'`;
+}
+
+const MASK = "***";
+
+export const flagsCommand: CliCommand = {
+  name: "flags",
+  summary: "print the engine command the current configuration produces (dry run)",
+  help: `Usage: llm-runner flags [--json] [config flags...]
+
+Loads the configuration (environment variables, overridden by the flags below) with every check that
+'llm-runner start' runs, and prints the engine command it would start: 'vllm serve ...' with the environment
+the engine gets in front (secrets masked; VLLM_API_KEY is random per start). Nothing is started.
+On a bad configuration it lists every problem on stderr and exits 2.
+
+Flags:
+  --json  print {"argv": [...], "env": {...}} instead of a shell line
+${configFlagsHelp()}
+
+Examples:
+  llm-runner flags
+  TENSOR_PARALLEL_SIZE=2 MAX_MODEL_LEN=16384 llm-runner flags
+  llm-runner flags --json --model-id Qwen/Qwen2.5-0.5B-Instruct --gpu-memory-utilization 0.5
+`,
+  async run(args, io) {
+    const { overrides, rest } = splitConfigFlags(args);
+    let json = false;
+    for (const arg of rest) {
+      if (arg === "--json") json = true;
+      else throw new UsageError(`unknown flag '${arg}'`);
+    }
+    const result = await loadConfig({
+      env: io.env,
+      overrides,
+      gpuProbe: gpuProbeFromEnv(io.env),
+      cwd: io.cwd,
+    });
+    for (const w of result.warnings) io.stderr.write(`warning: ${w}\n`);
+    if (!result.ok) {
+      io.stderr.write(formatConfigIssues(result.issues));
+      return EXIT.usage;
+    }
+    const argv = engineCommand(result.config);
+    const env = engineEnv(result.config, "process", MASK);
+    if (result.config.hfToken) env.HF_TOKEN = MASK;
+    if (json) {
+      io.stdout.write(`${JSON.stringify({ argv, env })}\n`);
+    } else {
+      const assignments = Object.entries(env).map(([k, v]) => `${k}=${shellQuote(v)}`);
+      io.stdout.write(`${[...assignments, ...argv.map(shellQuote)].join(" ")}\n`);
+    }
+    return EXIT.ok;
+  },
+};

@@ -1,0 +1,102 @@
+// `llm-runner usage`: what the runner earned, by model and day, from the pricing ledger — the max_tokens quote
+// the network charged against the price of the tokens actually generated.
+import { existsSync } from "node:fs";
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
+import { ledgerPath, SqliteLedger } from "../../pricing/ledger.js";
+import { formatUsageTable, overChargePercent } from "../../pricing/usage-table.js";
+import { type CliCommand, type CliIO, EXIT, UsageError } from "../cli-command.js";
+
+/** --since: a UTC day (YYYY-MM-DD), or a span back from now (7d, 24h). */
+export function parseSince(value: string, now: Date): Date {
+  const span = /^(\d+)([dh])$/.exec(value);
+  if (span) {
+    const hours = Number(span[1]) * (span[2] === "d" ? 24 : 1);
+    return new Date(now.getTime() - hours * 3_600_000);
+  }
+  const day = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
+  if (day) {
+    const date = new Date(Date.UTC(Number(day[1]), Number(day[2]) - 1, Number(day[3])));
+    if (date.toISOString().slice(0, 10) === value) return date;
+  }
+  throw new UsageError(
+    `--since '${value}' is not a day or a span: use YYYY-MM-DD (UTC), Nd or Nh (e.g. 7d, 24h)`,
+  );
+}
+
+export function usageHome(flag: string | null, io: CliIO): string {
+  if (flag !== null) return resolve(io.cwd, flag);
+  const fromEnv = io.env.LLM_RUNNER_HOME;
+  if (fromEnv) return resolve(io.cwd, fromEnv);
+  return join(io.env.HOME ?? homedir(), ".llm-runner");
+}
+
+function parseArgs(args: string[]): { json: boolean; since: string | null; home: string | null } {
+  const out = { json: false, since: null as string | null, home: null as string | null };
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string;
+    const [name, inline] =
+      arg.startsWith("--") && arg.includes("=")
+        ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)]
+        : [arg, undefined];
+    if (name === "--json" && inline === undefined) {
+      out.json = true;
+    } else if (name === "--since" || name === "--home") {
+      const value = inline ?? args[++i];
+      if (value === undefined || value === "") throw new UsageError(`${name} needs a value`);
+      if (name === "--since") out.since = value;
+      else out.home = value;
+    } else {
+      throw new UsageError(`unknown argument '${arg}'`);
+    }
+  }
+  return out;
+}
+
+export const usageCommand: CliCommand = {
+  name: "usage",
+  summary: "sum the pricing ledger by model and day: max_tokens quotes vs usage-based prices",
+  help: `Usage: llm-runner usage [--json] [--since YYYY-MM-DD|Nd|Nh] [--home DIR]
+
+Reads the pricing ledger (<home>/ledger.sqlite, one row per finished request) and sums it by model and UTC
+day: requests served, requests rejected, prompt and completion tokens, the max_tokens quote total (what the
+network charges), the usage-based total (completion_tokens at the same price) and the over-charge
+((quoted - usage) / usage). Rejected requests (not ready, queue full, refused by the engine) are counted
+but not priced.
+
+Flags:
+  --json          print the rows as JSON instead of a table
+  --since VALUE   only requests from this UTC day on (YYYY-MM-DD), or from the last N days/hours (7d, 24h)
+  --home DIR      the runner's home (default: $LLM_RUNNER_HOME, else ~/.llm-runner)
+
+Examples:
+  llm-runner usage
+  llm-runner usage --since 7d
+  llm-runner usage --json --since 2025-01-01 --home /srv/llm-runner
+`,
+  async run(args, io) {
+    const options = parseArgs(args);
+    const since = options.since === null ? undefined : parseSince(options.since, new Date());
+    const path = ledgerPath(usageHome(options.home, io));
+    if (!existsSync(path)) {
+      if (options.json) io.stdout.write("[]\n");
+      else io.stdout.write(`no usage recorded yet at ${path}\n`);
+      return EXIT.ok;
+    }
+    const ledger = SqliteLedger.openReadOnly(path);
+    try {
+      const rows = ledger.summary(since ? { since } : {});
+      if (options.json) {
+        const out = rows.map((r) => ({ ...r, overChargePercent: overChargePercent(r) }));
+        io.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+      } else if (rows.length === 0) {
+        io.stdout.write(`no requests recorded${since ? ` since ${since.toISOString()}` : ""} in ${path}\n`);
+      } else {
+        io.stdout.write(formatUsageTable(rows));
+      }
+    } finally {
+      ledger.close();
+    }
+    return EXIT.ok;
+  },
+};

@@ -1,0 +1,272 @@
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { loadConfig } from "../config/load-config.js";
+import type { Config } from "../config/types.js";
+import { FATAL_REASONS } from "./lifecycle.js";
+import { buildVllmArgs, engineCommand, engineEnv, placementFor } from "./vllm-args.js";
+
+const REPO = path.resolve(import.meta.dirname, "../..");
+const SERVE_FLAGS = new Set(
+  readFileSync(path.join(REPO, "test/fixtures/vllm/serve-flags.txt"), "utf8")
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => /^--[a-z0-9-]+$/.test(l)),
+);
+
+async function configFrom(env: Record<string, string>): Promise<Config> {
+  const r = await loadConfig({ env: { HOME: "/home/operator", ...env }, cwd: REPO });
+  if (!r.ok) throw new Error(JSON.stringify(r.issues));
+  return r.config;
+}
+
+/** Reads an argv back into flag -> value; flags that take no value map to true. */
+function parseArgv(argv: string[]): { model: string; flags: Map<string, string | true> } {
+  const [model, ...rest] = argv;
+  const flags = new Map<string, string | true>();
+  for (let i = 0; i < rest.length; i++) {
+    const flag = rest[i] as string;
+    expect(flag.startsWith("--"), `expected a flag at ${i + 1}: ${argv.join(" ")}`).toBe(true);
+    expect(flags.has(flag), `${flag} given twice`).toBe(false);
+    const next = rest[i + 1];
+    if (next === undefined || next.startsWith("--")) flags.set(flag, true);
+    else {
+      flags.set(flag, next);
+      i++;
+    }
+  }
+  return { model: model as string, flags };
+}
+
+const VALUE_FLAGS: [string, (c: Config) => string][] = [
+  ["--served-model-name", (c) => c.modelId],
+  ["--tensor-parallel-size", (c) => String(c.tensorParallelSize)],
+  ["--pipeline-parallel-size", (c) => String(c.pipelineParallelSize)],
+  ["--max-model-len", (c) => String(c.maxModelLen)],
+  ["--max-num-batched-tokens", (c) => String(c.maxNumBatchedTokens)],
+  ["--max-num-seqs", (c) => String(c.maxNumSeqs)],
+  ["--gpu-memory-utilization", (c) => String(c.gpuMemoryUtilization)],
+];
+
+describe("buildVllmArgs", () => {
+  it("builds the default command for the process driver", async () => {
+    const config = await configFrom({});
+    expect(buildVllmArgs(config, placementFor(config, "process", 8100))).toEqual([
+      "meta-llama/Meta-Llama-3.1-8B-Instruct",
+      "--served-model-name",
+      "meta-llama/Meta-Llama-3.1-8B-Instruct",
+      "--host",
+      "127.0.0.1",
+      "--port",
+      "8100",
+      "--tensor-parallel-size",
+      "1",
+      "--pipeline-parallel-size",
+      "1",
+      "--max-model-len",
+      "8192",
+      "--max-num-batched-tokens",
+      "8192",
+      "--max-num-seqs",
+      "128",
+      "--gpu-memory-utilization",
+      "0.97",
+      "--disable-uvicorn-access-log",
+    ]);
+  });
+
+  // [env, flags that must appear with these values, flags that must not appear]
+  const MATRIX: [Record<string, string>, Record<string, string | true>, string[]][] = [
+    [{ USE_8BIT: "true" }, { "--quantization": "bitsandbytes" }, []],
+    [{ USE_8BIT: "false" }, {}, ["--quantization"]],
+    [
+      { TENSOR_PARALLEL_SIZE: "4", PIPELINE_PARALLEL_SIZE: "2" },
+      { "--tensor-parallel-size": "4", "--pipeline-parallel-size": "2" },
+      [],
+    ],
+    [
+      { MAX_MODEL_LEN: "4096", MAX_NUM_BATCHED_TOKENS: "16384", MAX_NUM_SEQS: "32" },
+      { "--max-model-len": "4096", "--max-num-batched-tokens": "16384", "--max-num-seqs": "32" },
+      [],
+    ],
+    [{ GPU_MEMORY_UTILIZATION: "0.9" }, { "--gpu-memory-utilization": "0.9" }, []],
+    [{ MODEL_DIR: "/data/hf" }, { "--download-dir": "/data/hf" }, []],
+    [{ LOG_LEVEL: "debug" }, {}, ["--disable-uvicorn-access-log"]],
+    [{ ENGINE_PORT: "9123" }, { "--port": "9123" }, []],
+    [{ HF_TOKEN: "hf_secret", AUTH_TOKEN: "tok" }, {}, ["--api-key", "--hf-token"]],
+    [{ SIM_ITL_MS: "5" }, {}, ["--sim-itl-ms"]],
+  ];
+  it.each(MATRIX)("%j", async (env, present, absent) => {
+    const config = await configFrom(env);
+    const { flags } = parseArgv(buildVllmArgs(config, placementFor(config, "process", config.enginePort)));
+    for (const [flag, value] of Object.entries(present)) expect(flags.get(flag)).toBe(value);
+    for (const flag of absent) expect(flags.has(flag)).toBe(false);
+  });
+
+  it("passes the simulator knobs only with ENGINE=sim", async () => {
+    const config = await configFrom({
+      ENGINE: "sim",
+      SIM_ITL_MS: "0",
+      SIM_FAIL_START: "cuda_oom",
+      SIM_MODE: "echo",
+    });
+    const { flags } = parseArgv(buildVllmArgs(config, placementFor(config, "process", 8100)));
+    expect(flags.get("--sim-itl-ms")).toBe("0");
+    expect(flags.get("--sim-fail-start")).toBe("cuda_oom");
+    expect(flags.get("--sim-mode")).toBe("echo");
+    expect(flags.has("--sim-ttft-ms")).toBe(false);
+  });
+});
+
+describe("placementFor", () => {
+  it("runs a local model folder by its path with the process driver", async () => {
+    const config = await configFrom({ MODEL_ID: "test/fixtures/models/Meta-Llama-3.1-8B-Instruct" });
+    const local = path.join(REPO, "test/fixtures/models/Meta-Llama-3.1-8B-Instruct");
+    expect(placementFor(config, "process", 4000)).toEqual({
+      host: "127.0.0.1",
+      port: 4000,
+      model: local,
+      downloadDir: null,
+      localModelPath: local,
+    });
+  });
+
+  it("puts the engine on 0.0.0.0:8000 inside the container, models under /models", async () => {
+    const local = await configFrom({
+      MODEL_ID: "test/fixtures/models/Meta-Llama-3.1-8B-Instruct",
+      MODEL_DIR: "/data/hf",
+    });
+    expect(placementFor(local, "docker", 4000)).toEqual({
+      host: "0.0.0.0",
+      port: 8000,
+      model: "/models/Meta-Llama-3.1-8B-Instruct",
+      downloadDir: "/models",
+      localModelPath: path.join(REPO, "test/fixtures/models/Meta-Llama-3.1-8B-Instruct"),
+    });
+    const hub = await configFrom({});
+    expect(placementFor(hub, "docker", 4000)).toMatchObject({
+      model: hub.modelId,
+      downloadDir: null,
+      localModelPath: null,
+    });
+  });
+});
+
+describe("engineCommand and engineEnv", () => {
+  it("shows vllm serve for vLLM and the runtime's simulator for ENGINE=sim", async () => {
+    expect(engineCommand(await configFrom({})).slice(0, 3)).toEqual([
+      "vllm",
+      "serve",
+      "meta-llama/Meta-Llama-3.1-8B-Instruct",
+    ]);
+    expect(engineCommand(await configFrom({ ENGINE: "sim", PYTHON: "python3.12" })).slice(0, 5)).toEqual([
+      "python3.12",
+      "-m",
+      "llm_runtime",
+      "--engine",
+      "sim",
+    ]);
+  });
+
+  it("passes the API key and HF token in the environment, and GPU_IDS to the process driver", async () => {
+    const config = await configFrom({ HF_TOKEN: "hf_x", GPU_IDS: "1,3" });
+    expect(engineEnv(config, "process", "k")).toEqual({
+      VLLM_API_KEY: "k",
+      HF_TOKEN: "hf_x",
+      CUDA_VISIBLE_DEVICES: "1,3",
+    });
+    expect(engineEnv(config, "docker", "k")).toEqual({ VLLM_API_KEY: "k", HF_TOKEN: "hf_x" });
+  });
+});
+
+// Any config loadConfig could produce, as far as the builder reads it.
+const configArb = fc
+  .record({
+    modelId: fc.oneof(
+      fc.constantFrom("meta-llama/Meta-Llama-3.1-8B-Instruct", "Qwen/Qwen2.5-0.5B-Instruct", "gpt2"),
+      fc.stringMatching(/^\/[a-z0-9_-]{1,12}(\/[A-Za-z0-9._ -]{1,12}){0,2}$/),
+    ),
+    modelDir: fc.option(fc.stringMatching(/^\/[a-z0-9_ -]{1,16}$/), { nil: null }),
+    use8bit: fc.boolean(),
+    tensorParallelSize: fc.integer({ min: 1, max: 64 }),
+    pipelineParallelSize: fc.integer({ min: 1, max: 16 }),
+    maxModelLen: fc.integer({ min: 1, max: 1_000_000 }),
+    extraBatched: fc.integer({ min: 0, max: 1_000_000 }),
+    maxNumSeqs: fc.integer({ min: 1, max: 4096 }),
+    gpuMemoryUtilization: fc.integer({ min: 1, max: 100 }).map((n) => n / 100),
+    engine: fc.constantFrom("vllm" as const, "sim" as const),
+    logLevel: fc.constantFrom(
+      "trace" as const,
+      "debug" as const,
+      "info" as const,
+      "warn" as const,
+      "error" as const,
+    ),
+    enginePort: fc.integer({ min: 0, max: 65535 }),
+    sim: fc.record(
+      {
+        ttftMs: fc.integer({ min: 0, max: 5000 }),
+        itlMs: fc.double({ min: 0, max: 100, noNaN: true }),
+        loadSeconds: fc.integer({ min: 0, max: 60 }),
+        crashAfter: fc.integer({ min: 0, max: 100 }),
+        hangAfter: fc.integer({ min: 0, max: 100 }),
+        errorRate: fc.double({ min: 0, max: 1, noNaN: true }),
+        failStart: fc.constantFrom(...FATAL_REASONS),
+        mode: fc.constantFrom("echo" as const, "lorem" as const),
+      },
+      { requiredKeys: [] },
+    ),
+  })
+  .map(({ extraBatched, ...c }) => ({
+    ...c,
+    maxNumBatchedTokens: Math.max(c.maxModelLen, c.maxNumSeqs) + extraBatched,
+  }));
+
+describe("buildVllmArgs properties", () => {
+  it("round-trips: the argv parses back into the config's values", async () => {
+    const defaults = await configFrom({});
+    fc.assert(
+      fc.property(configArb, fc.constantFrom("process" as const, "docker" as const), (partial, driver) => {
+        const config: Config = { ...defaults, ...partial };
+        const placement = placementFor(config, driver, config.enginePort);
+        const { model, flags } = parseArgv(buildVllmArgs(config, placement));
+        expect(model).toBe(placement.model);
+        for (const [flag, get] of VALUE_FLAGS) expect(flags.get(flag)).toBe(get(config));
+        expect(Number(flags.get("--gpu-memory-utilization"))).toBe(config.gpuMemoryUtilization);
+        expect(flags.get("--host")).toBe(driver === "process" ? "127.0.0.1" : "0.0.0.0");
+        expect(flags.get("--port")).toBe(String(driver === "process" ? config.enginePort : 8000));
+        expect(flags.get("--quantization")).toBe(config.use8bit ? "bitsandbytes" : undefined);
+        expect(flags.get("--download-dir")).toBe(
+          config.modelDir === null ? undefined : driver === "process" ? config.modelDir : "/models",
+        );
+        const sim = config.engine === "sim" ? config.sim : {};
+        expect(flags.get("--sim-itl-ms")).toBe(sim.itlMs === undefined ? undefined : String(sim.itlMs));
+        expect(Number(flags.get("--sim-error-rate") ?? Number.NaN)).toEqual(sim.errorRate ?? Number.NaN);
+        expect(flags.get("--sim-fail-start")).toBe(sim.failStart);
+        expect(flags.get("--sim-mode")).toBe(sim.mode);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("emits no flag for ENGINE=vllm outside vllm serve's flag list, and never a secret", async () => {
+    const defaults = await configFrom({});
+    expect(SERVE_FLAGS.size).toBeGreaterThan(200);
+    fc.assert(
+      fc.property(configArb, fc.constantFrom("process" as const, "docker" as const), (partial, driver) => {
+        const config: Config = {
+          ...defaults,
+          ...partial,
+          engine: "vllm",
+          hfToken: "hf_SECRET",
+          authToken: "AUTH_SECRET",
+        };
+        const argv = buildVllmArgs(config, placementFor(config, driver, config.enginePort));
+        for (const flag of parseArgv(argv).flags.keys()) expect(SERVE_FLAGS, flag).toContain(flag);
+        expect(argv.join(" ")).not.toMatch(/SECRET|--api-key/);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});

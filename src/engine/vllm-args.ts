@@ -1,0 +1,117 @@
+// The `vllm serve` command line, as a pure function of the config. The simulator takes the same flags (plus
+// its --sim-* knobs), so both engines are started from this one argv. The engine's API key never appears
+// here: it goes in the environment as VLLM_API_KEY, where `ps` cannot show it.
+import path from "node:path";
+import type { Config } from "../config/types.js";
+
+export interface EnginePlacement {
+  host: string; // where the engine listens, as seen from inside its process/container
+  port: number;
+  model: string; // positional model argument: a repo id or a path the engine can read
+  downloadDir: string | null; // --download-dir (Hugging Face cache folder)
+  /** Host folder of a local model (MODEL_ID is a folder), which the docker driver mounts; null otherwise. */
+  localModelPath?: string | null;
+}
+
+/** Where the docker driver mounts MODEL_DIR, and local model folders under it. */
+export const CONTAINER_MODELS_DIR = "/models";
+/** The engine's port inside its container; the driver publishes it on 127.0.0.1 only. */
+export const CONTAINER_ENGINE_PORT = 8000;
+
+/** loadConfig makes a local MODEL_ID absolute; a Hugging Face repo id never starts with "/". */
+export function isLocalModel(config: Pick<Config, "modelId">): boolean {
+  return path.isAbsolute(config.modelId);
+}
+
+export function placementFor(config: Config, driver: "process" | "docker", port: number): EnginePlacement {
+  const local = isLocalModel(config) ? config.modelId : null;
+  if (driver === "process") {
+    return {
+      host: "127.0.0.1",
+      port,
+      model: config.modelId,
+      downloadDir: config.modelDir,
+      localModelPath: local,
+    };
+  }
+  return {
+    host: "0.0.0.0",
+    port: CONTAINER_ENGINE_PORT,
+    model: local ? `${CONTAINER_MODELS_DIR}/${path.basename(local)}` : config.modelId,
+    downloadDir: config.modelDir ? CONTAINER_MODELS_DIR : null,
+    localModelPath: local,
+  };
+}
+
+export function buildVllmArgs(config: Config, placement: EnginePlacement): string[] {
+  const args = [
+    placement.model,
+    "--served-model-name",
+    config.modelId,
+    "--host",
+    placement.host,
+    "--port",
+    String(placement.port),
+    "--tensor-parallel-size",
+    String(config.tensorParallelSize),
+    "--pipeline-parallel-size",
+    String(config.pipelineParallelSize),
+    "--max-model-len",
+    String(config.maxModelLen),
+    "--max-num-batched-tokens",
+    String(config.maxNumBatchedTokens),
+    "--max-num-seqs",
+    String(config.maxNumSeqs),
+    "--gpu-memory-utilization",
+    String(config.gpuMemoryUtilization),
+  ];
+  // Current vLLM infers --load-format from the quantization.
+  if (config.use8bit) args.push("--quantization", "bitsandbytes");
+  if (placement.downloadDir !== null) args.push("--download-dir", placement.downloadDir);
+  // The gateway logs every request itself; the engine's access lines only repeat them, unless debugging.
+  if (config.logLevel !== "debug" && config.logLevel !== "trace") args.push("--disable-uvicorn-access-log");
+  if (config.engine === "sim") args.push(...simArgs(config.sim));
+  return args;
+}
+
+function simArgs(sim: Config["sim"]): string[] {
+  const out: string[] = [];
+  const add = (flag: string, value: number | string | undefined) => {
+    if (value !== undefined) out.push(flag, String(value));
+  };
+  add("--sim-ttft-ms", sim.ttftMs);
+  add("--sim-itl-ms", sim.itlMs);
+  add("--sim-load-seconds", sim.loadSeconds);
+  add("--sim-crash-after", sim.crashAfter);
+  add("--sim-hang-after", sim.hangAfter);
+  add("--sim-error-rate", sim.errorRate);
+  add("--sim-fail-start", sim.failStart);
+  add("--sim-mode", sim.mode);
+  return out;
+}
+
+/**
+ * The whole engine command for display (`llm-runner flags`), with the process driver's placement:
+ * `vllm serve …` for ENGINE=vllm; for ENGINE=sim, the runtime's simulator that takes the same flags.
+ */
+export function engineCommand(config: Config): string[] {
+  const args = buildVllmArgs(config, placementFor(config, "process", config.enginePort));
+  if (config.engine === "sim") return [config.python, "-m", "llm_runtime", "--engine", "sim", ...args];
+  return ["vllm", "serve", ...args];
+}
+
+/**
+ * The environment the engine gets besides the inherited one: its API key, the HF token, and for the process
+ * driver the GPUs (the docker driver selects GPUs with device requests instead).
+ */
+export function engineEnv(
+  config: Config,
+  driver: "process" | "docker",
+  apiKey: string,
+): Record<string, string> {
+  const env: Record<string, string> = { VLLM_API_KEY: apiKey };
+  if (config.hfToken) env.HF_TOKEN = config.hfToken;
+  if (driver === "process" && Array.isArray(config.gpuIds))
+    env.CUDA_VISIBLE_DEVICES = config.gpuIds.join(",");
+  return env;
+}
