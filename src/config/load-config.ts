@@ -86,6 +86,7 @@ export async function loadConfig(input: LoadConfigInput): Promise<LoadConfigResu
     tensorParallelSize: v.TENSOR_PARALLEL_SIZE,
     pipelineParallelSize: v.PIPELINE_PARALLEL_SIZE,
     maxModelLen: v.MAX_MODEL_LEN,
+    ...(v.ENGINE !== undefined ? { engine: v.ENGINE } : {}),
   });
   issues.push(...model.issues.map(toIssue));
   warnings.push(...model.warnings);
@@ -132,7 +133,7 @@ function isLoopback(host: string): boolean {
 }
 
 /** Where vLLM (through huggingface_hub) caches models when no download dir is given. */
-function defaultHubCache(env: NodeJS.ProcessEnv, home: string): string {
+export function defaultHubCache(env: NodeJS.ProcessEnv, home: string): string {
   if (env.HF_HUB_CACHE) return env.HF_HUB_CACHE;
   if (env.HF_HOME) return path.join(env.HF_HOME, "hub");
   return path.join(home, ".cache", "huggingface", "hub");

@@ -24,6 +24,8 @@ export interface ModelCheckInput {
   tensorParallelSize?: number;
   pipelineParallelSize?: number;
   maxModelLen?: number;
+  /** The simulator needs no model files: a model that is not downloaded is not worth a warning then. */
+  engine?: "vllm" | "sim";
 }
 
 export interface ModelCheckResult {
@@ -63,7 +65,7 @@ export function checkModel(input: ModelCheckInput): ModelCheckResult {
         variable: "MODEL_ID",
         message: `the folder ${input.modelId} has no config.json, so vLLM cannot load it as a model. Point MODEL_ID at the folder that holds config.json and the weights.`,
       });
-    } else {
+    } else if (input.engine !== "sim") {
       const where = located.searched.length ? ` (looked in ${located.searched.join(", ")})` : "";
       warnings.push(
         `model ${input.modelId} is not downloaded yet${where}; the engine will download it at start, and model-aware checks (heads, layers, memory) were skipped.${located.hint ? ` Hint: ${located.hint}.` : ""}`,

@@ -1,9 +1,10 @@
 import { accessSync, constants, mkdirSync, readdirSync } from "node:fs";
+import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { execa } from "execa";
 import { configFlagsHelp, splitConfigFlags } from "../../config/config-flags.js";
-import { loadConfig } from "../../config/load-config.js";
+import { defaultHubCache, loadConfig } from "../../config/load-config.js";
 import { locateModelConfig } from "../../config/model-info.js";
 import type { Config } from "../../config/types.js";
 import { createDockerClient } from "../../engine/docker-client.js";
@@ -94,7 +95,7 @@ async function checkSetup(config: Config, io: CliIO): Promise<CheckResult[]> {
   if (config.driver === "docker") results.push(...(await checkDocker(config, io.env)));
   else results.push(...(await checkPython(config, io.env)));
   results.push(...(await checkGpus(config, io.env)));
-  results.push(checkModelFiles(config));
+  results.push(checkModelFiles(config, io.env));
   results.push(...(await checkPorts(config)));
   results.push(checkHome(config));
   return results;
@@ -254,10 +255,10 @@ async function checkGpus(config: Config, env: NodeJS.ProcessEnv): Promise<CheckR
   return [{ level: "ok", name: "gpus", message: `${selected.length} GPU(s) for the engine: ${list}` }];
 }
 
-function checkModelFiles(config: Config): CheckResult {
+function checkModelFiles(config: Config, env: NodeJS.ProcessEnv): CheckResult {
   if (config.engine === "sim")
     return { level: "ok", name: "model", message: "model files: not needed by the simulator" };
-  const cacheDirs = config.modelDir ? [config.modelDir] : [];
+  const cacheDirs = [config.modelDir ?? defaultHubCache(env, env.HOME || homedir())];
   const located = locateModelConfig({ modelId: config.modelId, cacheDirs });
   if (located.found) {
     const dir = dirname(located.configPath);
@@ -282,7 +283,7 @@ function checkModelFiles(config: Config): CheckResult {
   return {
     level: "warn",
     name: "model",
-    message: `model ${config.modelId} not downloaded yet (looked in ${located.searched.join(", ") || "no MODEL_DIR"}): the engine will download it at start`,
+    message: `model ${config.modelId} not downloaded yet (looked in ${located.searched.join(", ")}): the engine will download it at start`,
     fix:
       located.hint ??
       `set MODEL_DIR to a Hugging Face cache that holds it, and HF_TOKEN for gated models${config.hfToken ? "" : " (HF_TOKEN is not set)"}`,

@@ -1,0 +1,1 @@
+"""`--engine sim`: a standard-library simulator of vLLM's OpenAI-compatible server."""

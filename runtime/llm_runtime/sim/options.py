@@ -1,0 +1,104 @@
+"""The simulator's settings, read from the same `vllm serve` flags as the real engine plus its own --sim-* knobs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from .. import lifecycle
+from ..serve_args import UsageError, parse_float, parse_int, parse_serve_args
+
+SIM_MODES = ("echo", "lorem")
+DEFAULT_MODEL = "Qwen/Qwen3-0.6B"  # vLLM's own default model_tag
+
+# The simulator's own flags; all take a value.
+SIM_FLAGS: dict[str, bool] = {
+    "--sim-ttft-ms": True,
+    "--sim-itl-ms": True,
+    "--sim-load-seconds": True,
+    "--sim-crash-after": True,
+    "--sim-crash-linger-seconds": True,
+    "--sim-hang-after": True,
+    "--sim-error-rate": True,
+    "--sim-fail-start": True,
+    "--sim-mode": True,
+}
+
+
+@dataclass(frozen=True)
+class SimOptions:
+    model: str
+    served_model_names: tuple[str, ...]
+    host: str
+    port: int
+    api_key: str | None
+    max_model_len: int
+    max_num_batched_tokens: int
+    max_num_seqs: int
+    seed: int
+    ttft_ms: float
+    itl_ms: float
+    load_seconds: float
+    crash_after: int | None
+    crash_linger_seconds: float
+    hang_after: int | None
+    error_rate: float
+    fail_start: str | None
+    mode: str
+
+    @property
+    def model_name(self) -> str:
+        return self.served_model_names[0]
+
+
+def parse_sim_options(argv: Sequence[str], env: Mapping[str, str]) -> SimOptions:
+    """Raises UsageError (exit 2) naming the bad flag and the rule it broke."""
+    args = parse_serve_args(argv, SIM_FLAGS)
+    model = args.model or DEFAULT_MODEL
+    names = tuple(args.get_all("--served-model-name")) or (model,)
+    max_model_len = parse_int("--max-model-len", args.get("--max-model-len"), 8192, 1, human=True)
+    max_num_seqs = parse_int("--max-num-seqs", args.get("--max-num-seqs"), 256, 1)
+    batched = parse_int(
+        "--max-num-batched-tokens", args.get("--max-num-batched-tokens"), max(max_model_len, 8192), 1, human=True
+    )
+    if batched < max_num_seqs:
+        # vLLM's own SchedulerConfig check, with its wording.
+        raise UsageError(
+            f"max_num_batched_tokens ({batched}) must be greater than or equal to max_num_seqs ({max_num_seqs})."
+        )
+    parse_float("--gpu-memory-utilization", args.get("--gpu-memory-utilization"), 0.9, 0.0, 1.0)
+    parse_int("--tensor-parallel-size", args.get("--tensor-parallel-size"), 1, 1)
+    parse_int("--pipeline-parallel-size", args.get("--pipeline-parallel-size"), 1, 1)
+    crash_after = args.get("--sim-crash-after")
+    hang_after = args.get("--sim-hang-after")
+    fail_start = args.get("--sim-fail-start")
+    if fail_start is not None and fail_start not in lifecycle.FATAL_REASONS:
+        raise UsageError(
+            f"--sim-fail-start {fail_start!r} is not a fatal reason; use one of: {', '.join(lifecycle.FATAL_REASONS)}"
+        )
+    mode = args.get("--sim-mode") or "echo"
+    if mode not in SIM_MODES:
+        raise UsageError(f"--sim-mode must be one of {', '.join(SIM_MODES)}, got {mode!r}")
+    api_key = args.get("--api-key") or env.get("VLLM_API_KEY") or None
+    return SimOptions(
+        model=model,
+        served_model_names=names,
+        host=args.get("--host") or "127.0.0.1",
+        port=parse_int("--port", args.get("--port"), 8000, 0),
+        api_key=api_key,
+        max_model_len=max_model_len,
+        max_num_batched_tokens=batched,
+        max_num_seqs=max_num_seqs,
+        seed=parse_int("--seed", args.get("--seed"), 0, -(2**63)),
+        ttft_ms=parse_float("--sim-ttft-ms", args.get("--sim-ttft-ms"), 0.0, 0.0),
+        itl_ms=parse_float("--sim-itl-ms", args.get("--sim-itl-ms"), 0.0, 0.0),
+        load_seconds=parse_float("--sim-load-seconds", args.get("--sim-load-seconds"), 0.0, 0.0),
+        crash_after=None if crash_after is None else parse_int("--sim-crash-after", crash_after, 0, 1),
+        crash_linger_seconds=parse_float(
+            "--sim-crash-linger-seconds", args.get("--sim-crash-linger-seconds"), 0.0, 0.0
+        ),
+        hang_after=None if hang_after is None else parse_int("--sim-hang-after", hang_after, 0, 0),
+        error_rate=parse_float("--sim-error-rate", args.get("--sim-error-rate"), 0.0, 0.0, 1.0),
+        fail_start=fail_start,
+        mode=mode,
+    )

@@ -1,0 +1,121 @@
+"""`--engine vllm`: preflight, then `vllm serve <args>` as a child whose output is relayed and read for lifecycle events."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from typing import IO
+
+from . import __version__, lifecycle
+from .gpu_probe import visible_gpu_count
+from .log_parser import VllmLogParser
+from .preflight import PreflightError, check_gpus, check_model
+from .serve_args import UsageError, parse_serve_args
+
+
+def _relay(pipe: IO[bytes], out: IO[str], emitter: lifecycle.Emitter, parser: VllmLogParser,
+           parse_lock: threading.Lock) -> None:
+    """Copies the child's output line by line; tqdm redraws with \\r, so \\r also ends a line."""
+    pending = b""
+    fd = pipe.fileno()
+    while True:
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        pending += chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        *lines, pending = pending.split(b"\n")
+        for raw in lines:
+            _handle(raw.decode("utf-8", "replace"), out, emitter, parser, parse_lock)
+    if pending:
+        _handle(pending.decode("utf-8", "replace"), out, emitter, parser, parse_lock)
+
+
+def _handle(line: str, out: IO[str], emitter: lifecycle.Emitter, parser: VllmLogParser,
+            parse_lock: threading.Lock) -> None:
+    emitter.write_line(line, out)
+    with parse_lock:
+        events = parser.feed(line)
+    for event in events:
+        emitter.emit(event)
+
+
+def _exit_code(returncode: int) -> int:
+    # A child killed by a signal reports -N; shells and container runtimes say 128+N.
+    return 128 - returncode if returncode < 0 else returncode
+
+
+def run(
+    args: Sequence[str],
+    env: Mapping[str, str],
+    emitter: lifecycle.Emitter | None = None,
+    count_gpus: Callable[[Mapping[str, str]], tuple[int, str]] = visible_gpu_count,
+) -> int:
+    emitter = emitter or lifecycle.Emitter()
+    emitter.emit(lifecycle.starting("vllm", __version__))
+    sim_flags = [a for a in args if a.startswith("--sim-")]
+    try:
+        if sim_flags:
+            raise UsageError(f"{sim_flags[0]} is a simulator flag: use --engine sim, or drop the SIM_* settings")
+        parsed = parse_serve_args(args)
+    except UsageError as err:
+        print(f"llm_runtime: {err}", file=sys.stderr, flush=True)
+        emitter.emit(lifecycle.fatal("bad_config", str(err), lifecycle.USAGE_HINT))
+        return 2
+    try:
+        model = check_model(parsed.model)
+        gpus = check_gpus(parsed, env, count_gpus)
+    except (PreflightError, UsageError) as err:
+        reason, detail = (err.reason, err.detail) if isinstance(err, PreflightError) else ("bad_config", str(err))
+        hint = err.hint if isinstance(err, PreflightError) else None
+        print(f"llm_runtime: preflight failed: {detail}", file=sys.stderr, flush=True)
+        emitter.emit(lifecycle.fatal(reason, detail, hint))
+        return 1
+    exe = shutil.which("vllm", path=env.get("PATH"))
+    if exe is None:
+        detail = "the vllm executable is not on PATH"
+        print(f"llm_runtime: {detail}", file=sys.stderr, flush=True)
+        emitter.emit(lifecycle.fatal("engine_error", detail, "Run --engine vllm inside the vLLM image "
+                                     "(Dockerfile.gpu) or a Python environment where `vllm` is installed."))
+        return 1
+    emitter.emit(lifecycle.loading(None, f"preflight passed: {model}, {gpus} GPU(s) visible; starting vllm serve"))
+
+    child_env = dict(env)
+    child_env.setdefault("PYTHONUNBUFFERED", "1")  # vLLM's progress must arrive as it happens
+    # Own session: a terminal's Ctrl-C reaches vLLM once, through us, not twice.
+    child = subprocess.Popen([exe, "serve", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             stdin=subprocess.DEVNULL, env=child_env, start_new_session=True)
+    stopping = threading.Event()
+
+    def forward(signum: int, _frame: object) -> None:
+        stopping.set()
+        if child.poll() is None:
+            child.send_signal(signum)
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGINT)}
+    parser = VllmLogParser()
+    parse_lock = threading.Lock()
+    assert child.stdout is not None and child.stderr is not None
+    relays = [
+        threading.Thread(target=_relay, args=(child.stdout, sys.stdout, emitter, parser, parse_lock), daemon=True),
+        threading.Thread(target=_relay, args=(child.stderr, sys.stderr, emitter, parser, parse_lock), daemon=True),
+    ]
+    try:
+        for t in relays:
+            t.start()
+        returncode = child.wait()
+        for t in relays:
+            t.join(timeout=5)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if not stopping.is_set():
+        with parse_lock:
+            event = parser.conclude(returncode)
+        if event:
+            emitter.emit(event)
+    return _exit_code(returncode)

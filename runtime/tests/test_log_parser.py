@@ -1,0 +1,142 @@
+"""The vLLM log parser against every recorded start-up log in test/fixtures/vllm/logs/ (each header says what to
+conclude) and against single lines."""
+
+from __future__ import annotations
+
+import os
+import unittest
+from typing import Any
+
+from llm_runtime import lifecycle
+from llm_runtime.log_parser import VllmLogParser, strip_line
+
+from .support import FIXTURES
+
+LOGS = os.path.join(FIXTURES, "logs")
+
+# What each fixture's "# Expect:" header asks for.
+EXPECTED_FATAL = {
+    "free-memory-below-utilization.log": ("gpu_memory_busy", "Free memory on device (20.12/79.19 GiB)"),
+    "gated-repo-401.log": ("model_access", "meta-llama/Meta-Llama-3.1-8B-Instruct"),
+    "kv-cache-no-memory.log": ("kv_cache_oom", "No available memory for the cache blocks"),
+    "max-model-len-too-large.log": ("bad_config", "User-specified max_model_len (262144) is greater than"),
+    "oom-weights.log": ("cuda_oom", "torch.OutOfMemoryError: CUDA out of memory."),
+}
+EXPECTED_READY = {
+    "startup-ok-tp1.log": ([0.0, 0.25, 0.5, 0.75, 1.0], "Application startup complete."),
+    "startup-ok-tp2-workers.log": ([i / 6 for i in range(7)], "Starting vLLM server on http://127.0.0.1:40100"),
+}
+
+
+def run_log(name: str, exit_code: int | None) -> list[dict[str, Any]]:
+    parser = VllmLogParser()
+    events: list[dict[str, Any]] = []
+    with open(os.path.join(LOGS, name), encoding="utf-8") as f:
+        for line in f:
+            if line.startswith("#"):
+                continue
+            events += parser.feed(line)
+    final = parser.conclude(exit_code)
+    return events + ([final] if final else [])
+
+
+class FixtureLogsTest(unittest.TestCase):
+    def test_every_fixture_has_an_expectation(self) -> None:
+        self.assertEqual(sorted(os.listdir(LOGS)), sorted([*EXPECTED_FATAL, *EXPECTED_READY]))
+
+    def test_fatal_starts(self) -> None:
+        for name, (reason, detail) in EXPECTED_FATAL.items():
+            with self.subTest(log=name):
+                events = run_log(name, 1)
+                fatal = [e for e in events if e["event"] == "fatal"]
+                self.assertEqual(len(fatal), 1, events)
+                self.assertEqual(fatal[0]["reason"], reason)
+                self.assertIn(detail, fatal[0]["detail"])
+                self.assertNotIn("See root cause above", fatal[0]["detail"])
+                self.assertTrue(fatal[0]["hint"])
+                self.assertNotIn("ready", [e["event"] for e in events])
+
+    def test_fatal_hints_tell_the_operator_what_to_change(self) -> None:
+        hints = {name: next(e for e in run_log(name, 1) if e["event"] == "fatal")["hint"] for name in EXPECTED_FATAL}
+        self.assertIn("GPU_MEMORY_UTILIZATION=0.24", hints["free-memory-below-utilization.log"])
+        self.assertIn("HF_TOKEN", hints["gated-repo-401.log"])
+        self.assertIn("GPU_MEMORY_UTILIZATION", hints["kv-cache-no-memory.log"])
+        self.assertIn("MAX_MODEL_LEN to 131072", hints["max-model-len-too-large.log"])
+        self.assertIn("TENSOR_PARALLEL_SIZE", hints["oom-weights.log"])
+
+    def test_fatal_is_reported_at_the_summary_line_without_waiting_for_exit(self) -> None:
+        # Logs that end with vLLM's "Engine core initialization failed" summary give the fatal before exit.
+        for name in ("free-memory-below-utilization.log", "kv-cache-no-memory.log", "oom-weights.log"):
+            with self.subTest(log=name):
+                events = run_log(name, None)
+                parser_fatal = [e for e in events if e["event"] == "fatal"]
+                self.assertEqual(len(parser_fatal), 1)
+
+    def test_good_starts_report_shard_progress_then_ready(self) -> None:
+        for name, (progress, ready_detail) in EXPECTED_READY.items():
+            with self.subTest(log=name):
+                events = run_log(name, 0)
+                shard = [e["progress"] for e in events
+                         if e["event"] == "loading" and e["detail"].startswith("Loading safetensors")]
+                self.assertEqual(len(shard), len(progress), "100% is printed twice but reported once")
+                for got, want in zip(shard, progress):
+                    self.assertAlmostEqual(got, want)
+                ready = [e for e in events if e["event"] == "ready"]
+                self.assertEqual(len(ready), 1)
+                self.assertEqual(ready[0]["detail"], ready_detail)
+                self.assertEqual(events[-1]["event"], "ready")
+                self.assertNotIn("fatal", [e["event"] for e in events])
+                loading = [e["progress"] for e in events if e["event"] == "loading" and e["progress"] is not None]
+                self.assertEqual(loading, sorted(loading), "progress never goes back")
+
+    def test_death_after_ready_is_an_engine_error_at_exit(self) -> None:
+        events = run_log("startup-ok-tp1.log", 137)
+        self.assertEqual(events[-1]["event"], "fatal")
+        self.assertEqual(events[-1]["reason"], "engine_error")
+        self.assertIn("code 137", events[-1]["detail"])
+
+
+class LineTest(unittest.TestCase):
+    def test_strip_line(self) -> None:
+        self.assertEqual(strip_line("(EngineCore_0 pid=4180) INFO 11-02 09:14:20 [default_loader.py:262] Loading"
+                                    " weights took 3.77 seconds\n"), "Loading weights took 3.77 seconds")
+        self.assertEqual(strip_line("(Worker_TP0 pid=120) "), "")
+        self.assertEqual(strip_line("(APIServer pid=77) INFO:     Application startup complete."),
+                         "Application startup complete.")
+        self.assertEqual(strip_line("\x1b[1;36m(RayWorkerWrapper pid=9, ip=10.0.0.2)\x1b[0m ERROR 11-02 10:00:00 "
+                                    "[x.py:1] boom"), "boom")
+
+    def test_reasons_from_single_lines(self) -> None:
+        cases = {
+            "RuntimeError: No CUDA GPUs are available": "no_gpu",
+            "ValueError: Total number of attention heads (32) must be divisible by tensor parallel size (3).":
+                "bad_config",
+            "ValueError: max_num_batched_tokens (8) must be greater than or equal to max_num_seqs (16).":
+                "bad_config",
+            "huggingface_hub.errors.RepositoryNotFoundError: 404 Client Error. Repository Not Found for url: x":
+                "model_not_found",
+            "ValueError: The model's max seq len (131072) is larger than the maximum number of tokens that can be "
+            "stored in KV cache (81920).": "kv_cache_oom",
+            "OSError: [Errno 98] Address already in use": "engine_error",
+            "vllm serve: error: unrecognized arguments: --bogus": "bad_config",
+            "KeyError: 'something odd'": "engine_error",
+        }
+        for line, reason in cases.items():
+            with self.subTest(line=line):
+                parser = VllmLogParser()
+                parser.feed(f"(APIServer pid=1) ERROR 11-02 10:00:00 [x.py:1] {line}")
+                event = parser.conclude(1)
+                assert event is not None
+                self.assertEqual(event["reason"], reason)
+                self.assertIn(event["reason"], lifecycle.FATAL_REASONS)
+
+    def test_clean_exit_and_no_output(self) -> None:
+        self.assertIsNone(VllmLogParser().conclude(0))
+        event = VllmLogParser().conclude(3)
+        assert event is not None
+        self.assertEqual((event["reason"], event["detail"]),
+                         ("engine_error", "vllm serve exited with code 3; last output: (no output)"))
+
+
+if __name__ == "__main__":
+    unittest.main()
