@@ -9,6 +9,11 @@ import { staticGpuProbe } from "../src/gpu/static-probe.js";
 import { type SimEngine, startSimEngine } from "./helpers/sim-engine.js";
 import { type RunningGateway, startGatewayOn } from "./helpers/static-supervisor.js";
 
+/** A JSON body, for assertions to read. */
+async function json(res: Response): Promise<any> {
+  return res.json();
+}
+
 const contract = parse(
   readFileSync(new URL("./fixtures/contracts/livepeer-ai-runner.openapi.yaml", import.meta.url), "utf8"),
 ) as { components: { schemas: Record<string, unknown> } };
@@ -43,7 +48,11 @@ afterAll(async () => {
 });
 
 const post = (path: string, body: unknown) =>
-  fetch(`${gw.url}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  fetch(`${gw.url}${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
 
 describe("the AI-runner contract", () => {
   it("the schemas are really checked: a response without usage is rejected", () => {
@@ -54,18 +63,23 @@ describe("the AI-runner contract", () => {
   it("/llm answers a valid LLMResponse with the echo of the prompt", async () => {
     const res = await post("/llm", { messages: [{ role: "user", content: "hello there friend" }] });
     expect(res.status).toBe(200);
-    const body = await res.json();
+    const body = await json(res);
     expectValid("LLMResponse", body);
     expect(body).toMatchObject({
       model: MODEL,
       usage: { prompt_tokens: 10, completion_tokens: 3, total_tokens: 13 },
-      choices: [{ index: 0, finish_reason: "stop", message: { role: "assistant", content: "hello there friend" } }],
+      choices: [
+        { index: 0, finish_reason: "stop", message: { role: "assistant", content: "hello there friend" } },
+      ],
     });
   });
 
   it("/llm streams exactly these SSE frames, each chunk a valid LLMResponse, and records the row before [DONE]", async () => {
     const res = await post("/llm", {
-      messages: [{ role: "system", content: "be brief" }, { role: "user", content: "one two three" }],
+      messages: [
+        { role: "system", content: "be brief" },
+        { role: "user", content: "one two three" },
+      ],
       max_tokens: 2,
       stream: true,
     });
@@ -74,7 +88,11 @@ describe("the AI-runner contract", () => {
     const id = res.headers.get("x-request-id");
     const text = await res.text();
     // The ledger row was committed before the final byte left the gateway.
-    expect(gw.ledger.rows().find((r) => r.id === id)).toMatchObject({ status: "ok", completionTokens: 2, stream: true });
+    expect(gw.ledger.rows().find((r) => r.id === id)).toMatchObject({
+      status: "ok",
+      completionTokens: 2,
+      stream: true,
+    });
     const frames = text.split("\n\n");
     expect(frames.pop()).toBe("");
     expect(frames.pop()).toBe("data: [DONE]");
@@ -104,25 +122,25 @@ describe("the AI-runner contract", () => {
   it("/llm errors are valid HTTPError / HTTPValidationError bodies", async () => {
     const bad = await post("/llm", { messages: [{ role: "user", content: "x" }], temperature: 9 });
     expect(bad.status).toBe(422);
-    expectValid("HTTPValidationError", await bad.json());
+    expectValid("HTTPValidationError", await json(bad));
     const wrongModel = await post("/llm", { messages: [{ role: "user", content: "x" }], model: "gpt-4" });
     expect(wrongModel.status).toBe(400);
-    expectValid("HTTPError", await wrongModel.json());
+    expectValid("HTTPError", await json(wrongModel));
     const tooLong = await post("/llm", { messages: [{ role: "user", content: "x" }], max_tokens: 100_000 });
     expect(tooLong.status).toBe(400);
-    const body = await tooLong.json();
+    const body = await json(tooLong);
     expectValid("HTTPError", body);
     expect(body.detail.msg).toContain("maximum context length is 8192 tokens");
   });
 
   it("/health, /version, /hardware/info and /hardware/stats validate", async () => {
-    const health = await (await fetch(`${gw.url}/health`)).json();
+    const health = await json(await fetch(`${gw.url}/health`));
     expectValid("HealthCheck", health);
     expect(health).toEqual({ status: "IDLE" });
-    const version = await (await fetch(`${gw.url}/version`)).json();
+    const version = await json(await fetch(`${gw.url}/version`));
     expectValid("Version", version);
     expect(version).toMatchObject({ pipeline: "llm", model_id: MODEL });
-    const info = await (await fetch(`${gw.url}/hardware/info`)).json();
+    const info = await json(await fetch(`${gw.url}/hardware/info`));
     expectValid("HardwareInformation", info);
     expect(info.gpu_info["0"]).toEqual({
       id: "GPU-f9bb3aac-f5c0-319c-d84c-9f24c1c67aee",
@@ -132,7 +150,7 @@ describe("the AI-runner contract", () => {
       major: 9,
       minor: 0,
     });
-    const stats = await (await fetch(`${gw.url}/hardware/stats`)).json();
+    const stats = await json(await fetch(`${gw.url}/hardware/stats`));
     expectValid("HardwareStats", stats);
     expect(Object.keys(stats.gpu_stats)).toEqual(["0"]);
   });
@@ -141,7 +159,9 @@ describe("the AI-runner contract", () => {
     const text = await (await fetch(`${gw.url}/metrics`)).text();
     expect(text).toMatch(/^llm_runner_requests_total\{route="\/llm",outcome="ok"\} \d+$/m);
     expect(text).toMatch(/^llm_runner_usage_revenue_total\{route="\/llm",currency="USD"\} [0-9.e-]+$/m);
-    expect(text).toMatch(/^vllm:num_requests_running\{model_name="meta-llama\/Meta-Llama-3.1-8B-Instruct"\} 0(\.0)?$/m);
+    expect(text).toMatch(
+      /^vllm:num_requests_running\{model_name="meta-llama\/Meta-Llama-3.1-8B-Instruct"\} 0(\.0)?$/m,
+    );
     expect(text).not.toMatch(/^python_/m);
   });
 });

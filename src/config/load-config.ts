@@ -114,7 +114,17 @@ export async function loadConfig(input: LoadConfigInput): Promise<LoadConfigResu
   }
 
   if (issues.length) return { ok: false, issues, warnings };
-  return { ok: true, config: toConfig(v as EnvValues), warnings };
+  const config = toConfig(v as EnvValues);
+  if (config.driver === "docker" && config.engine === "vllm" && config.modelDir === null) {
+    // A container forgets what it downloads: mount the host's Hugging Face cache when it exists.
+    const hub = defaultHubCache(input.env, home);
+    if (isDir(hub)) config.modelDir = hub;
+    else
+      warnings.push(
+        `MODEL_DIR is unset and ${hub} does not exist: the engine container will download the model into itself and again after every restart. Set MODEL_DIR to a Hugging Face cache folder.`,
+      );
+  }
+  return { ok: true, config, warnings };
 }
 
 async function listGpus(probe: GpuProbe, warnings: string[]): Promise<GpuInfo[] | null> {

@@ -161,6 +161,10 @@ export class Supervisor implements SupervisorView {
     return this.tickets.issue(this.endpoint);
   }
 
+  engineEndpoint(): EngineEndpoint | null {
+    return this.state === "ready" || this.state === "draining" ? this.endpoint : null;
+  }
+
   on(listener: (event: SupervisorEvent) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);

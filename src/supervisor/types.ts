@@ -70,5 +70,7 @@ export interface SupervisorView {
   snapshot(): SupervisorSnapshot;
   /** A ticket when ready and admitting; null otherwise (not ready, draining, failed). */
   admit(): RequestTicket | null;
+  /** The engine's address for side calls that are not requests (metrics scrape); null unless ready/draining. */
+  engineEndpoint(): EngineEndpoint | null;
   on(listener: (event: SupervisorEvent) => void): () => void;
 }

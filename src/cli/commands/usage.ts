@@ -31,6 +31,11 @@ export function usageHome(flag: string | null, io: CliIO): string {
   return join(io.env.HOME ?? homedir(), ".llm-runner");
 }
 
+// Sums of binary floats: 12 decimals is below a token's price at any sane rate, and hides the noise.
+function round(value: number): number {
+  return Number(value.toFixed(12));
+}
+
 function parseArgs(args: string[]): { json: boolean; since: string | null; home: string | null } {
   const out = { json: false, since: null as string | null, home: null as string | null };
   for (let i = 0; i < args.length; i++) {
@@ -79,15 +84,26 @@ Examples:
     const since = options.since === null ? undefined : parseSince(options.since, new Date());
     const path = ledgerPath(usageHome(options.home, io));
     if (!existsSync(path)) {
-      if (options.json) io.stdout.write("[]\n");
-      else io.stdout.write(`no usage recorded yet at ${path}\n`);
+      // JSON readers get an empty list on stdout; people get the sentence (on stderr alongside JSON).
+      if (options.json) {
+        io.stdout.write("[]\n");
+        io.stderr.write(`no usage recorded yet at ${path}\n`);
+      } else {
+        io.stdout.write(`no usage recorded yet at ${path}\n`);
+      }
       return EXIT.ok;
     }
     const ledger = SqliteLedger.openReadOnly(path);
     try {
       const rows = ledger.summary(since ? { since } : {});
       if (options.json) {
-        const out = rows.map((r) => ({ ...r, overChargePercent: overChargePercent(r) }));
+        const out = rows.map((r) => ({
+          ...r,
+          quoteTotal: round(r.quoteTotal),
+          usageTotal: round(r.usageTotal),
+          difference: round(r.difference),
+          overChargePercent: overChargePercent(r),
+        }));
         io.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
       } else if (rows.length === 0) {
         io.stdout.write(`no requests recorded${since ? ` since ${since.toISOString()}` : ""} in ${path}\n`);

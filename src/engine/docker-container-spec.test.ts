@@ -1,0 +1,88 @@
+import { describe, expect, it } from "vitest";
+import type { ContainerSpecInput } from "./docker-container-spec.js";
+import { containerCreateOptions, containerModelPath, containerName } from "./docker-container-spec.js";
+
+function input(
+  overrides: Partial<ContainerSpecInput> = {},
+  engine: "vllm" | "sim" = "vllm",
+): ContainerSpecInput {
+  return {
+    image: "vllm/vllm-openai:v0.10.1",
+    gpuIds: "all",
+    modelDir: "/srv/models",
+    hostPort: 0,
+    ownerId: "owner-1",
+    spec: {
+      instanceId: "abc123",
+      engine,
+      env: { VLLM_API_KEY: "k", HF_TOKEN: "hf_x" },
+      modelId: "meta-llama/Meta-Llama-3.1-8B-Instruct",
+      buildArgs: (listen) => [
+        "meta-llama/Meta-Llama-3.1-8B-Instruct",
+        "--host",
+        listen.host,
+        "--port",
+        String(listen.port),
+      ],
+    },
+    ...overrides,
+  };
+}
+
+describe("containerCreateOptions", () => {
+  it("runs the engine on 0.0.0.0:8000 inside, published on 127.0.0.1 only, with our labels", () => {
+    const o = containerCreateOptions(input());
+    expect(o.name).toBe("llm-runner-abc123");
+    expect(o.Cmd).toEqual(["meta-llama/Meta-Llama-3.1-8B-Instruct", "--host", "0.0.0.0", "--port", "8000"]);
+    expect(o.Env).toEqual(["VLLM_API_KEY=k", "HF_TOKEN=hf_x"]);
+    expect(o.Labels).toEqual({
+      "io.llm-runner.managed": "true",
+      "io.llm-runner.owner": "owner-1",
+      "io.llm-runner.instance": "abc123",
+      "io.llm-runner.model": "meta-llama/Meta-Llama-3.1-8B-Instruct",
+    });
+    expect(o.ExposedPorts).toEqual({ "8000/tcp": {} });
+    expect(o.HostConfig?.PortBindings).toEqual({ "8000/tcp": [{ HostIp: "127.0.0.1", HostPort: "" }] });
+    expect(o.HostConfig?.IpcMode).toBe("host");
+    expect(o.HostConfig?.SecurityOpt).toEqual(["no-new-privileges"]);
+  });
+
+  it("publishes a fixed host port when one is asked for", () => {
+    const o = containerCreateOptions(input({ hostPort: 8100 }));
+    expect(o.HostConfig?.PortBindings).toEqual({ "8000/tcp": [{ HostIp: "127.0.0.1", HostPort: "8100" }] });
+  });
+
+  it("asks for every GPU with Count -1, or exactly the listed ones", () => {
+    expect(containerCreateOptions(input()).HostConfig?.DeviceRequests).toEqual([
+      { Driver: "nvidia", Count: -1, Capabilities: [["gpu"]] },
+    ]);
+    expect(containerCreateOptions(input({ gpuIds: [0, 2] })).HostConfig?.DeviceRequests).toEqual([
+      { Driver: "nvidia", DeviceIDs: ["0", "2"], Capabilities: [["gpu"]] },
+    ]);
+  });
+
+  it("asks for no GPU for the simulator", () => {
+    expect(containerCreateOptions(input({}, "sim")).HostConfig?.DeviceRequests).toBeUndefined();
+  });
+
+  it("mounts MODEL_DIR read-write at /models and a local model folder read-only beneath it", () => {
+    const o = containerCreateOptions(input({ localModelPath: "/data/llama-8b/" }));
+    expect(o.HostConfig?.Binds).toEqual(["/srv/models:/models", "/data/llama-8b:/models/llama-8b:ro"]);
+    expect(containerModelPath("/data/llama-8b/")).toBe("/models/llama-8b");
+  });
+
+  it("turns relative folders into absolute bind sources (a relative one would be a named volume)", () => {
+    const binds = containerCreateOptions(input({ modelDir: "models" })).HostConfig?.Binds ?? [];
+    expect(binds[0]).toMatch(/^\/.+\/models:\/models$/);
+  });
+
+  it("mounts nothing without MODEL_DIR", () => {
+    expect(containerCreateOptions(input({ modelDir: null })).HostConfig?.Binds).toEqual([]);
+  });
+});
+
+describe("containerName", () => {
+  it("keeps only the characters container names allow", () => {
+    expect(containerName("run:1/2 x")).toBe("llm-runner-run-1-2-x");
+  });
+});

@@ -1,0 +1,82 @@
+import { basename, resolve } from "node:path";
+import type Docker from "dockerode";
+import type { EngineStartSpec } from "./engine-driver.js";
+
+/** The port the engine listens on inside its container; published on 127.0.0.1 only. */
+export const ENGINE_CONTAINER_PORT = 8000;
+/** Where MODEL_DIR appears inside the container. */
+export const CONTAINER_MODEL_DIR = "/models";
+
+export const LABEL_MANAGED = "io.llm-runner.managed";
+export const LABEL_OWNER = "io.llm-runner.owner";
+export const LABEL_INSTANCE = "io.llm-runner.instance";
+export const LABEL_MODEL = "io.llm-runner.model";
+
+export interface ContainerSpecInput {
+  image: string;
+  gpuIds: "all" | number[];
+  modelDir: string | null;
+  localModelPath?: string | null;
+  /** 0 = an ephemeral port chosen by the engine. */
+  hostPort: number;
+  ownerId: string;
+  spec: Pick<EngineStartSpec, "instanceId" | "engine" | "env" | "modelId" | "buildArgs">;
+}
+
+/** Container names allow [a-zA-Z0-9][a-zA-Z0-9_.-]*; anything else in the instance id becomes "-". */
+export function containerName(instanceId: string): string {
+  return `llm-runner-${instanceId.replace(/[^a-zA-Z0-9_.-]/g, "-")}`;
+}
+
+/** The path a local model folder has inside the container (the command builder passes this to vLLM). */
+export function containerModelPath(localModelPath: string): string {
+  return `${CONTAINER_MODEL_DIR}/${basename(resolve(localModelPath))}`;
+}
+
+/** The label filter that finds every container this LLM_RUNNER_HOME started. */
+export function ownerLabelFilter(ownerId: string): string[] {
+  return [`${LABEL_MANAGED}=true`, `${LABEL_OWNER}=${ownerId}`];
+}
+
+export function containerCreateOptions(input: ContainerSpecInput): Docker.ContainerCreateOptions {
+  const { spec } = input;
+  const port = `${ENGINE_CONTAINER_PORT}/tcp`;
+  // Bind sources must be absolute: a relative one would silently become a named volume.
+  const binds: string[] = [];
+  if (input.modelDir) binds.push(`${resolve(input.modelDir)}:${CONTAINER_MODEL_DIR}`); // rw: vLLM downloads here
+  if (input.localModelPath) {
+    binds.push(`${resolve(input.localModelPath)}:${containerModelPath(input.localModelPath)}:ro`);
+  }
+  return {
+    name: containerName(spec.instanceId),
+    Image: input.image,
+    // The image's ENTRYPOINT is `python3 -m llm_runtime`; these are the `vllm serve` arguments.
+    Cmd: spec.buildArgs({ host: "0.0.0.0", port: ENGINE_CONTAINER_PORT }),
+    Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
+    Labels: {
+      [LABEL_MANAGED]: "true",
+      [LABEL_OWNER]: input.ownerId,
+      [LABEL_INSTANCE]: spec.instanceId,
+      [LABEL_MODEL]: spec.modelId,
+    },
+    ExposedPorts: { [port]: {} },
+    Tty: false,
+    HostConfig: {
+      PortBindings: {
+        [port]: [{ HostIp: "127.0.0.1", HostPort: input.hostPort ? String(input.hostPort) : "" }],
+      },
+      // vLLM's workers share tensors through /dev/shm; the container default of 64 MiB is far too small.
+      IpcMode: "host",
+      SecurityOpt: ["no-new-privileges"],
+      // An init as PID 1 forwards SIGTERM to the engine (PID 1 ignores signals it has no handler for).
+      Init: true,
+      Binds: binds,
+      ...(spec.engine === "vllm" ? { DeviceRequests: gpuRequests(input.gpuIds) } : {}),
+    },
+  };
+}
+
+function gpuRequests(gpuIds: "all" | number[]): Docker.DeviceRequest[] {
+  if (gpuIds === "all") return [{ Driver: "nvidia", Count: -1, Capabilities: [["gpu"]] }];
+  return [{ Driver: "nvidia", DeviceIDs: gpuIds.map(String), Capabilities: [["gpu"]] }];
+}

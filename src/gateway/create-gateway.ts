@@ -1,0 +1,110 @@
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { priceRate } from "../pricing/price.js";
+import { Admission } from "./admission.js";
+import { bearerAuth } from "./auth.js";
+import { errorResponse, toGatewayError, wireShapeFor } from "./error-response.js";
+import { ExchangeTracker } from "./exchange-tracker.js";
+import type { GatewayDeps, RouteDeps } from "./gateway-deps.js";
+import { errors } from "./gateway-error.js";
+import { registerChatCompletions } from "./routes/chat-completions.js";
+import { registerHardware } from "./routes/hardware.js";
+import { registerHealth } from "./routes/health.js";
+import { registerLlm } from "./routes/llm.js";
+import { registerMetrics } from "./routes/metrics.js";
+import { registerModels } from "./routes/models.js";
+import { registerVersion } from "./routes/version.js";
+import { UndiciUpstreamClient } from "./upstream-client.js";
+
+/** The Hono app plus what a server needs to shut it down cleanly. */
+export type GatewayApp = Hono & {
+  /** Ends every request in flight at the engine: streams get their error chunk and [DONE]. */
+  abortInFlight(reason: string): void;
+  /** Closes the upstream connections. */
+  closeUpstream(): Promise<void>;
+};
+
+const KNOWN_ROUTES = new Set([
+  "/llm",
+  "/v1/chat/completions",
+  "/v1/models",
+  "/health",
+  "/hardware/info",
+  "/hardware/stats",
+  "/version",
+  "/metrics",
+]);
+
+function preciseClock(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+/**
+ * The gateway: /llm, /v1/chat/completions, /v1/models, /health, /hardware/*, /version, /metrics.
+ * Auth (when AUTH_TOKEN is set) guards the routes that spend GPU time: /llm and /v1/*.
+ *
+ * @example
+ * const app = createGateway({ config, supervisor, ledger, metrics, gpus, logger });
+ * const res = await app.request("/health");
+ */
+export function createGateway(deps: GatewayDeps): GatewayApp {
+  const { config } = deps;
+  const clock = deps.clock ?? preciseClock;
+  const upstream =
+    deps.upstream ?? new UndiciUpstreamClient({ connections: config.maxNumSeqs + config.queueSize + 16 });
+  const rate = priceRate(config);
+  const exchanges = new ExchangeTracker({
+    ledger: deps.ledger,
+    metrics: deps.metrics,
+    logger: deps.logger,
+    clock,
+    rate,
+    model: config.modelId,
+  });
+  const routeDeps: RouteDeps = {
+    ...deps,
+    clock,
+    upstream,
+    rate,
+    exchanges,
+    admission: new Admission(deps.supervisor, config.maxNumSeqs, config.queueSize),
+  };
+
+  const app = new Hono();
+  app.onError((err, c) => {
+    const error = toGatewayError(err);
+    if (error.status >= 500 && error.status !== 502 && error.status !== 503) {
+      deps.logger.error({ err, path: c.req.path }, "request failed");
+    }
+    return errorResponse(error, wireShapeFor(c.req.path));
+  });
+  app.notFound((c) => errorResponse(errors.notFound(c.req.method, c.req.path), wireShapeFor(c.req.path)));
+
+  app.use("*", async (c, next) => {
+    await next();
+    const path = c.req.path === "/llm/" ? "/llm" : c.req.path;
+    deps.metrics.response(KNOWN_ROUTES.has(path) ? path : "other", c.res.status);
+  });
+
+  const auth = bearerAuth(config.authToken);
+  const limit = bodyLimit({
+    maxSize: config.maxBodyBytes,
+    onError: () => {
+      throw errors.bodyTooLarge(config.maxBodyBytes);
+    },
+  });
+  for (const path of ["/llm", "/llm/", "/v1/*"]) app.use(path, auth, limit);
+
+  registerLlm(app, routeDeps);
+  registerChatCompletions(app, routeDeps);
+  registerModels(app, routeDeps);
+  registerHealth(app, routeDeps);
+  registerHardware(app, routeDeps);
+  registerVersion(app, routeDeps);
+  registerMetrics(app, routeDeps);
+
+  return Object.assign(app, {
+    abortInFlight: (reason: string) => exchanges.abortAll(reason),
+    closeUpstream: () => upstream.close(),
+  });
+}

@@ -1,0 +1,88 @@
+import type { Context } from "hono";
+import { engineErrorMessage } from "./engine-chunk.js";
+import type { Exchange } from "./exchange.js";
+import type { RouteDeps } from "./gateway-deps.js";
+import { errors, GatewayError } from "./gateway-error.js";
+import { failureMessage } from "./relay-stream.js";
+import type { UpstreamResponse } from "./upstream-client.js";
+
+/** The engine answered with an error status before producing anything. */
+export interface EngineRefusal {
+  refused: true;
+  status: number; // the status to send the client
+  engineStatus: number;
+  body: string; // the engine's error body (vLLM's OpenAI shape)
+  message: string;
+}
+
+// Engine statuses that describe the client's request (context too long, bad parameter): passed on as they are.
+// Anything else is the engine's or our own fault and becomes a 502.
+const CLIENT_STATUSES = new Set([400, 404, 413, 422]);
+
+/** The client went away before the engine answered; nothing can be sent. */
+export const clientGone = () => new GatewayError(499, "client_closed", "The client closed the request.");
+
+/**
+ * Admits the request (429/503 otherwise), sends it to the engine on the ticket's endpoint, and returns the
+ * engine's 200 response, or its refusal. Every way out that ends the exchange writes its ledger row first.
+ */
+export async function callEngine(
+  c: Context,
+  ex: Exchange,
+  deps: RouteDeps,
+  body: string,
+): Promise<UpstreamResponse | EngineRefusal> {
+  let admitted: ReturnType<RouteDeps["admission"]["admit"]>;
+  try {
+    admitted = deps.admission.admit();
+  } catch (err) {
+    const status = err instanceof GatewayError ? err.status : 503;
+    ex.finish({
+      status: "rejected",
+      httpStatus: status,
+      error: err instanceof Error ? err.message : String(err),
+    });
+    throw err;
+  }
+  ex.attach(admitted);
+  ex.watchClient(c.req.raw.signal);
+  let res: UpstreamResponse;
+  try {
+    res = await deps.upstream.send({
+      endpoint: admitted.ticket.endpoint,
+      method: "POST",
+      path: "/v1/chat/completions",
+      body,
+      requestId: ex.id,
+      signal: ex.upstreamAbort.signal,
+    });
+  } catch (err) {
+    if (ex.abortCause === "client") {
+      ex.finish({ status: "client_abort", httpStatus: 499, error: "client disconnected" });
+      throw clientGone();
+    }
+    const message = failureMessage(ex, err);
+    ex.finish({ status: "engine_error", httpStatus: 502, error: message });
+    throw errors.engineUnreachable(message, err);
+  }
+  ex.progress();
+  if (res.status === 200) return res;
+  let text = "";
+  try {
+    text = await res.text();
+  } catch {
+    // the status is enough to go on
+  }
+  const message = engineErrorMessage(text);
+  const passOn = CLIENT_STATUSES.has(res.status);
+  ex.finish({
+    status: passOn ? "rejected" : "engine_error",
+    httpStatus: passOn ? res.status : 502,
+    error: `engine HTTP ${res.status}: ${message}`,
+  });
+  return { refused: true, status: passOn ? res.status : 502, engineStatus: res.status, body: text, message };
+}
+
+export function isRefusal(v: UpstreamResponse | EngineRefusal): v is EngineRefusal {
+  return "refused" in v;
+}

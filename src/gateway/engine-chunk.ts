@@ -1,0 +1,99 @@
+// The parts of vLLM's chat.completion.chunk the gateway reads (pricing, the token cap, /llm translation).
+
+export interface TokenUsage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+}
+
+export interface EngineChoice {
+  index: number;
+  content: string; // delta.content, "" when absent
+  finishReason: string | null;
+}
+
+export interface EngineChunk {
+  id: string | null;
+  created: number | null;
+  model: string | null;
+  choices: EngineChoice[];
+  usage: TokenUsage | null;
+  /** An error the engine reported inside the stream (vLLM sends `data: {"error": {...}}`). */
+  error: string | null;
+}
+
+/** The engine sent an error event in the middle of a stream. */
+export class EngineReportedError extends Error {
+  override readonly name = "EngineReportedError";
+}
+
+/** The engine sent something that is not a chat.completion.chunk. */
+export class EngineProtocolError extends Error {
+  override readonly name = "EngineProtocolError";
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+export function parseUsage(v: unknown): TokenUsage | null {
+  if (!isRecord(v)) return null;
+  const prompt = v.prompt_tokens;
+  const completion = v.completion_tokens;
+  if (typeof prompt !== "number" || typeof completion !== "number") return null;
+  const total = typeof v.total_tokens === "number" ? v.total_tokens : prompt + completion;
+  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: total };
+}
+
+export function parseEngineChunk(data: string): EngineChunk {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(data);
+  } catch {
+    throw new EngineProtocolError(`the engine sent an SSE event that is not JSON: ${data.slice(0, 200)}`);
+  }
+  if (!isRecord(parsed))
+    throw new EngineProtocolError("the engine sent an SSE event that is not a JSON object");
+  if (parsed.error !== undefined) {
+    const e = parsed.error;
+    const message = isRecord(e) && typeof e.message === "string" ? e.message : JSON.stringify(e);
+    return { id: null, created: null, model: null, choices: [], usage: null, error: message };
+  }
+  const choices: EngineChoice[] = [];
+  if (Array.isArray(parsed.choices)) {
+    for (const c of parsed.choices) {
+      if (!isRecord(c)) continue;
+      const delta = isRecord(c.delta) ? c.delta : {};
+      choices.push({
+        index: typeof c.index === "number" ? c.index : 0,
+        content: typeof delta.content === "string" ? delta.content : "",
+        finishReason: typeof c.finish_reason === "string" && c.finish_reason !== "" ? c.finish_reason : null,
+      });
+    }
+  }
+  return {
+    id: typeof parsed.id === "string" ? parsed.id : null,
+    created: typeof parsed.created === "number" ? parsed.created : null,
+    model: typeof parsed.model === "string" ? parsed.model : null,
+    choices,
+    usage: parseUsage(parsed.usage),
+    error: null,
+  };
+}
+
+/** The message of a vLLM/OpenAI error body, or the text itself when it is not one. */
+export function engineErrorMessage(body: string): string {
+  try {
+    const parsed: unknown = JSON.parse(body);
+    if (isRecord(parsed)) {
+      const e = parsed.error;
+      if (isRecord(e) && typeof e.message === "string") return e.message;
+      if (typeof e === "string") return e;
+      if (typeof parsed.message === "string") return parsed.message;
+      if (isRecord(parsed.detail) && typeof parsed.detail.msg === "string") return parsed.detail.msg;
+    }
+  } catch {
+    // not JSON: the text is the message
+  }
+  return body.trim().slice(0, 500) || "(empty body)";
+}

@@ -1,0 +1,167 @@
+import { randomUUID } from "node:crypto";
+import type { Logger } from "../log/logger.js";
+import type { GatewayMetrics } from "../metrics/gateway-metrics.js";
+import type { Ledger, LedgerStatus } from "../pricing/ledger-types.js";
+import { type PriceRate, priceTokens } from "../pricing/price.js";
+import type { AdmittedRequest } from "./admission.js";
+
+/** Who ended the upstream request early. */
+export type AbortCause = "client" | "engine" | "shutdown" | "cut";
+
+export interface ExchangeDeps {
+  ledger: Ledger;
+  metrics: GatewayMetrics;
+  logger: Logger;
+  clock: () => number;
+  rate: PriceRate;
+  model: string;
+}
+
+export interface ExchangeInit {
+  route: string;
+  stream: boolean;
+  /** The tokens the quote is for: the request's max_tokens (or the engine's limit when it sent none). */
+  maxTokens: number;
+}
+
+export interface FinishInput {
+  status: LedgerStatus;
+  httpStatus: number;
+  promptTokens?: number;
+  completionTokens?: number;
+  error?: string | null;
+}
+
+/**
+ * One priced request from arrival to its ledger row: owns the upstream abort, the ticket and slot, the token
+ * timings, and finishes exactly once (ledger row, metrics, ticket end), whatever path ends it.
+ */
+export class Exchange {
+  readonly id = randomUUID().replace(/-/g, "");
+  readonly arrivedAt: number;
+  readonly quote: number;
+  readonly upstreamAbort = new AbortController();
+  abortCause: AbortCause | null = null;
+  abortReason: string | null = null;
+  finished = false;
+  /** How it ended, once finished. */
+  outcome: LedgerStatus | null = null;
+  failure: string | null = null;
+  private admitted: AdmittedRequest | null = null;
+  private firstTokenAt: number | null = null;
+  private lastTokenAt: number | null = null;
+  private readonly detach: Array<() => void> = [];
+
+  constructor(
+    private readonly deps: ExchangeDeps,
+    readonly init: ExchangeInit,
+    private readonly onDone: (ex: Exchange) => void,
+  ) {
+    this.arrivedAt = deps.clock();
+    this.quote = priceTokens(init.maxTokens, deps.rate);
+  }
+
+  get currency(): string {
+    return this.deps.rate.currency;
+  }
+
+  /** Ties the exchange to its admission: the engine's death (ticket.signal) aborts the upstream request. */
+  attach(admitted: AdmittedRequest): void {
+    this.admitted = admitted;
+    this.linkAbort(admitted.ticket.signal, "engine");
+  }
+
+  /** The client's request signal: a disconnect aborts the upstream request at once. */
+  watchClient(signal: AbortSignal): void {
+    this.linkAbort(signal, "client");
+  }
+
+  private linkAbort(signal: AbortSignal, cause: AbortCause): void {
+    const onAbort = () => this.abort(cause, signal.reason);
+    if (signal.aborted) {
+      onAbort();
+      return;
+    }
+    signal.addEventListener("abort", onAbort, { once: true });
+    this.detach.push(() => signal.removeEventListener("abort", onAbort));
+  }
+
+  abort(cause: AbortCause, reason?: unknown): void {
+    if (this.finished || this.abortCause !== null) return;
+    this.abortCause = cause;
+    this.abortReason = describeReason(reason);
+    this.upstreamAbort.abort(new Error(`request aborted (${cause}): ${this.abortReason}`));
+  }
+
+  /** Bytes arrived from the engine for this request (the supervisor's hang watchdog watches this). */
+  progress(): void {
+    this.admitted?.ticket.progress();
+  }
+
+  /** `count` tokens relayed to the client now. */
+  tokens(count: number): void {
+    if (count <= 0) return;
+    const now = this.deps.clock();
+    if (this.firstTokenAt === null) {
+      this.firstTokenAt = now;
+      this.deps.metrics.timeToFirstToken(this.init.route, (now - this.arrivedAt) / 1000);
+    } else if (this.lastTokenAt !== null) {
+      this.deps.metrics.interTokenGap(this.init.route, (now - this.lastTokenAt) / 1000);
+    }
+    this.lastTokenAt = now;
+  }
+
+  /** Writes the ledger row (durable on return), reports metrics, ends the ticket. Later calls do nothing. */
+  finish(input: FinishInput): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.outcome = input.status;
+    this.failure = input.error ?? null;
+    for (const d of this.detach) d();
+    const now = this.deps.clock();
+    const completionTokens = input.completionTokens ?? 0;
+    const usagePrice = input.status === "rejected" ? 0 : priceTokens(completionTokens, this.deps.rate);
+    const row = {
+      id: this.id,
+      ts: new Date(this.arrivedAt).toISOString(),
+      route: this.init.route,
+      model: this.deps.model,
+      stream: this.init.stream,
+      maxTokens: this.init.maxTokens,
+      promptTokens: input.promptTokens ?? 0,
+      completionTokens,
+      quote: this.quote,
+      usagePrice,
+      currency: this.deps.rate.currency,
+      status: input.status,
+      httpStatus: input.httpStatus,
+      ttftMs: this.firstTokenAt === null ? null : this.firstTokenAt - this.arrivedAt,
+      durationMs: now - this.arrivedAt,
+      error: input.error ?? null,
+    };
+    try {
+      this.deps.ledger.record(row);
+    } catch (err) {
+      // The response still goes out; the operator sees the lost row in the log.
+      this.deps.logger.error({ err, row }, "could not write the ledger row");
+    }
+    this.deps.metrics.finished({
+      route: this.init.route,
+      outcome: input.status,
+      promptTokens: row.promptTokens,
+      completionTokens,
+      quote: this.quote,
+      usagePrice,
+      currency: row.currency,
+      e2eSeconds: input.status === "rejected" ? null : row.durationMs / 1000,
+    });
+    this.admitted?.release();
+    this.onDone(this);
+  }
+}
+
+function describeReason(reason: unknown): string {
+  if (reason instanceof Error) return reason.message;
+  if (typeof reason === "string") return reason;
+  return reason === undefined ? "aborted" : String(reason);
+}

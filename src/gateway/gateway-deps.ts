@@ -1,0 +1,31 @@
+import type { Config } from "../config/types.js";
+import type { GpuProbe } from "../gpu/types.js";
+import type { Logger } from "../log/logger.js";
+import type { GatewayMetrics } from "../metrics/gateway-metrics.js";
+import type { Ledger } from "../pricing/ledger-types.js";
+import type { PriceRate } from "../pricing/price.js";
+import type { SupervisorView } from "../supervisor/types.js";
+import type { Admission } from "./admission.js";
+import type { ExchangeTracker } from "./exchange-tracker.js";
+import type { UpstreamClient } from "./upstream-client.js";
+
+/** What createGateway is given. */
+export interface GatewayDeps {
+  config: Config;
+  supervisor: SupervisorView;
+  ledger: Ledger;
+  metrics: GatewayMetrics;
+  gpus: GpuProbe;
+  logger: Logger;
+  /** Epoch milliseconds (fractions allowed); default: a sub-millisecond wall clock. */
+  clock?: () => number;
+  /** Default: undici pools sized above MAX_NUM_SEQS + QUEUE_SIZE. */
+  upstream?: UpstreamClient;
+}
+
+/** What every route receives: the deps with defaults filled in, plus the gateway's own parts. */
+export interface RouteDeps extends Required<GatewayDeps> {
+  admission: Admission;
+  exchanges: ExchangeTracker;
+  rate: PriceRate;
+}

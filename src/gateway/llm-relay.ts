@@ -1,0 +1,92 @@
+import { EngineReportedError, parseEngineChunk } from "./engine-chunk.js";
+import { frame, type RelayProtocol, type RelayStep } from "./relay-stream.js";
+import { TokenBudget } from "./token-budget.js";
+
+export interface LlmIdentity {
+  id: string; // "chatcmpl-…"
+  model: string;
+  created: number; // unix seconds
+}
+
+/**
+ * Translates the engine's chat.completion.chunk stream to the AI-runner /llm stream: one chunk per engine
+ * chunk, every chunk with choices[0] (Livepeer's Go gateway indexes it) and cumulative usage. The engine's
+ * usage chunk (choices: []) becomes the final chunk, carrying the truthful finish_reason and final usage.
+ */
+export class LlmRelay implements RelayProtocol {
+  readonly budget: TokenBudget;
+  private text = "";
+  private finalSent = false;
+
+  constructor(
+    readonly identity: LlmIdentity,
+    maxTokens: number,
+  ) {
+    this.budget = new TokenBudget(maxTokens);
+  }
+
+  onData(data: string): RelayStep {
+    const chunk = parseEngineChunk(data);
+    if (chunk.error !== null) throw new EngineReportedError(chunk.error);
+    if (!this.budget.accept(chunk)) return { frames: [this.finalFrame()], tokens: 0, end: "cut" };
+    const choice = chunk.choices[0];
+    if (choice) {
+      this.text += choice.content;
+      return { frames: [frame(this.chunk(choice.content, ""))], tokens: choice.content === "" ? 0 : 1 };
+    }
+    if (chunk.usage && !this.finalSent) return { frames: [this.finalFrame()], tokens: 0 };
+    return { frames: [], tokens: 0 };
+  }
+
+  finishFrames(): string[] {
+    return this.finalSent ? [] : [this.finalFrame()];
+  }
+
+  errorFrames(message: string): string[] {
+    return [frame({ ...this.chunk("", "error"), error: { message } })];
+  }
+
+  reportedError(): string | null {
+    return null; // an engine error event throws, ending the stream with errorFrames
+  }
+
+  usage() {
+    return this.budget.usage();
+  }
+
+  /** The assembled non-streaming /llm response. */
+  response() {
+    return {
+      id: this.identity.id,
+      model: this.identity.model,
+      created: this.identity.created,
+      usage: this.budget.usage(),
+      choices: [
+        {
+          index: 0,
+          finish_reason: this.finishReason(),
+          message: { role: "assistant", content: this.text },
+        },
+      ],
+    };
+  }
+
+  private finishReason(): string {
+    return this.budget.finishReason ?? "stop";
+  }
+
+  private finalFrame(): string {
+    this.finalSent = true;
+    return frame(this.chunk("", this.finishReason()));
+  }
+
+  private chunk(content: string, finishReason: string) {
+    return {
+      id: this.identity.id,
+      model: this.identity.model,
+      created: this.identity.created,
+      choices: [{ index: 0, delta: { role: "assistant", content }, finish_reason: finishReason }],
+      usage: this.budget.usage(),
+    };
+  }
+}

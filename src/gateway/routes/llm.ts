@@ -1,0 +1,54 @@
+import type { Context, Hono } from "hono";
+import { callEngine, clientGone, isRefusal } from "../engine-call.js";
+import type { RouteDeps } from "../gateway-deps.js";
+import { errors, GatewayError } from "../gateway-error.js";
+import { LlmRelay } from "../llm-relay.js";
+import { parseLlmRequest } from "../llm-request.js";
+import { quoteHeaders, usageHeader } from "../price-headers.js";
+import { readJsonBody } from "../read-json-body.js";
+import { relayStream, streamExchange } from "../relay-stream.js";
+
+/**
+ * POST /llm (and /llm/): the Livepeer AI-runner endpoint. The engine is always asked for a stream, so the
+ * max_tokens cap, TTFT and client-disconnect handling work the same for streaming and non-streaming clients.
+ */
+export function registerLlm(app: Hono, deps: RouteDeps): void {
+  const handler = async (c: Context) => {
+    const request = parseLlmRequest(await readJsonBody(c), deps.config.modelId);
+    const ex = deps.exchanges.begin({ route: "/llm", stream: request.stream, maxTokens: request.max_tokens });
+    const engineBody = JSON.stringify({
+      model: deps.config.modelId,
+      messages: request.messages,
+      temperature: request.temperature,
+      top_p: request.top_p,
+      top_k: request.top_k,
+      max_tokens: request.max_tokens,
+      stream: true,
+      stream_options: { include_usage: true, continuous_usage_stats: true },
+    });
+    const answer = await callEngine(c, ex, deps, engineBody);
+    if (isRefusal(answer)) {
+      const code = answer.status === 502 ? "engine_error" : "engine_rejected";
+      throw new GatewayError(answer.status, code, `The engine refused the request: ${answer.message}`);
+    }
+    const relay = new LlmRelay(
+      { id: `chatcmpl-${ex.id}`, model: deps.config.modelId, created: Math.floor(deps.clock() / 1000) },
+      request.max_tokens,
+    );
+    if (request.stream) {
+      return streamExchange(ex, answer, relay, quoteHeaders(ex));
+    }
+    // The frames are for streaming clients; the relay assembles the JSON response from the same chunks.
+    for await (const _ of relayStream(ex, answer, relay, 502)) {
+    }
+    if (ex.outcome === "client_abort") throw clientGone();
+    if (ex.outcome !== "ok") throw errors.engineFailed(ex.failure ?? "unknown failure");
+    const response = relay.response();
+    return c.json(response, 200, {
+      ...quoteHeaders(ex),
+      ...usageHeader(deps, response.usage.completion_tokens),
+    });
+  };
+  app.post("/llm", handler);
+  app.post("/llm/", handler);
+}

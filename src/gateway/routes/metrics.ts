@@ -1,0 +1,43 @@
+import type { Hono } from "hono";
+import { vllmSeriesOnly } from "../../metrics/engine-metrics.js";
+import { renderSupervisorGauges } from "../../metrics/supervisor-gauges.js";
+import type { RouteDeps } from "../gateway-deps.js";
+
+// A scrape must not hang on a busy or dying engine: its series are skipped after this long.
+const ENGINE_METRICS_TIMEOUT_MS = 1_000;
+
+/** GET /metrics: our llm_runner_* series, the supervisor's gauges, and the engine's vllm:* series when ready. */
+export function registerMetrics(app: Hono, deps: RouteDeps): void {
+  app.get("/metrics", async (c) => {
+    const snapshot = deps.supervisor.snapshot();
+    const ours =
+      deps.metrics.render() +
+      renderSupervisorGauges(snapshot, {
+        inFlight: deps.admission.inFlight,
+        queueDepth: deps.admission.queueDepth,
+        capacity: deps.admission.capacity,
+      });
+    const engine = snapshot.state === "ready" ? await engineSeries(deps) : "";
+    return c.body(ours + engine, 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
+  });
+}
+
+async function engineSeries(deps: RouteDeps): Promise<string> {
+  // A scrape is not a request: it takes no ticket, so /health stays IDLE while Prometheus polls.
+  const endpoint = deps.supervisor.engineEndpoint();
+  if (endpoint === null) return "";
+  try {
+    const signal = AbortSignal.timeout(ENGINE_METRICS_TIMEOUT_MS);
+    const res = await deps.upstream.send({
+      endpoint,
+      method: "GET",
+      path: "/metrics",
+      signal,
+    });
+    const text = await res.text();
+    return res.status === 200 ? vllmSeriesOnly(text) : "";
+  } catch (err) {
+    deps.logger.debug({ err }, "engine /metrics not read");
+    return "";
+  }
+}

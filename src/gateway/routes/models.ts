@@ -1,0 +1,31 @@
+import type { Hono } from "hono";
+import type { RouteDeps } from "../gateway-deps.js";
+import { errors } from "../gateway-error.js";
+
+const TIMEOUT_MS = 5_000;
+
+/** GET /v1/models: the engine's list, as the engine wrote it. */
+export function registerModels(app: Hono, deps: RouteDeps): void {
+  app.get("/v1/models", async (c) => {
+    const ticket = deps.admission.admitSideCall();
+    const signal = AbortSignal.any([c.req.raw.signal, ticket.signal, AbortSignal.timeout(TIMEOUT_MS)]);
+    try {
+      const res = await deps.upstream.send({
+        endpoint: ticket.endpoint,
+        method: "GET",
+        path: "/v1/models",
+        signal,
+      });
+      ticket.progress();
+      const text = await res.text();
+      if (res.status !== 200)
+        throw errors.engineFailed(`GET /v1/models answered HTTP ${res.status}: ${text.slice(0, 300)}`);
+      return new Response(text, { status: 200, headers: { "content-type": "application/json" } });
+    } catch (err) {
+      if (err instanceof Error && err.name === "GatewayError") throw err;
+      throw errors.engineUnreachable(err instanceof Error ? err.message : String(err), err);
+    } finally {
+      ticket.end();
+    }
+  });
+}

@@ -1,0 +1,141 @@
+import { mkdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import Database from "better-sqlite3";
+import type { Ledger, LedgerRow, LedgerStatus, UsageSummaryRow } from "./ledger-types.js";
+
+export const LEDGER_FILE = "ledger.sqlite";
+
+export function ledgerPath(home: string): string {
+  return join(home, LEDGER_FILE);
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS requests (
+  id TEXT PRIMARY KEY,
+  ts TEXT NOT NULL,
+  route TEXT NOT NULL,
+  model TEXT NOT NULL,
+  stream INTEGER NOT NULL,
+  max_tokens INTEGER NOT NULL,
+  prompt_tokens INTEGER NOT NULL,
+  completion_tokens INTEGER NOT NULL,
+  quote REAL NOT NULL,
+  usage_price REAL NOT NULL,
+  currency TEXT NOT NULL,
+  status TEXT NOT NULL,
+  http_status INTEGER NOT NULL,
+  ttft_ms REAL,
+  duration_ms REAL NOT NULL,
+  error TEXT
+);
+CREATE INDEX IF NOT EXISTS requests_ts ON requests (ts);
+`;
+
+const INSERT = `INSERT INTO requests (id, ts, route, model, stream, max_tokens, prompt_tokens, completion_tokens,
+  quote, usage_price, currency, status, http_status, ttft_ms, duration_ms, error)
+  VALUES (@id, @ts, @route, @model, @stream, @maxTokens, @promptTokens, @completionTokens,
+  @quote, @usagePrice, @currency, @status, @httpStatus, @ttftMs, @durationMs, @error)`;
+
+const SUMMARY = `SELECT model, substr(ts, 1, 10) AS day, currency,
+  SUM(status != 'rejected') AS requests,
+  SUM(status = 'rejected') AS rejected,
+  SUM(CASE WHEN status != 'rejected' THEN prompt_tokens ELSE 0 END) AS promptTokens,
+  SUM(CASE WHEN status != 'rejected' THEN completion_tokens ELSE 0 END) AS completionTokens,
+  SUM(CASE WHEN status != 'rejected' THEN quote ELSE 0 END) AS quoteTotal,
+  SUM(CASE WHEN status != 'rejected' THEN usage_price ELSE 0 END) AS usageTotal
+  FROM requests WHERE ts >= @since GROUP BY model, day, currency ORDER BY day, model, currency`;
+
+interface SummarySqlRow {
+  model: string;
+  day: string;
+  currency: string;
+  requests: number;
+  rejected: number;
+  promptTokens: number;
+  completionTokens: number;
+  quoteTotal: number;
+  usageTotal: number;
+}
+
+/** The usage ledger in SQLite: `<home>/ledger.sqlite`. */
+export class SqliteLedger implements Ledger {
+  private readonly db: Database.Database;
+  private readonly insert: Database.Statement | null;
+  private readonly summarize: Database.Statement;
+
+  private constructor(db: Database.Database, writable: boolean) {
+    this.db = db;
+    this.insert = writable ? db.prepare(INSERT) : null;
+    this.summarize = db.prepare(SUMMARY);
+  }
+
+  /** Opens (creating when needed) the ledger for writing. `path` may be ":memory:" in tests. */
+  static open(path: string): SqliteLedger {
+    if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+    const db = new Database(path);
+    // WAL + NORMAL: a commit is durable against a crash or kill -9 of this process (the WAL is in the OS
+    // page cache), without an fsync per request that would block the event loop and every stream on it.
+    // Only an OS crash or power loss can drop the last commits; a torn row is never possible.
+    db.pragma("journal_mode = WAL");
+    db.pragma("synchronous = NORMAL");
+    db.pragma("busy_timeout = 5000");
+    db.exec(SCHEMA);
+    return new SqliteLedger(db, true);
+  }
+
+  /** Opens an existing ledger read-only (`llm-runner usage`); throws when the file does not exist. */
+  static openReadOnly(path: string): SqliteLedger {
+    const db = new Database(path, { readonly: true, fileMustExist: true });
+    return new SqliteLedger(db, false);
+  }
+
+  record(row: LedgerRow): void {
+    if (!this.insert) throw new Error("the ledger was opened read-only");
+    // One statement outside any explicit transaction is its own transaction: committed when run() returns.
+    this.insert.run({ ...row, stream: row.stream ? 1 : 0 });
+  }
+
+  summary(options: { since?: Date } = {}): UsageSummaryRow[] {
+    const since = options.since ? options.since.toISOString() : "";
+    const rows = this.summarize.all({ since }) as SummarySqlRow[];
+    return rows.map((r) => ({
+      ...r,
+      requests: r.requests ?? 0,
+      rejected: r.rejected ?? 0,
+      difference: r.quoteTotal - r.usageTotal,
+    }));
+  }
+
+  /** Every row, oldest first (tests and audits). */
+  rows(): LedgerRow[] {
+    const raw = this.db.prepare("SELECT * FROM requests ORDER BY ts, rowid").all() as Array<
+      Record<string, unknown>
+    >;
+    return raw.map(fromSql);
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
+
+function fromSql(r: Record<string, unknown>): LedgerRow {
+  return {
+    id: String(r.id),
+    ts: String(r.ts),
+    route: String(r.route),
+    model: String(r.model),
+    stream: r.stream === 1,
+    maxTokens: Number(r.max_tokens),
+    promptTokens: Number(r.prompt_tokens),
+    completionTokens: Number(r.completion_tokens),
+    quote: Number(r.quote),
+    usagePrice: Number(r.usage_price),
+    currency: String(r.currency),
+    status: String(r.status) as LedgerStatus,
+    httpStatus: Number(r.http_status),
+    ttftMs: r.ttft_ms === null ? null : Number(r.ttft_ms),
+    durationMs: Number(r.duration_ms),
+    error: r.error === null ? null : String(r.error),
+  };
+}
