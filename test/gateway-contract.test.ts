@@ -10,6 +10,7 @@ import { type SimEngine, startSimEngine } from "./helpers/sim-engine.js";
 import { type RunningGateway, startGatewayOn } from "./helpers/static-supervisor.js";
 
 /** A JSON body, for assertions to read. */
+// biome-ignore lint/suspicious/noExplicitAny: assertions read arbitrary JSON shapes
 async function json(res: Response): Promise<any> {
   return res.json();
 }

@@ -60,6 +60,7 @@ function setup(
   return { app, config, supervisor, upstream, ledger, metrics, post };
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: assertions read arbitrary JSON shapes
 async function json(res: Response): Promise<any> {
   return res.json();
 }
