@@ -103,7 +103,7 @@ describe("the AI-runner contract", () => {
     });
     for (const chunk of chunks) expectValid("LLMResponse", chunk);
     const created = chunks[0].created;
-    // The prompt is 16 tokens (5 words + 4 per message + 3); the engine reports it from its first token on.
+    // The prompt is 16 tokens (5 words + 4 per message + 3); the engine reports it on every chunk.
     const chunk = (content: string, finish: string, completion: number, prompt = 16) =>
       JSON.stringify({
         id: `chatcmpl-${id}`,
@@ -113,7 +113,7 @@ describe("the AI-runner contract", () => {
         usage: { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion },
       });
     expect(frames).toEqual([
-      `data: ${chunk("", "", 0, 0)}`,
+      `data: ${chunk("", "", 0)}`,
       `data: ${chunk("one", "", 1)}`,
       `data: ${chunk(" two", "", 2)}`,
       `data: ${chunk("", "length", 2)}`,

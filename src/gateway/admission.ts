@@ -1,6 +1,6 @@
+import { healthWord } from "../supervisor/health-word.js";
 import type { RequestTicket, SupervisorSnapshot, SupervisorView } from "../supervisor/types.js";
 import { errors, type GatewayError } from "./gateway-error.js";
-import { healthStatus } from "./health-status.js";
 
 /** A request admitted to the engine: holds one of the bounded slots and a supervisor ticket. */
 export interface AdmittedRequest {
@@ -11,7 +11,7 @@ export interface AdmittedRequest {
 
 /** Why the supervisor refuses work, for the 503 message, and how long a client should wait. */
 export function notReadyError(snapshot: SupervisorSnapshot): GatewayError {
-  const status = healthStatus(snapshot);
+  const status = healthWord(snapshot);
   const last = snapshot.lastError ? `${snapshot.lastError.reason}: ${snapshot.lastError.message}` : null;
   switch (snapshot.state) {
     case "starting":

@@ -57,13 +57,7 @@ export async function callEngine(
       signal: ex.upstreamAbort.signal,
     });
   } catch (err) {
-    if (ex.abortCause === "client") {
-      ex.finish({ status: "client_abort", httpStatus: 499, error: "client disconnected" });
-      throw clientGone();
-    }
-    const message = failureMessage(ex, err);
-    ex.finish({ status: "engine_error", httpStatus: 502, error: message });
-    throw errors.engineUnreachable(message, err);
+    throw failExchange(ex, err, errors.engineUnreachable);
   }
   ex.progress();
   if (res.status === 200) return res;
@@ -81,6 +75,24 @@ export async function callEngine(
     error: `engine HTTP ${res.status}: ${message}`,
   });
   return { refused: true, status: passOn ? res.status : 502, engineStatus: res.status, body: text, message };
+}
+
+/**
+ * Ends an exchange whose engine call failed before anything was sent to the client: a client abort, or an
+ * engine failure (502). Writes the ledger row; returns the error to throw.
+ */
+export function failExchange(
+  ex: Exchange,
+  err: unknown,
+  toError: (message: string, cause: unknown) => GatewayError,
+): GatewayError {
+  if (ex.abortCause === "client") {
+    ex.finish({ status: "client_abort", httpStatus: 499, error: "client disconnected" });
+    return clientGone();
+  }
+  const message = failureMessage(ex, err);
+  ex.finish({ status: "engine_error", httpStatus: 502, error: message });
+  return toError(message, err);
 }
 
 export function isRefusal(v: UpstreamResponse | EngineRefusal): v is EngineRefusal {

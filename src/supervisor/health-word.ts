@@ -1,18 +1,22 @@
 import type { SupervisorSnapshot } from "./types.js";
 
+/** The AI-runner's /health values. */
 export type HealthWord = "LOADING" | "OK" | "IDLE" | "ERROR";
 
-/** The AI-runner /health status for a supervisor snapshot (IDLE = ready with nothing in flight). */
+/** The /health status for a supervisor snapshot (IDLE = ready with nothing in flight). */
 export function healthWord(snap: Pick<SupervisorSnapshot, "state" | "inFlight">): HealthWord {
   switch (snap.state) {
+    case "starting":
+    case "loading":
+    case "restarting":
+      return "LOADING";
     case "ready":
       return snap.inFlight > 0 ? "OK" : "IDLE";
+    // Still serving the requests it has; the orchestrator must not kill it while they finish.
     case "draining":
       return "OK";
     case "failed":
     case "stopped":
       return "ERROR";
-    default:
-      return "LOADING";
   }
 }

@@ -59,8 +59,12 @@ class StreamFrames:
         """vLLM opens a chat stream with the role and empty content; completions have no such frame."""
         if self.plan.kind != "chat":
             return b""
-        return self._head + b'{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,' \
-                            b'"finish_reason":null}]}\n\n'
+        frame = self._head + b'{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,' \
+                             b'"finish_reason":null}]'
+        if self.plan.continuous_usage:
+            # vLLM reports usage on every chunk with continuous_usage_stats, the role chunk included.
+            frame += b',"usage":' + _dumps(usage(self.plan.prompt_tokens, 0))
+        return frame + b"}\n\n"
 
     def token(self, encoded: bytes, completion_tokens: int) -> bytes:
         if self.plan.continuous_usage:

@@ -1,13 +1,13 @@
 import type { Hono } from "hono";
 import { parseChatRequest } from "../chat-request.js";
-import { callEngine, clientGone, isRefusal } from "../engine-call.js";
+import { callEngine, failExchange, isRefusal } from "../engine-call.js";
 import { parseUsage } from "../engine-chunk.js";
 import type { RouteDeps } from "../gateway-deps.js";
 import { errors } from "../gateway-error.js";
 import { OpenAiRelay } from "../openai-relay.js";
 import { quoteHeaders, usageHeader } from "../price-headers.js";
 import { readJsonBody } from "../read-json-body.js";
-import { failureMessage, streamExchange } from "../relay-stream.js";
+import { streamExchange } from "../relay-stream.js";
 
 const ROUTE = "/v1/chat/completions";
 
@@ -49,13 +49,7 @@ export function registerChatCompletions(app: Hono, deps: RouteDeps): void {
     try {
       text = await answer.text();
     } catch (err) {
-      if (ex.abortCause === "client") {
-        ex.finish({ status: "client_abort", httpStatus: 499, error: "client disconnected" });
-        throw clientGone();
-      }
-      const message = failureMessage(ex, err);
-      ex.finish({ status: "engine_error", httpStatus: 502, error: message });
-      throw errors.engineFailed(message, err);
+      throw failExchange(ex, err, errors.engineFailed);
     }
     let usage = null;
     try {
