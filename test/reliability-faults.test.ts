@@ -43,7 +43,9 @@ function summarize(results: Awaited<ReturnType<typeof burst>>) {
   const problems = results
     .map(({ route, result }) => ({ route, problem: streamProblem(route, result) }))
     .filter((p) => p.problem !== null);
-  const errored = results.filter(({ route, result }) => streamProblem(route, result) === null && endedInError(route, result));
+  const errored = results.filter(
+    ({ route, result }) => streamProblem(route, result) === null && endedInError(route, result),
+  );
   return { problems, errored: errored.length, completed: results.length - errored.length - problems.length };
 }
 
@@ -58,7 +60,9 @@ async function expectServing(url: string) {
 }
 
 describe("engine faults under load (200 concurrent streams)", () => {
-  it("the engine crashes mid-load: every stream ends well-formed, the engine restarts, new requests succeed", { timeout: 90_000 }, async () => {
+  it("the engine crashes mid-load: every stream ends well-formed, the engine restarts, new requests succeed", {
+    timeout: 90_000,
+  }, async () => {
     const runner = await startRunner({
       SIM_CRASH_AFTER: "120",
       SIM_ITL_MS: "40",
@@ -68,11 +72,15 @@ describe("engine faults under load (200 concurrent streams)", () => {
     const before = await runner.enginePid();
     const results = await burst(runner.url, 60);
     const { problems, errored, completed } = summarize(results);
-    console.log(`crash: ${STREAMS} streams → ${completed} completed, ${errored} ended with the error ending, ${problems.length} malformed`);
+    console.log(
+      `crash: ${STREAMS} streams → ${completed} completed, ${errored} ended with the error ending, ${problems.length} malformed`,
+    );
     expect(problems, JSON.stringify(problems.slice(0, 5), null, 2)).toEqual([]);
     expect(errored, "the crash must have cut streams in flight").toBeGreaterThan(0);
     // The crash cut live streams, so the error endings came from streams that were already open.
-    const cutMidStream = results.filter(({ route, result }) => result.status === 200 && endedInError(route, result));
+    const cutMidStream = results.filter(
+      ({ route, result }) => result.status === 200 && endedInError(route, result),
+    );
     expect(cutMidStream.length).toBeGreaterThan(0);
 
     await waitForHealth(runner.url, ["IDLE", "OK"], 30_000);
@@ -83,7 +91,9 @@ describe("engine faults under load (200 concurrent streams)", () => {
     await expectServing(runner.url);
   });
 
-  it("the engine hangs: detected within ENGINE_HANG_TIMEOUT, streams terminated, engine restarted", { timeout: 90_000 }, async () => {
+  it("the engine hangs: detected within ENGINE_HANG_TIMEOUT, streams terminated, engine restarted", {
+    timeout: 90_000,
+  }, async () => {
     const hangTimeoutS = 2;
     const runner = await startRunner({
       SIM_HANG_AFTER: "100",
@@ -97,7 +107,9 @@ describe("engine faults under load (200 concurrent streams)", () => {
     const results = await burst(runner.url, 20);
     const { problems, errored, completed } = summarize(results);
     const slowest = Math.max(...results.map((r) => r.result.ms));
-    console.log(`hang: ${completed} completed, ${errored} terminated with the error ending, slowest client ${slowest} ms`);
+    console.log(
+      `hang: ${completed} completed, ${errored} terminated with the error ending, slowest client ${slowest} ms`,
+    );
     expect(problems, JSON.stringify(problems.slice(0, 5), null, 2)).toEqual([]);
     expect(errored, "the hung requests (101..200) must be terminated").toBeGreaterThanOrEqual(STREAMS - 100);
     // The healthy requests finish in well under a second; the hung ones must end within the hang timeout plus
@@ -119,9 +131,14 @@ describe("engine faults under load (200 concurrent streams)", () => {
     await expectServing(runner.url);
   });
 
-  it("the engine fails to start: /health says ERROR and `llm-runner status` shows the reason", { timeout: 60_000 }, async () => {
+  it("the engine fails to start: /health says ERROR and `llm-runner status` shows the reason", {
+    timeout: 60_000,
+  }, async () => {
     // Foreground start: a failed engine keeps the gateway up (answering ERROR), as the orchestrator expects.
-    const runner = await startRunner({ SIM_FAIL_START: "cuda_oom", SIM_LOAD_SECONDS: "0.3" }, { launch: false });
+    const runner = await startRunner(
+      { SIM_FAIL_START: "cuda_oom", SIM_LOAD_SECONDS: "0.3" },
+      { launch: false },
+    );
     const child = spawnCli(["start"], runner.env);
     try {
       await waitFor(async () => (await health(runner.url)) === "ERROR", 30_000, "/health ERROR");
@@ -142,7 +159,11 @@ describe("engine faults under load (200 concurrent streams)", () => {
       expect(json.lastError?.message).not.toBe("");
     } finally {
       child.kill("SIGINT");
-      const exited = await waitFor(() => child.exitCode !== null || null, 20_000, "the foreground runner to exit").catch(() => false);
+      const exited = await waitFor(
+        () => child.exitCode !== null || null,
+        20_000,
+        "the foreground runner to exit",
+      ).catch(() => false);
       if (!exited && child.pid && isAlive(child.pid)) child.kill("SIGKILL");
     }
   });

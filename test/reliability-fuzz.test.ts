@@ -6,10 +6,18 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { formatConfigIssues } from "../src/config/config-issues.js";
 import { ENV_NAMES } from "../src/config/env-schema.js";
 import { loadConfig } from "../src/config/load-config.js";
+import { FATAL_REASONS } from "../src/engine/lifecycle.js";
 import { isAlive } from "../src/engine/process-group.js";
 import { assertBuilt, cliEnv, runCli, tempHome } from "./helpers/cli.js";
-import { FATAL_REASONS } from "../src/engine/lifecycle.js";
-import { authHeaders, call, type Route, type Runner, startRunner, stopAllRunners, TOKEN } from "./helpers/load.js";
+import {
+  authHeaders,
+  call,
+  type Route,
+  type Runner,
+  startRunner,
+  stopAllRunners,
+  TOKEN,
+} from "./helpers/load.js";
 
 // Bad input never gets a 5xx, never crashes the runner, and always gets a 4xx that says what was wrong.
 // One runner (built CLI, simulator engine) serves every property; each property is bounded in runs and time.
@@ -43,8 +51,12 @@ function errorMessage(route: Route, text: string): string | null {
   if (route === "/llm") {
     const detail = (body as { detail?: unknown }).detail;
     if (Array.isArray(detail)) {
-      const msgs = detail.map((d: { msg?: unknown; loc?: unknown }) => `${JSON.stringify(d.loc)} ${String(d.msg)}`);
-      return detail.every((d: { msg?: unknown }) => typeof d.msg === "string" && d.msg !== "") ? msgs.join("; ") : null;
+      const msgs = detail.map(
+        (d: { msg?: unknown; loc?: unknown }) => `${JSON.stringify(d.loc)} ${String(d.msg)}`,
+      );
+      return detail.every((d: { msg?: unknown }) => typeof d.msg === "string" && d.msg !== "")
+        ? msgs.join("; ")
+        : null;
     }
     const msg = (detail as { msg?: unknown } | undefined)?.msg;
     return typeof msg === "string" && msg !== "" ? msg : null;
@@ -82,9 +94,27 @@ const valid = (route: Route, extra: Record<string, unknown> = {}) =>
 
 // ---- generators of values that are wrong for a field ----------------------------------------------------
 
-const notString = fc.oneof(fc.integer(), fc.boolean(), fc.constant(null), fc.array(fc.integer(), { maxLength: 3 }), fc.dictionary(fc.string({ maxLength: 5 }), fc.integer(), { maxKeys: 2 }));
-const notNumber = fc.oneof(fc.string({ maxLength: 10 }), fc.boolean(), fc.constant(null), fc.array(fc.integer(), { maxLength: 3 }), fc.constant({}));
-const notBoolean = fc.oneof(fc.string({ maxLength: 10 }), fc.integer(), fc.constant(null), fc.constant([]), fc.constant({}));
+const notString = fc.oneof(
+  fc.integer(),
+  fc.boolean(),
+  fc.constant(null),
+  fc.array(fc.integer(), { maxLength: 3 }),
+  fc.dictionary(fc.string({ maxLength: 5 }), fc.integer(), { maxKeys: 2 }),
+);
+const notNumber = fc.oneof(
+  fc.string({ maxLength: 10 }),
+  fc.boolean(),
+  fc.constant(null),
+  fc.array(fc.integer(), { maxLength: 3 }),
+  fc.constant({}),
+);
+const notBoolean = fc.oneof(
+  fc.string({ maxLength: 10 }),
+  fc.integer(),
+  fc.constant(null),
+  fc.constant([]),
+  fc.constant({}),
+);
 const notPositiveInt = fc.oneof(
   fc.integer({ max: 0 }),
   fc.double({ min: 1.01, max: 1e6, noNaN: true }).filter((d) => !Number.isInteger(d)),
@@ -93,36 +123,95 @@ const notPositiveInt = fc.oneof(
   fc.constant({}),
 );
 const badRole = fc.oneof(
-  fc.string({ maxLength: 12 }).filter((s) => !["system", "user", "assistant", "tool", "developer"].includes(s)),
+  fc
+    .string({ maxLength: 12 })
+    .filter((s) => !["system", "user", "assistant", "tool", "developer"].includes(s)),
   notString,
 );
 
 /** A /llm body with exactly one field wrong (or the messages missing), and the field's name. */
 const badLlmBody = fc.oneof(
-  fc.record({ field: fc.constant("messages"), value: fc.oneof(fc.constant([]), notString.filter((v) => !Array.isArray(v) || v.length > 0)) }),
+  fc.record({
+    field: fc.constant("messages"),
+    value: fc.oneof(
+      fc.constant([]),
+      notString.filter((v) => !Array.isArray(v) || v.length > 0),
+    ),
+  }),
   fc.record({ field: fc.constant("role"), value: badRole }),
   fc.record({ field: fc.constant("content"), value: notString }),
-  fc.record({ field: fc.constant("model"), value: fc.oneof(notString, fc.string({ minLength: 1, maxLength: 20 }).filter((s) => s !== MODEL)) }),
-  fc.record({ field: fc.constant("temperature"), value: fc.oneof(notNumber, fc.double({ min: 2.0001, max: 1e9, noNaN: true }), fc.double({ min: -1e9, max: -0.0001, noNaN: true })) }),
+  fc.record({
+    field: fc.constant("model"),
+    value: fc.oneof(
+      notString,
+      fc.string({ minLength: 1, maxLength: 20 }).filter((s) => s !== MODEL),
+    ),
+  }),
+  fc.record({
+    field: fc.constant("temperature"),
+    value: fc.oneof(
+      notNumber,
+      fc.double({ min: 2.0001, max: 1e9, noNaN: true }),
+      fc.double({ min: -1e9, max: -0.0001, noNaN: true }),
+    ),
+  }),
   fc.record({ field: fc.constant("max_tokens"), value: notPositiveInt }),
-  fc.record({ field: fc.constant("top_p"), value: fc.oneof(notNumber, fc.double({ min: 1.0001, max: 1e9, noNaN: true }), fc.double({ min: -1e9, max: -0.0001, noNaN: true })) }),
-  fc.record({ field: fc.constant("top_k"), value: fc.oneof(notNumber, fc.constant(0), fc.integer({ max: -2 }), fc.constant(1.5)) }),
+  fc.record({
+    field: fc.constant("top_p"),
+    value: fc.oneof(
+      notNumber,
+      fc.double({ min: 1.0001, max: 1e9, noNaN: true }),
+      fc.double({ min: -1e9, max: -0.0001, noNaN: true }),
+    ),
+  }),
+  fc.record({
+    field: fc.constant("top_k"),
+    value: fc.oneof(notNumber, fc.constant(0), fc.integer({ max: -2 }), fc.constant(1.5)),
+  }),
   fc.record({ field: fc.constant("stream"), value: notBoolean }),
   fc.record({ field: fc.constant("missing messages"), value: fc.constant(undefined) }),
 );
 
 /** A /v1/chat/completions body with one field wrong. */
 const badV1Body = fc.oneof(
-  fc.record({ field: fc.constant("messages"), value: fc.oneof(fc.constant([]), notString.filter((v) => !Array.isArray(v) || v.length > 0)) }),
+  fc.record({
+    field: fc.constant("messages"),
+    value: fc.oneof(
+      fc.constant([]),
+      notString.filter((v) => !Array.isArray(v) || v.length > 0),
+    ),
+  }),
   fc.record({ field: fc.constant("role"), value: badRole }),
-  fc.record({ field: fc.constant("content"), value: fc.oneof(fc.integer(), fc.boolean(), fc.constant({ a: 1 })) }),
-  fc.record({ field: fc.constant("model"), value: fc.oneof(notString, fc.string({ minLength: 1, maxLength: 20 }).filter((s) => s !== MODEL)) }),
-  fc.record({ field: fc.constant("temperature"), value: fc.oneof(fc.string({ maxLength: 6 }), fc.double({ min: 2.0001, max: 1e9, noNaN: true }), fc.double({ min: -1e9, max: -0.0001, noNaN: true })) }),
+  fc.record({
+    field: fc.constant("content"),
+    value: fc.oneof(fc.integer(), fc.boolean(), fc.constant({ a: 1 })),
+  }),
+  fc.record({
+    field: fc.constant("model"),
+    value: fc.oneof(
+      notString,
+      fc.string({ minLength: 1, maxLength: 20 }).filter((s) => s !== MODEL),
+    ),
+  }),
+  fc.record({
+    field: fc.constant("temperature"),
+    value: fc.oneof(
+      fc.string({ maxLength: 6 }),
+      fc.double({ min: 2.0001, max: 1e9, noNaN: true }),
+      fc.double({ min: -1e9, max: -0.0001, noNaN: true }),
+    ),
+  }),
   fc.record({ field: fc.constant("max_tokens"), value: notPositiveInt }),
   fc.record({ field: fc.constant("max_completion_tokens"), value: notPositiveInt }),
-  fc.record({ field: fc.constant("n"), value: fc.oneof(fc.integer({ min: 2, max: 100 }), fc.integer({ max: 0 }), fc.string({ maxLength: 4 })) }),
+  fc.record({
+    field: fc.constant("n"),
+    value: fc.oneof(fc.integer({ min: 2, max: 100 }), fc.integer({ max: 0 }), fc.string({ maxLength: 4 })),
+  }),
   fc.record({ field: fc.constant("stream"), value: notBoolean }),
-  fc.record({ field: fc.constant("stream_options"), value: fc.oneof(fc.string({ maxLength: 5 }), fc.integer(), fc.constant([1])) }),
+  fc.record({
+    field: fc.constant("stream_options"),
+    value: fc.oneof(fc.string({ maxLength: 5 }), fc.integer(), fc.constant([1])),
+  }),
   fc.record({ field: fc.constant("missing messages"), value: fc.constant(undefined) }),
 );
 
@@ -141,10 +230,15 @@ const deep = (depth: number) => `${"[".repeat(depth)}${"]".repeat(depth)}`;
 
 describe("bad HTTP input: always a 4xx with a message, never a 5xx, and the runner keeps serving", () => {
   for (const route of ROUTES) {
-    it(`${route}: a body with one wrong or missing field gets a 4xx naming that field`, { timeout: 30_000 }, async () => {
+    it(`${route}: a body with one wrong or missing field gets a 4xx naming that field`, {
+      timeout: 30_000,
+    }, async () => {
       await fc.assert(
         fc.asyncProperty(route === "/llm" ? badLlmBody : badV1Body, async ({ field, value }) => {
-          const message = await expectRejected({ route, body: JSON.stringify(applyBad(route, field, value)) });
+          const message = await expectRejected({
+            route,
+            body: JSON.stringify(applyBad(route, field, value)),
+          });
           const name = field === "missing messages" ? "messages" : field;
           // The message must point at the field, and must not call a field that was sent "required".
           expect(message, `message for a bad ${name}`).toContain(name);
@@ -157,10 +251,15 @@ describe("bad HTTP input: always a 4xx with a message, never a 5xx, and the runn
     });
   }
 
-  it("random JSON values, random text, truncated JSON and random bytes get a 4xx", { timeout: 40_000 }, async () => {
+  it("random JSON values, random text, truncated JSON and random bytes get a 4xx", {
+    timeout: 40_000,
+  }, async () => {
     const validText = JSON.stringify(valid("/llm"));
     const garbage = fc.oneof(
-      fc.jsonValue().filter((v) => typeof v !== "object" || v === null || Array.isArray(v) || !("messages" in v)).map((v) => JSON.stringify(v)),
+      fc
+        .jsonValue()
+        .filter((v) => typeof v !== "object" || v === null || Array.isArray(v) || !("messages" in v))
+        .map((v) => JSON.stringify(v)),
       fc.string({ minLength: 1, maxLength: 200 }).filter((s) => s.trim() !== ""),
       fc.integer({ min: 1, max: validText.length - 1 }).map((n) => validText.slice(0, n)),
       fc.uint8Array({ minLength: 1, maxLength: 300 }).map((b) => Buffer.from(b)),
@@ -175,7 +274,9 @@ describe("bad HTTP input: always a 4xx with a message, never a 5xx, and the runn
     );
   });
 
-  it("invalid UTF-8 inside an otherwise valid request gets a 400, not a silently altered prompt", { timeout: 30_000 }, async () => {
+  it("invalid UTF-8 inside an otherwise valid request gets a 400, not a silently altered prompt", {
+    timeout: 30_000,
+  }, async () => {
     const invalidUtf8 = fc.constantFrom(
       [0xff],
       [0xfe, 0xff],
@@ -186,12 +287,23 @@ describe("bad HTTP input: always a 4xx with a message, never a 5xx, and the runn
       [0xc0, 0xaf], // an overlong "/"
     );
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom(...ROUTES), invalidUtf8, fc.string({ maxLength: 10 }), async (route, bad, text) => {
-        const [head, tail] = JSON.stringify(valid(route, { messages: [{ role: "user", content: `${text}\u0000SPLIT` }] })).split("\\u0000SPLIT");
-        const body = Buffer.concat([Buffer.from(head as string), Buffer.from(bad), Buffer.from(tail as string)]);
-        const message = await expectRejected({ route, body });
-        expect(message).toMatch(/utf-?8|encod|json/i);
-      }),
+      fc.asyncProperty(
+        fc.constantFrom(...ROUTES),
+        invalidUtf8,
+        fc.string({ maxLength: 10 }),
+        async (route, bad, text) => {
+          const [head, tail] = JSON.stringify(
+            valid(route, { messages: [{ role: "user", content: `${text}\u0000SPLIT` }] }),
+          ).split("\\u0000SPLIT");
+          const body = Buffer.concat([
+            Buffer.from(head as string),
+            Buffer.from(bad),
+            Buffer.from(tail as string),
+          ]);
+          const message = await expectRejected({ route, body });
+          expect(message).toMatch(/utf-?8|encod|json/i);
+        },
+      ),
       runs(40),
     );
   });
@@ -204,10 +316,16 @@ describe("bad HTTP input: always a 4xx with a message, never a 5xx, and the runn
       deepTemperature: (n: number) => ({ where: "temperature", raw: deep(n) }),
       hugeString: (n: number) => ({ where: "content", raw: JSON.stringify("x".repeat(n)) }),
       hugeArray: (n: number) => ({ where: "messages", raw: `[${Array(n).fill("1").join(",")}]` }),
-      manyParts: (n: number) => ({ where: "content", raw: `[${Array(n).fill('{"type":"text"}').join(",")}]` }),
+      manyParts: (n: number) => ({
+        where: "content",
+        raw: `[${Array(n).fill('{"type":"text"}').join(",")}]`,
+      }),
     };
     const huge = fc.oneof(
-      fc.tuple(fc.constantFrom("deepContent", "deepMessages", "deepTemperature"), fc.integer({ min: 1_000, max: 30_000 })),
+      fc.tuple(
+        fc.constantFrom("deepContent", "deepMessages", "deepTemperature"),
+        fc.integer({ min: 1_000, max: 30_000 }),
+      ),
       fc.tuple(fc.constant("hugeString"), fc.integer({ min: BODY_LIMIT + 1, max: BODY_LIMIT * 3 })),
       fc.tuple(fc.constant("hugeArray"), fc.integer({ min: 10_000, max: 60_000 })),
       fc.tuple(fc.constant("manyParts"), fc.integer({ min: 1_000, max: 3_000 })),
@@ -223,12 +341,28 @@ describe("bad HTTP input: always a 4xx with a message, never a 5xx, and the runn
     );
   });
 
-  it("odd content types with bad bodies, and oversized bodies (with and without Content-Length) get a 4xx", { timeout: 30_000 }, async () => {
+  it("odd content types with bad bodies, and oversized bodies (with and without Content-Length) get a 4xx", {
+    timeout: 30_000,
+  }, async () => {
     const contentType = fc.oneof(
-      fc.constantFrom(null, "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/json; charset=latin1", "image/png", "*/*", ""),
+      fc.constantFrom(
+        null,
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "application/json; charset=latin1",
+        "image/png",
+        "*/*",
+        "",
+      ),
       fc.string({ maxLength: 30 }).filter((s) => /^[\x21-\x7e ]*$/.test(s)),
     );
-    const badBody = fc.oneof(fc.constant("a=1&b=2"), fc.constant("--x\r\nContent-Disposition: form-data\r\n\r\n1\r\n--x--"), fc.constant("{}"), fc.constant("[]"));
+    const badBody = fc.oneof(
+      fc.constant("a=1&b=2"),
+      fc.constant("--x\r\nContent-Disposition: form-data\r\n\r\n1\r\n--x--"),
+      fc.constant("{}"),
+      fc.constant("[]"),
+    );
     await fc.assert(
       fc.asyncProperty(fc.constantFrom(...ROUTES), contentType, badBody, async (route, type, body) => {
         await expectRejected({ route, body, contentType: type });
@@ -236,7 +370,9 @@ describe("bad HTTP input: always a 4xx with a message, never a 5xx, and the runn
       runs(60),
     );
     for (const route of ROUTES) {
-      const big = JSON.stringify(valid(route, { messages: [{ role: "user", content: "y".repeat(BODY_LIMIT) }] }));
+      const big = JSON.stringify(
+        valid(route, { messages: [{ role: "user", content: "y".repeat(BODY_LIMIT) }] }),
+      );
       const message = await expectRejected({ route, body: big });
       expect(message).toContain("MAX_BODY_BYTES");
       // Chunked (no Content-Length): the limit must hold while the body streams in.
@@ -249,7 +385,9 @@ describe("bad HTTP input: always a 4xx with a message, never a 5xx, and the runn
     }
   });
 
-  it("odd Content-Length and malformed HTTP get a 4xx from the server and never bring it down", { timeout: 30_000 }, async () => {
+  it("odd Content-Length and malformed HTTP get a 4xx from the server and never bring it down", {
+    timeout: 30_000,
+  }, async () => {
     const token = `Bearer ${TOKEN}`;
     const body = JSON.stringify(valid("/llm"));
     const cases = [
@@ -269,11 +407,15 @@ describe("bad HTTP input: always a 4xx with a message, never a 5xx, and the runn
     for (const raw of cases) {
       tried++;
       const res = await rawExchange(raw);
-      expect(res.statusLine, `for ${JSON.stringify(raw.slice(0, 120))}: ${res.raw.slice(0, 200)}`).toMatch(/^HTTP\/1\.[01] 4\d\d /);
+      expect(res.statusLine, `for ${JSON.stringify(raw.slice(0, 120))}: ${res.raw.slice(0, 200)}`).toMatch(
+        /^HTTP\/1\.[01] 4\d\d /,
+      );
     }
   });
 
-  it("after all of it the runner is alive, logged no internal error, and serves a valid request", { timeout: 30_000 }, async () => {
+  it("after all of it the runner is alive, logged no internal error, and serves a valid request", {
+    timeout: 30_000,
+  }, async () => {
     expect(isAlive(runner.pid)).toBe(true);
     for (const route of ROUTES) {
       const ok = await call(runner.url, route, JSON.stringify(valid(route)));
@@ -282,7 +424,9 @@ describe("bad HTTP input: always a 4xx with a message, never a 5xx, and the runn
     // A client hanging up mid-body (ECONNRESET) is not an internal error; anything else logged as one is.
     const internal = readFileSync(join(runner.home, "runner.log"), "utf8")
       .split("\n")
-      .filter((l) => /request failed|Internal error|uncaught|unhandled/i.test(l) && !l.includes("ECONNRESET"));
+      .filter(
+        (l) => /request failed|Internal error|uncaught|unhandled/i.test(l) && !l.includes("ECONNRESET"),
+      );
     expect(internal.map((l) => l.slice(0, 400))).toEqual([]);
   });
 });
@@ -316,8 +460,12 @@ function rawExchange(data: string): Promise<{ statusLine: string; raw: string }>
 
 /** Values that break each variable's rule (the variable's own rule, not a cross-variable one). */
 function garbageFor(name: string): fc.Arbitrary<string> {
-  const letters = fc.string({ minLength: 1, maxLength: 12 }).filter((s) => /[^\d\s.]/.test(s.trim()) && s.trim() !== "");
-  const withSpace = fc.tuple(fc.string({ maxLength: 6 }), fc.constantFrom(" ", "\n", "\t"), fc.string({ maxLength: 6 })).map(([a, ws, b]) => `x${a}${ws}${b}`);
+  const letters = fc
+    .string({ minLength: 1, maxLength: 12 })
+    .filter((s) => /[^\d\s.]/.test(s.trim()) && s.trim() !== "");
+  const withSpace = fc
+    .tuple(fc.string({ maxLength: 6 }), fc.constantFrom(" ", "\n", "\t"), fc.string({ maxLength: 6 }))
+    .map(([a, ws, b]) => `x${a}${ws}${b}`);
   const ints: Record<string, { min: number; max?: number }> = {
     PIPELINE_PARALLEL_SIZE: { min: 1, max: 1024 },
     TENSOR_PARALLEL_SIZE: { min: 1, max: 1024 },
@@ -366,7 +514,20 @@ function garbageFor(name: string): fc.Arbitrary<string> {
   }
   const dec = decimals[name];
   if (dec) {
-    return fc.oneof(letters, fc.constantFrom("", "50%", "1e3", "NaN", "Infinity", "0x1", "1,5", dec.low, ...(dec.high ? [dec.high] : [])));
+    return fc.oneof(
+      letters,
+      fc.constantFrom(
+        "",
+        "50%",
+        "1e3",
+        "NaN",
+        "Infinity",
+        "0x1",
+        "1,5",
+        dec.low,
+        ...(dec.high ? [dec.high] : []),
+      ),
+    );
   }
   if (name in enums) {
     const allowed = new Set((enums[name] as string[]).map((s) => s.toLowerCase()));
@@ -381,7 +542,10 @@ function garbageFor(name: string): fc.Arbitrary<string> {
         fc.constantFrom("", "0,0", "-1", "1,,2", "0;1", "1.5"),
       );
     case "CURRENCY":
-      return fc.oneof(fc.constantFrom("", "US D", "12", "€", "TOOLONGCURRENCY"), fc.string({ minLength: 1, maxLength: 8 }).filter((s) => !/^[A-Za-z]{1,10}$/.test(s.trim())));
+      return fc.oneof(
+        fc.constantFrom("", "US D", "12", "€", "TOOLONGCURRENCY"),
+        fc.string({ minLength: 1, maxLength: 8 }).filter((s) => !/^[A-Za-z]{1,10}$/.test(s.trim())),
+      );
     case "HOST":
     case "ENGINE_IMAGE":
     case "PYTHON":
@@ -391,18 +555,39 @@ function garbageFor(name: string): fc.Arbitrary<string> {
     case "HF_TOKEN":
       return withSpace;
     case "MODEL_ID":
-      return fc.oneof(fc.constantFrom("", "   ", "bad id", "a b/c", "model!", "-leading"), fc.string({ minLength: 1, maxLength: 10 }).map((s) => `x${s}!`).filter((s) => !s.includes("/")));
+      return fc.oneof(
+        fc.constantFrom("", "   ", "bad id", "a b/c", "model!", "-leading"),
+        fc
+          .string({ minLength: 1, maxLength: 10 })
+          .map((s) => `x${s}!`)
+          .filter((s) => !s.includes("/")),
+      );
     case "MODEL_DIR":
-      return fc.string({ minLength: 1, maxLength: 8 }).filter((s) => !s.includes("/") && s.trim() === s).map((s) => `~${s}`);
+      return fc
+        .string({ minLength: 1, maxLength: 8 })
+        .filter((s) => !s.includes("/") && s.trim() === s)
+        .map((s) => `~${s}`);
     case "LLM_RUNNER_HOME":
-      return fc.oneof(fc.constantFrom("", "   "), fc.string({ minLength: 1, maxLength: 8 }).filter((s) => !s.includes("/") && s.trim() === s).map((s) => `~${s}`));
+      return fc.oneof(
+        fc.constantFrom("", "   "),
+        fc
+          .string({ minLength: 1, maxLength: 8 })
+          .filter((s) => !s.includes("/") && s.trim() === s)
+          .map((s) => `~${s}`),
+      );
     default:
       throw new Error(`no garbage generator for ${name}: add one (every variable must be fuzzed)`);
   }
 }
 
 describe("bad configuration: exit code 2 and a line naming the variable", () => {
-  const base = { HOME: "/tmp", ENGINE: "sim", DRIVER: "process", MAX_MODEL_LEN: "4096", MAX_NUM_BATCHED_TOKENS: "4096" };
+  const base = {
+    HOME: "/tmp",
+    ENGINE: "sim",
+    DRIVER: "process",
+    MAX_MODEL_LEN: "4096",
+    MAX_NUM_BATCHED_TOKENS: "4096",
+  };
   let configInputs = 0;
   afterAll(() => console.log(`reliability-fuzz: ${configInputs} config inputs tried`));
 
@@ -410,7 +595,9 @@ describe("bad configuration: exit code 2 and a line naming the variable", () => 
     for (const name of ENV_NAMES) expect(() => garbageFor(name), name).not.toThrow();
   });
 
-  it("garbage in any set of variables: loadConfig fails, naming every one of them, secrets masked", { timeout: 30_000 }, async () => {
+  it("garbage in any set of variables: loadConfig fails, naming every one of them, secrets masked", {
+    timeout: 30_000,
+  }, async () => {
     const assignment = fc
       .uniqueArray(fc.constantFrom(...ENV_NAMES), { minLength: 1, maxLength: 4 })
       .chain((names) => fc.tuple(...names.map((n) => garbageFor(n).map((v) => [n, v] as const))));
@@ -424,21 +611,32 @@ describe("bad configuration: exit code 2 and a line naming the variable", () => 
         if (result.ok) return;
         const text = formatConfigIssues(result.issues);
         for (const [name, value] of pairs) {
-          expect(result.issues.some((i) => i.variable === name && i.message.length > 10), `${name} not named for ${shown}:\n${text}`).toBe(true);
-          if ((name === "AUTH_TOKEN" || name === "HF_TOKEN") && value.trim().length > 3) expect(text).not.toContain(value);
+          expect(
+            result.issues.some((i) => i.variable === name && i.message.length > 10),
+            `${name} not named for ${shown}:\n${text}`,
+          ).toBe(true);
+          if ((name === "AUTH_TOKEN" || name === "HF_TOKEN") && value.trim().length > 3)
+            expect(text).not.toContain(value);
         }
       }),
       { numRuns: 400, seed, endOnFailure: true },
     );
   });
 
-  it("through the binary: bad variables and bad flags exit 2 with a line naming them", { timeout: 40_000 }, async () => {
+  it("through the binary: bad variables and bad flags exit 2 with a line naming them", {
+    timeout: 40_000,
+  }, async () => {
     assertBuilt();
     const { home, cleanup } = tempHome("llmr-fuzz-cli-");
     try {
-      const env = (extra: Record<string, string>) => cliEnv(home, { ENGINE: "sim", DRIVER: "process", HOST: "127.0.0.1", ...extra });
+      const env = (extra: Record<string, string>) =>
+        cliEnv(home, { ENGINE: "sim", DRIVER: "process", HOST: "127.0.0.1", ...extra });
       const cases: Array<{ args: string[]; extra?: Record<string, string>; names: string[] }> = [
-        { args: ["start"], extra: { PORT: "eighty", MAX_NUM_SEQS: "-1", USE_8BIT: "maybe" }, names: ["PORT", "MAX_NUM_SEQS", "USE_8BIT"] },
+        {
+          args: ["start"],
+          extra: { PORT: "eighty", MAX_NUM_SEQS: "-1", USE_8BIT: "maybe" },
+          names: ["PORT", "MAX_NUM_SEQS", "USE_8BIT"],
+        },
         { args: ["check"], extra: { GPU_MEMORY_UTILIZATION: "97%" }, names: ["GPU_MEMORY_UTILIZATION"] },
         { args: ["flags"], extra: { TENSOR_PARALLEL_SIZE: "1.5" }, names: ["TENSOR_PARALLEL_SIZE"] },
         { args: ["start", "--max-num-seqs=zero"], names: ["--max-num-seqs"] },

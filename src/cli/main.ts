@@ -65,6 +65,13 @@ function isEntryPoint(): boolean {
 }
 
 if (isEntryPoint()) {
+  // `llm-runner status | head -3` closes the pipe early: that is not an error.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on("error", (err: NodeJS.ErrnoException) => {
+      if (err.code === "EPIPE") process.exit(process.exitCode ?? 0);
+      throw err;
+    });
+  }
   const io: CliIO = { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() };
   main(process.argv.slice(2), io).then(
     (code) => {

@@ -63,7 +63,8 @@ export function parseLlmRequest(body: unknown, servedModel: string): LlmRequest 
       },
     );
   }
-  const result = llmRequestSchema.safeParse(body);
+  // reportInput: without it zod v4 leaves issue.input unset, and every wrong type would read as "missing".
+  const result = llmRequestSchema.safeParse(body, { reportInput: true });
   if (!result.success) {
     const issues: FieldIssue[] = result.error.issues.map((i) => ({
       loc: ["body", ...i.path.map((p) => (typeof p === "number" ? p : String(p)))],

@@ -1,4 +1,5 @@
 import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
 import { createAdaptorServer } from "@hono/node-server";
 import type { Hono } from "hono";
 
@@ -25,7 +26,14 @@ interface Shutdownable {
  * responses to go out, then closes what is left.
  */
 export async function serveGateway(app: Hono & Shutdownable, options: ServeOptions): Promise<ServedGateway> {
-  const server = createAdaptorServer({ fetch: app.fetch, hostname: options.host });
+  const server = createAdaptorServer({
+    fetch: app.fetch,
+    hostname: options.host,
+    // Slow-loris guard: a client gets 10 s to send its headers and 15 s for the whole request (streamed
+    // answers are not bounded by this), checked every second.
+    serverOptions: { headersTimeout: 10_000, requestTimeout: 15_000, connectionsCheckingInterval: 1_000 },
+  });
+  server.on("clientError", answerClientError);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port, options.host, () => {
@@ -61,4 +69,23 @@ export async function serveGateway(app: Hono & Shutdownable, options: ServeOptio
       return closing;
     },
   };
+}
+
+/** Malformed HTTP (or a request that timed out) gets a JSON reason instead of Node's bare 400. */
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === "ECONNRESET" || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const timedOut = err.code === "ERR_HTTP_REQUEST_TIMEOUT";
+  const status = timedOut ? "408 Request Timeout" : "400 Bad Request";
+  const message = timedOut
+    ? "The request was not received in time (headers within 10 s, the whole request within 15 s)."
+    : `Malformed HTTP request (${err.code ?? "parse error"}): check the request line, the headers and Content-Length.`;
+  const body = JSON.stringify({
+    error: { message, type: "BadRequestError", param: null, code: timedOut ? 408 : 400 },
+  });
+  socket.end(
+    `HTTP/1.1 ${status}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }

@@ -140,6 +140,8 @@ describe("Supervisor", () => {
     expect(ticket?.signal.aborted).toBe(true);
     expect(t.sup.snapshot()).toMatchObject({ state: "restarting", restarts: 1, inFlight: 0 });
     expect(t.sup.snapshot().lastError?.message).toContain("exit code 1");
+    // The dead engine is cleaned up (container removed) before the restart reuses its name.
+    expect(t.driver.last.stopCalls).toEqual([0]);
     t.probe.result = "unreachable";
     await t.clock.advance(999);
     expect(t.driver.engines).toHaveLength(1);
@@ -211,7 +213,7 @@ describe("Supervisor", () => {
     await t.clock.advance(9_000);
     expect(t.driver.last.stopCalls).toEqual([]);
     await t.clock.advance(1_000);
-    expect(t.driver.last.stopCalls).toHaveLength(1);
+    expect(t.driver.last.stopCalls[0]).toBe(3_000);
     await t.clock.advance(0);
     expect(t.sup.snapshot().state).toBe("restarting");
     expect(t.sup.snapshot().lastError?.reason).toBe("stall_timeout");
@@ -228,7 +230,8 @@ describe("Supervisor", () => {
     // New admissions do not reset the hang clock; only tokens do.
     t.sup.admit();
     await t.clock.advance(4_500);
-    expect(t.sup.snapshot().state).not.toBe("ready");
+    expect(t.sup.snapshot().state).toBe("restarting");
+    expect(t.sup.admit()).toBeNull();
     expect(a?.signal.aborted).toBe(true);
     expect(t.sup.snapshot().lastError?.reason).toBe("hang");
     expect(t.sup.snapshot().inFlight).toBe(0);

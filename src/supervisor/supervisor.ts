@@ -95,6 +95,7 @@ export class Supervisor implements SupervisorView {
     backoff?: TimerId;
   } = {};
   private spawning: Promise<void> | null = null;
+  private cleanup: Promise<void> | null = null;
   private stopping: Promise<void> | null = null;
   private stopRequested = false;
   private readonly randomKey: () => string;
@@ -200,6 +201,8 @@ export class Supervisor implements SupervisorView {
 
   private async doSpawn(): Promise<void> {
     this.clearEngineTimers();
+    if (this.cleanup) await this.cleanup;
+    this.cleanup = null;
     const generation = ++this.generation;
     const apiKey = this.randomKey();
     this.progress = null;
@@ -367,12 +370,22 @@ export class Supervisor implements SupervisorView {
     this.deps.logger.error({ reason: failure.reason }, failure.message);
     this.clearEngineTimers();
     this.tickets.abortAll(failure.message);
+    // Admit nothing more to an engine that is being killed.
+    if (this.state === "ready") this.setState("restarting");
     const handle = this.handle;
     if (handle) void handle.stop(Math.min(this.options.stopGraceMs, 5_000));
   }
 
   private onExit(generation: number, exit: EngineExit): void {
     if (generation !== this.generation || this.stopRequested) return;
+    // Release what the dead engine still holds (a stopped container keeps its name; a process group may
+    // keep workers) before the next start reuses them.
+    const dead = this.handle;
+    if (dead) {
+      this.cleanup = dead.stop(0).catch((err: unknown) => {
+        this.deps.logger.warn({ err: errorMessage(err) }, "could not clean up the dead engine");
+      });
+    }
     const how = exit.code !== null ? `exit code ${exit.code}` : `signal ${exit.signal ?? "unknown"}`;
     const failure: Failure =
       this.pendingFailure ??
@@ -449,6 +462,14 @@ export class Supervisor implements SupervisorView {
     this.handle = null;
     this.endpoint = null;
     if (handle) await handle.stop(options.force ? 0 : this.options.stopGraceMs);
+    if (this.cleanup) await this.cleanup;
+    // Safety net: nothing of ours may outlive a stop (e.g. an engine whose start raced a failure).
+    try {
+      const left = await this.deps.driver.removeOrphans();
+      if (left.length > 0) this.deps.logger.warn({ removed: left }, "removed engines left over at stop");
+    } catch (err) {
+      this.deps.logger.warn({ err: errorMessage(err) }, "could not look for left-over engines at stop");
+    }
     this.setState("stopped");
   }
 

@@ -43,7 +43,10 @@ export interface StartOptions {
 }
 
 /** Starts `llm-runner start --detach` with the simulator engine and waits until it is ready. */
-export async function startRunner(extra: Record<string, string> = {}, options: StartOptions = {}): Promise<Runner> {
+export async function startRunner(
+  extra: Record<string, string> = {},
+  options: StartOptions = {},
+): Promise<Runner> {
   const made = options.home ? null : tempHome("llmr-rel-");
   const home = options.home ?? (made as { home: string }).home;
   const port = options.port ?? (await freePort());
@@ -100,7 +103,9 @@ export async function startRunner(extra: Record<string, string> = {}, options: S
   const started = await runCli(["start", "--detach"], env, 90_000);
   if (started.code !== 0) {
     await runner.stop();
-    throw new Error(`llm-runner start --detach failed (exit ${started.code}):\n${started.stdout}\n${started.stderr}`);
+    throw new Error(
+      `llm-runner start --detach failed (exit ${started.code}):\n${started.stdout}\n${started.stderr}`,
+    );
   }
   const s = await status();
   runnerPid = Number(s.pid);
@@ -230,8 +235,13 @@ export function streamProblem(route: Route, r: ClientResult): string | null {
     if (r.status < 400) return `unexpected status ${r.status}`;
     try {
       const body = JSON.parse(r.text) as Record<string, unknown>;
-      const msg = route === "/llm" ? (body.detail as { msg?: unknown })?.msg : (body.error as { message?: unknown })?.message;
-      return typeof msg === "string" && msg !== "" ? null : `HTTP ${r.status} without an error message: ${r.text}`;
+      const msg =
+        route === "/llm"
+          ? (body.detail as { msg?: unknown })?.msg
+          : (body.error as { message?: unknown })?.message;
+      return typeof msg === "string" && msg !== ""
+        ? null
+        : `HTTP ${r.status} without an error message: ${r.text}`;
     } catch {
       return `HTTP ${r.status} with a non-JSON body: ${r.text.slice(0, 200)}`;
     }
@@ -252,21 +262,30 @@ export function streamProblem(route: Route, r: ClientResult): string | null {
   if (!last) return "no chunk before [DONE]";
   if (route === "/llm") {
     for (const c of chunks) {
-      if (!Array.isArray(c.choices) || c.choices.length === 0) return `a /llm chunk without choices[0]: ${JSON.stringify(c)}`;
+      if (!Array.isArray(c.choices) || c.choices.length === 0)
+        return `a /llm chunk without choices[0]: ${JSON.stringify(c)}`;
     }
     const reason = (last.choices as Array<{ finish_reason?: unknown }>)[0]?.finish_reason;
     if (reason === "error") {
       const msg = (last.error as { message?: unknown } | undefined)?.message;
-      return typeof msg === "string" && msg !== "" ? null : `error chunk without error.message: ${JSON.stringify(last)}`;
+      return typeof msg === "string" && msg !== ""
+        ? null
+        : `error chunk without error.message: ${JSON.stringify(last)}`;
     }
-    return reason === "stop" || reason === "length" ? null : `last /llm chunk has finish_reason ${String(reason)}`;
+    return reason === "stop" || reason === "length"
+      ? null
+      : `last /llm chunk has finish_reason ${String(reason)}`;
   }
   if (last.error !== undefined) {
     const msg = (last.error as { message?: unknown }).message;
-    return typeof msg === "string" && msg !== "" ? null : `OpenAI error event without a message: ${JSON.stringify(last)}`;
+    return typeof msg === "string" && msg !== ""
+      ? null
+      : `OpenAI error event without a message: ${JSON.stringify(last)}`;
   }
   const ended = chunks.some((c) =>
-    (c.choices as Array<{ finish_reason?: unknown }> | undefined)?.some((ch) => typeof ch.finish_reason === "string"),
+    (c.choices as Array<{ finish_reason?: unknown }> | undefined)?.some(
+      (ch) => typeof ch.finish_reason === "string",
+    ),
   );
   return ended ? null : "the /v1 stream has neither a finish_reason nor an error event";
 }
@@ -276,7 +295,8 @@ export function endedInError(route: Route, r: ClientResult): boolean {
   if (r.status !== 200) return true;
   const data = sseData(r.text).slice(0, -1);
   const last = JSON.parse(data.at(-1) ?? "{}") as Record<string, unknown>;
-  if (route === "/llm") return (last.choices as Array<{ finish_reason?: unknown }>)?.[0]?.finish_reason === "error";
+  if (route === "/llm")
+    return (last.choices as Array<{ finish_reason?: unknown }>)?.[0]?.finish_reason === "error";
   return last.error !== undefined;
 }
 
@@ -288,14 +308,20 @@ export function metric(text: string, name: string): number | null {
 }
 
 export async function metricsText(url: string): Promise<string> {
-  const res = await request(`${url}/metrics`, { dispatcher: clientAgent, signal: AbortSignal.timeout(5_000) });
+  const res = await request(`${url}/metrics`, {
+    dispatcher: clientAgent,
+    signal: AbortSignal.timeout(5_000),
+  });
   return res.body.text();
 }
 
 /** /health's status word, or null when it does not answer. */
 export async function health(url: string): Promise<string | null> {
   try {
-    const res = await request(`${url}/health`, { dispatcher: clientAgent, signal: AbortSignal.timeout(2_000) });
+    const res = await request(`${url}/health`, {
+      dispatcher: clientAgent,
+      signal: AbortSignal.timeout(2_000),
+    });
     return ((await res.body.json()) as { status?: string }).status ?? null;
   } catch {
     return null;
@@ -324,7 +350,12 @@ export function rssKiB(pid: number): number {
  * Opens a raw connection, sends a streaming request, waits for the first SSE data frame, then destroys the
  * socket: a client that goes away mid-stream. Resolves true when it saw a frame before leaving.
  */
-export function disconnectMidStream(port: number, path: Route, body: string, timeoutMs = 15_000): Promise<boolean> {
+export function disconnectMidStream(
+  port: number,
+  path: Route,
+  body: string,
+  timeoutMs = 15_000,
+): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect(port, "127.0.0.1");
     let seen = "";
