@@ -186,10 +186,11 @@ const badV1Body = fc.oneof(
     field: fc.constant("content"),
     value: fc.oneof(fc.integer(), fc.boolean(), fc.constant({ a: 1 })),
   }),
+  // vLLM's model is optional (null = the served model), so null is valid on /v1.
   fc.record({
     field: fc.constant("model"),
     value: fc.oneof(
-      notString,
+      notString.filter((v) => v !== null),
       fc.string({ minLength: 1, maxLength: 20 }).filter((s) => s !== MODEL),
     ),
   }),
@@ -207,7 +208,8 @@ const badV1Body = fc.oneof(
     field: fc.constant("n"),
     value: fc.oneof(fc.integer({ min: 2, max: 100 }), fc.integer({ max: 0 }), fc.string({ maxLength: 4 })),
   }),
-  fc.record({ field: fc.constant("stream"), value: notBoolean }),
+  // OpenAI's stream is a nullable boolean: null is valid on /v1 (unlike /llm's contract).
+  fc.record({ field: fc.constant("stream"), value: notBoolean.filter((v) => v !== null) }),
   fc.record({
     field: fc.constant("stream_options"),
     value: fc.oneof(fc.string({ maxLength: 5 }), fc.integer(), fc.constant([1])),

@@ -23,6 +23,15 @@ function positiveInt(body: Record<string, unknown>, key: string): number | null 
   return v;
 }
 
+/** OpenAI's ranges (vLLM itself accepts any temperature ≥ 0; we answer as the OpenAI API does). */
+function numberIn(body: Record<string, unknown>, key: string, min: number, max: number): void {
+  const v = body[key];
+  if (v === undefined || v === null) return;
+  if (typeof v !== "number" || !Number.isFinite(v) || v < min || v > max) {
+    throw errors.invalidBody(`${key} must be a number from ${min} to ${max} (got ${JSON.stringify(v)}).`, key);
+  }
+}
+
 export function parseChatRequest(body: unknown): ChatRequestFacts {
   if (!isRecord(body)) {
     throw errors.invalidBody(
@@ -43,6 +52,8 @@ export function parseChatRequest(body: unknown): ChatRequestFacts {
       "n",
     );
   }
+  numberIn(body, "temperature", 0, 2);
+  numberIn(body, "top_p", 0, 1);
   const maxCompletion = positiveInt(body, "max_completion_tokens");
   const maxTokens = positiveInt(body, "max_tokens");
   const options = body.stream_options;

@@ -1,5 +1,4 @@
 import { Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import { priceRate } from "../pricing/price.js";
 import { Admission } from "./admission.js";
 import { bearerAuth } from "./auth.js";
@@ -7,6 +6,7 @@ import { errorResponse, toGatewayError, wireShapeFor } from "./error-response.js
 import { ExchangeTracker } from "./exchange-tracker.js";
 import type { GatewayDeps, RouteDeps } from "./gateway-deps.js";
 import { errors } from "./gateway-error.js";
+import { bodyLimitFor } from "./read-json-body.js";
 import { registerChatCompletions } from "./routes/chat-completions.js";
 import { registerHardware } from "./routes/hardware.js";
 import { registerHealth } from "./routes/health.js";
@@ -87,12 +87,7 @@ export function createGateway(deps: GatewayDeps): GatewayApp {
   });
 
   const auth = bearerAuth(config.authToken);
-  const limit = bodyLimit({
-    maxSize: config.maxBodyBytes,
-    onError: () => {
-      throw errors.bodyTooLarge(config.maxBodyBytes);
-    },
-  });
+  const limit = bodyLimitFor(config.maxBodyBytes);
   for (const path of ["/llm", "/llm/", "/v1/*"]) app.use(path, auth, limit);
 
   registerLlm(app, routeDeps);

@@ -3,6 +3,7 @@ import { engineErrorMessage } from "./engine-chunk.js";
 import type { Exchange } from "./exchange.js";
 import type { RouteDeps } from "./gateway-deps.js";
 import { errors, GatewayError } from "./gateway-error.js";
+import { nodeBindings } from "./node-bindings.js";
 import { failureMessage } from "./relay-stream.js";
 import type { UpstreamResponse } from "./upstream-client.js";
 
@@ -45,7 +46,9 @@ export async function callEngine(
     throw err;
   }
   ex.attach(admitted);
-  ex.watchClient(c.req.raw.signal);
+  const node = nodeBindings(c);
+  if (node) ex.watchResponse(node.outgoing);
+  else ex.watchClient(c.req.raw.signal);
   let res: UpstreamResponse;
   try {
     res = await deps.upstream.send({

@@ -97,3 +97,18 @@ export function engineErrorMessage(body: string): string {
   }
   return body.trim().slice(0, 500) || "(empty body)";
 }
+
+/**
+ * A cheap look at a chunk that only carries text: true when it has non-empty delta content, false when it has
+ * none; null when the chunk must be parsed in full (usage, an error, a finish_reason, or a shape this scan does
+ * not know). Sound because `"key":` can only be a key: inside a JSON string every quote is escaped.
+ */
+export function scanTextChunk(data: string): boolean | null {
+  if (data.includes('"usage":') || data.includes('"error":')) return null;
+  const finish = data.indexOf('"finish_reason":');
+  if (finish >= 0 && !data.startsWith("null", finish + 16)) return null;
+  const content = data.indexOf('"content":');
+  if (content < 0) return false;
+  if (data.charCodeAt(content + 10) !== 0x22) return null; // not a string value: parse
+  return data.charCodeAt(content + 11) !== 0x22;
+}

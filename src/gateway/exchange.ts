@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import type { ServerResponse } from "node:http";
 import type { Logger } from "../log/logger.js";
 import type { GatewayMetrics } from "../metrics/gateway-metrics.js";
 import type { Ledger, LedgerStatus } from "../pricing/ledger-types.js";
@@ -74,6 +75,22 @@ export class Exchange {
   /** The client's request signal: a disconnect aborts the upstream request at once. */
   watchClient(signal: AbortSignal): void {
     this.linkAbort(signal, "client");
+  }
+
+  /**
+   * The Node response: its 'close' before it finished means the client went away (the same event that
+   * @hono/node-server turns into the web Request's abort, without building that Request).
+   */
+  watchResponse(outgoing: ServerResponse): void {
+    const onClose = () => {
+      if (!outgoing.writableFinished) this.abort("client", "Client connection prematurely closed.");
+    };
+    if (outgoing.closed) {
+      onClose();
+      return;
+    }
+    outgoing.once("close", onClose);
+    this.detach.push(() => outgoing.off("close", onClose));
   }
 
   private linkAbort(signal: AbortSignal, cause: AbortCause): void {

@@ -17,33 +17,38 @@ export class LlmRelay implements RelayProtocol {
   readonly budget: TokenBudget;
   private text = "";
   private finalSent = false;
+  /** The constant head of every chunk, serialized once: the stream's hot path only adds content and usage. */
+  private readonly head: string;
 
   constructor(
     readonly identity: LlmIdentity,
     maxTokens: number,
   ) {
     this.budget = new TokenBudget(maxTokens);
+    this.head =
+      `data: {"id":${JSON.stringify(identity.id)},"model":${JSON.stringify(identity.model)},` +
+      `"created":${JSON.stringify(identity.created)},"choices":[{"index":0,"delta":{"role":"assistant","content":`;
   }
 
   onData(data: string): RelayStep {
     const chunk = parseEngineChunk(data);
     if (chunk.error !== null) throw new EngineReportedError(chunk.error);
-    if (!this.budget.accept(chunk)) return { frames: [this.finalFrame()], tokens: 0, end: "cut" };
+    if (!this.budget.accept(chunk)) return { out: this.finalFrame(), tokens: 0, end: "cut" };
     const choice = chunk.choices[0];
     if (choice) {
       this.text += choice.content;
-      return { frames: [frame(this.chunk(choice.content, ""))], tokens: choice.content === "" ? 0 : 1 };
+      return { out: this.frame(choice.content, ""), tokens: choice.content === "" ? 0 : 1 };
     }
-    if (chunk.usage && !this.finalSent) return { frames: [this.finalFrame()], tokens: 0 };
-    return { frames: [], tokens: 0 };
+    if (chunk.usage && !this.finalSent) return { out: this.finalFrame(), tokens: 0 };
+    return { out: "", tokens: 0 };
   }
 
-  finishFrames(): string[] {
-    return this.finalSent ? [] : [this.finalFrame()];
+  finishFrames(): string {
+    return this.finalSent ? "" : this.finalFrame();
   }
 
-  errorFrames(message: string): string[] {
-    return [frame({ ...this.chunk("", "error"), error: { message } })];
+  errorFrames(message: string): string {
+    return frame({ ...this.chunk("", "error"), error: { message } });
   }
 
   reportedError(): string | null {
@@ -77,7 +82,17 @@ export class LlmRelay implements RelayProtocol {
 
   private finalFrame(): string {
     this.finalSent = true;
-    return frame(this.chunk("", this.finishReason()));
+    return this.frame("", this.finishReason());
+  }
+
+  /** frame(this.chunk(content, finishReason)), byte for byte, without serializing the constant parts. */
+  private frame(content: string, finishReason: string): string {
+    const u = this.budget.usage();
+    return (
+      `${this.head}${JSON.stringify(content)}},"finish_reason":${JSON.stringify(finishReason)}}],` +
+      `"usage":{"prompt_tokens":${u.prompt_tokens},"completion_tokens":${u.completion_tokens},` +
+      `"total_tokens":${u.total_tokens}}}\n\n`
+    );
   }
 
   private chunk(content: string, finishReason: string) {

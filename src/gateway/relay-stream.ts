@@ -1,12 +1,10 @@
 import { EngineProtocolError, EngineReportedError } from "./engine-chunk.js";
 import type { Exchange } from "./exchange.js";
 import { SseParser } from "./sse-parser.js";
-import { sseResponse } from "./sse-response.js";
-import type { UpstreamResponse } from "./upstream-client.js";
 
 /** What one engine SSE event turns into for the client. */
 export interface RelayStep {
-  frames: string[]; // complete "data: …\n\n" frames
+  out: string; // complete "data: …\n\n" frames, "" for none
   tokens: number; // content tokens among them (TTFT / inter-token metrics)
   end?: "cut"; // stop reading: max_tokens reached with the engine still going
 }
@@ -15,9 +13,9 @@ export interface RelayStep {
 export interface RelayProtocol {
   onData(data: string): RelayStep;
   /** Frames that close a successful stream, before `data: [DONE]`. */
-  finishFrames(): string[];
+  finishFrames(): string;
   /** The frame that ends a failed stream, before `data: [DONE]`. */
-  errorFrames(message: string): string[];
+  errorFrames(message: string): string;
   /** An error the engine reported inside the stream (the stream is then a failure). */
   reportedError(): string | null;
   usage(): { prompt_tokens: number; completion_tokens: number };
@@ -39,112 +37,126 @@ export function failureMessage(ex: Exchange, err: unknown): string {
 }
 
 /**
- * Relays an engine SSE stream: each engine event is handled the moment its last byte arrives and what it
- * produces is yielded at once (nothing merged across reads, nothing delayed). The ledger row is written
- * before the final frames are yielded. A failure ends the stream with the protocol's error frame and
- * `[DONE]`; a client that went away gets nothing more, and its row says client_abort.
+ * The state of one relayed engine SSE stream, driven by whoever reads the engine body (a Node socket writer or
+ * an async generator). Each read is handled the moment it arrives and everything it produces is returned at
+ * once: nothing is held back for a later read. The ledger row is written before the closing frames are
+ * returned, so it is committed before the final byte goes out.
  */
-export async function* relayStream(
-  ex: Exchange,
-  upstream: UpstreamResponse,
-  protocol: RelayProtocol,
-  httpStatusOnError: number,
-): AsyncGenerator<string> {
-  const parser = new SseParser();
-  let ended: "done" | "cut" | null = null;
-  try {
-    for await (const bytes of upstream.body) {
-      ex.progress();
-      const out: string[] = [];
-      let tokens = 0;
-      for (const data of parser.push(bytes)) {
-        if (data === "[DONE]") {
-          ended = "done";
-          break;
-        }
-        const step = protocol.onData(data);
-        out.push(...step.frames);
-        tokens += step.tokens;
-        if (step.end) {
-          ended = step.end;
-          break;
-        }
+export class StreamRelay {
+  private readonly parser = new SseParser();
+  /** Why reading stopped early: the engine's [DONE], or the max_tokens cut. */
+  ended: "done" | "cut" | null = null;
+
+  constructor(
+    private readonly ex: Exchange,
+    private readonly protocol: RelayProtocol,
+    private readonly httpStatusOnError: number,
+  ) {}
+
+  /** One read of the engine body: the frames it produces now ("" for none). Throws on a broken stream. */
+  push(bytes: Uint8Array): string {
+    this.ex.progress();
+    let out = "";
+    let tokens = 0;
+    for (const data of this.parser.push(bytes)) {
+      if (data === "[DONE]") {
+        this.ended = "done";
+        break;
       }
-      if (out.length > 0) {
-        ex.tokens(tokens);
-        yield out.join("");
+      const step = this.protocol.onData(data);
+      out += step.out;
+      tokens += step.tokens;
+      if (step.end) {
+        this.ended = step.end;
+        break;
       }
-      if (ended) break;
     }
-    if (ended === "cut") ex.abort("cut", "max_tokens reached");
-    if (ended === null) {
-      if (ex.abortCause !== null) throw new Error(ex.abortReason ?? "aborted");
-      throw new EngineProtocolError("the engine closed the stream before sending [DONE]");
+    if (tokens > 0) this.ex.tokens(tokens);
+    return out;
+  }
+
+  /** Reading stopped ([DONE], the cut, or the end of the body): finishes the exchange, returns the last frames. */
+  complete(): string | null {
+    if (this.ended === "cut") this.ex.abort("cut", "max_tokens reached");
+    if (this.ended === null) {
+      const ex = this.ex;
+      if (ex.abortCause !== null) return this.fail(new Error(ex.abortReason ?? "aborted"));
+      return this.fail(new EngineProtocolError("the engine closed the stream before sending [DONE]"));
     }
-    const usage = protocol.usage();
-    const reported = protocol.reportedError();
-    const tail = protocol.finishFrames().join("");
-    ex.finish({
+    const usage = this.protocol.usage();
+    const reported = this.protocol.reportedError();
+    const tail = this.protocol.finishFrames();
+    this.ex.finish({
       status: reported === null ? "ok" : "engine_error",
-      httpStatus: reported === null ? 200 : httpStatusOnError,
+      httpStatus: reported === null ? 200 : this.httpStatusOnError,
       promptTokens: usage.prompt_tokens,
       completionTokens: usage.completion_tokens,
       error: reported,
     });
-    yield tail + DONE_FRAME;
-  } catch (err) {
-    const usage = protocol.usage();
-    if (ex.abortCause === "client") {
-      ex.finish({
-        status: "client_abort",
-        httpStatus: 499,
-        ...tokensOf(usage),
-        error: "client disconnected",
-      });
-      return;
+    return tail + DONE_FRAME;
+  }
+
+  /**
+   * The engine body failed (or carried something unusable): finishes the exchange. Returns the error frame and
+   * [DONE], or null when the client is gone and nothing more can be sent.
+   */
+  fail(err: unknown): string | null {
+    const usage = this.protocol.usage();
+    if (this.ex.abortCause === "client") {
+      this.clientGone();
+      return null;
     }
-    const message = failureMessage(ex, err);
-    ex.finish({ status: "engine_error", httpStatus: httpStatusOnError, ...tokensOf(usage), error: message });
-    yield protocol.errorFrames(message).join("") + DONE_FRAME;
+    const message = failureMessage(this.ex, err);
+    this.ex.finish({
+      status: "engine_error",
+      httpStatus: this.httpStatusOnError,
+      ...tokensOf(usage),
+      error: message,
+    });
+    return this.protocol.errorFrames(message) + DONE_FRAME;
+  }
+
+  /** The client went away: the engine request is torn down at once and the row says client_abort. */
+  clientGone(): void {
+    if (this.ex.finished) return;
+    this.ex.abort("client", "client disconnected");
+    this.ex.finish({
+      status: "client_abort",
+      httpStatus: 499,
+      ...tokensOf(this.protocol.usage()),
+      error: "client disconnected",
+    });
+  }
+}
+
+/**
+ * The relay as an async generator of frames (app.request() responses, and /llm's non-streaming path, which
+ * only drains it). A consumer that stops reading early counts as a client that went away.
+ */
+export async function* relayStream(
+  ex: Exchange,
+  upstream: { body: AsyncIterable<Uint8Array> },
+  protocol: RelayProtocol,
+  httpStatusOnError: number,
+): AsyncGenerator<string> {
+  const relay = new StreamRelay(ex, protocol, httpStatusOnError);
+  let tail: string | null;
+  try {
+    for await (const bytes of upstream.body) {
+      const out = relay.push(bytes);
+      if (out !== "") yield out;
+      if (relay.ended !== null) break;
+    }
+    tail = relay.complete();
+  } catch (err) {
+    tail = relay.fail(err);
   } finally {
     // Reached without finishing only when the consumer stopped reading (the client went away).
-    if (!ex.finished) {
-      ex.abort("client", "client disconnected");
-      const usage = protocol.usage();
-      ex.finish({
-        status: "client_abort",
-        httpStatus: 499,
-        ...tokensOf(usage),
-        error: "client disconnected",
-      });
-    }
+    relay.clientGone();
   }
+  if (tail !== null) yield tail;
 }
 
 function tokensOf(usage: { prompt_tokens: number; completion_tokens: number }) {
   return { promptTokens: usage.prompt_tokens, completionTokens: usage.completion_tokens };
-}
-
-/** The SSE response of a streamed exchange: a client that goes away aborts the engine request at once. */
-export function streamExchange(
-  ex: Exchange,
-  upstream: UpstreamResponse,
-  protocol: RelayProtocol,
-  headers: Record<string, string>,
-): Response {
-  return sseResponse(
-    relayStream(ex, upstream, protocol, 200),
-    () => ex.abort("client", "client disconnected"),
-    () => {
-      if (ex.finished) return;
-      const usage = protocol.usage();
-      ex.finish({
-        status: "client_abort",
-        httpStatus: 499,
-        ...tokensOf(usage),
-        error: "client disconnected",
-      });
-    },
-    headers,
-  );
 }

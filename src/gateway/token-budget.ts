@@ -39,6 +39,19 @@ export class TokenBudget {
     return true;
   }
 
+  /** A chunk known to carry no usage and no finish_reason, only (or no) text: as accept(), without parsing. */
+  acceptText(hasText: boolean): boolean {
+    if (!hasText) return true;
+    const counted = this.completionTokens + 1;
+    if (counted > this.maxTokens) {
+      this.overshoot = true;
+      this.finishReason = "length";
+      return false;
+    }
+    this.completionTokens = counted;
+    return true;
+  }
+
   /** The completion tokens to report and bill: the engine's figure when it sent one, never above max_tokens. */
   get billedCompletion(): number {
     if (this.overshoot) return Math.min(this.completionTokens, this.maxTokens);

@@ -1,5 +1,3 @@
-import { createDockerClient } from "../engine/docker-client.js";
-import { DockerDriver } from "../engine/docker-driver.js";
 import { ProcessDriver } from "../engine/process-driver.js";
 import { silentLogger } from "../log/logger.js";
 import { ownerIdFor, RUNTIME_DIR } from "./run-instance.js";
@@ -21,6 +19,11 @@ export async function removeOrphanEngines(
   }
   if (driver !== "process") {
     try {
+      // Loaded only here: dockerode is heavy and a process-driver runner never needs it.
+      const [{ createDockerClient }, { DockerDriver }] = await Promise.all([
+        import("../engine/docker-client.js"),
+        import("../engine/docker-driver.js"),
+      ]);
       const docker = new DockerDriver({
         docker: createDockerClient(env.DOCKER_HOST),
         image: "unused",

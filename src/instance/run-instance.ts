@@ -3,8 +3,6 @@ import { createWriteStream, mkdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Config } from "../config/types.js";
-import { createDockerClient } from "../engine/docker-client.js";
-import { DockerDriver } from "../engine/docker-driver.js";
 import type { EngineDriver } from "../engine/engine-driver.js";
 import { ProcessDriver } from "../engine/process-driver.js";
 import { buildVllmArgs, engineEnv, placementFor } from "../engine/vllm-args.js";
@@ -49,7 +47,8 @@ export function ownerIdFor(home: string): string {
   return createHash("sha256").update(resolve(home)).digest("hex").slice(0, 12);
 }
 
-function createDriver(config: Config, env: NodeJS.ProcessEnv, logger: Logger): EngineDriver {
+// The docker driver pulls in dockerode (ssh2, grpc-js, protobufjs: ~20 MB and ~200 ms): loaded only when used.
+async function createDriver(config: Config, env: NodeJS.ProcessEnv, logger: Logger): Promise<EngineDriver> {
   if (config.driver === "process") {
     return new ProcessDriver({
       python: config.python,
@@ -60,6 +59,10 @@ function createDriver(config: Config, env: NodeJS.ProcessEnv, logger: Logger): E
       baseEnv: env,
     });
   }
+  const [{ createDockerClient }, { DockerDriver }] = await Promise.all([
+    import("../engine/docker-client.js"),
+    import("../engine/docker-driver.js"),
+  ]);
   return new DockerDriver({
     docker: createDockerClient(env.DOCKER_HOST),
     image: config.engineImage,
@@ -82,7 +85,7 @@ export async function runInstance(options: RunInstanceOptions): Promise<RunningI
   const paths = instancePaths(config.home);
   const instanceId = `${Date.now().toString(36)}-${randomBytes(3).toString("hex")}`;
   const engineLog = createWriteStream(paths.engineLog, { flags: "w", mode: 0o600 });
-  const driver = createDriver(config, options.env, logger.child({ component: "driver" }));
+  const driver = await createDriver(config, options.env, logger.child({ component: "driver" }));
 
   const supervisor = new Supervisor(
     {
@@ -139,7 +142,7 @@ export async function runInstance(options: RunInstanceOptions): Promise<RunningI
     version: VERSION,
   };
   writeInstance(config.home, record);
-  const status = new StatusWriter(paths.status, supervisor, ledger, config);
+  const status = new StatusWriter(paths.status, supervisor, () => ledger.sessionTotals(), config);
   status.start();
 
   await supervisor.start();

@@ -1,5 +1,5 @@
 import type { Config } from "../config/types.js";
-import type { Ledger } from "../pricing/ledger-types.js";
+import type { SessionTotals } from "../pricing/ledger.js";
 import type { Supervisor } from "../supervisor/supervisor.js";
 import { type StatusRecord, writeJsonAtomic } from "./instance-files.js";
 
@@ -10,12 +10,12 @@ export class StatusWriter {
   private timer: NodeJS.Timeout | null = null;
   private pending: NodeJS.Timeout | null = null;
   private off: (() => void) | null = null;
-  private readonly since = new Date();
 
   constructor(
     private readonly path: string,
     private readonly supervisor: Supervisor,
-    private readonly ledger: Ledger,
+    /** Running totals since start (the ledger keeps them as rows commit: no query per refresh). */
+    private readonly totals: () => SessionTotals,
     private readonly config: Config,
   ) {}
 
@@ -47,25 +47,7 @@ export class StatusWriter {
   }
 
   write(): void {
-    const totals = {
-      requests: 0,
-      promptTokens: 0,
-      completionTokens: 0,
-      quoted: 0,
-      usage: 0,
-      currency: this.config.currency,
-    };
-    try {
-      for (const row of this.ledger.summary({ since: this.since })) {
-        totals.requests += row.requests;
-        totals.promptTokens += row.promptTokens;
-        totals.completionTokens += row.completionTokens;
-        totals.quoted += row.quoteTotal;
-        totals.usage += row.usageTotal;
-      }
-    } catch {
-      // The ledger is closed during shutdown; keep the last totals at zero rather than fail the write.
-    }
+    const totals = { ...this.totals(), currency: this.config.currency };
     const record: StatusRecord = {
       updatedAt: new Date().toISOString(),
       snapshot: this.supervisor.snapshot(),

@@ -33,8 +33,7 @@ CREATE INDEX IF NOT EXISTS requests_ts ON requests (ts);
 
 const INSERT = `INSERT INTO requests (id, ts, route, model, stream, max_tokens, prompt_tokens, completion_tokens,
   quote, usage_price, currency, status, http_status, ttft_ms, duration_ms, error)
-  VALUES (@id, @ts, @route, @model, @stream, @maxTokens, @promptTokens, @completionTokens,
-  @quote, @usagePrice, @currency, @status, @httpStatus, @ttftMs, @durationMs, @error)`;
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
 const SUMMARY = `SELECT model, substr(ts, 1, 10) AS day, currency,
   SUM(status != 'rejected') AS requests,
@@ -57,11 +56,27 @@ interface SummarySqlRow {
   usageTotal: number;
 }
 
+/** What this process has recorded since the ledger was opened: served requests only (not "rejected"). */
+export interface SessionTotals {
+  requests: number;
+  promptTokens: number;
+  completionTokens: number;
+  quoted: number;
+  usage: number;
+}
+
 /** The usage ledger in SQLite: `<home>/ledger.sqlite`. */
 export class SqliteLedger implements Ledger {
   private readonly db: Database.Database;
   private readonly insert: Database.Statement | null;
   private readonly summarize: Database.Statement;
+  private readonly session: SessionTotals = {
+    requests: 0,
+    promptTokens: 0,
+    completionTokens: 0,
+    quoted: 0,
+    usage: 0,
+  };
 
   private constructor(db: Database.Database, writable: boolean) {
     this.db = db;
@@ -92,7 +107,38 @@ export class SqliteLedger implements Ledger {
   record(row: LedgerRow): void {
     if (!this.insert) throw new Error("the ledger was opened read-only");
     // One statement outside any explicit transaction is its own transaction: committed when run() returns.
-    this.insert.run({ ...row, stream: row.stream ? 1 : 0 });
+    // Positional parameters: binding them costs less than looking up named ones.
+    this.insert.run(
+      row.id,
+      row.ts,
+      row.route,
+      row.model,
+      row.stream ? 1 : 0,
+      row.maxTokens,
+      row.promptTokens,
+      row.completionTokens,
+      row.quote,
+      row.usagePrice,
+      row.currency,
+      row.status,
+      row.httpStatus,
+      row.ttftMs,
+      row.durationMs,
+      row.error,
+    );
+    if (row.status === "rejected") return;
+    // Kept as rows commit, so status.json never re-sums the table.
+    const t = this.session;
+    t.requests += 1;
+    t.promptTokens += row.promptTokens;
+    t.completionTokens += row.completionTokens;
+    t.quoted += row.quote;
+    t.usage += row.usagePrice;
+  }
+
+  /** Totals of the rows this process recorded since it opened the ledger (a copy). */
+  sessionTotals(): SessionTotals {
+    return { ...this.session };
   }
 
   summary(options: { since?: Date } = {}): UsageSummaryRow[] {

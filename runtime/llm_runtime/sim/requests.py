@@ -104,9 +104,16 @@ def _check_sampling(body: dict[str, Any]) -> None:
         raise ApiError(400, "stop: Input should be a string or a list of strings", "stop")
 
 
+CHAT_ROLES = frozenset({"system", "user", "assistant", "tool", "developer", "function"})
+
+
 def _message_text(message: Any, index: int) -> tuple[str, str]:
     if not isinstance(message, dict) or not isinstance(message.get("role"), str):
         raise ApiError(400, f"messages[{index}] must be an object with a string 'role'", "messages")
+    if message["role"] not in CHAT_ROLES:
+        # vLLM's request model rejects an unknown role the same way (a 400 before anything is generated).
+        raise ApiError(400, f"messages[{index}].role: '{message['role']}' is not one of "
+                            f"{', '.join(sorted(CHAT_ROLES))}", "messages")
     content = message.get("content")
     if content is None or isinstance(content, str):
         return message["role"], content or ""

@@ -7,7 +7,7 @@ import { errors } from "../gateway-error.js";
 import { OpenAiRelay } from "../openai-relay.js";
 import { quoteHeaders, usageHeader } from "../price-headers.js";
 import { readJsonBody } from "../read-json-body.js";
-import { streamExchange } from "../relay-stream.js";
+import { streamExchange } from "../sse-response.js";
 
 const ROUTE = "/v1/chat/completions";
 
@@ -18,7 +18,7 @@ const ROUTE = "/v1/chat/completions";
  */
 export function registerChatCompletions(app: Hono, deps: RouteDeps): void {
   app.post(ROUTE, async (c) => {
-    const chat = parseChatRequest(await readJsonBody(c));
+    const chat = parseChatRequest(await readJsonBody(c, deps.config.maxBodyBytes));
     const maxTokens = chat.maxTokens ?? deps.config.maxModelLen;
     const ex = deps.exchanges.begin({ route: ROUTE, stream: chat.stream, maxTokens });
     const body = chat.stream
@@ -43,7 +43,7 @@ export function registerChatCompletions(app: Hono, deps: RouteDeps): void {
     }
     if (chat.stream) {
       const relay = new OpenAiRelay(maxTokens, chat.includeUsage);
-      return streamExchange(ex, answer, relay, quoteHeaders(ex));
+      return streamExchange(c, ex, answer, relay, quoteHeaders(ex));
     }
     let text: string;
     try {

@@ -6,7 +6,8 @@ import { LlmRelay } from "../llm-relay.js";
 import { parseLlmRequest } from "../llm-request.js";
 import { quoteHeaders, usageHeader } from "../price-headers.js";
 import { readJsonBody } from "../read-json-body.js";
-import { relayStream, streamExchange } from "../relay-stream.js";
+import { relayStream } from "../relay-stream.js";
+import { streamExchange } from "../sse-response.js";
 
 /**
  * POST /llm (and /llm/): the Livepeer AI-runner endpoint. The engine is always asked for a stream, so the
@@ -14,7 +15,7 @@ import { relayStream, streamExchange } from "../relay-stream.js";
  */
 export function registerLlm(app: Hono, deps: RouteDeps): void {
   const handler = async (c: Context) => {
-    const request = parseLlmRequest(await readJsonBody(c), deps.config.modelId);
+    const request = parseLlmRequest(await readJsonBody(c, deps.config.maxBodyBytes), deps.config.modelId);
     const ex = deps.exchanges.begin({ route: "/llm", stream: request.stream, maxTokens: request.max_tokens });
     const engineBody = JSON.stringify({
       model: deps.config.modelId,
@@ -36,7 +37,7 @@ export function registerLlm(app: Hono, deps: RouteDeps): void {
       request.max_tokens,
     );
     if (request.stream) {
-      return streamExchange(ex, answer, relay, quoteHeaders(ex));
+      return streamExchange(c, ex, answer, relay, quoteHeaders(ex));
     }
     // The frames are for streaming clients; the relay assembles the JSON response from the same chunks.
     for await (const _ of relayStream(ex, answer, relay, 502)) {
