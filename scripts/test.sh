@@ -5,7 +5,15 @@ cd "$(dirname "$0")/.."
 step() { printf '\n==> %s\n' "$*"; }
 
 bash scripts/ensure-deps.sh
-command -v python3 >/dev/null || { echo "python3 is required (apt-get install python3)" >&2; exit 1; }
+if ! command -v python3 >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "==> installing python3 (the engine runtime and its tests need it)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 >/dev/null
+  else
+    echo "python3 3.10+ is required: sudo apt-get install python3" >&2
+    exit 1
+  fi
+fi
 
 step "lint (biome)"
 npx biome check .

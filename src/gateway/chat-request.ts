@@ -28,7 +28,10 @@ function numberIn(body: Record<string, unknown>, key: string, min: number, max: 
   const v = body[key];
   if (v === undefined || v === null) return;
   if (typeof v !== "number" || !Number.isFinite(v) || v < min || v > max) {
-    throw errors.invalidBody(`${key} must be a number from ${min} to ${max} (got ${JSON.stringify(v)}).`, key);
+    throw errors.invalidBody(
+      `${key} must be a number from ${min} to ${max} (got ${JSON.stringify(v)}).`,
+      key,
+    );
   }
 }
 
