@@ -129,9 +129,9 @@ export async function runInstance(options: RunInstanceOptions): Promise<RunningI
 
   const record: InstanceRecord = {
     pid: process.pid,
-    url: server.url,
+    url: localUrl(server.url),
     host: config.host,
-    port: config.port,
+    port: Number(new URL(server.url).port),
     engine: config.engine,
     driver: config.driver,
     modelId: config.modelId,
@@ -165,7 +165,12 @@ export async function runInstance(options: RunInstanceOptions): Promise<RunningI
     })();
     return stopping;
   };
-  return { url: server.url, supervisor, record, shutdown };
+  return { url: record.url, supervisor, record, shutdown };
+}
+
+/** A URL this machine can call: listening on all interfaces (0.0.0.0 / ::) is reached through loopback. */
+export function localUrl(url: string): string {
+  return url.replace("//0.0.0.0:", "//127.0.0.1:").replace("//[::]:", "//[::1]:");
 }
 
 // The supervisor makes a fresh engine key for every start.

@@ -105,7 +105,7 @@ async function startForeground(config: Config, io: CliIO): Promise<number> {
     return EXIT.failure;
   }
   io.stderr.write(
-    `gateway listening on ${instance.url}; starting the ${config.engine} engine (${config.driver})…\n`,
+    `gateway listening on ${config.host}:${instance.record.port}; starting the ${config.engine} engine (${config.driver})…\n`,
   );
 
   await new Promise<void>((resolve) => {
