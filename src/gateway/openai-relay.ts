@@ -2,6 +2,10 @@ import { parseEngineChunk, scanTextChunk } from "./engine-chunk.js";
 import { frame, type RelayProtocol, type RelayStep } from "./relay-stream.js";
 import { TokenBudget } from "./token-budget.js";
 
+// Text chunks go out as the engine wrote them (out: null); shared, as nothing downstream changes a step.
+const TEXT_STEP: RelayStep = { out: null, tokens: 1 };
+const EMPTY_STEP: RelayStep = { out: null, tokens: 0 };
+
 /**
  * Relays the engine's OpenAI stream as the engine wrote it, reading only what pricing and the max_tokens cap
  * need: the first chunk and any chunk with usage, an error or a finish_reason are parsed; plain text chunks
@@ -30,7 +34,7 @@ export class OpenAiRelay implements RelayProtocol {
       const hasText = scanTextChunk(data);
       if (hasText !== null) {
         if (!this.budget.acceptText(hasText)) return this.cut();
-        return { out: `data: ${data}\n\n`, tokens: hasText ? 1 : 0 };
+        return hasText ? TEXT_STEP : EMPTY_STEP;
       }
     }
     return this.parsed(data);
@@ -39,18 +43,17 @@ export class OpenAiRelay implements RelayProtocol {
   private parsed(data: string): RelayStep {
     const chunk = parseEngineChunk(data);
     this.parsedOne = true;
-    const raw = `data: ${data}\n\n`;
     if (chunk.error !== null) {
       this.engineError ??= chunk.error;
-      return { out: raw, tokens: 0 };
+      return EMPTY_STEP;
     }
     if (chunk.id !== null) this.last = { id: chunk.id, created: chunk.created, model: chunk.model };
     if (!this.budget.accept(chunk)) return this.cut();
     if (chunk.choices.length === 0 && chunk.usage !== null) {
-      return { out: this.clientWantsUsage ? raw : "", tokens: 0 };
+      return this.clientWantsUsage ? EMPTY_STEP : { out: "", tokens: 0 };
     }
     const content = chunk.choices[0]?.content ?? "";
-    return { out: raw, tokens: content === "" ? 0 : 1 };
+    return content === "" ? EMPTY_STEP : TEXT_STEP;
   }
 
   /** The chunk that ends a reply the engine let run past max_tokens. */

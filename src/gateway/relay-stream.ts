@@ -4,7 +4,8 @@ import { SseParser } from "./sse-parser.js";
 
 /** What one engine SSE event turns into for the client. */
 export interface RelayStep {
-  out: string; // complete "data: …\n\n" frames, "" for none
+  /** Complete "data: …\n\n" frames, "" for none; null for the event's own frame, unchanged. */
+  out: string | null;
   tokens: number; // content tokens among them (TTFT / inter-token metrics)
   end?: "cut"; // stop reading: max_tokens reached with the engine still going
 }
@@ -53,26 +54,42 @@ export class StreamRelay {
     private readonly httpStatusOnError: number,
   ) {}
 
-  /** One read of the engine body: the frames it produces now ("" for none). Throws on a broken stream. */
-  push(bytes: Uint8Array): string {
+  /**
+   * One read of the engine body: the frames it produces now ("" for none). When every event of the read goes
+   * out unchanged and the read holds exactly those events, the read's own bytes are returned (nothing to
+   * rebuild or re-encode). Throws on a broken stream.
+   */
+  push(bytes: Uint8Array): string | Uint8Array {
     this.ex.progress();
+    const events = this.parser.push(bytes);
+    let verbatim = this.parser.verbatim && events.length > 0;
     let out = "";
     let tokens = 0;
-    for (const data of this.parser.push(bytes)) {
+    for (let i = 0; i < events.length; i++) {
+      const data = events[i] as string;
       if (data === "[DONE]") {
+        // [DONE] goes out only after the ledger row (complete()): the frames before it are sent alone.
+        if (verbatim) out = framesOf(events, i);
+        verbatim = false;
         this.ended = "done";
         break;
       }
       const step = this.protocol.onData(data);
-      out += step.out;
       tokens += step.tokens;
+      if (step.out === null) {
+        if (!verbatim) out += `data: ${data}\n\n`;
+      } else {
+        if (verbatim) out = framesOf(events, i);
+        verbatim = false;
+        out += step.out;
+      }
       if (step.end) {
         this.ended = step.end;
         break;
       }
     }
     if (tokens > 0) this.ex.tokens(tokens);
-    return out;
+    return verbatim ? bytes : out;
   }
 
   /** Reading stopped ([DONE], the cut, or the end of the body): finishes the exchange, returns the last frames. */
@@ -138,13 +155,13 @@ export async function* relayStream(
   upstream: { body: AsyncIterable<Uint8Array> },
   protocol: RelayProtocol,
   httpStatusOnError: number,
-): AsyncGenerator<string> {
+): AsyncGenerator<string | Uint8Array> {
   const relay = new StreamRelay(ex, protocol, httpStatusOnError);
   let tail: string | null;
   try {
     for await (const bytes of upstream.body) {
       const out = relay.push(bytes);
-      if (out !== "") yield out;
+      if (out.length > 0) yield out;
       if (relay.ended !== null) break;
     }
     tail = relay.complete();
@@ -155,6 +172,13 @@ export async function* relayStream(
     relay.clientGone();
   }
   if (tail !== null) yield tail;
+}
+
+/** The unchanged frames of events[0..end). */
+function framesOf(events: string[], end: number): string {
+  let out = "";
+  for (let i = 0; i < end; i++) out += `data: ${events[i]}\n\n`;
+  return out;
 }
 
 function tokensOf(usage: { prompt_tokens: number; completion_tokens: number }) {

@@ -6,10 +6,27 @@
 export class SseParser {
   private readonly decoder = new TextDecoder();
   private buffer = "";
+  /**
+   * After push(): true when that read was exactly its events, each framed as `data: <data>\n\n` (no partial
+   * event before or after it, no other line, no CR, no decoding fix-up), so its bytes are the frames a relay
+   * would rebuild from the returned data.
+   */
+  verbatim = false;
 
   push(chunk: Uint8Array): string[] {
-    this.buffer += this.decoder.decode(chunk, { stream: true });
-    return this.drain();
+    const text = this.decoder.decode(chunk, { stream: true });
+    const fresh = this.buffer === "";
+    this.buffer += text;
+    const events = this.drain();
+    this.verbatim =
+      fresh &&
+      this.simple &&
+      this.buffer === "" &&
+      // "d" first and "\n" last: no BOM dropped, no partial UTF-8 carried into or out of this read.
+      chunk[0] === 0x64 &&
+      chunk[chunk.length - 1] === 0x0a &&
+      !text.includes("\uFFFD");
+    return events;
   }
 
   /** The end of the stream: whatever complete event is left (an unterminated last event counts). */
@@ -21,19 +38,38 @@ export class SseParser {
       if (data !== null) events.push(data);
     }
     this.buffer = "";
+    this.verbatim = false;
     return events;
   }
 
+  /** Whether every block the last drain() cut was one `data: ` line. */
+  private simple = false;
+
   private drain(): string[] {
     const events: string[] = [];
-    if (this.buffer.includes("\r\n")) this.buffer = this.buffer.replace(/\r\n/g, "\n");
-    let cut = this.buffer.indexOf("\n\n");
-    while (cut >= 0) {
-      const data = dataOf(this.buffer.slice(0, cut));
-      if (data !== null) events.push(data);
-      this.buffer = this.buffer.slice(cut + 2);
-      cut = this.buffer.indexOf("\n\n");
+    let simple = true;
+    let buffer = this.buffer;
+    if (buffer.includes("\r")) {
+      if (buffer.includes("\r\n")) buffer = buffer.replace(/\r\n/g, "\n");
+      simple = false;
     }
+    let start = 0;
+    let cut = buffer.indexOf("\n\n");
+    while (cut >= 0) {
+      const newline = buffer.indexOf("\n", start);
+      if (newline === cut && buffer.startsWith("data: ", start)) {
+        // The common case: one "data: " line.
+        events.push(buffer.slice(start + 6, cut));
+      } else {
+        simple = false;
+        const data = dataOf(buffer.slice(start, cut));
+        if (data !== null) events.push(data);
+      }
+      start = cut + 2;
+      cut = buffer.indexOf("\n\n", start);
+    }
+    this.buffer = start === 0 ? buffer : buffer.slice(start);
+    this.simple = simple;
     return events;
   }
 }

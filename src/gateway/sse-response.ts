@@ -63,14 +63,14 @@ function relayReadable(outgoing: ServerResponse, relay: StreamRelay, body: Reada
     if (tail !== null) outgoing.end(tail);
   };
   const onData = (bytes: Buffer) => {
-    let out: string;
+    let out: string | Uint8Array;
     try {
       out = relay.push(bytes);
     } catch (err) {
       end(relay.fail(err));
       return;
     }
-    if (out !== "" && !outgoing.write(out) && relay.ended === null) body.pause();
+    if (out.length > 0 && !outgoing.write(out) && relay.ended === null) body.pause();
     if (relay.ended !== null) end(relay.complete());
   };
   const onDrain = () => body.resume();
@@ -102,7 +102,7 @@ async function relayIterable(
   try {
     for await (const bytes of body) {
       const out = relay.push(bytes);
-      if (out !== "" && !outgoing.write(out) && relay.ended === null) await drained(outgoing);
+      if (out.length > 0 && !outgoing.write(out) && relay.ended === null) await drained(outgoing);
       if (relay.ended !== null) break;
     }
     tail = relay.complete();
@@ -146,7 +146,7 @@ function webSseResponse(
         try {
           const next = await frames.next();
           if (next.done) controller.close();
-          else controller.enqueue(encoder.encode(next.value));
+          else controller.enqueue(typeof next.value === "string" ? encoder.encode(next.value) : next.value);
         } catch (err) {
           try {
             controller.error(err);
