@@ -357,8 +357,8 @@ async function main() {
         limits: LIMITS,
         tokens: { json: JSON_TOKENS, stream: STREAM_TOKENS },
         note:
-          "Measured on a 2-core machine shared with other work (tests of other helpers ran at the same time), " +
-          "so absolute numbers are noisy; direct, floor and gateway were interleaved cell by cell, rotated " +
+          `Load average at start ${loadStart.join(" / ")}: on a small machine absolute numbers are noisy, ` +
+          "so direct, floor and gateway were interleaved cell by cell, rotated " +
           "each round, and medians are reported." +
           (opts.cpuProf ? " The gateway ran under --cpu-prof, which inflates its CPU figures." : ""),
       },
