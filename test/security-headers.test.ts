@@ -1,6 +1,6 @@
 import { createServer, type IncomingHttpHeaders } from "node:http";
-import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { rawHttp } from "./helpers/raw-http.js";
 import { type RunningGateway, startGatewayOn } from "./helpers/static-supervisor.js";
 
 // What a client sends in headers cannot change what the engine receives: the upstream request is built from
@@ -74,23 +74,7 @@ afterAll(async () => {
 });
 
 function rawRequest(port: number, data: string): Promise<string> {
-  return new Promise((resolve) => {
-    const socket = connect(port, "127.0.0.1");
-    let out = "";
-    const done = () => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(out);
-    };
-    const timer = setTimeout(done, 3_000);
-    socket.on("connect", () => socket.write(data));
-    socket.on("data", (d) => {
-      out += d.toString();
-      if (out.includes("data: [DONE]") || /\r\n\r\n\{.*\}$/s.test(out)) setTimeout(done, 50);
-    });
-    socket.on("error", done);
-    socket.on("close", done);
-  });
+  return rawHttp(port, data, (out) => out.includes("data: [DONE]") || /\r\n\r\n\{.*\}$/s.test(out));
 }
 
 // Headers a client might use to smuggle, spoof or steer the upstream request.

@@ -1,5 +1,4 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
-import { connect } from "node:net";
 import { join } from "node:path";
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -15,6 +14,7 @@ import {
   TOKEN,
   words,
 } from "./helpers/load.js";
+import { rawHttp } from "./helpers/raw-http.js";
 
 // Auth covers every route that spends GPU time; the engine listens on 127.0.0.1 only and wants its own key;
 // no secret shows up in logs, CLI output, error bodies, files or any process's command line.
@@ -57,24 +57,8 @@ async function engineWork(): Promise<number> {
   );
 }
 
-async function raw(data: string, port = runner.port): Promise<string> {
-  return new Promise((resolve) => {
-    const socket = connect(port, "127.0.0.1");
-    let out = "";
-    const done = () => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(out);
-    };
-    const timer = setTimeout(done, 3_000);
-    socket.on("connect", () => socket.write(data));
-    socket.on("data", (d) => {
-      out += d.toString();
-      if (/\r\n\r\n/.test(out)) setTimeout(done, 200);
-    });
-    socket.on("error", done);
-    socket.on("close", done);
-  });
+function raw(data: string, port = runner.port): Promise<string> {
+  return rawHttp(port, data, (out) => /\r\n\r\n/.test(out), 200);
 }
 
 describe("security of a running runner (AUTH_TOKEN and HF_TOKEN set)", () => {

@@ -1,24 +1,13 @@
 import { readFileSync } from "node:fs";
-import { PassThrough } from "node:stream";
 import { describe, expect, it } from "vitest";
+import { captureIO } from "../../test/helpers/capture-io.js";
 import { VERSION } from "../version.js";
-import type { CliIO } from "./cli-command.js";
 import { COMMANDS } from "./commands/index.js";
 import { main } from "./main.js";
 
 function io(env: NodeJS.ProcessEnv = {}) {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let stdout = "";
-  let stderr = "";
-  out.on("data", (c) => {
-    stdout += c;
-  });
-  err.on("data", (c) => {
-    stderr += c;
-  });
-  const cli: CliIO = { stdout: out, stderr: err, env, cwd: process.cwd() };
-  return { cli, text: () => ({ stdout, stderr }) };
+  const c = captureIO(env);
+  return { cli: c.io, text: () => ({ stdout: c.out(), stderr: c.err() }) };
 }
 
 describe("llm-runner main", () => {

@@ -1,5 +1,6 @@
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { H100 } from "../../test/helpers/gpu-fixtures.js";
 import { staticGpuProbe } from "../gpu/static-probe.js";
 import type { GpuInfo } from "../gpu/types.js";
 import { formatConfigIssues } from "./config-issues.js";
@@ -26,20 +27,7 @@ async function bad(
   return r.issues;
 }
 
-const h100: GpuInfo = {
-  index: 0,
-  uuid: "GPU-f9bb3aac-f5c0-319c-d84c-9f24c1c67aee",
-  name: "NVIDIA H100 80GB HBM3",
-  memoryTotalMiB: 81559,
-  memoryUsedMiB: 0,
-  memoryFreeMiB: 81079,
-  utilizationGpu: 0,
-  utilizationMemory: 0,
-  temperatureC: 39,
-  powerW: 126.4,
-  driverVersion: "580.159.04",
-  computeCap: { major: 9, minor: 0 },
-};
+const h100: GpuInfo = H100;
 const gpus = (n: number) => staticGpuProbe(Array.from({ length: n }, (_, i) => ({ ...h100, index: i })));
 
 describe("loadConfig defaults", () => {

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { H100 } from "../../test/helpers/gpu-fixtures.js";
 import { GpuParseError, parseQueryGpuCsv, QUERY_GPU_FIELDS } from "./query-gpu-csv.js";
 import type { GpuInfo } from "./types.js";
 
@@ -20,20 +21,7 @@ const CAPTURE_FIELDS = [
   "compute_cap",
 ];
 
-const h100: GpuInfo = {
-  index: 0,
-  uuid: "GPU-f9bb3aac-f5c0-319c-d84c-9f24c1c67aee",
-  name: "NVIDIA H100 80GB HBM3",
-  memoryTotalMiB: 81559,
-  memoryUsedMiB: 0,
-  memoryFreeMiB: 81079,
-  utilizationGpu: 0,
-  utilizationMemory: 0,
-  temperatureC: 39,
-  powerW: 126.4,
-  driverVersion: "580.159.04",
-  computeCap: { major: 9, minor: 0 },
-};
+const h100: GpuInfo = H100;
 
 describe("parseQueryGpuCsv", () => {
   it("reads the real H100 capture with its own field list", () => {

@@ -2,9 +2,9 @@ import { execFileSync } from "node:child_process";
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { PassThrough } from "node:stream";
 import { describe, expect, it, onTestFinished } from "vitest";
-import { type CliIO, UsageError } from "../cli-command.js";
+import { captureIO } from "../../../test/helpers/capture-io.js";
+import { UsageError } from "../cli-command.js";
 import { flagsCommand, shellQuote } from "./flags.js";
 
 const REPO = path.resolve(import.meta.dirname, "../../..");
@@ -12,25 +12,10 @@ const FAKE_GPU = path.join(REPO, "test/fixtures/gpu/h100-query-gpu.csv");
 const HF_CACHE = path.join(REPO, "test/fixtures/hf-cache");
 
 async function runFlags(args: string[], env: Record<string, string> = {}) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = "";
-  let err = "";
-  stdout.on("data", (d) => {
-    out += d;
-  });
-  stderr.on("data", (d) => {
-    err += d;
-  });
   // PATH without nvidia-smi: the real probe finds no GPU, as on this machine.
-  const io: CliIO = {
-    stdout,
-    stderr,
-    env: { HOME: "/home/operator", PATH: "/nonexistent", ...env },
-    cwd: REPO,
-  };
-  const code = await flagsCommand.run(args, io);
-  return { code, out, err };
+  const c = captureIO({ HOME: "/home/operator", PATH: "/nonexistent", ...env }, REPO);
+  const code = await flagsCommand.run(args, c.io);
+  return { code, out: c.out(), err: c.err() };
 }
 
 /** What a POSIX shell makes of a line: each word, NUL-separated. */

@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PassThrough } from "node:stream";
 import { afterEach, describe, expect, it } from "vitest";
+import { captureIO } from "../../../test/helpers/capture-io.js";
 import { ledgerPath, SqliteLedger } from "../../pricing/ledger.js";
 import { main } from "../main.js";
 import { parseSince } from "./usage.js";
@@ -13,18 +13,9 @@ afterEach(() => {
 });
 
 async function cli(args: string[], env: Record<string, string> = {}) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = "";
-  let err = "";
-  stdout.on("data", (d) => {
-    out += d;
-  });
-  stderr.on("data", (d) => {
-    err += d;
-  });
-  const code = await main(["usage", ...args], { stdout, stderr, env, cwd: "/" });
-  return { code, out, err };
+  const c = captureIO(env, "/");
+  const code = await main(["usage", ...args], c.io);
+  return { code, out: c.out(), err: c.err() };
 }
 
 function home(): string {
