@@ -54,18 +54,15 @@ describe("KV cache estimate against published vLLM start-ups", () => {
     expect(pairs.size).toBeGreaterThanOrEqual(3);
   });
 
-  it.each(calibration.rows.map((r) => [r.id, r] as const))(
-    "%s: within the stated error band",
-    (_id, row) => {
-      const fit = estimateRow(row);
-      const error = fit.tokens / row.observedTokens - 1;
-      // The table in the report comes from this line (npx vitest run --config vitest.unit.ts src/config/kv-cache-fit.test.ts).
-      console.log(
-        `${row.id}: estimate ${fit.tokens} tokens, vLLM ${row.observedTokens} (${(error * 100).toFixed(1)} %); weights ~${(fit.weightsBytes / GIB).toFixed(2)} GiB vs ${row.observedWeightsGiB} GiB`,
-      );
-      expect(Math.abs(error)).toBeLessThanOrEqual(KV_ESTIMATE_ERROR);
-    },
-  );
+  it.each(calibration.rows.map((r) => [r.id, r] as const))("%s: within the stated error band", (_id, row) => {
+    const fit = estimateRow(row);
+    const error = fit.tokens / row.observedTokens - 1;
+    // The table in the report comes from this line (npx vitest run --config vitest.unit.ts src/config/kv-cache-fit.test.ts).
+    console.log(
+      `${row.id}: estimate ${fit.tokens} tokens, vLLM ${row.observedTokens} (${(error * 100).toFixed(1)} %); weights ~${(fit.weightsBytes / GIB).toFixed(2)} GiB vs ${row.observedWeightsGiB} GiB`,
+    );
+    expect(Math.abs(error)).toBeLessThanOrEqual(KV_ESTIMATE_ERROR);
+  });
 });
 
 describe("kvBytesPerToken", () => {

@@ -73,7 +73,8 @@ function kvElementBytes(m: ModelFacts, kvCacheDtype: string): number {
  */
 export function activationBytes(m: ModelFacts, tp: number, batchedTokens: number): number {
   const h = m.hiddenSize ?? 0;
-  const inter = (m.numExperts && m.numExperts > 1 ? m.moeIntermediateSize : null) ?? m.intermediateSize ?? 4 * h;
+  const inter =
+    (m.numExperts && m.numExperts > 1 ? m.moeIntermediateSize : null) ?? m.intermediateSize ?? 4 * h;
   return batchedTokens * 4 * (inter / tp) * 2;
 }
 

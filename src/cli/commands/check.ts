@@ -4,6 +4,7 @@ import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { execa } from "execa";
 import { configFlagsHelp, splitConfigFlags } from "../../config/config-flags.js";
+import { formatKvCacheLine } from "../../config/kv-fit-check.js";
 import { defaultHubCache, loadConfig } from "../../config/load-config.js";
 import { locateModelConfig } from "../../config/model-info.js";
 import type { Config } from "../../config/types.js";
@@ -74,6 +75,10 @@ export const checkCommand: CliCommand = {
       });
     }
     for (const w of loaded.warnings) results.push({ level: "warn", name: "config", message: w });
+    if (loaded.kvCache && loaded.kvCache.verdict !== "short") {
+      const level = loaded.kvCache.verdict === "fits" ? "ok" : "warn";
+      results.push({ level, name: "kv-cache", message: formatKvCacheLine(loaded.kvCache) });
+    }
     if (loaded.ok) results.push(...(await checkSetup(loaded.config, io)));
 
     if (json)
