@@ -54,10 +54,10 @@ export function kvBytesPerToken(m: ModelFacts, tp: number, pp: number, kvCacheDt
   // With fewer KV heads than TP ranks, vLLM replicates them: each GPU still holds at least one.
   const kvHeadsPerGpu = Math.max(1, Math.ceil(kvHeads / tp));
   const layersPerGpu = Math.ceil(layers / pp);
-  return 2 * layersPerGpu * kvHeadsPerGpu * headDim * kvElementBytes(m, kvCacheDtype);
+  return 2 * layersPerGpu * kvHeadsPerGpu * headDim * kvElementBytes(kvCacheDtype);
 }
 
-function kvElementBytes(m: ModelFacts, kvCacheDtype: string): number {
+function kvElementBytes(kvCacheDtype: string): number {
   if (kvCacheDtype.startsWith("fp8")) return 1;
   if (kvCacheDtype !== "auto") return dtypeBytes(kvCacheDtype);
   // "auto" follows the model's compute dtype; fp32 checkpoints and fp8 weights still compute in 16 bits.
