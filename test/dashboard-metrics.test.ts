@@ -40,7 +40,7 @@ const PROMQL_WORDS = new Set([
  * The metric names a PromQL expression selects: identifiers left once strings, label matchers, ranges,
  * grouping clauses and function calls are taken out.
  */
-export function metricNames(expr: string): string[] {
+function metricNames(expr: string): string[] {
   const stripped = expr
     .replace(/"(?:[^"\\]|\\.)*"/g, '""')
     .replace(/\{[^}]*\}/g, " ")
