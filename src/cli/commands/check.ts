@@ -21,7 +21,8 @@ const HELP = `Usage: llm-runner check [--json] [config flags]
 The preflight doctor: checks the configuration (the same checks as 'llm-runner flags'), the engine backend
 (Docker API and NVIDIA runtime for the docker driver; python3 and the runtime for the process driver), the
 GPUs and their memory against the model (the weights, and the KV cache for one MAX_MODEL_LEN sequence), the
-model files, the ports and the state folder. One line each: ✔ ok, ! warning, ✘ problem with the fix. Exit code 0 when nothing is ✘, 2 for a bad config, 1 otherwise.
+model files, the ports and the state folder. One line each: ✔ ok, ! warning, ✘ problem with the fix.
+Exit code 0 when nothing is ✘, 2 for a bad config, 1 otherwise.
 
 Flags:
   --json   machine-readable results
