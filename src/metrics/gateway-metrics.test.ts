@@ -1,7 +1,5 @@
 import { describe, expect, it } from "vitest";
 import { createGatewayMetrics } from "./gateway-metrics.js";
-import { renderProcessMetrics } from "./process-metrics.js";
-import { renderSupervisorGauges } from "./supervisor-gauges.js";
 
 describe("createGatewayMetrics", () => {
   it("renders counters and cumulative histogram buckets in Prometheus text", async () => {
@@ -57,38 +55,5 @@ describe("createGatewayMetrics", () => {
     a.response("/llm", 200);
     expect(await a.render()).toContain('llm_runner_http_responses_total{route="/llm",code="200"} 1');
     expect(await b.render()).not.toContain('route="/llm"');
-  });
-});
-
-describe("renderSupervisorGauges", () => {
-  it("renders the state as one-hot gauges and the admission figures", async () => {
-    const text = await renderSupervisorGauges(
-      { state: "loading", restarts: 2, generation: 3, progress: 0.5 } as Parameters<
-        typeof renderSupervisorGauges
-      >[0],
-      { inFlight: 4, queueDepth: 1, capacity: 160 },
-    );
-    const lines = text.split("\n");
-    expect(lines).toContain('llm_runner_supervisor_state{state="loading"} 1');
-    expect(lines).toContain('llm_runner_supervisor_state{state="ready"} 0');
-    expect(lines).toContain("llm_runner_engine_restarts 2");
-    expect(lines).toContain("llm_runner_loading_progress 0.5");
-    expect(lines).toContain("llm_runner_queue_depth 1");
-    expect(lines).toContain("llm_runner_admission_capacity 160");
-  });
-});
-
-describe("renderProcessMetrics", () => {
-  it("includes the event-loop lag, CPU, RSS and heap of this process", async () => {
-    const text = await renderProcessMetrics();
-    for (const name of [
-      "nodejs_eventloop_lag_seconds",
-      "nodejs_eventloop_lag_p99_seconds",
-      "process_cpu_seconds_total",
-      "process_resident_memory_bytes",
-      "nodejs_heap_size_used_bytes",
-    ]) {
-      expect(text).toMatch(new RegExp(`^${name} [0-9.e+-]+$`, "m"));
-    }
   });
 });
