@@ -3,6 +3,8 @@
 // memory outside PyTorch, and gives the rest to the KV cache in blocks of 16 tokens (vllm/v1/worker/gpu_worker.py
 // determine_available_memory; vllm/v1/core/kv_cache_utils.py). Calibrated against published start-up logs in
 // test/fixtures/vllm/kv-calibration.json: the estimate is within KV_ESTIMATE_ERROR of what vLLM reported.
+// CUDA graphs are not subtracted: vLLM V1 captures them after the KV cache is allocated, in the memory that
+// GPU_MEMORY_UTILIZATION leaves out (its log prints "Graph capturing finished ..." after "GPU KV cache size").
 import type { ModelFacts } from "./model-info.js";
 import { dtypeBytes, estimateWeights, GIB } from "./model-size.js";
 
