@@ -38,7 +38,7 @@ const base: GpuCheckInput = {
 
 describe("checkGpus", () => {
   it("passes Llama 3.1 8B on one H100 with nothing to say", () => {
-    expect(checkGpus(base)).toEqual({ issues: [], warnings: [] });
+    expect(checkGpus(base)).toMatchObject({ issues: [], warnings: [], kvCache: { verdict: "fits" } });
   });
 
   it("counts only the GPUs in GPU_IDS", () => {
@@ -84,15 +84,75 @@ describe("checkGpus", () => {
     expect(r.issues[0]?.message).toContain("GPU 1 (NVIDIA H100 80GB HBM3, 16.0 GiB)");
   });
 
-  it("warns when the KV cache would not hold one MAX_MODEL_LEN sequence", () => {
-    // 70B in 8-bit on one H100: the weights fit, a few GiB are left for the KV cache.
+  it("estimates the KV cache of a model that fits, with the concurrency at full length", () => {
+    const r = checkGpus({ ...base, maxNumSeqs: 128, maxNumBatchedTokens: 8192 });
+    expect(r.issues).toEqual([]);
+    expect(r.kvCache?.verdict).toBe("fits");
+    // 8B on an H100 at 0.97: ~60 GiB of KV cache at 128 KiB a token (vLLM's own logs show ~470k-480k).
+    expect(r.kvCache?.tokens).toBeGreaterThan(400_000);
+    expect(r.kvCache?.tokens).toBeLessThan(560_000);
+    expect(r.kvCache?.concurrency).toBeCloseTo((r.kvCache?.tokens ?? 0) / 8192, 5);
+  });
+
+  it("is an error, with the fixes, when MAX_MODEL_LEN is beyond the KV cache and its error band", () => {
+    // 70B in 8-bit on one H100: the weights fit, ~18k tokens of KV cache are left.
     const r = checkGpus({ ...base, facts: llama70b, use8bit: true, maxModelLen: 131072 });
+    expect(r.warnings).toEqual([]);
+    expect(r.issues).toHaveLength(1);
+    expect(r.issues[0]?.variable).toBe("MAX_MODEL_LEN");
+    expect(r.issues[0]?.message).toMatch(
+      /^131072 tokens do not fit the KV cache: .*room for ≈ [\d,]+ tokens \(±15 %\).*Fix: MAX_MODEL_LEN=\d+ or lower; or TENSOR_PARALLEL_SIZE=2 \(needs 2 GPUs; the engine has 1 GPU now\)\.$/,
+    );
+    expect(r.kvCache?.verdict).toBe("short");
+  });
+
+  it("catches the issue's 70B on 2 x H100 at MAX_MODEL_LEN=131072 and offers TP, 8-bit and a shorter length", () => {
+    const r = checkGpus({
+      ...base,
+      gpus: [gpu(0), gpu(1)],
+      tensorParallelSize: 2,
+      facts: llama70b,
+      maxModelLen: 131072,
+      maxNumBatchedTokens: 8192,
+    });
+    expect(r.issues).toHaveLength(1);
+    const message = r.issues[0]?.message ?? "";
+    const suggested = Number(/MAX_MODEL_LEN=(\d+) or lower/.exec(message)?.[1]);
+    expect(suggested).toBeGreaterThan(32_768);
+    expect(suggested).toBeLessThan(131_072);
+    expect(message).toContain("TENSOR_PARALLEL_SIZE=4 (needs 4 GPUs; the engine has 2 GPUs now)");
+    // A suggested length clears the check.
+    const fixed = checkGpus({
+      ...base,
+      gpus: [gpu(0), gpu(1)],
+      tensorParallelSize: 2,
+      facts: llama70b,
+      maxModelLen: suggested,
+    });
+    expect(fixed.issues).toEqual([]);
+    expect(fixed.warnings).toEqual([]);
+    expect(fixed.kvCache?.verdict).toBe("fits");
+  });
+
+  it("only warns inside the error band", () => {
+    const probe = checkGpus({ ...base, facts: llama70b, use8bit: true, maxModelLen: 1024 });
+    const tokens = probe.kvCache?.tokens ?? 0;
+    const r = checkGpus({ ...base, facts: llama70b, use8bit: true, maxModelLen: tokens });
     expect(r.issues).toEqual([]);
     expect(r.warnings).toEqual([
-      expect.stringMatching(
-        /KV cache room is tiny: .*room for ~\d+ tokens, less than one MAX_MODEL_LEN=131072/,
-      ),
+      expect.stringMatching(/^MAX_MODEL_LEN=\d+ is within the estimate's ±15 % of the KV cache room/),
     ]);
+    expect(r.kvCache?.verdict).toBe("tight");
+  });
+
+  it("offers GPU_MEMORY_UTILIZATION when a little more memory is enough", () => {
+    const probe = checkGpus({ ...base, gpuMemoryUtilization: 0.5, maxModelLen: 1024 });
+    const tokens = probe.kvCache?.tokens ?? 0;
+    const r = checkGpus({ ...base, gpuMemoryUtilization: 0.5, maxModelLen: Math.round(tokens * 1.3) });
+    const util = Number(/or GPU_MEMORY_UTILIZATION=(0\.\d+);/.exec(r.issues[0]?.message ?? "")?.[1]);
+    expect(util).toBeGreaterThan(0.5);
+    const fixed = checkGpus({ ...base, gpuMemoryUtilization: util, maxModelLen: Math.round(tokens * 1.3) });
+    expect(fixed.kvCache?.verdict).toBe("fits");
   });
 
   it("warns when another process holds the memory vLLM will ask for", () => {

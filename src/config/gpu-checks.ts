@@ -2,10 +2,11 @@
 // and the model's weights fit in GPU memory x GPU_MEMORY_UTILIZATION. Numbers are estimates, so only a
 // clear miss is an error; a tight fit is a warning.
 import type { GpuInfo } from "../gpu/types.js";
+import { checkKvCache, type KvCacheSummary } from "./kv-fit-check.js";
 import type { Finding } from "./model-checks.js";
 import { divisorsOf } from "./model-checks.js";
 import type { ModelFacts } from "./model-info.js";
-import { estimateWeights, GIB, kvBytesPerTokenPerGpu } from "./model-size.js";
+import { estimateWeights, GIB } from "./model-size.js";
 
 export interface GpuCheckInput {
   gpus: GpuInfo[]; // as probed; non-empty
@@ -15,7 +16,16 @@ export interface GpuCheckInput {
   use8bit?: boolean;
   gpuMemoryUtilization?: number;
   maxModelLen?: number;
+  maxNumSeqs?: number;
+  maxNumBatchedTokens?: number;
   facts: ModelFacts | null;
+}
+
+export interface GpuCheckResult {
+  issues: Finding[];
+  warnings: string[];
+  /** The KV-cache estimate, when the model and GPUs are known and the weights fit. */
+  kvCache?: KvCacheSummary;
 }
 
 // Room vLLM needs beyond weights and KV cache (activations, CUDA graphs, NCCL buffers): a rough figure.
@@ -24,7 +34,7 @@ const MIB = 1024 ** 2;
 
 const gib = (bytes: number) => `${(bytes / GIB).toFixed(1)} GiB`;
 
-export function checkGpus(input: GpuCheckInput): { issues: Finding[]; warnings: string[] } {
+export function checkGpus(input: GpuCheckInput): GpuCheckResult {
   const issues: Finding[] = [];
   const warnings: string[] = [];
   const { gpus } = input;
@@ -111,16 +121,23 @@ export function checkGpus(input: GpuCheckInput): { issues: Finding[]; warnings: 
     return { issues, warnings };
   }
 
-  const perToken = kvBytesPerTokenPerGpu(facts, tp, pp);
   const len = input.maxModelLen;
-  if (perToken && len !== undefined) {
-    const room = budget - perGpu - ACTIVATION_RESERVE_BYTES;
-    const tokens = Math.max(0, Math.floor(room / perToken));
-    if (tokens < len) {
-      warnings.push(
-        `KV cache room is tiny: after ~${gib(perGpu)} of weights per GPU, ~${gib(Math.max(0, room))} of the ${gib(budget)} budget on ${gpuDesc} is left for the KV cache, room for ~${tokens} tokens, less than one MAX_MODEL_LEN=${len} sequence. vLLM may refuse to start; lower MAX_MODEL_LEN, raise TENSOR_PARALLEL_SIZE, or set USE_8BIT=true.`,
-      );
-    }
-  }
-  return { issues, warnings };
+  if (len === undefined) return { issues, warnings };
+  const kv = checkKvCache({
+    facts,
+    gpuTotalBytes: totalBytes,
+    gpuMemoryUtilization: util,
+    tensorParallelSize: tp,
+    pipelineParallelSize: pp,
+    use8bit: input.use8bit ?? false,
+    // vLLM's profile run covers one batch of this many tokens; 8192 is our MAX_NUM_BATCHED_TOKENS default.
+    maxNumBatchedTokens: input.maxNumBatchedTokens ?? 8192,
+    maxModelLen: len,
+    ...(input.maxNumSeqs !== undefined ? { maxNumSeqs: input.maxNumSeqs } : {}),
+    gpusGiven: given,
+    gpuDesc,
+  });
+  if (kv.issue) issues.push(kv.issue);
+  if (kv.warning) warnings.push(kv.warning);
+  return kv.summary ? { issues, warnings, kvCache: kv.summary } : { issues, warnings };
 }

@@ -18,6 +18,7 @@ import {
   SECRET_VARIABLES,
 } from "./env-schema.js";
 import { checkGpus } from "./gpu-checks.js";
+import type { KvCacheSummary } from "./kv-fit-check.js";
 import { checkModel, type Finding } from "./model-checks.js";
 import { isDir } from "./model-info.js";
 import type { Config, ConfigIssue } from "./types.js";
@@ -32,9 +33,10 @@ export interface LoadConfigInput {
   cwd?: string;
 }
 
+// kvCache: the KV-cache estimate, when the model's config.json and the GPUs are known (ENGINE=vllm).
 export type LoadConfigResult =
-  | { ok: true; config: Config; warnings: string[] }
-  | { ok: false; issues: ConfigIssue[]; warnings: string[] };
+  | { ok: true; config: Config; warnings: string[]; kvCache?: KvCacheSummary }
+  | { ok: false; issues: ConfigIssue[]; warnings: string[]; kvCache?: KvCacheSummary };
 
 export async function loadConfig(input: LoadConfigInput): Promise<LoadConfigResult> {
   const cwd = input.cwd ?? process.cwd();
@@ -42,6 +44,7 @@ export async function loadConfig(input: LoadConfigInput): Promise<LoadConfigResu
   const overrides = input.overrides ?? {};
   const issues: ConfigIssue[] = [];
   const warnings: string[] = [];
+  let kvCache: KvCacheSummary | undefined;
 
   const known = new Set<string>(ENV_NAMES);
   for (const [name, value] of Object.entries(overrides)) {
@@ -106,14 +109,18 @@ export async function loadConfig(input: LoadConfigInput): Promise<LoadConfigResu
         use8bit: v.USE_8BIT,
         gpuMemoryUtilization: v.GPU_MEMORY_UTILIZATION,
         maxModelLen: v.MAX_MODEL_LEN,
+        maxNumSeqs: v.MAX_NUM_SEQS,
+        maxNumBatchedTokens: v.MAX_NUM_BATCHED_TOKENS,
         facts: model.facts,
       });
       issues.push(...gpu.issues.map(toIssue));
       warnings.push(...gpu.warnings);
+      kvCache = gpu.kvCache;
     }
   }
 
-  if (issues.length) return { ok: false, issues, warnings };
+  const kv = kvCache ? { kvCache } : {};
+  if (issues.length) return { ok: false, issues, warnings, ...kv };
   const config = toConfig(v as EnvValues);
   if (config.driver === "docker" && config.engine === "vllm" && config.modelDir === null) {
     // A container forgets what it downloads: mount the host's Hugging Face cache when it exists.
@@ -124,7 +131,7 @@ export async function loadConfig(input: LoadConfigInput): Promise<LoadConfigResu
         `MODEL_DIR is unset and ${hub} does not exist: the engine container will download the model into itself and again after every restart. Set MODEL_DIR to a Hugging Face cache folder.`,
       );
   }
-  return { ok: true, config, warnings };
+  return { ok: true, config, warnings, ...kv };
 }
 
 async function listGpus(probe: GpuProbe, warnings: string[]): Promise<GpuInfo[] | null> {

@@ -20,7 +20,7 @@ export interface ModelFacts {
   mlpBias: boolean;
   numExperts: number | null; // mixture-of-experts models
   moeIntermediateSize: number | null;
-  quantBits: number | null; // a pre-quantized checkpoint (quantization_config.bits, or 8 for fp8)
+  quantBits: number | null; // a pre-quantized checkpoint (quantization_config.bits, 8 for fp8, compressed-tensors num_bits)
 }
 
 export class ModelConfigError extends Error {
@@ -125,7 +125,12 @@ export function readModelFacts(configPath: string): ModelFacts {
   };
   const heads = num("num_attention_heads", "n_head", "num_heads");
   const quant = top.quantization_config as Record<string, unknown> | undefined;
-  const quantBits = typeof quant?.bits === "number" ? quant.bits : quant?.quant_method === "fp8" ? 8 : null;
+  const quantBits =
+    typeof quant?.bits === "number"
+      ? quant.bits
+      : quant?.quant_method === "fp8"
+        ? 8
+        : compressedTensorsBits(quant);
   return {
     configPath,
     modelType: str("model_type"),
@@ -146,4 +151,16 @@ export function readModelFacts(configPath: string): ModelFacts {
     moeIntermediateSize: num("moe_intermediate_size"),
     quantBits,
   };
+}
+
+// compressed-tensors checkpoints (e.g. neuralmagic's w8a8, w4a16) give the weight width per config group.
+function compressedTensorsBits(quant: Record<string, unknown> | undefined): number | null {
+  if (quant?.quant_method !== "compressed-tensors") return null;
+  const groups = quant.config_groups;
+  if (typeof groups !== "object" || groups === null) return null;
+  for (const g of Object.values(groups as Record<string, unknown>)) {
+    const bits = (g as { weights?: { num_bits?: unknown } } | null)?.weights?.num_bits;
+    if (typeof bits === "number" && bits > 0) return bits;
+  }
+  return null;
 }

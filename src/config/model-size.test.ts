@@ -1,7 +1,7 @@
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { readModelFacts } from "./model-info.js";
-import { estimateParams, estimateWeights, GIB, kvBytesPerTokenPerGpu } from "./model-size.js";
+import { estimateParams, estimateWeights, GIB } from "./model-size.js";
 
 const MODELS = path.resolve(import.meta.dirname, "../../test/fixtures/models");
 const llama8b = readModelFacts(path.join(MODELS, "Meta-Llama-3.1-8B-Instruct/config.json"));
@@ -45,17 +45,5 @@ describe("estimateWeights", () => {
   it("uses the pre-quantised width of a 4-bit checkpoint", () => {
     const awq = estimateWeights({ ...llama8b, quantBits: 4 }, false)?.bytes ?? 0;
     expect(awq / GIB).toBeLessThan(6);
-  });
-});
-
-describe("kvBytesPerTokenPerGpu", () => {
-  it("is 128 KiB per token for Llama 3.1 8B (32 layers x 8 KV heads x 128 dims x K,V x 2 bytes)", () => {
-    expect(kvBytesPerTokenPerGpu(llama8b, 1, 1)).toBe(131072);
-  });
-
-  it("splits over TP until each GPU holds one KV head, and over PP by layers", () => {
-    expect(kvBytesPerTokenPerGpu(llama8b, 2, 1)).toBe(65536);
-    expect(kvBytesPerTokenPerGpu(llama8b, 16, 1)).toBe(16384); // 8 KV heads replicated over 16 ranks
-    expect(kvBytesPerTokenPerGpu(llama8b, 1, 2)).toBe(65536);
   });
 });

@@ -76,19 +76,4 @@ export function estimateWeights(m: ModelFacts, use8bit: boolean): WeightEstimate
   return { params: p.total, bytes, bytesPerParamLinear: linearBytes };
 }
 
-/** KV-cache bytes per token on one GPU: keys and values for the layers and KV heads that GPU holds. */
-export function kvBytesPerTokenPerGpu(m: ModelFacts, tp: number, pp: number): number | null {
-  const h = m.hiddenSize;
-  const heads = m.numAttentionHeads;
-  const layers = m.numHiddenLayers;
-  if (h === null || heads === null || layers === null) return null;
-  const headDim = m.headDim ?? h / heads;
-  const kvHeads = m.numKeyValueHeads ?? heads;
-  // With fewer KV heads than TP ranks, vLLM replicates them: each GPU still holds at least one.
-  const kvHeadsPerGpu = Math.max(1, Math.ceil(kvHeads / tp));
-  const layersPerGpu = Math.ceil(layers / pp);
-  const cacheBytes = dtypeBytes(m.torchDtype) === 4 ? 2 : dtypeBytes(m.torchDtype);
-  return 2 * layersPerGpu * kvHeadsPerGpu * headDim * cacheBytes;
-}
-
 export const GIB = 1024 ** 3;

@@ -1,5 +1,5 @@
+import { Gauge, Registry } from "prom-client";
 import type { SupervisorSnapshot, SupervisorState } from "../supervisor/types.js";
-import { Gauge, Registry } from "./registry.js";
 
 const STATES: readonly SupervisorState[] = [
   "stopped",
@@ -21,54 +21,43 @@ export interface AdmissionFigures {
 }
 
 /** Gauges computed at scrape time from the supervisor's snapshot and the gateway's admission counts. */
-export function renderSupervisorGauges(snapshot: SupervisorSnapshot, admission: AdmissionFigures): string {
+export function renderSupervisorGauges(
+  snapshot: SupervisorSnapshot,
+  admission: AdmissionFigures,
+): Promise<string> {
+  // A fresh registry per scrape: the values are a snapshot, and a scrape is rare (seconds apart).
   const registry = new Registry();
-  registry.add(
-    new Gauge(
-      "llm_runner_supervisor_state",
-      "1 for the supervisor's current state, 0 for the others.",
-      ["state"],
-      () => STATES.map((s) => ({ values: [s], value: s === snapshot.state ? 1 : 0 })),
-    ),
+  const registers = [registry];
+  const gauge = (name: string, help: string, value: number) =>
+    new Gauge({ name, help, registers }).set(value);
+  const state = new Gauge({
+    name: "llm_runner_supervisor_state",
+    help: "1 for the supervisor's current state, 0 for the others.",
+    labelNames: ["state"] as const,
+    registers,
+  });
+  for (const s of STATES) state.set({ state: s }, s === snapshot.state ? 1 : 0);
+  gauge("llm_runner_engine_restarts", "Engine restarts since the supervisor started.", snapshot.restarts);
+  gauge("llm_runner_engine_generation", "Engine starts since the supervisor started.", snapshot.generation);
+  gauge(
+    "llm_runner_loading_progress",
+    "Model loading progress 0..1 (-1 when unknown).",
+    snapshot.progress ?? -1,
   );
-  registry.add(
-    new Gauge("llm_runner_engine_restarts", "Engine restarts since the supervisor started.", [], () => [
-      { values: [], value: snapshot.restarts },
-    ]),
+  gauge(
+    "llm_runner_in_flight_requests",
+    "Requests admitted by the gateway and not yet finished.",
+    admission.inFlight,
   );
-  registry.add(
-    new Gauge("llm_runner_engine_generation", "Engine starts since the supervisor started.", [], () => [
-      { values: [], value: snapshot.generation },
-    ]),
+  gauge(
+    "llm_runner_queue_depth",
+    "Admitted requests beyond MAX_NUM_SEQS (waiting at the engine).",
+    admission.queueDepth,
   );
-  registry.add(
-    new Gauge("llm_runner_loading_progress", "Model loading progress 0..1 (-1 when unknown).", [], () => [
-      { values: [], value: snapshot.progress ?? -1 },
-    ]),
+  gauge(
+    "llm_runner_admission_capacity",
+    "MAX_NUM_SEQS + QUEUE_SIZE: requests admitted at once.",
+    admission.capacity,
   );
-  registry.add(
-    new Gauge(
-      "llm_runner_in_flight_requests",
-      "Requests admitted by the gateway and not yet finished.",
-      [],
-      () => [{ values: [], value: admission.inFlight }],
-    ),
-  );
-  registry.add(
-    new Gauge(
-      "llm_runner_queue_depth",
-      "Admitted requests beyond MAX_NUM_SEQS (waiting at the engine).",
-      [],
-      () => [{ values: [], value: admission.queueDepth }],
-    ),
-  );
-  registry.add(
-    new Gauge(
-      "llm_runner_admission_capacity",
-      "MAX_NUM_SEQS + QUEUE_SIZE: requests admitted at once.",
-      [],
-      () => [{ values: [], value: admission.capacity }],
-    ),
-  );
-  return registry.render();
+  return registry.metrics();
 }

@@ -4,6 +4,7 @@ import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { execa } from "execa";
 import { configFlagsHelp, splitConfigFlags } from "../../config/config-flags.js";
+import { formatKvCacheLine } from "../../config/kv-fit-check.js";
 import { defaultHubCache, loadConfig } from "../../config/load-config.js";
 import { locateModelConfig } from "../../config/model-info.js";
 import type { Config } from "../../config/types.js";
@@ -19,8 +20,9 @@ const HELP = `Usage: llm-runner check [--json] [config flags]
 
 The preflight doctor: checks the configuration (the same checks as 'llm-runner flags'), the engine backend
 (Docker API and NVIDIA runtime for the docker driver; python3 and the runtime for the process driver), the
-GPUs and their memory against the model, the model files, the ports and the state folder. One line each:
-✔ ok, ! warning, ✘ problem with the fix. Exit code 0 when nothing is ✘, 2 for a bad config, 1 otherwise.
+GPUs and their memory against the model (the weights, and the KV cache for one MAX_MODEL_LEN sequence), the
+model files, the ports and the state folder. One line each: ✔ ok, ! warning, ✘ problem with the fix.
+Exit code 0 when nothing is ✘, 2 for a bad config, 1 otherwise.
 
 Flags:
   --json   machine-readable results
@@ -74,6 +76,10 @@ export const checkCommand: CliCommand = {
       });
     }
     for (const w of loaded.warnings) results.push({ level: "warn", name: "config", message: w });
+    if (loaded.kvCache && loaded.kvCache.verdict !== "short") {
+      const level = loaded.kvCache.verdict === "fits" ? "ok" : "warn";
+      results.push({ level, name: "kv-cache", message: formatKvCacheLine(loaded.kvCache) });
+    }
     if (loaded.ok) results.push(...(await checkSetup(loaded.config, io)));
 
     if (json)

@@ -87,6 +87,29 @@ describe("llm-runner flags", () => {
     expect(err).toContain("= 2 × 1 = 2 GPUs, but the engine gets 1");
   });
 
+  it("notes the KV-cache estimate on stderr, keeping stdout the command alone", async () => {
+    const model = path.join(REPO, "test/fixtures/models/Meta-Llama-3.1-8B-Instruct");
+    const { code, out, err } = await runFlags(["--model-id", model], { LLM_RUNNER_FAKE_GPUS: FAKE_GPU });
+    expect(code).toBe(0);
+    expect(out).toMatch(/^VLLM_API_KEY='\*\*\*' vllm serve [^\n]+\n$/);
+    expect(err).toMatch(
+      /^note: KV cache ≈ [\d,]+ tokens \(±15 % estimate\), max concurrency at full length \(MAX_MODEL_LEN=8192\) ≈ \d+× \(MAX_NUM_SEQS=128/m,
+    );
+  });
+
+  it("refuses a MAX_MODEL_LEN the KV cache cannot hold, before any load (exit 2)", async () => {
+    const model = path.join(REPO, "test/fixtures/models/Meta-Llama-3.1-70B-Instruct");
+    const { code, out, err } = await runFlags(
+      ["--model-id", model, "--use-8bit", "--max-model-len", "131072"],
+      { LLM_RUNNER_FAKE_GPUS: FAKE_GPU },
+    );
+    expect(code).toBe(2);
+    expect(out).toBe("");
+    expect(err).toMatch(
+      /--max-model-len = "131072"\n\s+131072 tokens do not fit the KV cache: .*Fix: MAX_MODEL_LEN=\d+ or lower/,
+    );
+  });
+
   it("shows the simulator's command for ENGINE=sim without GPU warnings", async () => {
     const { code, out, err } = await runFlags(["--engine", "sim"], { SIM_MODE: "echo" });
     expect(code).toBe(0);

@@ -2,6 +2,7 @@
 // command it produces, secrets masked, without starting anything.
 import { configFlagsHelp, splitConfigFlags } from "../../config/config-flags.js";
 import { formatConfigIssues } from "../../config/config-issues.js";
+import { formatKvCacheLine } from "../../config/kv-fit-check.js";
 import { loadConfig } from "../../config/load-config.js";
 import { engineCommand, engineEnv } from "../../engine/vllm-args.js";
 import { gpuProbeFromEnv } from "../../gpu/probe-from-env.js";
@@ -48,6 +49,8 @@ Examples:
       cwd: io.cwd,
     });
     for (const w of result.warnings) io.stderr.write(`warning: ${w}\n`);
+    // On stderr, like the warnings: stdout stays the command alone, pasteable.
+    if (result.ok && result.kvCache) io.stderr.write(`note: ${formatKvCacheLine(result.kvCache)}\n`);
     if (!result.ok) {
       io.stderr.write(formatConfigIssues(result.issues));
       return EXIT.usage;

@@ -1,24 +1,32 @@
 import type { Hono } from "hono";
 import { vllmSeriesOnly } from "../../metrics/engine-metrics.js";
+import { renderProcessMetrics } from "../../metrics/process-metrics.js";
 import { renderSupervisorGauges } from "../../metrics/supervisor-gauges.js";
 import type { RouteDeps } from "../gateway-deps.js";
 
 // A scrape must not hang on a busy or dying engine: its series are skipped after this long.
 const ENGINE_METRICS_TIMEOUT_MS = 1_000;
 
-/** GET /metrics: our llm_runner_* series, the supervisor's gauges, and the engine's vllm:* series when ready. */
+/**
+ * GET /metrics: our llm_runner_* series, the supervisor's gauges, the gateway process's own (process_*,
+ * nodejs_*, event-loop lag) and the engine's vllm:* series when ready.
+ */
 export function registerMetrics(app: Hono, deps: RouteDeps): void {
   app.get("/metrics", async (c) => {
     const snapshot = deps.supervisor.snapshot();
-    const ours =
-      deps.metrics.render() +
+    const parts = await Promise.all([
+      deps.metrics.render(),
       renderSupervisorGauges(snapshot, {
         inFlight: deps.admission.inFlight,
         queueDepth: deps.admission.queueDepth,
         capacity: deps.admission.capacity,
-      });
-    const engine = snapshot.state === "ready" ? await engineSeries(deps) : "";
-    return c.body(ours + engine, 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
+      }),
+      renderProcessMetrics(),
+      snapshot.state === "ready" ? engineSeries(deps) : "",
+    ]);
+    return c.body(parts.map(endWithNewline).join(""), 200, {
+      "content-type": "text/plain; version=0.0.4; charset=utf-8",
+    });
   });
 }
 
@@ -40,4 +48,9 @@ async function engineSeries(deps: RouteDeps): Promise<string> {
     deps.logger.debug({ err }, "engine /metrics not read");
     return "";
   }
+}
+
+// prom-client's text ends without a newline; joined blocks need one between them.
+function endWithNewline(text: string): string {
+  return text === "" || text.endsWith("\n") ? text : `${text}\n`;
 }
