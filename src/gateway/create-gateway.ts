@@ -6,6 +6,7 @@ import { errorResponse, toGatewayError, wireShapeFor } from "./error-response.js
 import { ExchangeTracker } from "./exchange-tracker.js";
 import type { GatewayDeps, RouteDeps } from "./gateway-deps.js";
 import { errors } from "./gateway-error.js";
+import { isLlmPath, toLlmError } from "./llm-status.js";
 import { bodyLimitFor } from "./read-json-body.js";
 import { registerChatCompletions } from "./routes/chat-completions.js";
 import { registerHardware } from "./routes/hardware.js";
@@ -76,7 +77,8 @@ export function createGateway(deps: GatewayDeps): GatewayApp {
     if (error.status >= 500 && error.status !== 502 && error.status !== 503) {
       deps.logger.error({ err, path: c.req.path }, "request failed");
     }
-    return errorResponse(error, wireShapeFor(c.req.path));
+    // /llm answers only 400/401/500 (see llm-status.ts); /v1 keeps OpenAI's statuses.
+    return errorResponse(isLlmPath(c.req.path) ? toLlmError(error) : error, wireShapeFor(c.req.path));
   });
   app.notFound((c) => errorResponse(errors.notFound(c.req.method, c.req.path), wireShapeFor(c.req.path)));
 
