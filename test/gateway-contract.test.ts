@@ -120,10 +120,12 @@ describe("the AI-runner contract", () => {
     ]);
   });
 
-  it("/llm errors are valid HTTPError / HTTPValidationError bodies", async () => {
+  it("/llm errors are valid HTTPError bodies with a status the contract declares (400/401/500)", async () => {
     const bad = await post("/llm", { messages: [{ role: "user", content: "x" }], temperature: 9 });
-    expect(bad.status).toBe(422);
-    expectValid("HTTPValidationError", await json(bad));
+    expect(bad.status).toBe(400);
+    const badBody = await json(bad);
+    expectValid("HTTPError", badBody);
+    expect(badBody.detail.msg).toContain("temperature must be at most 2");
     const wrongModel = await post("/llm", { messages: [{ role: "user", content: "x" }], model: "gpt-4" });
     expect(wrongModel.status).toBe(400);
     expectValid("HTTPError", await json(wrongModel));
