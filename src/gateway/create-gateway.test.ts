@@ -170,7 +170,9 @@ describe("POST /llm", () => {
     const { post } = setup();
     const res = await post("/llm", {});
     expect(res.status).toBe(400);
-    expect(await json(res)).toEqual({ detail: { msg: "Invalid /llm request: messages: messages is required" } });
+    expect(await json(res)).toEqual({
+      detail: { msg: "Invalid /llm request: messages: messages is required" },
+    });
   });
 
   it("answers 400 for a model it does not serve, and accepts the served one", async () => {

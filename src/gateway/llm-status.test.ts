@@ -18,6 +18,10 @@ describe("llmWireStatus (what go-livepeer can read on /llm)", () => {
   });
 
   it("applies to /llm and /llm/ only", () => {
-    expect([isLlmPath("/llm"), isLlmPath("/llm/"), isLlmPath("/v1/chat/completions")]).toEqual([true, true, false]);
+    expect([isLlmPath("/llm"), isLlmPath("/llm/"), isLlmPath("/v1/chat/completions")]).toEqual([
+      true,
+      true,
+      false,
+    ]);
   });
 });
