@@ -520,11 +520,31 @@ describe("GET routes", () => {
     expect((await json(res)).detail.msg).toContain("NVML driver mismatch");
   });
 
-  it("/version names the pipeline, model and runner version", async () => {
-    const { app } = setup();
+  it("/version reports RUNNER_VERSION (the AI-runner contract version), not llm-runner's own", async () => {
+    const { app } = setup({ config: { runnerVersion: "0.15.0-llm.1" } });
     const body = await json(await app.request("/version"));
-    expect(body).toMatchObject({ pipeline: "llm", model_id: "test-model" });
-    expect(body.version).toMatch(/^\d+\.\d+\.\d+/);
+    expect(body).toEqual({ pipeline: "llm", model_id: "test-model", version: "0.15.0-llm.1" });
+  });
+
+  it("/ready is 200 only while a request would be served now, 503 with the reason otherwise", async () => {
+    const { app, post, supervisor } = setup({
+      config: { maxNumSeqs: 1, queueSize: 0 },
+      reply: () => ({ body: [engineStream(["a"])[0] as string, { hang: true }] }),
+    });
+    const ready = await app.request("/ready");
+    expect(ready.status).toBe(200);
+    expect(await json(ready)).toEqual({ ready: true, status: "IDLE", state: "ready" });
+    const open = await post("/llm", { ...hello, stream: true });
+    const full = await app.request("/ready");
+    expect(full.status).toBe(503);
+    expect((await json(full)).reason).toContain("at capacity: 1 requests admitted");
+    await open.body?.cancel();
+    supervisor.setState("loading");
+    const loading = await app.request("/ready");
+    expect(loading.status).toBe(503);
+    expect(loading.headers.get("retry-after")).toBe("5");
+    expect(await json(loading)).toMatchObject({ ready: false, status: "LOADING", state: "loading" });
+    expect((await app.request("/health")).status).toBe(200);
   });
 
   it("/metrics renders our series, the supervisor gauges and the engine's vllm:* lines only", async () => {

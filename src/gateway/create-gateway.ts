@@ -14,6 +14,7 @@ import { registerHealth } from "./routes/health.js";
 import { registerLlm } from "./routes/llm.js";
 import { registerMetrics } from "./routes/metrics.js";
 import { registerModels } from "./routes/models.js";
+import { registerReady } from "./routes/ready.js";
 import { registerVersion } from "./routes/version.js";
 import { UndiciUpstreamClient } from "./upstream-client.js";
 
@@ -30,6 +31,7 @@ const KNOWN_ROUTES = new Set([
   "/v1/chat/completions",
   "/v1/models",
   "/health",
+  "/ready",
   "/hardware/info",
   "/hardware/stats",
   "/version",
@@ -41,7 +43,7 @@ function preciseClock(): number {
 }
 
 /**
- * The gateway: /llm, /v1/chat/completions, /v1/models, /health, /hardware/*, /version, /metrics.
+ * The gateway: /llm, /v1/chat/completions, /v1/models, /health, /ready, /hardware/*, /version, /metrics.
  * Auth (when AUTH_TOKEN is set) guards the routes that spend GPU time: /llm and /v1/*.
  *
  * @example
@@ -96,6 +98,7 @@ export function createGateway(deps: GatewayDeps): GatewayApp {
   registerChatCompletions(app, routeDeps);
   registerModels(app, routeDeps);
   registerHealth(app, routeDeps);
+  registerReady(app, routeDeps);
   registerHardware(app, routeDeps);
   registerVersion(app, routeDeps);
   registerMetrics(app, routeDeps);
