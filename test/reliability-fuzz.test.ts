@@ -558,6 +558,11 @@ function garbageFor(name: string): fc.Arbitrary<string> {
       return fc.oneof(fc.constant(""), withSpace);
     case "HF_TOKEN":
       return withSpace;
+    case "RUNNER_VERSION":
+      return fc.oneof(
+        fc.constantFrom("", "v0.14.1", "0.14", "1.2.3.4", "01.2.3", "0.14.1-", "latest"),
+        letters.filter((s) => !/^\d+\.\d+\.\d+/.test(s.trim())),
+      );
     case "MODEL_ID":
       return fc.oneof(
         fc.constantFrom("", "   ", "bad id", "a b/c", "model!", "-leading"),
