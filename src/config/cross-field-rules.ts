@@ -6,7 +6,6 @@ import type { Finding } from "./model-checks.js";
 export function crossFieldIssues(v: Partial<EnvValues>): Finding[] {
   const issues: Finding[] = [];
   const batched = v.MAX_NUM_BATCHED_TOKENS;
-  const len = v.MAX_MODEL_LEN;
   const seqs = v.MAX_NUM_SEQS;
   if (batched !== undefined && seqs !== undefined && batched < seqs) {
     issues.push({
