@@ -4,7 +4,7 @@ import type { RouteDeps } from "../gateway-deps.js";
 /**
  * GET /version: the AI-runner contract version this runner implements (RUNNER_VERSION, default 0.14.1), not
  * llm-runner's own: gateways filter runners with -aiMinRunnerVersion against ai-runner's numbering
- * (go-livepeer core/capabilities.go). llm-runner's version is in `llm-runner --version`, `status` and /metrics.
+ * (go-livepeer core/capabilities.go). llm-runner's version is in `llm-runner --version` and `status`.
  */
 export function registerVersion(app: Hono, deps: RouteDeps): void {
   app.get("/version", (c) =>
