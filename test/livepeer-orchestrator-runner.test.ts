@@ -3,8 +3,8 @@
 // an error, never a paid empty answer; while the engine restarts, /llm refuses with 500 + Retry-After (JSON)
 // or a non-200 (stream), /ready says 503 and /health keeps its 200 word; /ready returns to 200 once it serves.
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { assertBuilt, waitFor } from "./helpers/cli.js";
-import { readNonStreaming, readStreaming, streamFailed } from "./helpers/livepeer-rules.js";
+import { assertBuilt, runCli, waitFor } from "./helpers/cli.js";
+import { readNonStreaming, readStreaming, semverAtLeast, streamFailed } from "./helpers/livepeer-rules.js";
 import { authHeaders, startRunner, stopAllRunners } from "./helpers/load.js";
 
 beforeAll(() => assertBuilt());
@@ -38,7 +38,25 @@ describe("an external runner through engine faults, as the orchestrator reads it
     // The second request crashes the engine; the new engine loads for 3 s: the window the orchestrator sees.
     const runner = await startRunner({ SIM_CRASH_AFTER: "2", SIM_LOAD_SECONDS: "3" });
     expect(await ready(runner.url)).toBe(200);
-    expect((await llm(runner.url, false)).json()).toMatchObject({ kind: "answer" });
+
+    // What an operator pastes into aiModels.json, used as the orchestrator uses it at its start-up.
+    const printed = await runCli(["orchestrator", "--show-token"], runner.env);
+    expect(printed.code, printed.stderr).toBe(0);
+    const [entry] = JSON.parse(printed.stdout) as Array<{ url: string; token: string; capacity: number }>;
+    expect(entry).toMatchObject({
+      url: runner.url,
+      token: authHeaders().authorization?.slice("Bearer ".length),
+    });
+    expect(await healthWord(entry?.url ?? "")).not.toBe("ERROR");
+    const version = (await (await fetch(`${entry?.url}/version`)).json()) as { version: string };
+    expect(semverAtLeast(version.version, "0.14.1")).toBe(true);
+    const first = await fetch(`${entry?.url}/llm`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${entry?.token}` },
+      body: JSON.stringify({ messages: [{ role: "user", content: "hello" }], max_tokens: 8 }),
+    });
+    const answered = readNonStreaming(first.status, first.headers.get("content-type"), await first.text());
+    expect(answered).toMatchObject({ kind: "answer" });
 
     const crashed = (await llm(runner.url, false)).json();
     expect(crashed).toMatchObject({ kind: "error", status: 500 });

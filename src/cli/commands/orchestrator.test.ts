@@ -62,8 +62,8 @@ describe("llm-runner orchestrator", () => {
       MAX_NUM_SEQS: "64",
     });
     expect(code).toBe(0);
-    const json = out.slice(out.indexOf("["));
-    expect(JSON.parse(json)).toEqual([
+    // stdout is the JSON list alone: `llm-runner orchestrator > aiModels.json` is a file the orchestrator reads.
+    expect(JSON.parse(out)).toEqual([
       {
         pipeline: "llm",
         model_id: MODEL,
@@ -107,7 +107,8 @@ describe("llm-runner orchestrator", () => {
     expect(body.aiModels[0].price_per_unit).toBe(0.02);
     expect(body.pricing).toMatchObject({ ratio: 0.25, requests: 3, maxTokens: 1024, completionTokens: 256 });
     const human = await cli(["--target-usd-per-mtok=0.08"], { LLM_RUNNER_HOME: dir });
-    expect(human.out).toContain("3 finished /llm requests generated 256 of 1024 max_tokens (25.0%)");
+    expect(JSON.parse(human.out)[0].price_per_unit).toBe(0.02);
+    expect(human.err).toContain("3 finished /llm requests generated 256 of 1024 max_tokens (25.0%)");
   });
 
   it("without a ledger it says so and keeps PRICE_PER_UNIT", async () => {

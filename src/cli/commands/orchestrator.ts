@@ -160,16 +160,18 @@ Examples:
       write(io, JSON.stringify({ aiModels: [entry], pricing: pricingOut, notes }, null, 2));
       return EXIT.ok;
     }
-    write(io, "Paste into the orchestrator's aiModels.json (-aiModels), next to any other entries:\n");
+    // stdout is the JSON list alone, so `> aiModels.json` gives a file the orchestrator reads; words go to stderr.
     write(io, JSON.stringify([entry], null, 2));
+    io.stderr.write(
+      "The aiModels.json entry for the orchestrator (-aiModels); add it next to any other entries.\n",
+    );
     if (pricing && pricingOut) {
       const pct = (pricing.ratio * 100).toFixed(1);
-      write(
-        io,
-        `\nprice_per_unit ${entry.price_per_unit} ${entry.currency} per ${entry.pixels_per_unit} max_tokens: ` +
+      io.stderr.write(
+        `price_per_unit ${entry.price_per_unit} ${entry.currency} per ${entry.pixels_per_unit} max_tokens: ` +
           `${pricing.sample.requests} finished /llm requests generated ${pricing.sample.completionTokens} of ` +
           `${pricing.sample.maxTokens} max_tokens (${pct}%), so a real output token costs ` +
-          `${options.target} USD per million.`,
+          `${options.target} USD per million.\n`,
       );
     }
     for (const note of notes) io.stderr.write(`note: ${note}\n`);
