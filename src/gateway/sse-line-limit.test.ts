@@ -8,14 +8,18 @@ const lines = (out: string) => out.split("\n").filter((l) => l !== "");
 describe("splitForBudget", () => {
   it("cuts text into pieces that fit the budget escaped, never inside a code point, losing nothing", () => {
     fc.assert(
-      fc.property(fc.string({ unit: "grapheme", maxLength: 400 }), fc.integer({ min: 12, max: 64 }), (text, budget) => {
-        const pieces = splitForBudget(text, budget);
-        expect(pieces.join("")).toBe(text);
-        for (const p of pieces) {
-          expect(Buffer.byteLength(JSON.stringify(p)) - 2).toBeLessThanOrEqual(budget);
-          expect(p).not.toMatch(/^[\uDC00-\uDFFF]|[\uD800-\uDBFF]$/);
-        }
-      }),
+      fc.property(
+        fc.string({ unit: "grapheme", maxLength: 400 }),
+        fc.integer({ min: 12, max: 64 }),
+        (text, budget) => {
+          const pieces = splitForBudget(text, budget);
+          expect(pieces.join("")).toBe(text);
+          for (const p of pieces) {
+            expect(Buffer.byteLength(JSON.stringify(p)) - 2).toBeLessThanOrEqual(budget);
+            expect(p).not.toMatch(/^[\uDC00-\uDFFF]|[\uD800-\uDBFF]$/);
+          }
+        },
+      ),
       { numRuns: 300 },
     );
   });

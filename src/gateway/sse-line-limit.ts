@@ -15,7 +15,8 @@ function escapedBytes(s: string): number {
  * point (a surrogate pair stays whole). The pieces joined are `text`.
  */
 export function splitForBudget(text: string, budget: number): string[] {
-  if (budget < 12) throw new RangeError(`an SSE text budget of ${budget} bytes cannot hold one escaped character`);
+  if (budget < 12)
+    throw new RangeError(`an SSE text budget of ${budget} bytes cannot hold one escaped character`);
   const pieces: string[] = [];
   let start = 0;
   let used = 0;
