@@ -13,7 +13,7 @@ describe("llm-runner flags (built CLI)", () => {
     const r = await runCli(["flags"], baseEnv);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(
-      /^VLLM_API_KEY='\*\*\*' vllm serve meta-llama\/Meta-Llama-3\.1-8B-Instruct .*--tensor-parallel-size 1 /,
+      /^VLLM_API_KEY='\*\*\*' CUDA_DEVICE_ORDER=PCI_BUS_ID vllm serve meta-llama\/Meta-Llama-3\.1-8B-Instruct .*--tensor-parallel-size 1 /,
     );
     expect(r.stdout.trim().split("\n")).toHaveLength(1);
     expect(r.stderr).toContain("warning: no NVIDIA GPU found");
@@ -44,7 +44,7 @@ describe("llm-runner flags (built CLI)", () => {
     const { argv, env } = JSON.parse(r.stdout) as { argv: string[]; env: Record<string, string> };
     expect(argv.slice(0, 2)).toEqual(["vllm", "serve"]);
     expect(argv[argv.indexOf("--max-model-len") + 1]).toBe("4096");
-    expect(env).toEqual({ VLLM_API_KEY: "***", HF_TOKEN: "***" });
+    expect(env).toEqual({ VLLM_API_KEY: "***", CUDA_DEVICE_ORDER: "PCI_BUS_ID", HF_TOKEN: "***" });
     expect(r.stdout + r.stderr).not.toMatch(/topsecret|gw-secret/);
   });
 

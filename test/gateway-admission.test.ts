@@ -90,7 +90,7 @@ describe("client disconnect", () => {
 });
 
 describe("admission", () => {
-  it("answers 429 beyond MAX_NUM_SEQS + QUEUE_SIZE, and admits again once a slot frees", async () => {
+  it("answers 500 on /llm (go-livepeer's error status) beyond MAX_NUM_SEQS + QUEUE_SIZE, and admits again once a slot frees", async () => {
     // Two run at the engine, one waits in its queue: all three are admitted.
     const open = [1, 2, 3].map(() => {
       const req = httpRequest(`${gw.url}/llm`, {
@@ -108,7 +108,7 @@ describe("admission", () => {
         headers: { "content-type": "application/json", ...auth },
         body: JSON.stringify({ messages: longMessage(2) }),
       });
-      expect(res.status).toBe(429);
+      expect(res.status).toBe(500);
       expect(res.headers.get("retry-after")).toBe("1");
       expect((await json(res)).detail.msg).toMatch(/at capacity: 3 requests admitted/);
     } finally {
@@ -123,7 +123,7 @@ describe("admission", () => {
     expect(again.status).toBe(200);
   });
 
-  it("answers 401 with WWW-Authenticate without a token, 413 over MAX_BODY_BYTES, 503 while not ready", async () => {
+  it("answers 401 with WWW-Authenticate without a token, 400 over MAX_BODY_BYTES, 500 while not ready", async () => {
     const anon = await fetch(`${gw.url}/llm`, { method: "POST", body: "{}" });
     expect(anon.status).toBe(401);
     expect(anon.headers.get("www-authenticate")).toBe("Bearer");
@@ -132,7 +132,8 @@ describe("admission", () => {
       headers: { "content-type": "application/json", ...auth },
       body: JSON.stringify({ messages: longMessage(2000) }),
     });
-    expect(big.status).toBe(413);
+    expect(big.status).toBe(400);
+    expect((await json(big)).detail.msg).toContain("MAX_BODY_BYTES");
     gw.supervisor.setState("restarting", {
       reason: "crash",
       message: "engine exited with code 1",
@@ -145,7 +146,7 @@ describe("admission", () => {
         headers: { "content-type": "application/json", ...auth },
         body: JSON.stringify({ messages: longMessage(2) }),
       });
-      expect(res.status).toBe(503);
+      expect(res.status).toBe(500);
       expect(res.headers.get("retry-after")).toBe("5");
       expect((await json(res)).detail.msg).toBe(
         "The engine is restarting after a failure (LOADING): crash: engine exited with code 1; retry shortly.",

@@ -143,7 +143,7 @@ describe("engine faults under load (200 concurrent streams)", () => {
     try {
       await waitFor(async () => (await health(runner.url)) === "ERROR", 30_000, "/health ERROR");
       const res = await call(runner.url, "/llm", chatBody("/llm", "hi", 4, false));
-      expect(res.status).toBe(503);
+      expect(res.status).toBe(500);
       expect(res.text).toContain("cuda_oom");
       const human = await runCli(["status"], runner.env);
       expect(human.code, human.stderr).toBe(0);

@@ -6,15 +6,7 @@ import type { Finding } from "./model-checks.js";
 export function crossFieldIssues(v: Partial<EnvValues>): Finding[] {
   const issues: Finding[] = [];
   const batched = v.MAX_NUM_BATCHED_TOKENS;
-  const len = v.MAX_MODEL_LEN;
   const seqs = v.MAX_NUM_SEQS;
-  // The AI-runner reference silently raised batched tokens here; we say so instead, with both numbers.
-  if (batched !== undefined && len !== undefined && batched < len) {
-    issues.push({
-      variable: "MAX_NUM_BATCHED_TOKENS",
-      message: `max_num_batched_tokens (${batched}) is smaller than max_model_len (${len}): a full-length prompt could not be scheduled in one step. Set MAX_NUM_BATCHED_TOKENS=${len} or more, or lower MAX_MODEL_LEN to ${batched}.`,
-    });
-  }
   if (batched !== undefined && seqs !== undefined && batched < seqs) {
     issues.push({
       variable: "MAX_NUM_BATCHED_TOKENS",
@@ -28,4 +20,22 @@ export function crossFieldIssues(v: Partial<EnvValues>): Finding[] {
     });
   }
   return issues;
+}
+
+/**
+ * Notes (`!` in check/flags) between variables: legal settings an operator may not expect. MAX_NUM_BATCHED_TOKENS
+ * below MAX_MODEL_LEN: the AI-runner raises it silently; vLLM V1 (our pinned engine) always chunks prefill, so
+ * a long prompt is scheduled over several steps, and a lower value is a real tuning knob (lower inter-token
+ * latency while long prompts are prefilled). Only V0 without chunked prefill refused it.
+ */
+export function crossFieldNotes(v: Partial<EnvValues>): string[] {
+  const notes: string[] = [];
+  const batched = v.MAX_NUM_BATCHED_TOKENS;
+  const len = v.MAX_MODEL_LEN;
+  if (batched !== undefined && len !== undefined && batched < len) {
+    notes.push(
+      `MAX_NUM_BATCHED_TOKENS (${batched}) is below MAX_MODEL_LEN (${len}): vLLM chunks the prefill of longer prompts over several steps (lower inter-token latency for the others, a longer time to first token for them). The AI-runner would raise it to ${len}; set MAX_NUM_BATCHED_TOKENS=${len} for the same behaviour.`,
+    );
+  }
+  return notes;
 }

@@ -199,6 +199,22 @@ const seconds = (opts: { min: number; minExclusive?: boolean; example: string })
   };
 };
 
+/** The AI-runner contract version our /llm, /health, /hardware/* and /version implement (its OpenAPI v0.14.1). */
+export const AI_RUNNER_CONTRACT_VERSION = "0.14.1";
+
+// semver.org's MAJOR.MINOR.PATCH[-prerelease][+build]. Gateways compare /version with -aiMinRunnerVersion
+// (go-livepeer core/capabilities.go, Masterminds/semver) and turn away a runner whose version does not parse.
+const SEMVER =
+  /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-(0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(\.(0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*)?(\+[0-9a-zA-Z-]+(\.[0-9a-zA-Z-]+)*)?$/;
+
+const semver: Check<string> = (raw) => {
+  const s = raw.trim();
+  if (SEMVER.test(s)) return s;
+  return new Invalid(
+    `must be a semantic version MAJOR.MINOR.PATCH (no leading "v"), e.g. ${AI_RUNNER_CONTRACT_VERSION}; gateways compare it with -aiMinRunnerVersion. Unset it for ${AI_RUNNER_CONTRACT_VERSION}.`,
+  );
+};
+
 export const DEFAULT_MODEL_ID = "meta-llama/Meta-Llama-3.1-8B-Instruct";
 export const DEFAULT_VLLM_IMAGE = "localhost/llm-runner-vllm:0.1.0";
 export const DEFAULT_SIM_IMAGE = "localhost/llm-runner-sim:latest";
@@ -235,6 +251,7 @@ export function envSchema(ctx: SchemaContext, isDir: (p: string) => boolean) {
     AUTH_TOKEN: variable(authToken, null),
     QUEUE_SIZE: variable(integer({ min: 0, example: 256 }), 256),
     MAX_BODY_BYTES: variable(integer({ min: 1, example: 1048576, unit: "of bytes" }), 1048576),
+    RUNNER_VERSION: variable(semver, AI_RUNNER_CONTRACT_VERSION),
 
     ENGINE: variable(oneOf(["vllm", "sim"] as const), "vllm" as const),
     DRIVER: variable(oneOf(["docker", "process"] as const), "docker" as const),

@@ -7,7 +7,7 @@ import type { z } from "zod";
 import type { GpuInfo, GpuProbe } from "../gpu/types.js";
 import { flagForEnv } from "./config-flags.js";
 import { maskSecret } from "./config-issues.js";
-import { crossFieldIssues } from "./cross-field-rules.js";
+import { crossFieldIssues, crossFieldNotes } from "./cross-field-rules.js";
 import {
   DEFAULT_SIM_IMAGE,
   DEFAULT_VLLM_IMAGE,
@@ -71,6 +71,7 @@ export async function loadConfig(input: LoadConfigInput): Promise<LoadConfigResu
   const v = values as Partial<EnvValues>;
 
   issues.push(...crossFieldIssues(v).map(toIssue));
+  warnings.push(...crossFieldNotes(v));
   warnings.push(...misspeltVariables(input.env, known));
   if (v.AUTH_TOKEN === null && v.HOST !== undefined && !isLoopback(v.HOST)) {
     warnings.push(
@@ -207,6 +208,7 @@ function toConfig(v: EnvValues): Config {
     authToken: v.AUTH_TOKEN,
     queueSize: v.QUEUE_SIZE,
     maxBodyBytes: v.MAX_BODY_BYTES,
+    runnerVersion: v.RUNNER_VERSION,
     engine: v.ENGINE,
     driver: v.DRIVER,
     engineImage: v.ENGINE_IMAGE ?? (v.ENGINE === "sim" ? DEFAULT_SIM_IMAGE : DEFAULT_VLLM_IMAGE),

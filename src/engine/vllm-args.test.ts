@@ -169,14 +169,19 @@ describe("engineCommand and engineEnv", () => {
     ]);
   });
 
-  it("passes the API key and HF token in the environment, and GPU_IDS to the process driver", async () => {
+  it("passes the API key, HF token and PCI-bus GPU order in the environment, and GPU_IDS to the process driver", async () => {
     const config = await configFrom({ HF_TOKEN: "hf_x", GPU_IDS: "1,3" });
     expect(engineEnv(config, "process", "k")).toEqual({
       VLLM_API_KEY: "k",
+      CUDA_DEVICE_ORDER: "PCI_BUS_ID",
       HF_TOKEN: "hf_x",
       CUDA_VISIBLE_DEVICES: "1,3",
     });
-    expect(engineEnv(config, "docker", "k")).toEqual({ VLLM_API_KEY: "k", HF_TOKEN: "hf_x" });
+    expect(engineEnv(config, "docker", "k")).toEqual({
+      VLLM_API_KEY: "k",
+      CUDA_DEVICE_ORDER: "PCI_BUS_ID",
+      HF_TOKEN: "hf_x",
+    });
   });
 });
 

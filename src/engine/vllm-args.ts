@@ -101,15 +101,16 @@ export function engineCommand(config: Config): string[] {
 }
 
 /**
- * The environment the engine gets besides the inherited one: its API key, the HF token, and for the process
- * driver the GPUs (the docker driver selects GPUs with device requests instead).
+ * The environment the engine gets besides the inherited one: its API key, the HF token, GPU numbering by PCI bus
+ * (CUDA's default orders by speed; nvidia-smi, GPU_IDS and go-livepeer count by PCI bus, and the AI-runner sets
+ * the same), and for the process driver the GPUs (the docker driver selects GPUs with device requests instead).
  */
 export function engineEnv(
   config: Config,
   driver: "process" | "docker",
   apiKey: string,
 ): Record<string, string> {
-  const env: Record<string, string> = { VLLM_API_KEY: apiKey };
+  const env: Record<string, string> = { VLLM_API_KEY: apiKey, CUDA_DEVICE_ORDER: "PCI_BUS_ID" };
   if (config.hfToken) env.HF_TOKEN = config.hfToken;
   if (driver === "process" && Array.isArray(config.gpuIds))
     env.CUDA_VISIBLE_DEVICES = config.gpuIds.join(",");

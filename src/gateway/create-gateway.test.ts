@@ -141,8 +141,8 @@ describe("POST /llm", () => {
     ]);
   });
 
-  it("rejects schema errors with 422 in FastAPI's shape, naming every bad field", async () => {
-    const { post, upstream } = setup();
+  it("rejects schema errors with 400 {detail:{msg}} naming every bad field (go-livepeer reads only 400/401/500)", async () => {
+    const { post, upstream, ledger } = setup();
     const res = await post("/llm", {
       messages: [{ role: "robot", content: "x" }],
       temperature: 3,
@@ -150,23 +150,28 @@ describe("POST /llm", () => {
       max_tokens: 0,
       top_k: 0,
     });
-    expect(res.status).toBe(422);
-    const body = await json(res);
-    const locs = body.detail.map((d: { loc: unknown[] }) => d.loc.join("."));
-    expect(locs.sort()).toEqual(
-      ["body.max_tokens", "body.messages.0.role", "body.temperature", "body.top_k", "body.top_p"].sort(),
-    );
-    expect(body.detail.find((d: { loc: string[] }) => d.loc[1] === "temperature").msg).toBe(
-      "temperature must be at most 2",
-    );
+    expect(res.status).toBe(400);
+    const msg: string = (await json(res)).detail.msg;
+    expect(msg).toMatch(/^Invalid \/llm request: /);
+    for (const part of [
+      "messages.0.role: role must be one of system, user, assistant",
+      "temperature: temperature must be at most 2",
+      "top_p: top_p must be at least 0",
+      "max_tokens: max_tokens must be at least 1",
+      "top_k: top_k must be -1 (off) or at least 1",
+    ]) {
+      expect(msg).toContain(part);
+    }
     expect(upstream.requests).toHaveLength(0);
+    expect(ledger.rows()).toHaveLength(0);
   });
 
-  it("reports missing messages as 'missing'", async () => {
+  it("reports missing messages as required, in detail.msg", async () => {
     const { post } = setup();
     const res = await post("/llm", {});
+    expect(res.status).toBe(400);
     expect(await json(res)).toEqual({
-      detail: [{ loc: ["body", "messages"], msg: "messages is required", type: "missing" }],
+      detail: { msg: "Invalid /llm request: messages: messages is required" },
     });
   });
 
@@ -200,12 +205,17 @@ describe("POST /llm", () => {
     expect(ledger.rows()).toMatchObject([{ status: "rejected", httpStatus: 400 }]);
   });
 
-  it("answers 502 when the engine cannot be reached", async () => {
+  it("answers 500 on /llm (502 on /v1) when the engine cannot be reached", async () => {
     const { post, ledger, supervisor } = setup({ reply: () => new Error("connect ECONNREFUSED") });
     const res = await post("/llm", hello);
-    expect(res.status).toBe(502);
+    expect(res.status).toBe(500);
     expect((await json(res)).detail.msg).toContain("ECONNREFUSED");
-    expect(ledger.rows()).toMatchObject([{ status: "engine_error", httpStatus: 502 }]);
+    const v1 = await post("/v1/chat/completions", { messages: [{ role: "user", content: "x" }] });
+    expect(v1.status).toBe(502);
+    expect(ledger.rows()).toMatchObject([
+      { status: "engine_error", httpStatus: 500 },
+      { status: "engine_error", httpStatus: 502 },
+    ]);
     expect(supervisor.inFlight).toBe(0);
   });
 
@@ -398,12 +408,12 @@ describe("admission", () => {
     expect((await app.request("/health")).status).toBe(200);
   });
 
-  it("answers 503 with Retry-After and the reason while the engine is not ready", async () => {
+  it("answers 500 on /llm, 503 on /v1, with Retry-After and the reason while the engine is not ready", async () => {
     const { post, supervisor, ledger } = setup();
     supervisor.progress = 0.42;
     supervisor.setState("loading");
     const res = await post("/llm", hello);
-    expect(res.status).toBe(503);
+    expect(res.status).toBe(500);
     expect(res.headers.get("retry-after")).toBe("5");
     expect((await json(res)).detail.msg).toBe("The model is loading (LOADING, 42%); retry shortly.");
     supervisor.setState("failed", {
@@ -419,7 +429,7 @@ describe("admission", () => {
     expect(ledger.rows().map((r) => r.status)).toEqual(["rejected", "rejected"]);
   });
 
-  it("admits at most MAX_NUM_SEQS + QUEUE_SIZE requests at once, then answers 429 with Retry-After", async () => {
+  it("admits at most MAX_NUM_SEQS + QUEUE_SIZE requests at once, then answers 500 (/llm) or 429 (/v1) with Retry-After", async () => {
     const { post, supervisor } = setup({
       config: { maxNumSeqs: 1, queueSize: 1 },
       reply: () => ({ body: [engineStream(["a"])[0] as string, { hang: true }] }),
@@ -429,18 +439,22 @@ describe("admission", () => {
       await post("/llm", { ...hello, stream: true }),
     ];
     const res = await post("/llm", hello);
-    expect(res.status).toBe(429);
+    expect(res.status).toBe(500);
     expect(res.headers.get("retry-after")).toBe("1");
     expect((await json(res)).detail.msg).toContain("at capacity: 2 requests admitted");
+    const v1 = await post("/v1/chat/completions", { messages: [{ role: "user", content: "x" }] });
+    expect(v1.status).toBe(429);
     for (const r of open) await r.body?.cancel();
     expect(supervisor.inFlight).toBe(0);
     expect((await post("/llm", { ...hello, stream: true })).status).toBe(200);
   });
 
-  it("answers 413 for a body over MAX_BODY_BYTES", async () => {
+  it("answers 400 on /llm (413 on /v1) for a body over MAX_BODY_BYTES", async () => {
     const { post } = setup({ config: { maxBodyBytes: 100 } });
     const res = await post("/llm", { messages: [{ role: "user", content: "x".repeat(200) }] });
-    expect(res.status).toBe(413);
+    expect(res.status).toBe(400);
+    const v1 = await post("/v1/chat/completions", { messages: [{ role: "user", content: "x".repeat(200) }] });
+    expect(v1.status).toBe(413);
     expect((await json(res)).detail.msg).toContain("MAX_BODY_BYTES (100 bytes)");
   });
 
@@ -506,11 +520,31 @@ describe("GET routes", () => {
     expect((await json(res)).detail.msg).toContain("NVML driver mismatch");
   });
 
-  it("/version names the pipeline, model and runner version", async () => {
-    const { app } = setup();
+  it("/version reports RUNNER_VERSION (the AI-runner contract version), not llm-runner's own", async () => {
+    const { app } = setup({ config: { runnerVersion: "0.15.0-llm.1" } });
     const body = await json(await app.request("/version"));
-    expect(body).toMatchObject({ pipeline: "llm", model_id: "test-model" });
-    expect(body.version).toMatch(/^\d+\.\d+\.\d+/);
+    expect(body).toEqual({ pipeline: "llm", model_id: "test-model", version: "0.15.0-llm.1" });
+  });
+
+  it("/ready is 200 only while a request would be served now, 503 with the reason otherwise", async () => {
+    const { app, post, supervisor } = setup({
+      config: { maxNumSeqs: 1, queueSize: 0 },
+      reply: () => ({ body: [engineStream(["a"])[0] as string, { hang: true }] }),
+    });
+    const ready = await app.request("/ready");
+    expect(ready.status).toBe(200);
+    expect(await json(ready)).toEqual({ ready: true, status: "IDLE", state: "ready" });
+    const open = await post("/llm", { ...hello, stream: true });
+    const full = await app.request("/ready");
+    expect(full.status).toBe(503);
+    expect((await json(full)).reason).toContain("at capacity: 1 requests admitted");
+    await open.body?.cancel();
+    supervisor.setState("loading");
+    const loading = await app.request("/ready");
+    expect(loading.status).toBe(503);
+    expect(loading.headers.get("retry-after")).toBe("5");
+    expect(await json(loading)).toMatchObject({ ready: false, status: "LOADING", state: "loading" });
+    expect((await app.request("/health")).status).toBe(200);
   });
 
   it("/metrics renders our series, the supervisor gauges and the engine's vllm:* lines only", async () => {

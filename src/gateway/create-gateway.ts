@@ -6,6 +6,7 @@ import { errorResponse, toGatewayError, wireShapeFor } from "./error-response.js
 import { ExchangeTracker } from "./exchange-tracker.js";
 import type { GatewayDeps, RouteDeps } from "./gateway-deps.js";
 import { errors } from "./gateway-error.js";
+import { isLlmPath, toLlmError } from "./llm-status.js";
 import { bodyLimitFor } from "./read-json-body.js";
 import { registerChatCompletions } from "./routes/chat-completions.js";
 import { registerHardware } from "./routes/hardware.js";
@@ -13,6 +14,7 @@ import { registerHealth } from "./routes/health.js";
 import { registerLlm } from "./routes/llm.js";
 import { registerMetrics } from "./routes/metrics.js";
 import { registerModels } from "./routes/models.js";
+import { registerReady } from "./routes/ready.js";
 import { registerVersion } from "./routes/version.js";
 import { UndiciUpstreamClient } from "./upstream-client.js";
 
@@ -29,6 +31,7 @@ const KNOWN_ROUTES = new Set([
   "/v1/chat/completions",
   "/v1/models",
   "/health",
+  "/ready",
   "/hardware/info",
   "/hardware/stats",
   "/version",
@@ -40,7 +43,7 @@ function preciseClock(): number {
 }
 
 /**
- * The gateway: /llm, /v1/chat/completions, /v1/models, /health, /hardware/*, /version, /metrics.
+ * The gateway: /llm, /v1/chat/completions, /v1/models, /health, /ready, /hardware/*, /version, /metrics.
  * Auth (when AUTH_TOKEN is set) guards the routes that spend GPU time: /llm and /v1/*.
  *
  * @example
@@ -76,7 +79,8 @@ export function createGateway(deps: GatewayDeps): GatewayApp {
     if (error.status >= 500 && error.status !== 502 && error.status !== 503) {
       deps.logger.error({ err, path: c.req.path }, "request failed");
     }
-    return errorResponse(error, wireShapeFor(c.req.path));
+    // /llm answers only 400/401/500 (see llm-status.ts); /v1 keeps OpenAI's statuses.
+    return errorResponse(isLlmPath(c.req.path) ? toLlmError(error) : error, wireShapeFor(c.req.path));
   });
   app.notFound((c) => errorResponse(errors.notFound(c.req.method, c.req.path), wireShapeFor(c.req.path)));
 
@@ -94,6 +98,7 @@ export function createGateway(deps: GatewayDeps): GatewayApp {
   registerChatCompletions(app, routeDeps);
   registerModels(app, routeDeps);
   registerHealth(app, routeDeps);
+  registerReady(app, routeDeps);
   registerHardware(app, routeDeps);
   registerVersion(app, routeDeps);
   registerMetrics(app, routeDeps);

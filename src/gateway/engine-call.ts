@@ -1,4 +1,5 @@
 import type { Context } from "hono";
+import type { BodyPlan } from "./context-fit.js";
 import { engineErrorMessage } from "./engine-chunk.js";
 import type { Exchange } from "./exchange.js";
 import type { RouteDeps } from "./gateway-deps.js";
@@ -25,13 +26,14 @@ export const clientGone = () => new GatewayError(499, "client_closed", "The clie
 
 /**
  * Admits the request (429/503 otherwise), sends it to the engine on the ticket's endpoint, and returns the
- * engine's 200 response, or its refusal. Every way out that ends the exchange writes its ledger row first.
+ * engine's 200 response, or its refusal. A BodyPlan builds the body once the engine is known and may send it
+ * again, once, after an engine 400 (context-fit.ts). Every way out that ends the exchange writes its ledger row first.
  */
 export async function callEngine(
   c: Context,
   ex: Exchange,
   deps: RouteDeps,
-  body: string,
+  body: string | BodyPlan,
 ): Promise<UpstreamResponse | EngineRefusal> {
   let admitted: ReturnType<RouteDeps["admission"]["admit"]>;
   try {
@@ -49,27 +51,38 @@ export async function callEngine(
   const node = nodeBindings(c);
   if (node) ex.watchResponse(node.outgoing);
   else ex.watchClient(c.req.raw.signal);
-  let res: UpstreamResponse;
-  try {
-    res = await deps.upstream.send({
+  const send = (payload: string) =>
+    deps.upstream.send({
       endpoint: admitted.ticket.endpoint,
       method: "POST",
       path: "/v1/chat/completions",
-      body,
+      body: payload,
       requestId: ex.id,
       signal: ex.upstreamAbort.signal,
     });
+  let res: UpstreamResponse;
+  let text: string | null = null;
+  try {
+    const signal = ex.upstreamAbort.signal;
+    res = await send(typeof body === "string" ? body : await body.first(admitted.ticket.endpoint, signal));
+    if (res.status === 400 && typeof body !== "string") {
+      text = await readText(res);
+      const again = await body.afterRefusal(admitted.ticket.endpoint, signal);
+      if (again !== null) {
+        text = null;
+        res = await send(again);
+      }
+    }
   } catch (err) {
+    if (err instanceof GatewayError && ex.abortCause === null) {
+      ex.finish({ status: "rejected", httpStatus: err.status, error: err.message });
+      throw err;
+    }
     throw failExchange(ex, err, errors.engineUnreachable);
   }
   ex.progress();
   if (res.status === 200) return res;
-  let text = "";
-  try {
-    text = await res.text();
-  } catch {
-    // the status is enough to go on
-  }
+  text ??= await readText(res);
   const message = engineErrorMessage(text);
   const passOn = CLIENT_STATUSES.has(res.status);
   ex.finish({
@@ -96,6 +109,14 @@ export function failExchange(
   const message = failureMessage(ex, err);
   ex.finish({ status: "engine_error", httpStatus: 502, error: message });
   return toError(message, err);
+}
+
+async function readText(res: UpstreamResponse): Promise<string> {
+  try {
+    return await res.text();
+  } catch {
+    return ""; // the status is enough to go on
+  }
 }
 
 export function isRefusal(v: UpstreamResponse | EngineRefusal): v is EngineRefusal {

@@ -41,8 +41,7 @@ export function errorBody(err: GatewayError, shape: WireShape): unknown {
       },
     };
   }
-  // FastAPI's validation shape on /llm (the contract's HTTPValidationError), {"detail":{"msg"}} for the rest.
-  if (err.issues && err.status === 422) return { detail: err.issues };
+  // The contract's HTTPError; /llm's field problems are listed inside msg (go-livepeer reads only detail.msg).
   return { detail: { msg: err.message } };
 }
 

@@ -5,6 +5,7 @@ import type { GatewayMetrics } from "../metrics/gateway-metrics.js";
 import type { Ledger, LedgerStatus } from "../pricing/ledger-types.js";
 import { type PriceRate, priceTokens } from "../pricing/price.js";
 import type { AdmittedRequest } from "./admission.js";
+import { llmWireStatus } from "./llm-status.js";
 
 /** Who ended the upstream request early. */
 export type AbortCause = "client" | "engine" | "shutdown" | "cut";
@@ -151,7 +152,8 @@ export class Exchange {
       usagePrice,
       currency: this.deps.rate.currency,
       status: input.status,
-      httpStatus: input.httpStatus,
+      // What the client was sent: /llm folds other statuses into 400/500 (llm-status.ts).
+      httpStatus: this.init.route === "/llm" ? llmWireStatus(input.httpStatus) : input.httpStatus,
       ttftMs: this.firstTokenAt === null ? null : this.firstTokenAt - this.arrivedAt,
       durationMs: now - this.arrivedAt,
       error: input.error ?? null,

@@ -1,4 +1,4 @@
-/** One field problem in a request body (rendered as FastAPI's 422 on /llm, as `param` on /v1). */
+/** One field problem in a request body (listed in the 400 message on /llm, as `param` on /v1). */
 export interface FieldIssue {
   loc: Array<string | number>; // e.g. ["body", "messages", 0, "role"]
   msg: string;

@@ -1,6 +1,9 @@
 import { EngineReportedError, parseEngineChunk } from "./engine-chunk.js";
 import { frame, type RelayProtocol, type RelayStep } from "./relay-stream.js";
+import { frameTooLong, MAX_SSE_LINE_BYTES, splitForBudget } from "./sse-line-limit.js";
 import { TokenBudget } from "./token-budget.js";
+
+const MAX_ERROR_CHARS = 4096;
 
 export interface LlmIdentity {
   id: string; // "chatcmpl-…"
@@ -37,7 +40,7 @@ export class LlmRelay implements RelayProtocol {
     const choice = chunk.choices[0];
     if (choice) {
       this.text += choice.content;
-      return { out: this.frame(choice.content, ""), tokens: choice.content === "" ? 0 : 1 };
+      return { out: this.contentFrames(choice.content), tokens: choice.content === "" ? 0 : 1 };
     }
     if (chunk.usage && !this.finalSent) return { out: this.finalFrame(), tokens: 0 };
     return { out: "", tokens: 0 };
@@ -48,7 +51,9 @@ export class LlmRelay implements RelayProtocol {
   }
 
   errorFrames(message: string): string {
-    return frame({ ...this.chunk("", "error"), error: { message } });
+    // An engine's error text can be long; the frame must stay one readable line (sse-line-limit.ts).
+    const shown = message.length > MAX_ERROR_CHARS ? `${message.slice(0, MAX_ERROR_CHARS)}…` : message;
+    return frame({ ...this.chunk("", "error"), error: { message: shown } });
   }
 
   reportedError(): string | null {
@@ -83,6 +88,19 @@ export class LlmRelay implements RelayProtocol {
   private finalFrame(): string {
     this.finalSent = true;
     return this.frame("", this.finishReason());
+  }
+
+  /**
+   * The frame for one engine chunk's text; text too long for one SSE line (a huge token, an engine that sends a
+   * whole answer at once) goes out as several frames, each a valid chunk with choices[0] and the same usage.
+   */
+  private contentFrames(content: string): string {
+    const one = this.frame(content, "");
+    if (!frameTooLong(one)) return one;
+    const overhead = Buffer.byteLength(this.frame("", "")) - 2;
+    return splitForBudget(content, MAX_SSE_LINE_BYTES - overhead)
+      .map((piece) => this.frame(piece, ""))
+      .join("");
   }
 
   /** frame(this.chunk(content, finishReason)), byte for byte, without serializing the constant parts. */

@@ -45,11 +45,14 @@ function issueType(issue: z.core.$ZodIssue): string {
   return issue.code;
 }
 
-/** Validates a parsed /llm body: 422 (FastAPI's shape) listing every bad field, 400 for a model we don't serve. */
+/**
+ * Validates a parsed /llm body: 400 naming every bad field in its message (go-livepeer reads only detail.msg, and
+ * takes a 422 for a paid empty success), 400 for a model we don't serve.
+ */
 export function parseLlmRequest(body: unknown, servedModel: string): LlmRequest {
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
     throw new GatewayError(
-      422,
+      400,
       "invalid_request",
       "The request body must be a JSON object with a messages list.",
       {
@@ -72,7 +75,7 @@ export function parseLlmRequest(body: unknown, servedModel: string): LlmRequest 
       type: issueType(i),
     }));
     const summary = issues.map((i) => `${i.loc.slice(1).join(".")}: ${i.msg}`).join("; ");
-    throw new GatewayError(422, "invalid_request", `Invalid /llm request: ${summary}`, { issues });
+    throw new GatewayError(400, "invalid_request", `Invalid /llm request: ${summary}`, { issues });
   }
   const request = result.data;
   if (request.model !== "" && request.model !== servedModel) {

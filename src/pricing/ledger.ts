@@ -65,6 +65,13 @@ export interface SessionTotals {
   usage: number;
 }
 
+/** Requests that finished normally: the tokens they were quoted for and the tokens they really got. */
+export interface OutputRatio {
+  requests: number;
+  maxTokens: number;
+  completionTokens: number;
+}
+
 /** The usage ledger in SQLite: `<home>/ledger.sqlite`. */
 export class SqliteLedger implements Ledger {
   private readonly db: Database.Database;
@@ -150,6 +157,21 @@ export class SqliteLedger implements Ledger {
       rejected: r.rejected ?? 0,
       difference: r.quoteTotal - r.usageTotal,
     }));
+  }
+
+  /**
+   * Σ completion_tokens and Σ max_tokens of the requests that finished normally ("ok") on one route and model:
+   * how much of what max_tokens pricing charges is really generated (`llm-runner orchestrator`).
+   */
+  outputRatio(options: { route: string; model: string; since?: Date }): OutputRatio {
+    const row = this.db
+      .prepare(
+        `SELECT COUNT(*) AS requests, COALESCE(SUM(max_tokens), 0) AS maxTokens,
+          COALESCE(SUM(completion_tokens), 0) AS completionTokens
+          FROM requests WHERE status = 'ok' AND route = ? AND model = ? AND ts >= ?`,
+      )
+      .get(options.route, options.model, options.since ? options.since.toISOString() : "") as OutputRatio;
+    return { requests: row.requests, maxTokens: row.maxTokens, completionTokens: row.completionTokens };
   }
 
   /** Every row, oldest first (tests and audits). */

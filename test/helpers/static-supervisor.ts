@@ -139,6 +139,7 @@ export function gatewayTestConfig(overrides: Partial<Config> = {}): Config {
     authToken: null,
     queueSize: 8,
     maxBodyBytes: 1024 * 1024,
+    runnerVersion: "0.14.1",
     engine: "sim",
     driver: "process",
     engineImage: "unused",

@@ -30,7 +30,7 @@ describe("llm-runner flags", () => {
     const { code, out, err } = await runFlags([]);
     expect(code).toBe(0);
     expect(out).toBe(
-      "VLLM_API_KEY='***' vllm serve meta-llama/Meta-Llama-3.1-8B-Instruct --served-model-name meta-llama/Meta-Llama-3.1-8B-Instruct --host 127.0.0.1 --port 8100 --tensor-parallel-size 1 --pipeline-parallel-size 1 --max-model-len 8192 --max-num-batched-tokens 8192 --max-num-seqs 128 --gpu-memory-utilization 0.97 --disable-uvicorn-access-log\n",
+      "VLLM_API_KEY='***' CUDA_DEVICE_ORDER=PCI_BUS_ID vllm serve meta-llama/Meta-Llama-3.1-8B-Instruct --served-model-name meta-llama/Meta-Llama-3.1-8B-Instruct --host 127.0.0.1 --port 8100 --tensor-parallel-size 1 --pipeline-parallel-size 1 --max-model-len 8192 --max-num-batched-tokens 8192 --max-num-seqs 128 --gpu-memory-utilization 0.97 --disable-uvicorn-access-log\n",
     );
     expect(err).toContain("warning: no NVIDIA GPU found");
   });
@@ -46,7 +46,12 @@ describe("llm-runner flags", () => {
     expect(parsed.argv.slice(0, 3)).toEqual(["vllm", "serve", "meta-llama/Meta-Llama-3.1-8B-Instruct"]);
     expect(parsed.argv).toContain("bitsandbytes");
     expect(parsed.argv[parsed.argv.indexOf("--max-num-seqs") + 1]).toBe("64");
-    expect(parsed.env).toEqual({ VLLM_API_KEY: "***", HF_TOKEN: "***", CUDA_VISIBLE_DEVICES: "0" });
+    expect(parsed.env).toEqual({
+      VLLM_API_KEY: "***",
+      CUDA_DEVICE_ORDER: "PCI_BUS_ID",
+      HF_TOKEN: "***",
+      CUDA_VISIBLE_DEVICES: "0",
+    });
     expect(out).not.toContain("realsecret");
   });
 
@@ -63,7 +68,11 @@ describe("llm-runner flags", () => {
     const text = await runFlags(["--model-id", model]);
     const { argv } = JSON.parse(json.out) as { argv: string[] };
     expect(argv[2]).toBe(model);
-    expect(shellWords(text.out.trim())).toEqual(["VLLM_API_KEY=***", ...argv]);
+    expect(shellWords(text.out.trim())).toEqual([
+      "VLLM_API_KEY=***",
+      "CUDA_DEVICE_ORDER=PCI_BUS_ID",
+      ...argv,
+    ]);
   });
 
   it("lists every problem on stderr and exits 2", async () => {
@@ -114,7 +123,7 @@ describe("llm-runner flags", () => {
     const { code, out, err } = await runFlags(["--engine", "sim"], { SIM_MODE: "echo" });
     expect(code).toBe(0);
     expect(out).toMatch(
-      /^VLLM_API_KEY='\*\*\*' python3 -m llm_runtime --engine sim meta-llama\/.* --sim-mode echo\n$/,
+      /^VLLM_API_KEY='\*\*\*' CUDA_DEVICE_ORDER=PCI_BUS_ID python3 -m llm_runtime --engine sim meta-llama\/.* --sim-mode echo\n$/,
     );
     expect(err).not.toMatch(/NVIDIA GPU|GPU count/);
   });

@@ -35,6 +35,11 @@ export const COMMANDS: CommandEntry[] = [
     load: async () => (await import("./usage.js")).usageCommand,
   },
   {
+    name: "orchestrator",
+    summary: "print the aiModels.json entry that puts this runner behind a Livepeer orchestrator",
+    load: async () => (await import("./orchestrator.js")).orchestratorCommand,
+  },
+  {
     name: "check",
     summary: "preflight doctor: config, Docker/NVIDIA or python, GPUs, model files, ports",
     load: async () => (await import("./check.js")).checkCommand,

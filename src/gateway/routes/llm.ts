@@ -1,4 +1,5 @@
 import type { Context, Hono } from "hono";
+import { contextFitPlan } from "../context-fit.js";
 import { callEngine, clientGone, isRefusal } from "../engine-call.js";
 import type { RouteDeps } from "../gateway-deps.js";
 import { errors, GatewayError } from "../gateway-error.js";
@@ -17,17 +18,28 @@ export function registerLlm(app: Hono, deps: RouteDeps): void {
   const handler = async (c: Context) => {
     const request = parseLlmRequest(await readJsonBody(c, deps.config.maxBodyBytes), deps.config.modelId);
     const ex = deps.exchanges.begin({ route: "/llm", stream: request.stream, maxTokens: request.max_tokens });
-    const engineBody = JSON.stringify({
-      model: deps.config.modelId,
+    const engineBody = (maxTokens: number) =>
+      JSON.stringify({
+        model: deps.config.modelId,
+        messages: request.messages,
+        temperature: request.temperature,
+        top_p: request.top_p,
+        top_k: request.top_k,
+        max_tokens: maxTokens,
+        stream: true,
+        stream_options: { include_usage: true, continuous_usage_stats: true },
+      });
+    // The quote stays max_tokens (what the orchestrator charges); the engine may be asked for less (context-fit.ts).
+    const plan = contextFitPlan({
+      upstream: deps.upstream,
+      modelId: deps.config.modelId,
+      maxModelLen: deps.config.maxModelLen,
       messages: request.messages,
-      temperature: request.temperature,
-      top_p: request.top_p,
-      top_k: request.top_k,
-      max_tokens: request.max_tokens,
-      stream: true,
-      stream_options: { include_usage: true, continuous_usage_stats: true },
+      maxTokens: request.max_tokens,
+      requestId: ex.id,
+      body: engineBody,
     });
-    const answer = await callEngine(c, ex, deps, engineBody);
+    const answer = await callEngine(c, ex, deps, plan);
     if (isRefusal(answer)) {
       const code = answer.status === 502 ? "engine_error" : "engine_rejected";
       throw new GatewayError(answer.status, code, `The engine refused the request: ${answer.message}`);

@@ -1,0 +1,143 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { captureIO } from "../../../test/helpers/capture-io.js";
+import { ledgerPath, SqliteLedger } from "../../pricing/ledger.js";
+import type { LedgerRow } from "../../pricing/ledger-types.js";
+import { main } from "../main.js";
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function home(): string {
+  const dir = mkdtempSync(join(tmpdir(), "orchestrator-"));
+  dirs.push(dir);
+  return dir;
+}
+
+// ENGINE=sim: the simulator needs no model files, so the config loads on any machine.
+async function cli(args: string[], env: Record<string, string>) {
+  const c = captureIO({ ENGINE: "sim", DRIVER: "process", HOME: "/tmp", ...env }, "/");
+  const code = await main(["orchestrator", ...args], c.io);
+  return { code, out: c.out(), err: c.err() };
+}
+
+const MODEL = "meta-llama/Meta-Llama-3.1-8B-Instruct";
+
+function seed(dir: string, rows: Array<[number, number]>): void {
+  const ledger = SqliteLedger.open(ledgerPath(dir));
+  rows.forEach(([maxTokens, completionTokens], i) => {
+    const row: LedgerRow = {
+      id: `r${i}`,
+      ts: new Date().toISOString(),
+      route: "/llm",
+      model: MODEL,
+      stream: false,
+      maxTokens,
+      promptTokens: 10,
+      completionTokens,
+      quote: 0,
+      usagePrice: 0,
+      currency: "USD",
+      status: "ok",
+      httpStatus: 200,
+      ttftMs: 1,
+      durationMs: 2,
+      error: null,
+    };
+    ledger.record(row);
+  });
+  ledger.close();
+}
+
+describe("llm-runner orchestrator", () => {
+  it("prints a pasteable aiModels.json list with the token masked, and says how to show it", async () => {
+    const dir = home();
+    const { code, out, err } = await cli([], {
+      LLM_RUNNER_HOME: dir,
+      AUTH_TOKEN: "s3cret",
+      MAX_NUM_SEQS: "64",
+    });
+    expect(code).toBe(0);
+    // stdout is the JSON list alone: `llm-runner orchestrator > aiModels.json` is a file the orchestrator reads.
+    expect(JSON.parse(out)).toEqual([
+      {
+        pipeline: "llm",
+        model_id: MODEL,
+        url: "http://127.0.0.1:8000",
+        token: "***",
+        capacity: 64,
+        price_per_unit: 0.08,
+        pixels_per_unit: 1000000,
+        currency: "USD",
+        warm: true,
+      },
+    ]);
+    expect(out + err).not.toContain("s3cret");
+    expect(err).toContain("run with --show-token");
+  });
+
+  it("--show-token --url --json gives the real token and the given address", async () => {
+    const { code, out } = await cli(
+      ["--show-token", "--json", "--url", "http://10.0.0.5:8000/", "--port", "9000"],
+      {
+        LLM_RUNNER_HOME: home(),
+        AUTH_TOKEN: "s3cret",
+      },
+    );
+    expect(code).toBe(0);
+    const body = JSON.parse(out);
+    expect(body.aiModels[0]).toMatchObject({ token: "s3cret", url: "http://10.0.0.5:8000" });
+    expect(body.pricing).toBeNull();
+  });
+
+  it("--target-usd-per-mtok prices real output tokens from the ledger's completion ÷ max_tokens ratio", async () => {
+    const dir = home();
+    seed(dir, [
+      [256, 64],
+      [256, 64],
+      [512, 128],
+    ]);
+    const { code, out } = await cli(["--target-usd-per-mtok", "0.08", "--json"], { LLM_RUNNER_HOME: dir });
+    expect(code).toBe(0);
+    const body = JSON.parse(out);
+    expect(body.aiModels[0].price_per_unit).toBe(0.02);
+    expect(body.pricing).toMatchObject({ ratio: 0.25, requests: 3, maxTokens: 1024, completionTokens: 256 });
+    const human = await cli(["--target-usd-per-mtok=0.08"], { LLM_RUNNER_HOME: dir });
+    expect(JSON.parse(human.out)[0].price_per_unit).toBe(0.02);
+    expect(human.err).toContain("3 finished /llm requests generated 256 of 1024 max_tokens (25.0%)");
+  });
+
+  it("without a ledger it says so and keeps PRICE_PER_UNIT", async () => {
+    const dir = home();
+    const { code, out, err } = await cli(["--target-usd-per-mtok", "0.08", "--json"], {
+      LLM_RUNNER_HOME: dir,
+      PRICE_PER_UNIT: "0.1",
+    });
+    expect(code).toBe(0);
+    expect(JSON.parse(out).aiModels[0].price_per_unit).toBe(0.1);
+    expect(JSON.parse(out).notes[0]).toBe(
+      `no ledger at ${join(dir, "ledger.sqlite")} yet: serve some /llm traffic first; price_per_unit stays PRICE_PER_UNIT.`,
+    );
+    expect(err).toBe("");
+  });
+
+  it("refuses bad flags with a usage error (exit 2)", async () => {
+    const dir = home();
+    for (const args of [
+      ["--target-usd-per-mtok", "cheap"],
+      ["--url", "10.0.0.5"],
+      ["--since", "7d"],
+      ["--bogus"],
+    ]) {
+      const { code, err } = await cli(args, { LLM_RUNNER_HOME: dir });
+      expect(code, args.join(" ")).toBe(2);
+      expect(err).toMatch(/^llm-runner orchestrator: /);
+    }
+    const euro = await cli(["--target-usd-per-mtok", "0.08"], { LLM_RUNNER_HOME: dir, CURRENCY: "EUR" });
+    expect(euro.err).toContain("CURRENCY is EUR");
+  });
+});

@@ -1,0 +1,180 @@
+// `llm-runner orchestrator`: what an operator pastes into a Livepeer orchestrator's aiModels.json to put this
+// runner behind it, optionally priced from the ledger so a real output token costs a target price.
+import { existsSync } from "node:fs";
+import { configFlagsHelp, splitConfigFlags } from "../../config/config-flags.js";
+import { formatConfigIssues } from "../../config/config-issues.js";
+import { loadConfig } from "../../config/load-config.js";
+import type { Config } from "../../config/types.js";
+import { aiModelsEntry } from "../../livepeer/ai-models-entry.js";
+import { ledgerPath, SqliteLedger } from "../../pricing/ledger.js";
+import { priceForTarget, type TargetPrice } from "../../pricing/target-price.js";
+import { type CliCommand, type CliIO, EXIT, UsageError } from "../cli-command.js";
+import { parseSince } from "./usage.js";
+
+interface Options {
+  json: boolean;
+  showToken: boolean;
+  url: string | null;
+  target: number | null;
+  since: string | null;
+}
+
+function parseArgs(rest: string[]): Options {
+  const out: Options = { json: false, showToken: false, url: null, target: null, since: null };
+  for (let i = 0; i < rest.length; i++) {
+    const arg = rest[i] as string;
+    const eq = arg.startsWith("--") ? arg.indexOf("=") : -1;
+    const [name, inline] = eq > 0 ? [arg.slice(0, eq), arg.slice(eq + 1)] : [arg, undefined];
+    if ((name === "--json" || name === "--show-token") && inline === undefined) {
+      if (name === "--json") out.json = true;
+      else out.showToken = true;
+      continue;
+    }
+    if (name !== "--url" && name !== "--target-usd-per-mtok" && name !== "--since") {
+      throw new UsageError(`unknown argument '${arg}'`);
+    }
+    const value = inline ?? rest[++i];
+    if (value === undefined || value === "") throw new UsageError(`${name} needs a value`);
+    if (name === "--url") {
+      if (!/^https?:\/\/[^\s/]+$/.test(value.replace(/\/$/, ""))) {
+        throw new UsageError(`--url '${value}' is not an http(s) address like http://10.0.0.5:8000`);
+      }
+      out.url = value.replace(/\/$/, "");
+    } else if (name === "--since") {
+      out.since = value;
+    } else {
+      const n = Number(value);
+      if (!/^(\d+(\.\d*)?|\.\d+)$/.test(value) || !(n > 0)) {
+        throw new UsageError(
+          `--target-usd-per-mtok '${value}' is not a positive price in USD per 1 million output tokens, e.g. 0.08`,
+        );
+      }
+      out.target = n;
+    }
+  }
+  return out;
+}
+
+/** The pricing the ledger supports, or why it supports none. */
+function targetPricing(config: Config, target: number, since: Date | undefined): TargetPrice | string {
+  const path = ledgerPath(config.home);
+  if (!existsSync(path)) return `no ledger at ${path} yet: serve some /llm traffic first`;
+  const ledger = SqliteLedger.openReadOnly(path);
+  try {
+    const sample = ledger.outputRatio({ route: "/llm", model: config.modelId, ...(since ? { since } : {}) });
+    const priced = priceForTarget(target, config.pixelsPerUnit, sample);
+    return (
+      priced ??
+      `no finished /llm request for ${config.modelId} in ${path}${since ? ` since ${since.toISOString()}` : ""}`
+    );
+  } finally {
+    ledger.close();
+  }
+}
+
+function write(io: CliIO, text: string): void {
+  io.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
+}
+
+export const orchestratorCommand: CliCommand = {
+  name: "orchestrator",
+  summary: "print the aiModels.json entry that puts this runner behind a Livepeer orchestrator",
+  help: `Usage: llm-runner orchestrator [--json] [--show-token] [--url URL] [--target-usd-per-mtok X [--since SPAN]] [config flags...]
+
+Prints the entry to paste into the orchestrator's aiModels.json (go-livepeer -aiModels) for this runner as an
+external container: pipeline "llm", model_id, url, token (AUTH_TOKEN, masked unless --show-token), capacity
+(the requests the engine runs at once: MAX_NUM_SEQS), price_per_unit, pixels_per_unit, currency, warm.
+The orchestrator charges max_tokens x price_per_unit / pixels_per_unit per request, whatever is generated.
+
+With --target-usd-per-mtok X it reads the ledger (<home>/ledger.sqlite): the /llm requests that finished, and
+their completion_tokens / max_tokens ratio R. It prints price_per_unit = X x R x pixels_per_unit / 1000000, the
+price at which a real output token costs X USD per million, and the sample it used. Without a ledger (or
+without finished requests) it says so and keeps PRICE_PER_UNIT.
+
+Flags:
+  --json                    print {"aiModels": [entry], "pricing": {...}|null, "notes": [...]} for scripts
+  --show-token              print AUTH_TOKEN itself in "token" (it is masked by default)
+  --url URL                 the address the orchestrator reaches this runner at (default http://HOST:PORT,
+                            127.0.0.1 when HOST is 0.0.0.0)
+  --target-usd-per-mtok X   price per million real output tokens to aim for, in USD (CURRENCY must be USD)
+  --since SPAN              only ledger rows from this UTC day (YYYY-MM-DD) or the last Nd / Nh
+${configFlagsHelp()}
+
+Examples:
+  llm-runner orchestrator --show-token > /var/lib/livepeer/aiModels.json
+  llm-runner orchestrator --url http://10.0.0.5:8000 --target-usd-per-mtok 0.08 --since 7d
+  llm-runner orchestrator --json | jq '.aiModels[0].price_per_unit'
+`,
+  async run(args, io) {
+    const { overrides, rest } = splitConfigFlags(args);
+    const options = parseArgs(rest);
+    if (options.since !== null && options.target === null) {
+      throw new UsageError("--since only applies with --target-usd-per-mtok");
+    }
+    const since = options.since === null ? undefined : parseSince(options.since, new Date());
+    const result = await loadConfig({ env: io.env, overrides, cwd: io.cwd });
+    if (!result.ok) {
+      io.stderr.write(formatConfigIssues(result.issues));
+      return EXIT.usage;
+    }
+    const config = result.config;
+    const notes: string[] = [];
+    let pricing: TargetPrice | null = null;
+    if (options.target !== null) {
+      if (config.currency.toUpperCase() !== "USD") {
+        throw new UsageError(
+          `--target-usd-per-mtok prices in USD but CURRENCY is ${config.currency}; set CURRENCY=USD or leave the flag out`,
+        );
+      }
+      const found = targetPricing(config, options.target, since);
+      if (typeof found === "string") notes.push(`${found}; price_per_unit stays PRICE_PER_UNIT.`);
+      else pricing = found;
+    }
+    const token = config.authToken === null ? undefined : options.showToken ? config.authToken : "***";
+    if (config.authToken === null) {
+      notes.push(
+        "AUTH_TOKEN is not set: the entry has no token, and anyone who can reach the runner can use it.",
+      );
+    } else if (!options.showToken) {
+      notes.push('"token" is masked: run with --show-token to print AUTH_TOKEN in it.');
+    }
+    const entry = aiModelsEntry(config, {
+      ...(options.url === null ? {} : { url: options.url }),
+      ...(token === undefined ? {} : { token }),
+      ...(pricing ? { pricePerUnit: pricing.pricePerUnit } : {}),
+    });
+    if (options.url === null) {
+      notes.push(
+        `url is ${entry.url}: pass --url when the orchestrator reaches this runner at another address.`,
+      );
+    }
+    const pricingOut = pricing && {
+      targetUsdPerMillion: options.target,
+      ratio: Number(pricing.ratio.toPrecision(6)),
+      requests: pricing.sample.requests,
+      maxTokens: pricing.sample.maxTokens,
+      completionTokens: pricing.sample.completionTokens,
+      since: since?.toISOString() ?? null,
+    };
+    if (options.json) {
+      write(io, JSON.stringify({ aiModels: [entry], pricing: pricingOut, notes }, null, 2));
+      return EXIT.ok;
+    }
+    // stdout is the JSON list alone, so `> aiModels.json` gives a file the orchestrator reads; words go to stderr.
+    write(io, JSON.stringify([entry], null, 2));
+    io.stderr.write(
+      "The aiModels.json entry for the orchestrator (-aiModels); add it next to any other entries.\n",
+    );
+    if (pricing && pricingOut) {
+      const pct = (pricing.ratio * 100).toFixed(1);
+      io.stderr.write(
+        `price_per_unit ${entry.price_per_unit} ${entry.currency} per ${entry.pixels_per_unit} max_tokens: ` +
+          `${pricing.sample.requests} finished /llm requests generated ${pricing.sample.completionTokens} of ` +
+          `${pricing.sample.maxTokens} max_tokens (${pct}%), so a real output token costs ` +
+          `${options.target} USD per million.\n`,
+      );
+    }
+    for (const note of notes) io.stderr.write(`note: ${note}\n`);
+    return EXIT.ok;
+  },
+};
