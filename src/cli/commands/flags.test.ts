@@ -100,7 +100,7 @@ describe("llm-runner flags", () => {
     const model = path.join(REPO, "test/fixtures/models/Meta-Llama-3.1-8B-Instruct");
     const { code, out, err } = await runFlags(["--model-id", model], { LLM_RUNNER_FAKE_GPUS: FAKE_GPU });
     expect(code).toBe(0);
-    expect(out).toMatch(/^VLLM_API_KEY='\*\*\*' vllm serve [^\n]+\n$/);
+    expect(out).toMatch(/^VLLM_API_KEY='\*\*\*' CUDA_DEVICE_ORDER=PCI_BUS_ID vllm serve [^\n]+\n$/);
     expect(err).toMatch(
       /^note: KV cache ≈ [\d,]+ tokens \(±15 % estimate\), max concurrency at full length \(MAX_MODEL_LEN=8192\) ≈ \d+× \(MAX_NUM_SEQS=128/m,
     );
