@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { VERSION } from "../version.js";
 import { createGatewayMetrics } from "./gateway-metrics.js";
 
 describe("createGatewayMetrics", () => {
@@ -33,6 +34,7 @@ describe("createGatewayMetrics", () => {
     const text = await m.render();
     const lines = text.split("\n");
     expect(lines).toContain("# TYPE llm_runner_http_responses_total counter");
+    expect(lines).toContain(`llm_runner_build_info{version="${VERSION}"} 1`);
     expect(lines).toContain('llm_runner_http_responses_total{route="/llm",code="200"} 2');
     expect(lines).toContain('llm_runner_http_responses_total{route="a\\"b\\\\c",code="400"} 1');
     expect(lines).toContain("# TYPE llm_runner_inter_token_gap_seconds histogram");

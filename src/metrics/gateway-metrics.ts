@@ -1,7 +1,8 @@
 // On prom-client, the Node ecosystem's Prometheus client. Measured before the switch (bench/metrics-recording.mjs):
 // a histogram observation costs ~0.33 µs against ~0.05 µs for the hand-written registry it replaced, under
 // 1 % of the gateway's ~30-40 µs of CPU per relayed event (bench/results/latest.md), so not a hot-path cost.
-import { Counter, Histogram, Registry } from "prom-client";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { VERSION } from "../version.js";
 
 /** How one priced request ended (the ledger's status). */
 export type RequestOutcomeStatus = "ok" | "client_abort" | "engine_error" | "rejected";
@@ -37,6 +38,13 @@ export function createGatewayMetrics(): GatewayMetrics {
   // One registry per gateway: tests and several gateways in one process never share counts.
   const registry = new Registry();
   const registers = [registry];
+  // llm-runner's own version (/version answers the AI-runner contract version instead).
+  new Gauge({
+    name: "llm_runner_build_info",
+    help: "Always 1; the version label is llm-runner's own version.",
+    labelNames: ["version"] as const,
+    registers,
+  }).set({ version: VERSION }, 1);
   const responses = new Counter({
     name: "llm_runner_http_responses_total",
     help: "HTTP responses by route and status code.",
