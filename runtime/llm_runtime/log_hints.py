@@ -21,7 +21,8 @@ class ModelFacts:
     gpus_per_replica: int = 1  # tensor x pipeline parallel size: the weights are split over this many GPUs
 
 
-def hint_for(reason: str, detail: str, facts: ModelFacts | None = None, *, bad_token: bool = False) -> str:
+def hint_for(reason: str, detail: str, facts: ModelFacts | None = None, *, bad_token: bool = False,
+             repo: str | None = None) -> str:
     facts = facts or ModelFacts()
     if reason == "gpu_memory_busy":
         hint = _gpu_memory_busy(detail, facts)
@@ -38,9 +39,13 @@ def hint_for(reason: str, detail: str, facts: ModelFacts | None = None, *, bad_t
                 f"MAX_MODEL_LEN={m.group(1)} is more than this model supports: set MAX_MODEL_LEN to "
                 f"{m.group(2)} or less."
             )
+    if reason == "model_access" and repo:
+        return (
+            f"{repo} is gated or private: accept its licence on https://huggingface.co/{repo} with your account and "
+            f"set HF_TOKEN to a token of that account."
+        )
     if reason == "model_not_found":
-        repo = re.search(r"\(repo ([^)]+)\)", detail)
-        name = f"MODEL_ID={repo.group(1)}" if repo else "MODEL_ID"
+        name = f"MODEL_ID={repo}" if repo else "MODEL_ID"
         token = (
             " The Hub also refused the token (\"Invalid username or password\"): check HF_TOKEN."
             if bad_token

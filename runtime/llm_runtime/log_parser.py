@@ -18,6 +18,8 @@ from .log_rules import (
     ANSI,
     BAD_TOKEN,
     CUDA_GRAPHS,
+    DIED_SERVING,
+    EXCEPTION_IN_LINE,
     EXCEPTION_LINE,
     FAILED_SUMMARY,
     HEADER,
@@ -60,6 +62,7 @@ class VllmLogParser:
         self._recent: deque[str] = deque(maxlen=5)
         self._repo: str | None = None
         self._bad_token = False
+        self._died_serving = False
 
     def feed(self, raw: str) -> list[dict[str, Any]]:
         message = strip_line(raw)
@@ -72,7 +75,8 @@ class VllmLogParser:
             events.extend(self._loading(message))
             if READY.match(message) or SERVED.search(message):
                 self.ready = True
-                self._best = None  # causes seen before a good start are not why it dies later
+                if READY.match(message):
+                    self._best = None  # causes seen before a good start are not why it dies later
                 events.append(lifecycle.ready(message.strip()))
                 return events
         self._rank_cause(message)
@@ -89,16 +93,16 @@ class VllmLogParser:
             return None
         last = self._recent[-1] if self._recent else "(no output)"
         code = "an unknown code" if exit_code is None else f"code {exit_code}"
-        if self.ready:
-            return self._died_after_ready(code, last)
+        if self.ready or self._died_serving:
+            return self._died_while_serving(code, last)
         unasked = " without being asked to stop" if exit_code == 0 else ""
         return self._fatal_event(f"vllm serve exited with {code}{unasked} before it was ready; last output: {last}")
 
-    def _died_after_ready(self, code: str, last: str) -> dict[str, Any]:
+    def _died_while_serving(self, code: str, last: str) -> dict[str, Any]:
         self.fatal_emitted = True
         cause_reason = self._best[1] if self._best else None
         cause = self._best[2] if self._best else f"last output: {last}"
-        detail = f"vLLM died after it was ready (exited with {code}, not asked to stop): {cause}"[:_MAX_DETAIL]
+        detail = f"vLLM died while serving (exited with {code}, not asked to stop): {cause}"[:_MAX_DETAIL]
         return lifecycle.fatal("engine_error", detail, died_after_ready_hint(cause_reason, detail))
 
     def _fatal_event(self, fallback_detail: str) -> dict[str, Any] | None:
@@ -109,7 +113,7 @@ class VllmLogParser:
         if reason in ("model_not_found", "model_access") and self._repo and self._repo not in detail:
             detail = f"{detail} (repo {self._repo})"
         detail = detail[:_MAX_DETAIL]
-        return lifecycle.fatal(reason, detail, hint_for(reason, detail, self.facts, bad_token=self._bad_token))
+        return lifecycle.fatal(reason, detail, hint_for(reason, detail, self.facts, bad_token=self._bad_token, repo=self._repo))
 
     def _note_facts(self, message: str) -> None:
         for pattern in REPO_IDS:
@@ -119,6 +123,8 @@ class VllmLogParser:
                 break
         if BAD_TOKEN.search(message):
             self._bad_token = True
+        if DIED_SERVING.search(message):
+            self._died_serving = True
 
     def _rank_cause(self, message: str) -> None:
         if FAILED_SUMMARY.search(message) or SOURCE_LINE.match(message):
@@ -127,9 +133,13 @@ class VllmLogParser:
             m = rule.pattern.search(message)
             if not m:
                 continue
+            exception = EXCEPTION_IN_LINE.search(message)
             score = (rule.rank, bool(EXCEPTION_LINE.match(message)))
             if self._best is None or score > self._best[0]:
-                detail = rule.detail(m, message) if rule.detail else message.strip()
+                if rule.detail:
+                    detail = rule.detail(m, message)
+                else:
+                    detail = (exception.group(1) if exception else message).strip()
                 self._best = (score, rule.reason, detail)
             return
 

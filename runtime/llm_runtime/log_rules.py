@@ -15,6 +15,8 @@ ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]|\^\[\[[0-9;]*m")  # real escapes, and 
 PREFIX = re.compile(r"^\((?:[^()]*\bpid=\d+[^()]*)\)\s?")
 HEADER = re.compile(
     r"^(?:DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL)\s+\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?:\.\d+)?\s+\[?[^\]\s]*\]\s*"
+    # Python logging's default format, used when vLLM runs inside another program's logging setup
+    r"|^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2},\d+ - [\w.]+ - [A-Z]+ - "
 )
 UVICORN = re.compile(r"^(?:INFO|WARNING|ERROR|DEBUG|CRITICAL):\s+")
 SHARDS = re.compile(
@@ -37,12 +39,16 @@ MILESTONES = (
 #   vLLM 0.11-0.19: "Starting vLLM API server 0 on http://…"
 READY = re.compile(r"^(?:Application startup complete\.|Starting vLLM (?:API )?server (?:\d+ )?on \S+)")
 # A request answered over HTTP (uvicorn's access log): the server was serving, whatever else was printed.
-SERVED = re.compile(r'"(?:GET|POST|PUT|DELETE|HEAD|OPTIONS) /\S* HTTP/[\d.]+" \d{3}\b')
+SERVED = re.compile(r'"(?:GET|POST|PUT|DELETE|HEAD|OPTIONS) /\S* HTTP/[\d.]+" [1-4]\d\d\b')
+# The engine core died under a running server: whatever the exit code, this is a death while serving.
+DIED_SERVING = re.compile(r"EngineDeadError|AsyncLLM output_handler failed|Engine core proc \S+ died unexpectedly")
 # The summary line after a failed engine start; the real cause was printed above it.
 FAILED_SUMMARY = re.compile(r"Engine core initialization failed")
 # Traceback source lines and code continuation lines: they quote an error's text but are not the message.
 SOURCE_LINE = re.compile(r"""^\s*(?:raise\b|return\b|File "|f?["']|[~^]+\s*$)""")
 EXCEPTION_LINE = re.compile(r"^\s*(?:[A-Za-z_]\w*\.)*[A-Z]\w*(?:Error|Exception): .+")
+# An exception after other text (a CI timestamp, a wrapper's prefix): the detail starts at the exception's name.
+EXCEPTION_IN_LINE = re.compile(r"(?:^|\s)((?:[A-Za-z_]\w*\.)*[A-Z]\w*(?:Error|Exception): .+)")
 # Where a Hugging Face repo id shows up in download errors (the id is what the operator has to check).
 REPO_IDS = (
     re.compile(r"huggingface\.co/(?!docs/|api/|settings/)([\w-][\w.-]*/[\w-][\w.-]*?)/(?:resolve|tree|blob)/"),
@@ -95,13 +101,14 @@ RULES: tuple[Rule, ...] = (
     Rule(
         re.compile(
             r"No CUDA GPUs are available|Found no NVIDIA driver|Failed to infer device type"
-            r"|CUDA driver initialization failed|no CUDA-capable device is detected"
+            r"|CUDA driver initialization failed|no CUDA-capable device is detected|has no GPU available"
         ),
         "no_gpu",
         3,
     ),
     Rule(re.compile(r"Address already in use"), "engine_error", 3),
     Rule(re.compile(r"NCCL error"), "engine_error", 2),
+    Rule(re.compile(r"Engine core proc \S+ died unexpectedly"), "engine_error", 1),
     Rule(
         re.compile(r"GatedRepoError|Cannot access gated repo|40[13] Client Error|Invalid user token|gated repo"),
         "model_access",
@@ -110,6 +117,10 @@ RULES: tuple[Rule, ...] = (
     Rule(re.compile(r"CUDA out of memory"), "cuda_oom", 2),
     Rule(re.compile(r"ValidationError: \d+ validation errors? for \w+"), "bad_config", 2),
     # Pointers to a cause printed elsewhere: used only when nothing better was seen.
-    Rule(re.compile(r"EngineDeadError|See stack trace \(above\)|failed to start\. See stack trace"), "engine_error", 0),
+    Rule(
+        re.compile(r"EngineDeadError|See stack trace \(above\)|See stack trace for (?:the )?root cause"),
+        "engine_error",
+        0,
+    ),
     Rule(EXCEPTION_LINE, "engine_error", 1),
 )

@@ -102,7 +102,7 @@ class VllmLauncherTest(unittest.TestCase):
         self.assertEqual(kinds[-2:], ["ready", "fatal"])
         fatal = proc.all_events[-1]
         self.assertEqual(fatal["reason"], "engine_error")
-        self.assertIn("died after it was ready (exited with code 0, not asked to stop)", fatal["detail"])
+        self.assertIn("vLLM died while serving (exited with code 0, not asked to stop)", fatal["detail"])
 
     def test_exit_code_is_passed_through(self) -> None:
         proc = self.launch(ARGS, "gated-repo-401.log", FAKE_VLLM_EXIT="3")
