@@ -14,6 +14,7 @@ import type { GpuInfo } from "../../gpu/types.js";
 import { findRunningInstance } from "../../instance/instance-files.js";
 import { RUNTIME_DIR } from "../../instance/run-instance.js";
 import { type CliCommand, type CliIO, EXIT, UsageError } from "../cli-command.js";
+import { checkImageVllmVersion, vllmVersionResult } from "./check-vllm-version.js";
 
 const HELP = `Usage: llm-runner check [--json] [config flags]
 
@@ -137,6 +138,7 @@ async function checkDocker(config: Config, env: NodeJS.ProcessEnv): Promise<Chec
   try {
     await docker.getImage(config.engineImage).inspect();
     results.push({ level: "ok", name: "image", message: `engine image ${config.engineImage} present` });
+    if (config.engine === "vllm") results.push(await checkImageVllmVersion(docker, config.engineImage));
   } catch {
     const local = config.engineImage.startsWith("localhost/");
     const build =
@@ -210,7 +212,7 @@ async function checkPython(config: Config, env: NodeJS.ProcessEnv): Promise<Chec
             message: "vLLM is not installed for the process driver ('vllm' is not on PATH)",
             fix: "pip install vllm in this environment, or use DRIVER=docker with the GPU image (Dockerfile.gpu)",
           }
-        : { level: "ok", name: "vllm", message: `vLLM ${String(vllm.stdout).trim()} found` },
+        : vllmVersionResult(String(vllm.stdout).trim().split("\n").at(-1) ?? "", "the vllm on PATH"),
     );
   }
   return results;
