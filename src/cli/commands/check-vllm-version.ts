@@ -7,7 +7,11 @@ import type { CheckResult } from "./check.js";
 const PROBE = ["python3", "-c", "import importlib.metadata as m; print(m.version('vllm'))"];
 
 /** The check line for a vLLM version found in `where` (an image or the process driver's PATH). */
-export function vllmVersionResult(version: string, where: string): CheckResult {
+export function vllmVersionResult(
+  version: string,
+  where: string,
+  fix = `build the tested image (npm run engine:gpu-image: Dockerfile.gpu pins ${TESTED_VLLM_VERSION}) or use an image with vLLM ${TESTED_VLLM_VERSION}`,
+): CheckResult {
   const verdict = compareWithTested(version);
   if (verdict.tested)
     return {
@@ -19,7 +23,7 @@ export function vllmVersionResult(version: string, where: string): CheckResult {
     level: "warn",
     name: "vllm-version",
     message: `vLLM ${verdict.found} in ${where}; llm-runner is tested with vLLM ${TESTED_VLLM_VERSION}`,
-    fix: `build the tested image (npm run engine:gpu-image: Dockerfile.gpu pins ${TESTED_VLLM_VERSION}) or use an image with vLLM ${TESTED_VLLM_VERSION}; other releases often work, but their flags, metrics and log lines were not checked`,
+    fix: `${fix}; other releases often work, but their flags, metrics and log lines were not checked`,
   };
 }
 

@@ -9,6 +9,7 @@ import { locateModelConfig } from "../../config/model-info.js";
 import type { Config } from "../../config/types.js";
 import { createDockerClient } from "../../engine/docker-client.js";
 import { assertPortFree } from "../../engine/ports.js";
+import { TESTED_VLLM_VERSION } from "../../engine/vllm-version.js";
 import { gpuProbeFromEnv } from "../../gpu/probe-from-env.js";
 import type { GpuInfo } from "../../gpu/types.js";
 import { findRunningInstance } from "../../instance/instance-files.js";
@@ -212,7 +213,11 @@ async function checkPython(config: Config, env: NodeJS.ProcessEnv): Promise<Chec
             message: "vLLM is not installed for the process driver ('vllm' is not on PATH)",
             fix: "pip install vllm in this environment, or use DRIVER=docker with the GPU image (Dockerfile.gpu)",
           }
-        : vllmVersionResult(String(vllm.stdout).trim().split("\n").at(-1) ?? "", "the vllm on PATH"),
+        : vllmVersionResult(
+            String(vllm.stdout).trim().split("\n").at(-1) ?? "",
+            "the vllm on PATH",
+            `pip install vllm==${TESTED_VLLM_VERSION}`,
+          ),
     );
   }
   return results;
