@@ -4,6 +4,7 @@
 import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { TESTED_VLLM_VERSION } from "../src/engine/vllm-version.js";
 import { assertBuilt, cliEnv, freePort, runCli, spawnCli, tempHome, waitFor } from "./helpers/cli.js";
 
 beforeAll(() => assertBuilt());
@@ -69,9 +70,9 @@ describe("a vLLM start failure, as the operator sees it", () => {
 
     const check = await runCli(["check"], env);
     expect(check.stdout).toContain(
-      "! vLLM 0.29.0 in the vllm on PATH; llm-runner is tested with vLLM 0.31.0",
+      `! vLLM 0.29.0 in the vllm on PATH; llm-runner is tested with vLLM ${TESTED_VLLM_VERSION}`,
     );
-    expect(check.stdout).toContain("fix: pip install vllm==0.31.0");
+    expect(check.stdout).toContain(`fix: pip install vllm==${TESTED_VLLM_VERSION}`);
 
     const exited = new Promise((r) => runner.once("exit", r));
     runner.kill("SIGTERM");
