@@ -306,7 +306,10 @@ describe("Supervisor readiness comes from /health, not from a log line", () => {
     await t.clock.advance(0);
     t.probe.result = "unhealthy";
     const before = t.probe.calls;
-    t.driver.last.spec.onEvent({ event: "ready", detail: "Starting vLLM API server 0 on http://0.0.0.0:8000" });
+    t.driver.last.spec.onEvent({
+      event: "ready",
+      detail: "Starting vLLM API server 0 on http://0.0.0.0:8000",
+    });
     await t.clock.advance(0);
     expect(t.probe.calls).toBeGreaterThan(before);
     expect(t.sup.snapshot().state).toBe("loading");
