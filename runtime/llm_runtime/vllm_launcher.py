@@ -119,7 +119,7 @@ def run(
             signal.signal(sig, handler)
     if not stopping.is_set():
         with parse_lock:
-            event = parser.conclude(returncode)
+            event = parser.conclude(_exit_code(returncode))
         if event:
             emitter.emit(event)
     return _exit_code(returncode)
