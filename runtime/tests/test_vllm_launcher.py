@@ -12,7 +12,7 @@ import tempfile
 import textwrap
 import unittest
 
-from .support import FIXTURES, RuntimeProcess, runtime_env
+from .support import FIXTURES, RuntimeProcess, runtime_env, wait_until
 
 FAKE_VLLM = textwrap.dedent(f"""\
     #!{sys.executable}
@@ -69,6 +69,8 @@ class VllmLauncherTest(unittest.TestCase):
     def test_good_start_relays_output_and_reports_progress_then_ready(self) -> None:
         proc = self.launch(ARGS, "startup-ok-tp1.log", FAKE_VLLM_WAIT="1")
         proc.wait_event("ready")
+        last = "(APIServer pid=4100) INFO:     Application startup complete."  # the log's last line
+        wait_until(lambda: last in proc.stdout_lines, timeout=15)
         proc.proc.send_signal(signal.SIGTERM)
         self.assertEqual(proc.wait_exit(), 0)
         with open(self.argv_file) as f:
