@@ -1,212 +1,159 @@
 """Turns vLLM server output into lifecycle events: weight-loading progress, start-up milestones, ready, fatal causes.
 
-Lines may carry a process prefix ("(EngineCore_0 pid=42) ", "(Worker_TP0 pid=7) ", "(APIServer pid=1) ") and a log
+Lines may carry a process prefix ("(EngineCore_DP0 pid=42) ", "(Worker_TP0 pid=7) ", "(APIServer pid=1) ") and a log
 header ("INFO 11-02 09:14:02 [core.py:74] "); tqdm bars arrive as bare lines. A fatal start prints the root cause
 first and a summary ("Engine core initialization failed. See root cause above.") last, so causes are ranked and the
-best one is reported when the summary line appears or the process exits.
+best one is reported when the summary line appears or the process exits. The patterns live in log_rules.py, the
+fixes in log_hints.py.
 """
 
 from __future__ import annotations
 
-import re
 from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from . import lifecycle
+from .log_hints import ModelFacts, died_after_ready_hint, hint_for
+from .log_rules import (
+    ANSI,
+    BAD_TOKEN,
+    CUDA_GRAPHS,
+    DIED_SERVING,
+    EXCEPTION_IN_LINE,
+    EXCEPTION_LINE,
+    FAILED_SUMMARY,
+    HEADER,
+    MILESTONES,
+    PREFIX,
+    READY,
+    REPO_IDS,
+    RULES,
+    SERVED,
+    SHARDS,
+    SOURCE_LINE,
+    UVICORN,
+)
 
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-_PREFIX = re.compile(r"^\((?:[^()]*\bpid=\d+[^()]*)\)\s?")
-_HEADER = re.compile(
-    r"^(?:DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL)\s+\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?:\.\d+)?\s+\[?[^\]\s]*\]\s*"
-)
-_UVICORN = re.compile(r"^(?:INFO|WARNING|ERROR|DEBUG|CRITICAL):\s+")
-_SHARDS = re.compile(
-    r"^(?:Loading \w+ checkpoint shards|Multi-thread loading shards):\s*(\d+)% Completed\s*\|\s*(\d+)/(\d+)"
-)
-_CUDA_GRAPHS = re.compile(r"^(Capturing CUDA graphs[^:]*):\s*100%.*?(\d+)/(\d+)")
-_MILESTONES = (
-    re.compile(r"^Starting to load model .*"),
-    re.compile(r"^Loading weights took .*"),
-    re.compile(r"^Model loading took .*"),
-    re.compile(r"^Available KV cache memory: .*"),
-    re.compile(r"^GPU KV cache size: .*"),
-    re.compile(r"^Graph capturing finished .*"),
-    re.compile(r"^init engine .* took .*"),
-)
-_READY = re.compile(r"^(?:Application startup complete\.|Starting vLLM server on \S+)")
-# The summary line after a failed engine start; the real cause was printed above it.
-_FAILED_SUMMARY = re.compile(r"Engine core initialization failed")
 _MAX_DETAIL = 600
-
-
-@dataclass
-class _Rule:
-    pattern: re.Pattern[str]
-    reason: str
-    rank: int  # higher = closer to the root cause; ties go to the earliest line
-    detail: Callable[[re.Match[str], str], str] | None = None
-
-
-def _whole(_m: re.Match[str], message: str) -> str:
-    return message.strip()
-
-
-def _group1(m: re.Match[str], _message: str) -> str:
-    return m.group(1).strip()
-
-
-_RULES: tuple[_Rule, ...] = (
-    _Rule(re.compile(r"^(?:[\w.]+\.)?OutOfMemoryError: "), "cuda_oom", 3),
-    _Rule(re.compile(r"Free memory on device .* is less than desired GPU memory utilization"), "gpu_memory_busy", 3),
-    _Rule(re.compile(r"No available memory for the cache blocks"), "kv_cache_oom", 3),
-    _Rule(re.compile(r"larger than the maximum number of tokens that can be stored in KV cache"), "kv_cache_oom", 3),
-    _Rule(re.compile(r"Access to model \S+ is restricted"), "model_access", 3),
-    _Rule(re.compile(r"Value error, (.*?)(?: \[type=|$)"), "bad_config", 3, _group1),
-    _Rule(re.compile(r"must be divisible by (?:tensor|pipeline) parallel size"), "bad_config", 3),
-    _Rule(re.compile(r"max_num_batched_tokens \(\d+\) must be greater than or equal to"), "bad_config", 3),
-    _Rule(re.compile(r"is greater than the derived max_model_len"), "bad_config", 3),
-    _Rule(re.compile(r"World size \(\d+\) is (?:larger|greater) than"), "bad_config", 3),
-    _Rule(re.compile(r"error: (?:unrecognized arguments|argument \S+: )"), "bad_config", 3),
-    _Rule(
-        re.compile(
-            r"RepositoryNotFoundError|Repository Not Found|is not a local folder and is not a valid model identifier"
-            r"|does not appear to have a file named config\.json|Invalid repository ID or local directory"
-            r"|No such file or directory: .*config\.json"
-        ),
-        "model_not_found",
-        3,
-    ),
-    _Rule(
-        re.compile(
-            r"No CUDA GPUs are available|Found no NVIDIA driver|Failed to infer device type"
-            r"|CUDA driver initialization failed|no CUDA-capable device is detected"
-        ),
-        "no_gpu",
-        3,
-    ),
-    _Rule(re.compile(r"Address already in use"), "engine_error", 3),
-    _Rule(
-        re.compile(r"GatedRepoError|Cannot access gated repo|40[13] Client Error|Invalid user token|gated repo"),
-        "model_access",
-        2,
-    ),
-    _Rule(re.compile(r"CUDA out of memory"), "cuda_oom", 2),
-    _Rule(re.compile(r"ValidationError: \d+ validation errors? for \w+"), "bad_config", 2),
-    _Rule(re.compile(r"^\s*(?:[A-Za-z_]\w*\.)*[A-Z]\w*(?:Error|Exception): .+"), "engine_error", 1),
-)
 
 
 def strip_line(raw: str) -> str:
     """The message of one output line, without colour codes, process prefixes and the log header."""
-    line = _ANSI.sub("", raw).rstrip("\r\n")
+    line = ANSI.sub("", raw).rstrip("\r\n")
     while True:
-        m = _PREFIX.match(line)
+        m = PREFIX.match(line)
         if not m:
             break
         line = line[m.end() :]
-    line = _HEADER.sub("", line, count=1)
-    return _UVICORN.sub("", line, count=1)
-
-
-def _hint(reason: str, detail: str) -> str:
-    """The fix for this failure, with the numbers from vLLM's own message where it gives them."""
-    if reason == "gpu_memory_busy":
-        m = re.search(r"\(([\d.]+)/([\d.]+) GiB\).*?utilization \(([\d.]+), ([\d.]+) GiB\)", detail)
-        if m:
-            free, total, util, want = (float(g) for g in m.groups())
-            advice = int((free / total - 0.01) * 100) / 100 if total > 0 else 0
-            fix = (
-                f"set GPU_MEMORY_UTILIZATION={advice:.2f} or lower"
-                if advice > 0
-                else "no memory is free for this engine"
-            )
-            return (
-                f"Only {free:g} of {total:g} GiB is free on the GPU, but GPU_MEMORY_UTILIZATION={util:g} asks for "
-                f"{want:g} GiB: free the GPU (nvidia-smi shows which process holds it) or {fix}."
-            )
-    if reason == "bad_config":
-        m = re.search(r"User-specified max_model_len \((\d+)\).*?max_position_embeddings=(\d+)", detail)
-        if m:
-            return (
-                f"MAX_MODEL_LEN={m.group(1)} is more than this model supports: set MAX_MODEL_LEN to "
-                f"{m.group(2)} or less."
-            )
-    if reason == "engine_error" and "Address already in use" in detail:
-        return "The engine's port is taken: stop the process that holds it or choose another port."
-    return lifecycle.HINTS[reason]
+    line = HEADER.sub("", line, count=1)
+    return UVICORN.sub("", line, count=1)
 
 
 class VllmLogParser:
     """Feed it every output line; it returns the lifecycle events each line implies."""
 
-    def __init__(self) -> None:
+    def __init__(self, facts: ModelFacts | None = None) -> None:
+        self.facts = facts or ModelFacts()
         self.progress: float | None = None
         self.ready = False
         self.fatal_emitted = False
         self._last_detail: str | None = None
-        self._best: tuple[int, str, str] | None = None  # (rank, reason, detail)
+        self._best: tuple[tuple[int, bool], str, str] | None = None  # ((rank, exception line), reason, detail)
         self._recent: deque[str] = deque(maxlen=5)
+        self._repo: str | None = None
+        self._bad_token = False
+        self._died_serving = False
 
     def feed(self, raw: str) -> list[dict[str, Any]]:
         message = strip_line(raw)
         if not message.strip():
             return []
         self._recent.append(message.strip())
+        self._note_facts(message)
         events: list[dict[str, Any]] = []
         if not self.ready:
             events.extend(self._loading(message))
-            if _READY.match(message):
+            if READY.match(message) or SERVED.search(message):
                 self.ready = True
-                self._best = None  # causes seen before a good start are not why it dies later
+                if READY.match(message):
+                    self._best = None  # causes seen before a good start are not why it dies later
                 events.append(lifecycle.ready(message.strip()))
                 return events
         self._rank_cause(message)
-        if _FAILED_SUMMARY.search(message) and not self.ready:
+        if FAILED_SUMMARY.search(message) and not self.ready:
             fatal = self._fatal_event(message.strip())
             if fatal:
                 events.append(fatal)
         return events
 
     def conclude(self, exit_code: int | None) -> dict[str, Any] | None:
-        """The fatal event for an engine that exited with exit_code (None: unknown), unless one was already given."""
-        if self.fatal_emitted or exit_code == 0:
+        """The fatal event for an engine that exited on its own with exit_code (None: unknown), whatever the code,
+        unless one was already given. Call it only when nobody asked the engine to stop."""
+        if self.fatal_emitted:
             return None
         last = self._recent[-1] if self._recent else "(no output)"
-        return self._fatal_event(f"vllm serve exited with code {exit_code}; last output: {last}")
+        code = "an unknown code" if exit_code is None else f"code {exit_code}"
+        if self.ready or self._died_serving:
+            return self._died_while_serving(code, last)
+        unasked = " without being asked to stop" if exit_code == 0 else ""
+        return self._fatal_event(f"vllm serve exited with {code}{unasked} before it was ready; last output: {last}")
+
+    def _died_while_serving(self, code: str, last: str) -> dict[str, Any]:
+        self.fatal_emitted = True
+        cause_reason = self._best[1] if self._best else None
+        cause = self._best[2] if self._best else f"last output: {last}"
+        detail = f"vLLM died while serving (exited with {code}, not asked to stop): {cause}"[:_MAX_DETAIL]
+        return lifecycle.fatal("engine_error", detail, died_after_ready_hint(cause_reason, detail))
 
     def _fatal_event(self, fallback_detail: str) -> dict[str, Any] | None:
         if self.fatal_emitted:
             return None
         self.fatal_emitted = True
         reason, detail = ("engine_error", fallback_detail) if self._best is None else self._best[1:]
+        if reason in ("model_not_found", "model_access") and self._repo and self._repo not in detail:
+            detail = f"{detail} (repo {self._repo})"
         detail = detail[:_MAX_DETAIL]
-        return lifecycle.fatal(reason, detail, _hint(reason, detail))
+        return lifecycle.fatal(reason, detail, hint_for(reason, detail, self.facts, bad_token=self._bad_token, repo=self._repo))
+
+    def _note_facts(self, message: str) -> None:
+        for pattern in REPO_IDS:
+            m = pattern.search(message)
+            if m:
+                self._repo = m.group(1).rstrip(".")
+                break
+        if BAD_TOKEN.search(message):
+            self._bad_token = True
+        if DIED_SERVING.search(message):
+            self._died_serving = True
 
     def _rank_cause(self, message: str) -> None:
-        if _FAILED_SUMMARY.search(message):
+        if FAILED_SUMMARY.search(message) or SOURCE_LINE.match(message):
             return
-        for rule in _RULES:
+        for rule in RULES:
             m = rule.pattern.search(message)
             if not m:
                 continue
-            if self._best is None or rule.rank > self._best[0]:
-                detail = (rule.detail or _whole)(m, message)
-                self._best = (rule.rank, rule.reason, detail)
+            exception = EXCEPTION_IN_LINE.search(message)
+            score = (rule.rank, bool(EXCEPTION_LINE.match(message)))
+            if self._best is None or score > self._best[0]:
+                if rule.detail:
+                    detail = rule.detail(m, message)
+                else:
+                    detail = (exception.group(1) if exception else message).strip()
+                self._best = (score, rule.reason, detail)
             return
 
     def _loading(self, message: str) -> list[dict[str, Any]]:
         text = message.strip()
-        m = _SHARDS.match(text)
+        m = SHARDS.match(text)
         if m:
             done, total = int(m.group(2)), int(m.group(3))
             progress = done / total if total > 0 else None
             return self._progress_event(progress, f"Loading safetensors checkpoint shards: {done}/{total}")
-        m = _CUDA_GRAPHS.match(text)
+        m = CUDA_GRAPHS.match(text)
         if m:
             return self._progress_event(self.progress, f"{m.group(1)}: {m.group(2)}/{m.group(3)}")
-        for pattern in _MILESTONES:
+        for pattern in MILESTONES:
             if pattern.match(text):
                 return self._progress_event(self.progress, text)
         return []

@@ -66,6 +66,14 @@ SERVE_FLAGS: frozenset[str] = frozenset(
         "--no-enable-auto-tool-choice", "--no-exclude-tools-when-tool-choice-none", "--no-disable-fastapi-docs", "--no-enable-prompt-tokens-details",
         "--no-enable-server-load-tracking", "--no-enable-force-include-usage", "--no-enable-tokenizer-info-endpoint", "--no-enable-log-outputs",
         "--no-log-error-stack", "--no-tokens-only",
+        # 2026 additions (vllm/entrypoints/openai/cli_args.py @ 00522333)
+        "--grpc", "--default-chat-template-kwargs", "--enable-per-request-metrics", "--enable-log-deltas",
+        "--cohere-is-reasoning-model", "--cohere-format", "--fingerprint-mode", "--fingerprint-value",
+        "--data-parallel-supervisor-port", "--dp-supervisor-probe-interval-s", "--dp-supervisor-probe-timeout-s",
+        "--dp-supervisor-probe-failure-threshold", "--disable-access-log-for-endpoints", "--ssl-ciphers",
+        "--enable-offline-docs", "--enable-flash-late-interaction", "--no-enable-per-request-metrics",
+        "--no-enable-log-deltas", "--no-cohere-is-reasoning-model", "--no-enable-offline-docs",
+        "--no-enable-flash-late-interaction",
     )
 )
 
@@ -73,7 +81,7 @@ SERVE_FLAGS: frozenset[str] = frozenset(
 NEWER_SERVE_FLAGS: frozenset[str] = frozenset(
     (
         "--shutdown-timeout", "--fail-on-environ-validation", "--gdn-prefill-backend", "--max-num-queued-reqs",
-        "--max-num-queued-tokens", "--enable-per-request-metrics", "--kv-cache-metrics-sample", "--nnodes",
+        "--max-num-queued-tokens", "--kv-cache-metrics-sample", "--nnodes",
     )
 )
 
@@ -101,7 +109,7 @@ _STORE_TRUE = frozenset(
         "--headless", "--disable-log-stats", "--aggregate-engine-logging", "--disable-mm-preprocessor-cache",
         "--enable-multimodal-encoder-data-parallel", "--guided-decoding-disable-fallback",
         "--guided-decoding-disable-any-whitespace", "--guided-decoding-disable-additional-properties",
-        "--fail-on-environ-validation", "--enable-per-request-metrics",
+        "--fail-on-environ-validation", "--grpc",
     )
 )
 BOOLEAN_FLAGS: frozenset[str] = frozenset(

@@ -13,9 +13,11 @@ from typing import IO
 
 from . import __version__, lifecycle
 from .gpu_probe import visible_gpu_count
+from .log_hints import ModelFacts
 from .log_parser import VllmLogParser
+from .model_weights import weights_gib
 from .preflight import PreflightError, check_gpus, check_model
-from .serve_args import UsageError, parse_serve_args
+from .serve_args import UsageError, parse_int, parse_serve_args
 
 
 def _relay(pipe: IO[bytes], out: IO[str], emitter: lifecycle.Emitter, parser: VllmLogParser,
@@ -97,7 +99,9 @@ def run(
             child.send_signal(signum)
 
     previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGINT)}
-    parser = VllmLogParser()
+    tp = parse_int("--tensor-parallel-size", parsed.get("--tensor-parallel-size"), 1, 1)
+    pp = parse_int("--pipeline-parallel-size", parsed.get("--pipeline-parallel-size"), 1, 1)
+    parser = VllmLogParser(ModelFacts(weights_gib(parsed.model, env), tp * pp))
     parse_lock = threading.Lock()
     assert child.stdout is not None and child.stderr is not None
     relays = [
@@ -115,7 +119,7 @@ def run(
             signal.signal(sig, handler)
     if not stopping.is_set():
         with parse_lock:
-            event = parser.conclude(returncode)
+            event = parser.conclude(_exit_code(returncode))
         if event:
             emitter.emit(event)
     return _exit_code(returncode)

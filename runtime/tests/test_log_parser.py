@@ -23,12 +23,14 @@ EXPECTED_FATAL = {
     "oom-weights.log": ("cuda_oom", "torch.OutOfMemoryError: CUDA out of memory."),
 }
 EXPECTED_READY = {
-    "startup-ok-tp1.log": ([0.0, 0.25, 0.5, 0.75, 1.0], "Application startup complete."),
+    # vLLM 0.11's own line comes before uvicorn's "Application startup complete." and is the first sign of serving.
+    "startup-ok-tp1.log": ([0.0, 0.25, 0.5, 0.75, 1.0], "Starting vLLM API server 0 on http://127.0.0.1:41233"),
     "startup-ok-tp2-workers.log": ([i / 6 for i in range(7)], "Starting vLLM server on http://127.0.0.1:40100"),
 }
 
 
 def run_log(name: str, exit_code: int | None) -> list[dict[str, Any]]:
+    """The events from replaying a fixture; exit_code None: the engine is still running (no exit seen)."""
     parser = VllmLogParser()
     events: list[dict[str, Any]] = []
     with open(os.path.join(LOGS, name), encoding="utf-8") as f:
@@ -36,7 +38,7 @@ def run_log(name: str, exit_code: int | None) -> list[dict[str, Any]]:
             if line.startswith("#"):
                 continue
             events += parser.feed(line)
-    final = parser.conclude(exit_code)
+    final = parser.conclude(exit_code) if exit_code is not None else None
     return events + ([final] if final else [])
 
 
@@ -75,7 +77,7 @@ class FixtureLogsTest(unittest.TestCase):
     def test_good_starts_report_shard_progress_then_ready(self) -> None:
         for name, (progress, ready_detail) in EXPECTED_READY.items():
             with self.subTest(log=name):
-                events = run_log(name, 0)
+                events = run_log(name, None)
                 shard = [e["progress"] for e in events
                          if e["event"] == "loading" and e["detail"].startswith("Loading safetensors")]
                 self.assertEqual(len(shard), len(progress), "100% is printed twice but reported once")
@@ -130,12 +132,16 @@ class LineTest(unittest.TestCase):
                 self.assertEqual(event["reason"], reason)
                 self.assertIn(event["reason"], lifecycle.FATAL_REASONS)
 
-    def test_clean_exit_and_no_output(self) -> None:
-        self.assertIsNone(VllmLogParser().conclude(0))
+    def test_any_exit_nobody_asked_for_is_fatal_even_code_0(self) -> None:
+        event = VllmLogParser().conclude(0)
+        assert event is not None
+        self.assertEqual((event["reason"], event["detail"]),
+                         ("engine_error", "vllm serve exited with code 0 without being asked to stop before it was "
+                          "ready; last output: (no output)"))
         event = VllmLogParser().conclude(3)
         assert event is not None
         self.assertEqual((event["reason"], event["detail"]),
-                         ("engine_error", "vllm serve exited with code 3; last output: (no output)"))
+                         ("engine_error", "vllm serve exited with code 3 before it was ready; last output: (no output)"))
 
 
 if __name__ == "__main__":

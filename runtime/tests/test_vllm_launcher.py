@@ -12,7 +12,7 @@ import tempfile
 import textwrap
 import unittest
 
-from .support import FIXTURES, RuntimeProcess, runtime_env
+from .support import FIXTURES, RuntimeProcess, runtime_env, wait_until
 
 FAKE_VLLM = textwrap.dedent(f"""\
     #!{sys.executable}
@@ -67,7 +67,11 @@ class VllmLauncherTest(unittest.TestCase):
         return proc
 
     def test_good_start_relays_output_and_reports_progress_then_ready(self) -> None:
-        proc = self.launch(ARGS, "startup-ok-tp1.log")
+        proc = self.launch(ARGS, "startup-ok-tp1.log", FAKE_VLLM_WAIT="1")
+        proc.wait_event("ready")
+        last = "(APIServer pid=4100) INFO:     Application startup complete."  # the log's last line
+        wait_until(lambda: last in proc.stdout_lines, timeout=15)
+        proc.proc.send_signal(signal.SIGTERM)
         self.assertEqual(proc.wait_exit(), 0)
         with open(self.argv_file) as f:
             self.assertEqual(f.read().split("\n"), ["serve", *ARGS])
@@ -91,6 +95,16 @@ class VllmLauncherTest(unittest.TestCase):
         self.assertEqual(fatal[0]["reason"], "cuda_oom")
         self.assertTrue(fatal[0]["detail"].startswith("torch.OutOfMemoryError: CUDA out of memory."))
         self.assertTrue(any("Engine core initialization failed" in line for line in proc.stderr_lines))
+
+    def test_an_exit_with_code_0_nobody_asked_for_is_fatal(self) -> None:
+        # Reported for vLLM after EngineDeadError: the API server shuts down cleanly and exits 0 (issue 17, case 3).
+        proc = self.launch(ARGS, "startup-ok-tp1.log", FAKE_VLLM_EXIT="0")
+        self.assertEqual(proc.wait_exit(), 0)
+        kinds = [e["event"] for e in proc.all_events]
+        self.assertEqual(kinds[-2:], ["ready", "fatal"])
+        fatal = proc.all_events[-1]
+        self.assertEqual(fatal["reason"], "engine_error")
+        self.assertIn("vLLM died while serving (exited with code 0, not asked to stop)", fatal["detail"])
 
     def test_exit_code_is_passed_through(self) -> None:
         proc = self.launch(ARGS, "gated-repo-401.log", FAKE_VLLM_EXIT="3")
@@ -143,9 +157,9 @@ class VllmLauncherTest(unittest.TestCase):
                 self.assertEqual((fatal["event"], fatal["reason"]), ("fatal", reason))
                 self.assertIn(fragment, fatal["detail"])
                 self.assertFalse(os.path.exists(self.argv_file), "vllm must not start after a failed preflight")
-        proc = self.launch([good, *ARGS[1:]], "startup-ok-tp1.log")
-        self.assertEqual(proc.wait_exit(), 0)
-        self.assertEqual(proc.all_events[-1]["event"], "ready")
+        proc = self.launch([good, *ARGS[1:]], "startup-ok-tp1.log", FAKE_VLLM_WAIT="1")
+        proc.wait_event("ready")
+        self.assertTrue(os.path.exists(self.argv_file), "vllm starts after a good preflight")
 
     def test_preflight_gpus(self) -> None:
         proc = self.launch(ARGS, "startup-ok-tp1.log", CUDA_VISIBLE_DEVICES="")

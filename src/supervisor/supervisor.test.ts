@@ -297,3 +297,35 @@ describe("Supervisor", () => {
     expect(t.sup.snapshot().state).toBe("stopped");
   });
 });
+
+// Issue 17: vLLM's ready lines change between releases and vanish with a quieter log level; the HTTP probe decides.
+describe("Supervisor readiness comes from /health, not from a log line", () => {
+  it("a ready lifecycle line while /health still fails is only a hint to probe now", async () => {
+    const t = setup();
+    await t.sup.start();
+    await t.clock.advance(0);
+    t.probe.result = "unhealthy";
+    const before = t.probe.calls;
+    t.driver.last.spec.onEvent({
+      event: "ready",
+      detail: "Starting vLLM API server 0 on http://0.0.0.0:8000",
+    });
+    await t.clock.advance(0);
+    expect(t.probe.calls).toBeGreaterThan(before);
+    expect(t.sup.snapshot().state).toBe("loading");
+    expect(t.sup.admit()).toBeNull();
+    t.probe.result = "ok";
+    await t.clock.advance(300);
+    expect(t.sup.snapshot().state).toBe("ready");
+  });
+
+  it("with no ready line at all (a silenced log) it is ready as soon as /health answers", async () => {
+    const t = setup();
+    await t.sup.start();
+    await t.clock.advance(0);
+    t.driver.last.spec.onEvent({ event: "loading", progress: 1, detail: "init engine took 25.99 seconds" });
+    t.probe.result = "ok";
+    await t.clock.advance(300);
+    expect(t.sup.snapshot().state).toBe("ready");
+  });
+});

@@ -10,11 +10,13 @@ import { locateModelConfig } from "../../config/model-info.js";
 import type { Config } from "../../config/types.js";
 import { createDockerClient } from "../../engine/docker-client.js";
 import { assertPortFree } from "../../engine/ports.js";
+import { TESTED_VLLM_VERSION } from "../../engine/vllm-version.js";
 import { gpuProbeFromEnv } from "../../gpu/probe-from-env.js";
 import type { GpuInfo } from "../../gpu/types.js";
 import { findRunningInstance } from "../../instance/instance-files.js";
 import { RUNTIME_DIR } from "../../instance/run-instance.js";
 import { type CliCommand, type CliIO, EXIT, UsageError } from "../cli-command.js";
+import { checkImageVllmVersion, vllmVersionResult } from "./check-vllm-version.js";
 
 const HELP = `Usage: llm-runner check [--json] [config flags]
 
@@ -143,6 +145,7 @@ async function checkDocker(config: Config, env: NodeJS.ProcessEnv): Promise<Chec
   try {
     await docker.getImage(config.engineImage).inspect();
     results.push({ level: "ok", name: "image", message: `engine image ${config.engineImage} present` });
+    if (config.engine === "vllm") results.push(await checkImageVllmVersion(docker, config.engineImage));
   } catch {
     const local = config.engineImage.startsWith("localhost/");
     const build =
@@ -216,7 +219,11 @@ async function checkPython(config: Config, env: NodeJS.ProcessEnv): Promise<Chec
             message: "vLLM is not installed for the process driver ('vllm' is not on PATH)",
             fix: "pip install vllm in this environment, or use DRIVER=docker with the GPU image (Dockerfile.gpu)",
           }
-        : { level: "ok", name: "vllm", message: `vLLM ${String(vllm.stdout).trim()} found` },
+        : vllmVersionResult(
+            String(vllm.stdout).trim().split("\n").at(-1) ?? "",
+            "the vllm on PATH",
+            `pip install vllm==${TESTED_VLLM_VERSION}`,
+          ),
     );
   }
   return results;
