@@ -200,6 +200,7 @@ function toConfig(v: EnvValues): Config {
     authToken: v.AUTH_TOKEN,
     queueSize: v.QUEUE_SIZE,
     maxBodyBytes: v.MAX_BODY_BYTES,
+    corsOrigins: v.CORS_ORIGINS,
     engine: v.ENGINE,
     driver: v.DRIVER,
     engineImage: v.ENGINE_IMAGE ?? (v.ENGINE === "sim" ? DEFAULT_SIM_IMAGE : DEFAULT_VLLM_IMAGE),

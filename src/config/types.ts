@@ -36,6 +36,7 @@ export interface Config {
   authToken: string | null; // AUTH_TOKEN (secret)
   queueSize: number; // QUEUE_SIZE: requests allowed to wait beyond MAX_NUM_SEQS running (default 256)
   maxBodyBytes: number; // MAX_BODY_BYTES (default 1 MiB)
+  corsOrigins: "*" | string[]; // CORS_ORIGINS: browser origins allowed on /v1/* (default "*"; [] = CORS off)
 
   // Engine
   engine: EngineKind; // ENGINE (default vllm)

@@ -24,7 +24,7 @@ const CLIENT_STATUSES = new Set([400, 404, 413, 422]);
 export const clientGone = () => new GatewayError(499, "client_closed", "The client closed the request.");
 
 /**
- * Admits the request (429/503 otherwise), sends it to the engine on the ticket's endpoint, and returns the
+ * Admits the request (429/503 otherwise), sends it to the engine's `path` on the ticket's endpoint, and returns the
  * engine's 200 response, or its refusal. Every way out that ends the exchange writes its ledger row first.
  */
 export async function callEngine(
@@ -32,6 +32,7 @@ export async function callEngine(
   ex: Exchange,
   deps: RouteDeps,
   body: string,
+  path = "/v1/chat/completions",
 ): Promise<UpstreamResponse | EngineRefusal> {
   let admitted: ReturnType<RouteDeps["admission"]["admit"]>;
   try {
@@ -54,7 +55,7 @@ export async function callEngine(
     res = await deps.upstream.send({
       endpoint: admitted.ticket.endpoint,
       method: "POST",
-      path: "/v1/chat/completions",
+      path,
       body,
       requestId: ex.id,
       signal: ex.upstreamAbort.signal,

@@ -139,6 +139,7 @@ export function gatewayTestConfig(overrides: Partial<Config> = {}): Config {
     authToken: null,
     queueSize: 8,
     maxBodyBytes: 1024 * 1024,
+    corsOrigins: "*",
     engine: "sim",
     driver: "process",
     engineImage: "unused",
