@@ -96,12 +96,10 @@ export class AnswerAssembler {
       }
       return;
     }
-    const into = (this.textLogprobs ??= {
-      text_offset: [],
-      token_logprobs: [],
-      tokens: [],
-      top_logprobs: [],
-    });
+    if (this.textLogprobs === null) {
+      this.textLogprobs = { text_offset: [], token_logprobs: [], tokens: [], top_logprobs: [] };
+    }
+    const into = this.textLogprobs;
     for (const key of ["text_offset", "token_logprobs", "tokens", "top_logprobs"] as const) {
       const part = logprobs[key];
       if (Array.isArray(part)) into[key].push(...part);
