@@ -1,0 +1,335 @@
+import { describe, expect, it } from "vitest";
+import { gatewayTestConfig, StaticSupervisor } from "../../test/helpers/static-supervisor.js";
+import type { Config } from "../config/types.js";
+import { silentLogger } from "../log/logger.js";
+import { createGatewayMetrics } from "../metrics/gateway-metrics.js";
+import { SqliteLedger } from "../pricing/ledger.js";
+import { createGateway } from "./create-gateway.js";
+import { engineStream, type FakeReply, FakeUpstream } from "./fake-upstream.js";
+import type { UpstreamRequest } from "./upstream-client.js";
+
+// /v1/completions, /v1/responses, CORS and /v1/models, in process against a scripted engine.
+
+function setup(options: { config?: Partial<Config>; reply?: (r: UpstreamRequest) => FakeReply } = {}) {
+  const supervisor = new StaticSupervisor({ baseUrl: "http://127.0.0.1:1", apiKey: "k", generation: 1 });
+  const upstream = new FakeUpstream(options.reply ?? (() => ({ body: engineStream(["Hello", " world"]) })));
+  const ledger = SqliteLedger.open(":memory:");
+  const app = createGateway({
+    config: gatewayTestConfig(options.config),
+    supervisor,
+    ledger,
+    metrics: createGatewayMetrics(),
+    upstream,
+    logger: silentLogger(),
+    gpus: { list: async () => [] },
+  });
+  const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
+    app.request(path, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...headers },
+      body: JSON.stringify(body),
+    });
+  return { app, supervisor, upstream, ledger, post };
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: assertions read arbitrary JSON shapes
+async function json(res: Response): Promise<any> {
+  return res.json();
+}
+
+/** vLLM-style text_completion chunks for `tokens`, the usage chunk, [DONE]. */
+function completionStream(tokens: string[], promptTokens = 4): string[] {
+  const head = { id: "cmpl-e", object: "text_completion", created: 1_700_000_000, model: "test-model" };
+  const frames = tokens.map((t, i) => {
+    const last = i === tokens.length - 1;
+    const choice = {
+      index: 0,
+      text: t,
+      logprobs: null,
+      finish_reason: last ? "length" : null,
+      stop_reason: null,
+    };
+    return `data: ${JSON.stringify({ ...head, choices: [choice] })}\n\n`;
+  });
+  const usage = {
+    prompt_tokens: promptTokens,
+    completion_tokens: tokens.length,
+    total_tokens: promptTokens + tokens.length,
+  };
+  frames.push(`data: ${JSON.stringify({ ...head, choices: [], usage })}\n\n`, "data: [DONE]\n\n");
+  return frames;
+}
+
+/** vLLM-style Responses events: created, deltas, completed (with usage). */
+function responsesStream(
+  tokens: string[],
+  usage = { input_tokens: 9, output_tokens: tokens.length },
+): string[] {
+  let n = 0;
+  const ev = (type: string, fields: Record<string, unknown>) =>
+    `event: ${type}\ndata: ${JSON.stringify({ type, ...fields, sequence_number: n++ })}\n\n`;
+  const text = tokens.join("");
+  const response = (status: string, u: unknown) => ({
+    id: "resp_1",
+    object: "response",
+    status,
+    output: status === "completed" ? [{ type: "message", content: [{ type: "output_text", text }] }] : [],
+    usage: u,
+  });
+  return [
+    ev("response.created", { response: response("in_progress", null) }),
+    ...tokens.map((delta) => ev("response.output_text.delta", { item_id: "msg_1", delta })),
+    ev("response.completed", {
+      response: response("completed", { ...usage, total_tokens: usage.input_tokens + usage.output_tokens }),
+    }),
+  ];
+}
+
+describe("POST /v1/completions", () => {
+  it("answers vLLM's text_completion JSON assembled from the engine's stream, priced by max_tokens", async () => {
+    const { post, upstream, ledger } = setup({ reply: () => ({ body: completionStream(["a", "b", "c"]) }) });
+    const res = await post("/v1/completions", { model: "test-model", prompt: "Say", max_tokens: 3 });
+    expect(res.status).toBe(200);
+    expect(await json(res)).toEqual({
+      id: "cmpl-e",
+      object: "text_completion",
+      created: 1_700_000_000,
+      model: "test-model",
+      choices: [
+        {
+          index: 0,
+          text: "abc",
+          logprobs: null,
+          finish_reason: "length",
+          stop_reason: null,
+          prompt_logprobs: null,
+        },
+      ],
+      service_tier: null,
+      system_fingerprint: null,
+      usage: { prompt_tokens: 4, total_tokens: 7, completion_tokens: 3, prompt_tokens_details: null },
+      kv_transfer_params: null,
+    });
+    expect(upstream.requests[0]?.path).toBe("/v1/completions");
+    expect(JSON.parse(upstream.requests[0]?.body ?? "")).toMatchObject({ stream: true, max_tokens: 3 });
+    expect(res.headers.get("x-llm-price-quote")).toBe("0.00000024");
+    expect(res.headers.get("x-llm-price-usage")).toBe("0.00000024");
+    expect(ledger.rows()).toMatchObject([{ route: "/v1/completions", completionTokens: 3, status: "ok" }]);
+  });
+
+  it("quotes 16 tokens without max_tokens (OpenAI's and vLLM's default) and tells the engine so", async () => {
+    const { post, upstream } = setup({ reply: () => ({ body: completionStream(["a"]) }) });
+    const res = await post("/v1/completions", { prompt: "Say" });
+    expect(res.headers.get("x-llm-price-quote")).toBe("0.00000128");
+    expect(JSON.parse(upstream.requests[0]?.body ?? "")).toMatchObject({ max_tokens: 16 });
+  });
+
+  it("relays a stream as the engine wrote it, with the usage chunk only when asked", async () => {
+    const { post } = setup({ reply: () => ({ body: completionStream(["a", "b"]) }) });
+    const plain = await (await post("/v1/completions", { prompt: "x", max_tokens: 5, stream: true })).text();
+    expect(plain).toContain('"text":"a"');
+    expect(plain).not.toContain('"usage"');
+    expect(plain.endsWith("data: [DONE]\n\n")).toBe(true);
+    const withUsage = await (
+      await post("/v1/completions", {
+        prompt: "x",
+        max_tokens: 5,
+        stream: true,
+        stream_options: { include_usage: true },
+      })
+    ).text();
+    expect(withUsage).toContain('"completion_tokens":2');
+  });
+
+  it("cuts an engine that overshoots max_tokens with a text_completion chunk", async () => {
+    const { post } = setup({ reply: () => ({ body: completionStream(["a", "b", "c", "d"]) }) });
+    const text = await (await post("/v1/completions", { prompt: "x", max_tokens: 2, stream: true })).text();
+    expect(text).toContain('"object":"text_completion"');
+    expect(text).toContain('"finish_reason":"length"');
+    expect(text).not.toContain('"text":"c"');
+  });
+
+  it.each([
+    [{}, "prompt is required"],
+    [{ prompt: ["a", "b"] }, "one prompt on this runner"],
+    [{ prompt: "x", max_tokens: 0 }, "max_tokens must be an integer of at least 1"],
+    [{ prompt: "x", best_of: 3 }, "best_of must be 1"],
+    [{ prompt: "x", temperature: 3 }, "temperature must be a number from 0 to 2"],
+  ])("rejects %j with a 400 naming the field", async (body, phrase) => {
+    const { post, upstream } = setup();
+    const res = await post("/v1/completions", body);
+    expect(res.status).toBe(400);
+    expect((await json(res)).error.message).toContain(phrase);
+    expect(upstream.requests).toHaveLength(0);
+  });
+});
+
+describe("POST /v1/responses", () => {
+  it("answers a non-streaming call with the response object of the engine's completed event", async () => {
+    const { post, upstream, ledger } = setup({ reply: () => ({ body: responsesStream(["Hi", " you"]) }) });
+    const res = await post("/v1/responses", { input: "hello", max_output_tokens: 50 });
+    expect(res.status).toBe(200);
+    const body = await json(res);
+    expect(body).toMatchObject({ id: "resp_1", object: "response", status: "completed" });
+    expect(body.output[0].content[0].text).toBe("Hi you");
+    expect(body.usage).toMatchObject({ input_tokens: 9, output_tokens: 2 });
+    expect(upstream.requests[0]?.path).toBe("/v1/responses");
+    expect(JSON.parse(upstream.requests[0]?.body ?? "")).toEqual({
+      input: "hello",
+      max_output_tokens: 50,
+      stream: true,
+    });
+    expect(res.headers.get("x-llm-price-quote")).toBe("0.000004");
+    expect(res.headers.get("x-llm-price-usage")).toBe("0.00000016");
+    expect(ledger.rows()).toMatchObject([{ route: "/v1/responses", promptTokens: 9, completionTokens: 2 }]);
+  });
+
+  it("relays the event stream with its event names and no [DONE], and bills the completed event's usage", async () => {
+    const { post, ledger } = setup({ reply: () => ({ body: responsesStream(["a", "b", "c"]) }) });
+    const res = await post("/v1/responses", { input: "x", stream: true, max_output_tokens: 10 });
+    const text = await res.text();
+    expect(res.headers.get("content-type")).toContain("text/event-stream");
+    expect(text.startsWith("event: response.created\ndata: {")).toBe(true);
+    expect(text.trimEnd().split("\n\n").at(-1)).toMatch(/^event: response.completed\ndata: /);
+    expect(text).not.toContain("[DONE]");
+    expect(ledger.rows()).toMatchObject([{ status: "ok", completionTokens: 3, promptTokens: 9 }]);
+  });
+
+  it("bills at most max_output_tokens when the engine reports more", async () => {
+    const { post, ledger } = setup({
+      reply: () => ({ body: responsesStream(["a"], { input_tokens: 1, output_tokens: 99 }) }),
+    });
+    await post("/v1/responses", { input: "x", max_output_tokens: 5 });
+    expect(ledger.rows()).toMatchObject([{ completionTokens: 5 }]);
+  });
+
+  it("ends a stream whose engine dies with OpenAI's error event, and a JSON call with a 502", async () => {
+    const broken = () => ({ body: [...responsesStream(["a"]).slice(0, 2), { fail: "socket hang up" }] });
+    const { post, ledger } = setup({ reply: broken });
+    const text = await (await post("/v1/responses", { input: "x", stream: true })).text();
+    const last = text.trimEnd().split("\n\n").at(-1) ?? "";
+    expect(last.startsWith("event: error\ndata: ")).toBe(true);
+    expect(JSON.parse(last.split("data: ")[1] ?? "")).toMatchObject({ type: "error", code: "engine_error" });
+    const res = await post("/v1/responses", { input: "x" });
+    expect(res.status).toBe(502);
+    expect(ledger.rows().map((r) => r.status)).toEqual(["engine_error", "engine_error"]);
+  });
+
+  it.each([
+    [{}, "input is required"],
+    [{ input: [] }, "input is required"],
+    [{ input: "x", background: true }, "background mode is not served"],
+    [{ input: "x", max_output_tokens: -1 }, "max_output_tokens must be an integer"],
+    [{ input: "x", stream: "yes" }, "stream must be true or false"],
+  ])("rejects %j with a 400 naming the field", async (body, phrase) => {
+    const { post, upstream } = setup();
+    const res = await post("/v1/responses", body);
+    expect(res.status).toBe(400);
+    expect((await json(res)).error.message).toContain(phrase);
+    expect(upstream.requests).toHaveLength(0);
+  });
+});
+
+describe("the hang watchdog's view of a non-streaming request", () => {
+  it("reports progress for every engine read, not once at the end", async () => {
+    const tokens = Array.from({ length: 20 }, (_, i) => `t${i}`);
+    const { post, supervisor } = setup({
+      reply: () => ({ body: engineStream(tokens).flatMap((f) => [f, { waitMs: 1 }]) }),
+    });
+    const res = await post("/v1/chat/completions", { messages: [{ role: "user", content: "x" }] });
+    expect((await json(res)).choices[0].message.content).toBe(tokens.join(""));
+    expect(supervisor.progressCalls).toBeGreaterThanOrEqual(tokens.length);
+  });
+});
+
+describe("CORS on /v1/*", () => {
+  const origin = "https://app.example.com";
+  const preflight = (app: ReturnType<typeof setup>["app"], path: string, from = origin) =>
+    app.request(path, {
+      method: "OPTIONS",
+      headers: {
+        origin: from,
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "authorization, content-type, x-stainless-os",
+      },
+    });
+
+  it("answers a preflight before auth, without reaching the engine", async () => {
+    const { app, upstream } = setup({ config: { authToken: "secret" } });
+    const res = await preflight(app, "/v1/chat/completions");
+    expect(res.status).toBe(204);
+    expect(res.headers.get("access-control-allow-origin")).toBe("*");
+    expect(res.headers.get("access-control-allow-methods")).toContain("POST");
+    expect(res.headers.get("access-control-allow-headers")).toBe(
+      "authorization, content-type, x-stainless-os",
+    );
+    expect(upstream.requests).toHaveLength(0);
+  });
+
+  it("lets the page read answers, errors included, and our headers", async () => {
+    const { post } = setup({ config: { authToken: "secret" } });
+    const ok = await post(
+      "/v1/chat/completions",
+      { messages: [{ role: "user", content: "x" }] },
+      {
+        origin,
+        authorization: "Bearer secret",
+      },
+    );
+    expect(ok.status).toBe(200);
+    expect(ok.headers.get("access-control-allow-origin")).toBe("*");
+    const exposed = ok.headers.get("access-control-expose-headers") ?? "";
+    for (const h of ["x-request-id", "x-llm-price-quote", "x-llm-price-usage", "x-llm-currency"]) {
+      expect(exposed).toContain(h);
+    }
+    const denied = await post("/v1/chat/completions", {}, { origin });
+    expect(denied.status).toBe(401);
+    expect(denied.headers.get("access-control-allow-origin")).toBe("*");
+  });
+
+  it("with a list, echoes only listed origins and refuses others' preflights with the fix", async () => {
+    const { app, post } = setup({ config: { corsOrigins: [origin] } });
+    const res = await preflight(app, "/v1/responses");
+    expect(res.headers.get("access-control-allow-origin")).toBe(origin);
+    expect(res.headers.get("vary")).toBe("Origin");
+    const other = await preflight(app, "/v1/responses", "https://evil.example");
+    expect(other.status).toBe(403);
+    expect((await json(other)).error.message).toContain("CORS_ORIGINS");
+    const call = await post(
+      "/v1/chat/completions",
+      { messages: [{ role: "user", content: "x" }] },
+      {
+        origin: "https://evil.example",
+      },
+    );
+    expect(call.headers.get("access-control-allow-origin")).toBeNull();
+  });
+
+  it("is off with an empty CORS_ORIGINS, and never on /llm", async () => {
+    const off = setup({ config: { corsOrigins: [], authToken: "secret" } });
+    expect((await preflight(off.app, "/v1/chat/completions")).status).toBe(401);
+    const on = setup({ config: { authToken: "secret" } });
+    const llm = await preflight(on.app, "/llm");
+    expect(llm.headers.get("access-control-allow-origin")).toBeNull();
+  });
+});
+
+describe("GET /v1/models", () => {
+  it("takes no request ticket, so /health stays IDLE while clients list models", async () => {
+    const { app, supervisor } = setup({
+      reply: () => ({ contentType: "application/json", body: ['{"object":"list","data":[]}'] }),
+    });
+    const res = await app.request("/v1/models");
+    expect(res.status).toBe(200);
+    expect(supervisor.issued).toBe(0);
+    expect(await (await app.request("/health")).json()).toEqual({ status: "IDLE" });
+  });
+
+  it("answers 503 while the engine is not ready", async () => {
+    const { app, supervisor } = setup();
+    supervisor.setState("loading");
+    const res = await app.request("/v1/models");
+    expect(res.status).toBe(503);
+    expect(res.headers.get("retry-after")).not.toBeNull();
+  });
+});
