@@ -556,6 +556,18 @@ function garbageFor(name: string): fc.Arbitrary<string> {
       return fc.oneof(fc.constant(""), withSpace);
     case "HF_TOKEN":
       return withSpace;
+    case "CORS_ORIGINS":
+      // "*" and "" are valid (any origin, off); anything that is not a list of scheme://host[:port] is not.
+      return fc.oneof(
+        letters.filter((s) => s.trim() !== "*"),
+        fc.constantFrom(
+          "*,https://a.example",
+          "https://a.example/",
+          "https://a.example/app",
+          "ftp://a.example",
+          "a.example",
+        ),
+      );
     case "MODEL_ID":
       return fc.oneof(
         fc.constantFrom("", "   ", "bad id", "a b/c", "model!", "-leading"),
