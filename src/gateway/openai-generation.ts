@@ -3,6 +3,7 @@ import { AnswerAssembler, type CompletionKind } from "./answer-assembler.js";
 import { AssemblingRelay } from "./assembling-relay.js";
 import type { ChatRequestFacts } from "./chat-request.js";
 import { callEngine, clientGone, type EngineRefusal, isRefusal } from "./engine-call.js";
+import { engineJsonAnswer, needsEngineJson } from "./engine-json-answer.js";
 import type { RouteDeps } from "./gateway-deps.js";
 import { errors } from "./gateway-error.js";
 import { OpenAiRelay } from "./openai-relay.js";
@@ -23,9 +24,11 @@ export interface GenerationRoute {
  * chunk only if it asked for it); for a non-streaming client the gateway assembles the JSON answer from the
  * same stream. Asking the engine for a stream in both cases keeps the max_tokens cap, TTFT metrics, disconnect
  * handling and, above all, the hang watchdog's view of progress the same: a non-streamed answer of any length
- * shows its tokens as they are generated instead of one burst at the end.
+ * shows its tokens as they are generated instead of one burst at the end. The exception: a request for prompt
+ * logprobs (echo, prompt_logprobs), which vLLM answers only without a stream (engine-json-answer.ts).
  */
 function engineBody(request: ChatRequestFacts): string {
+  if (!request.stream && needsEngineJson(request.body)) return JSON.stringify(request.body);
   const { stream_options: clientOptions, ...rest } = request.body;
   const options =
     request.stream && typeof clientOptions === "object" && clientOptions !== null ? clientOptions : {};
@@ -56,6 +59,7 @@ export function registerOpenAiGeneration(app: Hono, deps: RouteDeps, spec: Gener
     if (isRefusal(answer)) return refusalResponse(answer);
     const relay = new OpenAiRelay(maxTokens, request.includeUsage, spec.kind);
     if (request.stream) return streamExchange(c, ex, answer, relay, quoteHeaders(ex));
+    if (needsEngineJson(request.body)) return engineJsonAnswer(c, ex, deps, answer, maxTokens);
 
     const assembler = new AnswerAssembler(spec.kind, deps.config.modelId, deps.clock);
     for await (const _ of relayStream(ex, answer, new AssemblingRelay(relay, assembler), 502)) {

@@ -124,6 +124,23 @@ describe("POST /v1/completions", () => {
     expect(JSON.parse(upstream.requests[0]?.body ?? "")).toMatchObject({ max_tokens: 16 });
   });
 
+  it("forwards a prompt-logprobs request (lm-eval's loglikelihood) as it is and relays the engine's JSON", async () => {
+    const answer = {
+      id: "cmpl-j",
+      object: "text_completion",
+      choices: [{ index: 0, text: "Say it", logprobs: { tokens: ["Say", " it"] }, finish_reason: "length" }],
+      usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 },
+    };
+    const { post, upstream } = setup({
+      reply: () => ({ contentType: "application/json", body: [JSON.stringify(answer)] }),
+    });
+    const body = { prompt: "Say", max_tokens: 1, echo: true, logprobs: 1 };
+    const res = await post("/v1/completions", body);
+    expect(await json(res)).toEqual(answer);
+    expect(JSON.parse(upstream.requests[0]?.body ?? "")).toEqual(body);
+    expect(res.headers.get("x-llm-price-usage")).toBe("0.00000008");
+  });
+
   it("relays a stream as the engine wrote it, with the usage chunk only when asked", async () => {
     const { post } = setup({ reply: () => ({ body: completionStream(["a", "b"]) }) });
     const plain = await (await post("/v1/completions", { prompt: "x", max_tokens: 5, stream: true })).text();
