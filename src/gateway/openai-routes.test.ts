@@ -232,6 +232,18 @@ describe("POST /v1/responses", () => {
     expect(ledger.rows().map((r) => r.status)).toEqual(["engine_error", "engine_error"]);
   });
 
+  it("turns an engine error outside the event protocol into OpenAI's error event", async () => {
+    const errorEvent = `data: ${JSON.stringify({ error: { message: "EngineCore died" } })}\n\n`;
+    const { post, ledger } = setup({
+      reply: () => ({ body: [responsesStream(["a"])[0] as string, errorEvent] }),
+    });
+    const text = await (await post("/v1/responses", { input: "x", stream: true })).text();
+    const last = text.trimEnd().split("\n\n").at(-1) ?? "";
+    expect(last.startsWith("event: error\ndata: ")).toBe(true);
+    expect(last).toContain("EngineCore died");
+    expect(ledger.rows()).toMatchObject([{ status: "engine_error", error: "EngineCore died" }]);
+  });
+
   it.each([
     [{}, "input is required"],
     [{ input: [] }, "input is required"],

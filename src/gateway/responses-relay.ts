@@ -55,9 +55,11 @@ export class ResponsesRelay implements RelayProtocol {
     if (typeof event.sequence_number === "number") this.sequence = event.sequence_number;
     const type = typeof event.type === "string" ? event.type : null;
     if (type === null) {
-      // vLLM's mid-stream failure outside the event protocol: {"error": {...}}
-      this.engineError ??= event.error !== undefined ? messageOf(event.error) : "an event without a type";
-      return { out: "", tokens: 0 };
+      // vLLM's mid-stream failure outside the event protocol ({"error": {...}}): the client gets OpenAI's event.
+      const message =
+        event.error !== undefined ? messageOf(event.error) : "the engine sent an event without a type";
+      this.engineError ??= message;
+      return { out: this.errorFrames(`the engine reported an error: ${message}`), tokens: 0 };
     }
     if (type === "error") this.engineError ??= messageOf(event);
     if (TERMINAL.has(type) && isRecord(event.response)) this.finish(type, event.response);
