@@ -14,11 +14,12 @@ function setup(options: { config?: Partial<Config>; reply?: (r: UpstreamRequest)
   const supervisor = new StaticSupervisor({ baseUrl: "http://127.0.0.1:1", apiKey: "k", generation: 1 });
   const upstream = new FakeUpstream(options.reply ?? (() => ({ body: engineStream(["Hello", " world"]) })));
   const ledger = SqliteLedger.open(":memory:");
+  const metrics = createGatewayMetrics();
   const app = createGateway({
     config: gatewayTestConfig(options.config),
     supervisor,
     ledger,
-    metrics: createGatewayMetrics(),
+    metrics,
     upstream,
     logger: silentLogger(),
     gpus: { list: async () => [] },
@@ -29,7 +30,7 @@ function setup(options: { config?: Partial<Config>; reply?: (r: UpstreamRequest)
       headers: { "content-type": "application/json", ...headers },
       body: JSON.stringify(body),
     });
-  return { app, supervisor, upstream, ledger, post };
+  return { app, supervisor, upstream, ledger, metrics, post };
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: assertions read arbitrary JSON shapes
@@ -183,7 +184,9 @@ describe("POST /v1/completions", () => {
 
 describe("POST /v1/responses", () => {
   it("answers a non-streaming call with the response object of the engine's completed event", async () => {
-    const { post, upstream, ledger } = setup({ reply: () => ({ body: responsesStream(["Hi", " you"]) }) });
+    const { post, upstream, ledger, metrics } = setup({
+      reply: () => ({ body: responsesStream(["Hi", " you"]) }),
+    });
     const res = await post("/v1/responses", { input: "hello", max_output_tokens: 50 });
     expect(res.status).toBe(200);
     const body = await json(res);
@@ -199,6 +202,9 @@ describe("POST /v1/responses", () => {
     expect(res.headers.get("x-llm-price-quote")).toBe("0.000004");
     expect(res.headers.get("x-llm-price-usage")).toBe("0.00000016");
     expect(ledger.rows()).toMatchObject([{ route: "/v1/responses", promptTokens: 9, completionTokens: 2 }]);
+    const text = metrics.render();
+    expect(text).toMatch(/llm_runner_requests_total\{[^}]*route="\/v1\/responses"[^}]*\} 1/);
+    expect(text).toMatch(/llm_runner_completion_tokens_total\{[^}]*route="\/v1\/responses"[^}]*\} 2/);
   });
 
   it("relays the event stream with its event names and no [DONE], and bills the completed event's usage", async () => {
