@@ -563,6 +563,18 @@ function garbageFor(name: string): fc.Arbitrary<string> {
         fc.constantFrom("", "v0.14.1", "0.14", "1.2.3.4", "01.2.3", "0.14.1-", "latest"),
         letters.filter((s) => !/^\d+\.\d+\.\d+/.test(s.trim())),
       );
+    case "CORS_ORIGINS":
+      // "*" and "" are valid (any origin, off); anything that is not a list of scheme://host[:port] is not.
+      return fc.oneof(
+        letters.filter((s) => s.trim() !== "*"),
+        fc.constantFrom(
+          "*,https://a.example",
+          "https://a.example/",
+          "https://a.example/app",
+          "ftp://a.example",
+          "a.example",
+        ),
+      );
     case "MODEL_ID":
       return fc.oneof(
         fc.constantFrom("", "   ", "bad id", "a b/c", "model!", "-leading"),

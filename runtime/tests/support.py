@@ -223,6 +223,23 @@ class SseStream:
             out.append(frame)
         return out
 
+    def events(self, timeout: float = 10.0) -> list[tuple[str | None, str]]:
+        """The rest of the stream as (event name, data) pairs, for streams with named events (Responses API)."""
+        self.sock.settimeout(timeout)
+        while not self.ended:
+            self._decode_chunks()
+            if self.ended or not self._fill():
+                break
+        self._decode_chunks()
+        out: list[tuple[str | None, str]] = []
+        for block in self.body.decode().split("\n\n"):
+            if not block:
+                continue
+            fields = dict(line.split(": ", 1) for line in block.split("\n"))
+            out.append((fields.get("event"), fields["data"]))
+        self.body = b""
+        return out
+
     def close(self) -> None:
         self.sock.close()
 

@@ -4,6 +4,7 @@
 import path from "node:path";
 import { z } from "zod";
 import { FATAL_REASONS } from "../engine/lifecycle.js";
+import { type CorsOrigins, parseCorsOrigins } from "./cors-origins.js";
 
 export interface SchemaContext {
   home: string; // for "~" in paths
@@ -115,6 +116,11 @@ const authToken: Check<string> = (raw) => {
   if (/\s/.test(raw))
     return new Invalid("must not contain spaces or line breaks (check for a stray newline).");
   return raw;
+};
+
+const corsOrigins: Check<CorsOrigins> = (raw) => {
+  const parsed = parseCorsOrigins(raw);
+  return typeof parsed === "object" && !Array.isArray(parsed) ? new Invalid(parsed.problem) : parsed;
 };
 
 const hfToken: Check<string | null> = (raw) => {
@@ -252,6 +258,7 @@ export function envSchema(ctx: SchemaContext, isDir: (p: string) => boolean) {
     QUEUE_SIZE: variable(integer({ min: 0, example: 256 }), 256),
     MAX_BODY_BYTES: variable(integer({ min: 1, example: 1048576, unit: "of bytes" }), 1048576),
     RUNNER_VERSION: variable(semver, AI_RUNNER_CONTRACT_VERSION),
+    CORS_ORIGINS: variable(corsOrigins, "*" as CorsOrigins),
 
     ENGINE: variable(oneOf(["vllm", "sim"] as const), "vllm" as const),
     DRIVER: variable(oneOf(["docker", "process"] as const), "docker" as const),

@@ -209,6 +209,7 @@ function toConfig(v: EnvValues): Config {
     queueSize: v.QUEUE_SIZE,
     maxBodyBytes: v.MAX_BODY_BYTES,
     runnerVersion: v.RUNNER_VERSION,
+    corsOrigins: v.CORS_ORIGINS,
     engine: v.ENGINE,
     driver: v.DRIVER,
     engineImage: v.ENGINE_IMAGE ?? (v.ENGINE === "sim" ? DEFAULT_SIM_IMAGE : DEFAULT_VLLM_IMAGE),

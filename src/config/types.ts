@@ -37,6 +37,7 @@ export interface Config {
   queueSize: number; // QUEUE_SIZE: requests allowed to wait beyond MAX_NUM_SEQS running (default 256)
   maxBodyBytes: number; // MAX_BODY_BYTES (default 1 MiB)
   runnerVersion: string; // RUNNER_VERSION: the semver /version reports (default: AI-runner contract 0.14.1)
+  corsOrigins: "*" | string[]; // CORS_ORIGINS: browser origins allowed on /v1/* (default "*"; [] = CORS off)
 
   // Engine
   engine: EngineKind; // ENGINE (default vllm)

@@ -86,11 +86,4 @@ export class Admission {
       },
     };
   }
-
-  /** A ticket outside the bounded slots, for cheap engine calls (/v1/models, the metrics relay). */
-  admitSideCall(): RequestTicket {
-    const ticket = this.supervisor.admit();
-    if (ticket === null) throw notReadyError(this.supervisor.snapshot());
-    return ticket;
-  }
 }

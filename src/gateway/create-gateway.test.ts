@@ -278,27 +278,80 @@ describe("POST /llm", () => {
 describe("POST /v1/chat/completions", () => {
   const v1 = { model: "test-model", messages: [{ role: "user", content: "hi" }] };
 
-  it("passes the body through and prices by max_tokens, or MAX_MODEL_LEN when absent", async () => {
-    const completion = {
-      id: "chatcmpl-x",
-      object: "chat.completion",
-      choices: [{ index: 0, message: { role: "assistant", content: "yo" }, finish_reason: "stop" }],
-      usage: { prompt_tokens: 3, completion_tokens: 1, total_tokens: 4 },
-    };
-    const { post, upstream } = setup({
-      reply: () => ({ contentType: "application/json", body: [JSON.stringify(completion)] }),
+  it("streams from the engine for a non-streaming client and answers vLLM's JSON, priced by max_tokens", async () => {
+    const { post, upstream, ledger } = setup({
+      reply: () => ({ body: engineStream(["yo", " there"], { id: "chatcmpl-x", promptTokens: 3 }) }),
     });
     const res = await post("/v1/chat/completions", { ...v1, max_tokens: 100, logit_bias: { "1": 2 } });
-    expect(await json(res)).toEqual(completion);
+    expect(await json(res)).toEqual({
+      id: "chatcmpl-x",
+      object: "chat.completion",
+      created: 1_700_000_000,
+      model: "test-model",
+      choices: [
+        {
+          index: 0,
+          message: {
+            role: "assistant",
+            content: "yo there",
+            refusal: null,
+            annotations: null,
+            audio: null,
+            function_call: null,
+            tool_calls: [],
+            reasoning_content: null,
+          },
+          logprobs: null,
+          finish_reason: "stop",
+          stop_reason: null,
+        },
+      ],
+      service_tier: null,
+      system_fingerprint: null,
+      usage: { prompt_tokens: 3, total_tokens: 5, completion_tokens: 2, prompt_tokens_details: null },
+      prompt_logprobs: null,
+      kv_transfer_params: null,
+    });
+    // The client's body, asked as a stream with the usage chunk: the watchdog sees each token as it comes.
     expect(JSON.parse(upstream.requests[0]?.body ?? "")).toEqual({
       ...v1,
       max_tokens: 100,
       logit_bias: { "1": 2 },
+      stream: true,
+      stream_options: { include_usage: true },
     });
     expect(res.headers.get("x-llm-price-quote")).toBe("0.000008");
-    expect(res.headers.get("x-llm-price-usage")).toBe("0.00000008");
+    expect(res.headers.get("x-llm-price-usage")).toBe("0.00000016");
+    expect(ledger.rows()).toMatchObject([
+      { route: "/v1/chat/completions", status: "ok", completionTokens: 2 },
+    ]);
     const noMax = await post("/v1/chat/completions", v1);
     expect(noMax.headers.get("x-llm-price-quote")).toBe("0.00065536");
+  });
+
+  it("cuts a non-streamed answer at max_tokens when the engine overshoots, billing max_tokens", async () => {
+    const { post } = setup({ reply: () => ({ body: engineStream(["a", "b", "c", "d"]) }) });
+    const body = await json(await post("/v1/chat/completions", { ...v1, max_tokens: 2 }));
+    expect(body.choices[0]).toMatchObject({ message: { content: "ab" }, finish_reason: "length" });
+    expect(body.usage).toMatchObject({ completion_tokens: 2 });
+  });
+
+  it("answers a non-streamed request whose engine stream fails with a 502 naming the cause once", async () => {
+    const { post, ledger } = setup({
+      reply: () => ({
+        body: [
+          engineStream(["a"])[0] as string,
+          `data: ${JSON.stringify({ error: { message: "Simulated engine error (--sim-error-rate)." } })}\n\n`,
+          "data: [DONE]\n\n",
+        ],
+      }),
+    });
+    const res = await post("/v1/chat/completions", v1);
+    expect(res.status).toBe(502);
+    const message: string = (await json(res)).error.message;
+    expect(message).toContain("(--sim-error-rate).");
+    expect(message).not.toContain("..");
+    expect(ledger.rows()).toMatchObject([{ status: "engine_error" }]);
   });
 
   it("builds upstream headers from scratch: the client's auth and other headers never reach the engine", async () => {

@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import { priceRate } from "../pricing/price.js";
 import { Admission } from "./admission.js";
 import { bearerAuth } from "./auth.js";
+import { corsMiddleware } from "./cors.js";
 import { errorResponse, toGatewayError, wireShapeFor } from "./error-response.js";
 import { ExchangeTracker } from "./exchange-tracker.js";
 import type { GatewayDeps, RouteDeps } from "./gateway-deps.js";
@@ -9,12 +10,14 @@ import { errors } from "./gateway-error.js";
 import { isLlmPath, toLlmError } from "./llm-status.js";
 import { bodyLimitFor } from "./read-json-body.js";
 import { registerChatCompletions } from "./routes/chat-completions.js";
+import { registerCompletions } from "./routes/completions.js";
 import { registerHardware } from "./routes/hardware.js";
 import { registerHealth } from "./routes/health.js";
 import { registerLlm } from "./routes/llm.js";
 import { registerMetrics } from "./routes/metrics.js";
 import { registerModels } from "./routes/models.js";
 import { registerReady } from "./routes/ready.js";
+import { registerResponses } from "./routes/responses.js";
 import { registerVersion } from "./routes/version.js";
 import { UndiciUpstreamClient } from "./upstream-client.js";
 
@@ -29,6 +32,8 @@ export type GatewayApp = Hono & {
 const KNOWN_ROUTES = new Set([
   "/llm",
   "/v1/chat/completions",
+  "/v1/completions",
+  "/v1/responses",
   "/v1/models",
   "/health",
   "/ready",
@@ -43,7 +48,7 @@ function preciseClock(): number {
 }
 
 /**
- * The gateway: /llm, /v1/chat/completions, /v1/models, /health, /ready, /hardware/*, /version, /metrics.
+ * The gateway: /llm, /v1/chat/completions, /v1/completions, /v1/responses, /v1/models, /health, /ready, /hardware/*, /version, /metrics.
  * Auth (when AUTH_TOKEN is set) guards the routes that spend GPU time: /llm and /v1/*.
  *
  * @example
@@ -90,12 +95,17 @@ export function createGateway(deps: GatewayDeps): GatewayApp {
     deps.metrics.response(KNOWN_ROUTES.has(path) ? path : "other", c.res.status);
   });
 
+  // Before auth: browsers send preflights without the bearer token.
+  const cors = corsMiddleware(config.corsOrigins);
+  if (cors !== null) app.use("/v1/*", cors);
   const auth = bearerAuth(config.authToken);
   const limit = bodyLimitFor(config.maxBodyBytes);
   for (const path of ["/llm", "/llm/", "/v1/*"]) app.use(path, auth, limit);
 
   registerLlm(app, routeDeps);
   registerChatCompletions(app, routeDeps);
+  registerCompletions(app, routeDeps);
+  registerResponses(app, routeDeps);
   registerModels(app, routeDeps);
   registerHealth(app, routeDeps);
   registerReady(app, routeDeps);

@@ -25,7 +25,7 @@ const CLIENT_STATUSES = new Set([400, 404, 413, 422]);
 export const clientGone = () => new GatewayError(499, "client_closed", "The client closed the request.");
 
 /**
- * Admits the request (429/503 otherwise), sends it to the engine on the ticket's endpoint, and returns the
+ * Admits the request (429/503 otherwise), sends it to the engine's `path` on the ticket's endpoint, and returns the
  * engine's 200 response, or its refusal. A BodyPlan builds the body once the engine is known and may send it
  * again, once, after an engine 400 (context-fit.ts). Every way out that ends the exchange writes its ledger row first.
  */
@@ -34,6 +34,7 @@ export async function callEngine(
   ex: Exchange,
   deps: RouteDeps,
   body: string | BodyPlan,
+  path = "/v1/chat/completions",
 ): Promise<UpstreamResponse | EngineRefusal> {
   let admitted: ReturnType<RouteDeps["admission"]["admit"]>;
   try {
@@ -55,7 +56,7 @@ export async function callEngine(
     deps.upstream.send({
       endpoint: admitted.ticket.endpoint,
       method: "POST",
-      path: "/v1/chat/completions",
+      path,
       body: payload,
       requestId: ex.id,
       signal: ex.upstreamAbort.signal,

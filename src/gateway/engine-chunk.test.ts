@@ -61,3 +61,22 @@ describe("scanTextChunk", () => {
     expect(scanTextChunk('{"choices":[{"delta":{},"finish_reason": null}]}')).toBeNull();
   });
 });
+
+describe("text_completion chunks", () => {
+  const cmpl = { id: "cmpl-1", object: "text_completion", created: 1, model: "m" };
+  const choice = (text: string, finish: string | null = null) => ({
+    index: 0,
+    text,
+    logprobs: null,
+    finish_reason: finish,
+    stop_reason: null,
+  });
+
+  it("are read by their text, by the scan and the full parse alike", () => {
+    const data = JSON.stringify({ ...cmpl, choices: [choice("hi")] });
+    expect(scanTextChunk(data)).toBe(true);
+    expect(parseEngineChunk(data).choices[0]?.content).toBe("hi");
+    expect(scanTextChunk(JSON.stringify({ ...cmpl, choices: [choice("")] }))).toBe(false);
+    expect(scanTextChunk(JSON.stringify({ ...cmpl, choices: [choice("x", "length")] }))).toBeNull();
+  });
+});

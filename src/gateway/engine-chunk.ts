@@ -8,7 +8,7 @@ export interface TokenUsage {
 
 export interface EngineChoice {
   index: number;
-  content: string; // delta.content, "" when absent
+  content: string; // delta.content (chat) or text (completions), "" when absent
   finishReason: string | null;
 }
 
@@ -66,7 +66,7 @@ export function parseEngineChunk(data: string): EngineChunk {
       const delta = isRecord(c.delta) ? c.delta : {};
       choices.push({
         index: typeof c.index === "number" ? c.index : 0,
-        content: typeof delta.content === "string" ? delta.content : "",
+        content: typeof delta.content === "string" ? delta.content : typeof c.text === "string" ? c.text : "",
         finishReason: typeof c.finish_reason === "string" && c.finish_reason !== "" ? c.finish_reason : null,
       });
     }
@@ -107,8 +107,15 @@ export function scanTextChunk(data: string): boolean | null {
   if (data.includes('"usage":') || data.includes('"error":')) return null;
   const finish = data.indexOf('"finish_reason":');
   if (finish >= 0 && !data.startsWith("null", finish + 16)) return null;
-  const content = data.indexOf('"content":');
-  if (content < 0) return false;
-  if (data.charCodeAt(content + 10) !== 0x22) return null; // not a string value: parse
-  return data.charCodeAt(content + 11) !== 0x22;
+  // A chat chunk's delta.content, else a text_completion chunk's text.
+  let key = '"content":';
+  let at = data.indexOf(key);
+  if (at < 0) {
+    key = '"text":';
+    at = data.indexOf(key);
+  }
+  if (at < 0) return false;
+  const value = at + key.length;
+  if (data.charCodeAt(value) !== 0x22) return null; // not a string value: parse
+  return data.charCodeAt(value + 1) !== 0x22;
 }

@@ -12,6 +12,7 @@ export function wireShapeFor(path: string): WireShape {
 const OPENAI_TYPES: Record<number, string> = {
   400: "BadRequestError",
   401: "AuthenticationError",
+  403: "PermissionDeniedError",
   404: "NotFoundError",
   413: "RequestTooLargeError",
   422: "BadRequestError",

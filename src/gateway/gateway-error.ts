@@ -35,6 +35,12 @@ export class GatewayError extends Error {
   }
 }
 
+/** The detail as the end of a sentence: a full stop added unless it already ends with one (or ? or !). */
+function sentence(detail: string): string {
+  const trimmed = detail.trimEnd();
+  return /[.!?]$/.test(trimmed) ? trimmed : `${trimmed}.`;
+}
+
 export const errors = {
   unauthorized: (message: string) => new GatewayError(401, "unauthorized", message),
   invalidJson: (detail: string) =>
@@ -63,7 +69,11 @@ export const errors = {
   notReady: (message: string, retryAfter: number) =>
     new GatewayError(503, "not_ready", message, { retryAfter }),
   engineUnreachable: (detail: string, cause?: unknown) =>
-    new GatewayError(502, "engine_unreachable", `The engine could not be reached: ${detail}.`, { cause }),
+    new GatewayError(502, "engine_unreachable", `The engine could not be reached: ${sentence(detail)}`, {
+      cause,
+    }),
   engineFailed: (detail: string, cause?: unknown) =>
-    new GatewayError(502, "engine_error", `The engine failed during the request: ${detail}.`, { cause }),
+    new GatewayError(502, "engine_error", `The engine failed during the request: ${sentence(detail)}`, {
+      cause,
+    }),
 };

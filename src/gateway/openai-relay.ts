@@ -25,6 +25,7 @@ export class OpenAiRelay implements RelayProtocol {
   constructor(
     maxTokens: number,
     private readonly clientWantsUsage: boolean,
+    private readonly kind: "chat" | "completion" = "chat",
   ) {
     this.budget = new TokenBudget(maxTokens);
   }
@@ -58,12 +59,16 @@ export class OpenAiRelay implements RelayProtocol {
 
   /** The chunk that ends a reply the engine let run past max_tokens. */
   private cut(): RelayStep {
+    const choice =
+      this.kind === "chat"
+        ? { index: 0, delta: {}, logprobs: null, finish_reason: "length" }
+        : { index: 0, text: "", logprobs: null, finish_reason: "length", stop_reason: null };
     const cut = {
       id: this.last.id,
-      object: "chat.completion.chunk",
+      object: this.kind === "chat" ? "chat.completion.chunk" : "text_completion",
       created: this.last.created,
       model: this.last.model,
-      choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: "length" }],
+      choices: [choice],
     };
     return { out: frame(cut), tokens: 0, end: "cut" };
   }

@@ -20,6 +20,13 @@ export interface RelayProtocol {
   /** An error the engine reported inside the stream (the stream is then a failure). */
   reportedError(): string | null;
   usage(): { prompt_tokens: number; completion_tokens: number };
+  /**
+   * For a dialect whose stream ends with its own last event instead of `data: [DONE]` (the Responses API):
+   * whether that event has arrived, so the end of the body is a success. Absent: [DONE] is required.
+   */
+  endedByEvent?(): boolean;
+  /** What follows the closing frames; default `data: [DONE]`. */
+  readonly terminator?: string;
 }
 
 export const DONE_FRAME = "data: [DONE]\n\n";
@@ -89,12 +96,14 @@ export class StreamRelay {
       }
     }
     if (tokens > 0) this.ex.tokens(tokens);
+    if (this.ended === null && this.protocol.endedByEvent?.()) this.ended = "done";
     return verbatim ? bytes : out;
   }
 
   /** Reading stopped ([DONE], the cut, or the end of the body): finishes the exchange, returns the last frames. */
   complete(): string | null {
     if (this.ended === "cut") this.ex.abort("cut", "max_tokens reached");
+    if (this.ended === null && this.protocol.endedByEvent?.()) this.ended = "done";
     if (this.ended === null) {
       const ex = this.ex;
       if (ex.abortCause !== null) return this.fail(new Error(ex.abortReason ?? "aborted"));
@@ -110,7 +119,7 @@ export class StreamRelay {
       completionTokens: usage.completion_tokens,
       error: reported,
     });
-    return tail + DONE_FRAME;
+    return tail + (this.protocol.terminator ?? DONE_FRAME);
   }
 
   /**
@@ -130,7 +139,7 @@ export class StreamRelay {
       ...tokensOf(usage),
       error: message,
     });
-    return this.protocol.errorFrames(message) + DONE_FRAME;
+    return this.protocol.errorFrames(message) + (this.protocol.terminator ?? DONE_FRAME);
   }
 
   /** The client went away: the engine request is torn down at once and the row says client_abort. */

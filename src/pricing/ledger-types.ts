@@ -9,7 +9,7 @@ export type LedgerStatus =
 export interface LedgerRow {
   id: string;
   ts: string; // ISO 8601 UTC, when the request arrived
-  route: string; // "/llm" or "/v1/chat/completions"
+  route: string; // "/llm", "/v1/chat/completions", "/v1/completions" or "/v1/responses"
   model: string;
   stream: boolean;
   maxTokens: number;

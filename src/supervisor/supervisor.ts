@@ -354,8 +354,8 @@ export class Supervisor implements SupervisorView {
       if (stalledFor !== null && stalledFor >= this.options.hangTimeoutMs) {
         this.engineDown({
           reason: "hang",
-          message: `the engine produced no tokens for ${Math.round(stalledFor / 1000)} s with ${this.tickets.size} request(s) in flight while its /health said OK`,
-          hint: "the engine was restarted; if this repeats, look at the engine log and lower MAX_NUM_SEQS",
+          message: `the engine made no progress for ${Math.round(stalledFor / 1000)} s (ENGINE_HANG_TIMEOUT) on ${this.tickets.size} request(s) in flight, streamed or not, although its /health answered OK: it was treated as hung and restarted`,
+          hint: "look at the engine log (llm-runner logs --engine) for a stuck GPU, NCCL or driver error; if the engine is only slow to start answering (very long prompts under load), raise ENGINE_HANG_TIMEOUT",
         });
         return;
       }

@@ -140,6 +140,7 @@ export function gatewayTestConfig(overrides: Partial<Config> = {}): Config {
     queueSize: 8,
     maxBodyBytes: 1024 * 1024,
     runnerVersion: "0.14.1",
+    corsOrigins: "*",
     engine: "sim",
     driver: "process",
     engineImage: "unused",

@@ -18,6 +18,7 @@ from .metrics import EngineMetrics
 from .options import SimOptions
 from .requests import ApiError, chat_messages, check_model, parse_json, plan_reply
 from .responses import new_request_id, now_s
+from .responses_api import responses_plan
 
 SIM_VERSION = f"{VLLM_VERSION}+sim"
 _PROTECTED = ("/v1/", "/tokenize", "/detokenize")
@@ -47,6 +48,7 @@ class SimApp:
             "/v1/models": {"GET": self._models},
             "/v1/chat/completions": {"POST": lambda c, r: self._generate(c, r, "chat")},
             "/v1/completions": {"POST": lambda c, r: self._generate(c, r, "completion")},
+            "/v1/responses": {"POST": lambda c, r: self._generate(c, r, "responses")},
             "/tokenize": {"POST": self._tokenize},
         }
 
@@ -120,7 +122,8 @@ class SimApp:
 
     def _generate(self, conn: Connection, req: Request, kind: str) -> None:
         self._require_engine()
-        plan = plan_reply(self.opts, parse_json(req.body), kind)
+        body = parse_json(req.body)
+        plan = responses_plan(self.opts, body) if kind == "responses" else plan_reply(self.opts, body, kind)
         if self.engine.injects_error():
             raise ApiError(500, "Simulated engine error (--sim-error-rate).")
         if plan.stream:

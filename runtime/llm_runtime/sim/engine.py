@@ -19,7 +19,8 @@ from typing import Protocol
 from .metrics import EngineMetrics
 from .options import SimOptions
 from .requests import Plan
-from .responses import DONE_FRAME, StreamFrames, encode_token, full_response
+from .responses import StreamFrames, encode_token, full_response
+from .responses_api import ResponsesFrames
 
 _LAST_CHUNK = b"0\r\n\r\n"
 
@@ -60,8 +61,9 @@ class Sequence:
         self.hung = False
         self.crash = False
         self.write = sink.write
-        self.frames = StreamFrames(plan, request_id, created) if plan.stream else None
-        if self.frames is not None and not plan.continuous_usage:
+        frames_of = ResponsesFrames if plan.kind == "responses" else StreamFrames
+        self.frames = frames_of(plan, request_id, created) if plan.stream else None
+        if isinstance(self.frames, StreamFrames) and not plan.continuous_usage:
             # The hot path: one %-format builds the HTTP chunk around prefix + token + suffix.
             self.tok_prefix = self.frames._tok_prefix
             self.tok_suffix = self.frames._tok_suffix
@@ -277,10 +279,8 @@ class Engine:
         seq.done = True
         frames = seq.frames
         if frames is not None:
-            body = lead + frames.final(seq.enc[n - 1] if n else b'""', plan.finish_reason, n)
-            if plan.include_usage:
-                body += frames.usage_frame(n)
-            seq.sink.end_stream(_chunk(body + DONE_FRAME) + _LAST_CHUNK)
+            body = lead + frames.closing(seq.enc[n - 1] if n else b'""', plan.finish_reason, n)
+            seq.sink.end_stream(_chunk(body) + _LAST_CHUNK)
         else:
             seq.sink.respond_json(200, full_response(plan, seq.request_id, seq.created, plan.tokens,
                                                      plan.finish_reason))

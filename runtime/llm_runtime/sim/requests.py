@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from . import tokenizer
@@ -31,7 +31,7 @@ class ApiError(Exception):
 
 @dataclass
 class Plan:
-    kind: str  # "chat" | "completion"
+    kind: str  # "chat" | "completion" | "responses"
     model: str
     prompt_tokens: int
     tokens: list[str]  # the whole reply, already cut to max_tokens and at stop strings
@@ -39,6 +39,7 @@ class Plan:
     stream: bool
     include_usage: bool
     continuous_usage: bool
+    request: dict[str, Any] | None = field(default=None)  # what a Responses answer repeats from its request
 
 
 def parse_json(body: bytes) -> dict[str, Any]:

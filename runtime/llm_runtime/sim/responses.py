@@ -8,6 +8,7 @@ import os
 import time
 from typing import Any
 
+from . import responses_api
 from .requests import Plan
 
 DONE_FRAME = b"data: [DONE]\n\n"
@@ -29,7 +30,8 @@ def _dumps(obj: Any) -> bytes:
 
 
 def new_request_id(kind: str) -> str:
-    return ("chatcmpl-" if kind == "chat" else "cmpl-") + os.urandom(16).hex()
+    prefix = {"chat": "chatcmpl-", "responses": "resp_"}.get(kind, "cmpl-")
+    return prefix + os.urandom(16).hex()
 
 
 def usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
@@ -82,8 +84,17 @@ class StreamFrames:
     def usage_frame(self, completion_tokens: int) -> bytes:
         return self._head + b'],"usage":' + _dumps(usage(self.plan.prompt_tokens, completion_tokens)) + b"}\n\n"
 
+    def closing(self, encoded: bytes, finish_reason: str, completion_tokens: int) -> bytes:
+        """Everything after the last decode step: the final chunk, the usage chunk if asked, [DONE]."""
+        body = self.final(encoded, finish_reason, completion_tokens)
+        if self.plan.include_usage:
+            body += self.usage_frame(completion_tokens)
+        return body + DONE_FRAME
+
 
 def full_response(plan: Plan, request_id: str, created: int, tokens: list[str], finish_reason: str) -> bytes:
+    if plan.kind == "responses":
+        return responses_api.full_response(plan, request_id, created, tokens, finish_reason)
     text = "".join(tokens)
     if plan.kind == "chat":
         choice: dict[str, Any] = {

@@ -1,0 +1,57 @@
+import type { Hono } from "hono";
+import { callEngine, clientGone, isRefusal } from "../engine-call.js";
+import type { RouteDeps } from "../gateway-deps.js";
+import { errors } from "../gateway-error.js";
+import { quoteHeaders, usageHeader } from "../price-headers.js";
+import { readJsonBody } from "../read-json-body.js";
+import { relayStream } from "../relay-stream.js";
+import { ResponsesRelay } from "../responses-relay.js";
+import { parseResponsesRequest } from "../responses-request.js";
+import { streamExchange } from "../sse-response.js";
+
+const ROUTE = "/v1/responses";
+
+/**
+ * POST /v1/responses: the OpenAI Responses API, served by the engine's own /v1/responses. As for chat, the
+ * engine is always asked for a stream: a streaming client gets its events relayed; a non-streaming client gets
+ * the response object of the terminal event, which is what the engine answers without `stream`. The quote is
+ * for max_output_tokens (MAX_MODEL_LEN without it); usage comes from the terminal event.
+ */
+export function registerResponses(app: Hono, deps: RouteDeps): void {
+  app.post(ROUTE, async (c) => {
+    const request = parseResponsesRequest(await readJsonBody(c, deps.config.maxBodyBytes));
+    const maxTokens = request.maxOutputTokens ?? deps.config.maxModelLen;
+    const ex = deps.exchanges.begin({ route: ROUTE, stream: request.stream, maxTokens });
+    const answer = await callEngine(c, ex, deps, JSON.stringify({ ...request.body, stream: true }), ROUTE);
+    if (isRefusal(answer)) {
+      if (answer.status !== 502 && answer.body.trim().startsWith("{")) {
+        return new Response(answer.body, {
+          status: answer.status,
+          headers: { "content-type": "application/json" },
+        });
+      }
+      throw errors.engineFailed(`HTTP ${answer.engineStatus}: ${answer.message}`);
+    }
+    const relay = new ResponsesRelay(maxTokens);
+    if (request.stream) return streamExchange(c, ex, answer, relay, quoteHeaders(ex));
+
+    for await (const _ of relayStream(ex, answer, relay, 502)) {
+      // the events are for streaming clients; the terminal one carries the whole response
+    }
+    if (ex.outcome === "client_abort") throw clientGone();
+    const response = relay.response();
+    if (ex.outcome !== "ok" || response === null) {
+      throw errors.engineFailed(ex.failure ?? "the engine's stream ended without a final response");
+    }
+    if (relay.overshoot) {
+      deps.logger.warn(
+        { requestId: ex.id, maxTokens },
+        "the engine overshot max_output_tokens; billed at it",
+      );
+    }
+    return c.json(response, 200, {
+      ...quoteHeaders(ex),
+      ...usageHeader(deps, relay.usage().completion_tokens),
+    });
+  });
+}
