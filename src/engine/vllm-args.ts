@@ -111,6 +111,8 @@ export function engineEnv(
 ): Record<string, string> {
   const env: Record<string, string> = { VLLM_API_KEY: apiKey };
   if (config.hfToken) env.HF_TOKEN = config.hfToken;
+  // The model was pulled before the engine starts: vLLM reads the cache only, so it can never stall on a download.
+  if (config.hubOffline) env.HF_HUB_OFFLINE = "1";
   if (driver === "process" && Array.isArray(config.gpuIds))
     env.CUDA_VISIBLE_DEVICES = config.gpuIds.join(",");
   return env;
