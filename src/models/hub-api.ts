@@ -29,13 +29,21 @@ export interface HubSettings {
   token: string | null; // HF_TOKEN
 }
 
-export function createHubApi(settings: HubSettings, fetchImpl: typeof fetch = fetch): HubApi {
+export function createHubApi(settings: HubSettings, baseFetch: typeof fetch = fetch): HubApi {
   const credentials = settings.token ? { accessToken: settings.token } : {};
+  // HubApiError keeps the status but not the hub's X-Error-Code (GatedRepo, RepoNotFound...), which tells a
+  // gated repo from a missing one: remember it from the failed response.
+  let lastErrorCode: string | null = null;
+  const fetchImpl: typeof fetch = async (input, init) => {
+    const res = await baseFetch(input, init);
+    if (!res.ok) lastErrorCode = res.headers.get("x-error-code");
+    return res;
+  };
   const fail = (err: unknown, repo: string, what: string): never => {
     if (err instanceof HubApiError) {
       throw statusError({
         status: err.statusCode,
-        errorCode: null,
+        errorCode: lastErrorCode,
         endpoint: settings.endpoint,
         repo,
         what,
