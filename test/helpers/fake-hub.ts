@@ -54,6 +54,8 @@ export class FakeHub {
   readonly stallAt = new Map<string, number>();
   /** path -> status every GET of that file answers (e.g. 500). */
   readonly statusFor = new Map<string, number>();
+  /** paths whose bytes are served with the first byte flipped (a corrupting proxy). */
+  readonly corrupt = new Set<string>();
   pageSize = 4;
   private hub: Server;
   private cdn: Server;
@@ -267,7 +269,8 @@ export class FakeHub {
       }
     }
     const end = range?.[2] ? Math.min(Number(range[2]), size - 1) : size - 1;
-    const body = file.content.subarray(start, end + 1);
+    const body = Buffer.from(file.content.subarray(start, end + 1));
+    if (this.corrupt.has(file.path) && body.length > 0) body[0] = (body[0] as number) ^ 0xff;
     const headers: Record<string, string> = {
       "Content-Length": String(body.length),
       "Accept-Ranges": "bytes",
