@@ -75,9 +75,11 @@ export async function pullModel(req: PullRequest, deps: PullDeps): Promise<PullR
   const lock = acquirePullLock(req.cacheDir, req.repo);
   let fetched = 0;
   try {
+    const beforePlan = new Set<string>(); // fetched ahead of the plan (the index): counted in it as this run's
     const fetchOne = async (file: HubFile, index: number, count: number) => {
       const blobPath = cache.blobPath(file.etag);
       if (existsSync(blobPath)) return;
+      if (count === 0) beforePlan.add(file.path);
       const incompletePath = cache.incompletePath(file.etag);
       deps.onEvent({
         type: "file",
@@ -119,19 +121,16 @@ export async function pullModel(req: PullRequest, deps: PullDeps): Promise<PullR
     }
     const files = [...support, ...[...weights].sort((a, b) => a.path.localeCompare(b.path))];
 
-    const planned: PlannedFile[] = files.map((f) => {
-      const cached = existsSync(cache.blobPath(f.etag));
-      return {
-        path: f.path,
-        size: f.size,
-        cached,
-        resumeFrom: cached ? 0 : sizeOrZero(cache.incompletePath(f.etag)),
-      };
-    });
-    const toFetch = planned.reduce(
-      (sum, f) => sum + (f.cached ? 0 : f.size - Math.min(f.resumeFrom, f.size)),
-      0,
-    );
+    const onDisk = (f: HubFile) => existsSync(cache.blobPath(f.etag));
+    const partial = (f: HubFile) => Math.min(sizeOrZero(cache.incompletePath(f.etag)), f.size);
+    const planned: PlannedFile[] = files.map((f) => ({
+      path: f.path,
+      size: f.size,
+      cached: onDisk(f) && !beforePlan.has(f.path),
+      resumeFrom: onDisk(f) ? 0 : partial(f),
+    }));
+    const toFetch = planned.reduce((sum, f) => sum + (f.cached ? 0 : f.size - f.resumeFrom), 0);
+    const needed = files.reduce((sum, f) => sum + (onDisk(f) ? 0 : f.size - partial(f)), 0);
     const free = await deps.freeBytes(req.cacheDir);
     deps.onEvent({
       type: "plan",
@@ -140,7 +139,7 @@ export async function pullModel(req: PullRequest, deps: PullDeps): Promise<PullR
       toFetch,
       free,
     });
-    checkFreeSpace({ cacheDir: req.cacheDir, needed: toFetch, free, repo: req.repo });
+    checkFreeSpace({ cacheDir: req.cacheDir, needed, free, repo: req.repo });
 
     const missing = files.filter((f) => !existsSync(cache.blobPath(f.etag)));
     for (const [i, file] of missing.entries()) await fetchOne(file, i + 1, missing.length);

@@ -26,7 +26,10 @@ describe("selectVllmFiles", () => {
       f("onnx/model.onnx"),
     ]);
     expect(s.format).toBe("safetensors");
-    expect(paths(s.weights)).toEqual(["model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"]);
+    expect(paths(s.weights)).toEqual([
+      "model-00001-of-00002.safetensors",
+      "model-00002-of-00002.safetensors",
+    ]);
     expect(paths(s.support)).toEqual([
       "chat_template.jinja",
       "config.json",
@@ -53,7 +56,9 @@ describe("selectVllmFiles", () => {
   });
 
   it("ignores weights in sub-folders, which vLLM's top-level glob never loads", () => {
-    expect(() => selectVllmFiles([f("config.json"), f("original/model.safetensors")])).toThrow(NoWeightsError);
+    expect(() => selectVllmFiles([f("config.json"), f("original/model.safetensors")])).toThrow(
+      NoWeightsError,
+    );
   });
 
   it("says what the repo has when there is nothing vLLM can load", () => {
@@ -64,11 +69,15 @@ describe("selectVllmFiles", () => {
 describe("filterByIndex", () => {
   const weights = [f("a.safetensors"), f("b.safetensors"), f("consolidated.safetensors")];
   it("keeps only the shards the index names", () => {
-    const index = JSON.stringify({ weight_map: { x: "a.safetensors", y: "b.safetensors", z: "a.safetensors" } });
+    const index = JSON.stringify({
+      weight_map: { x: "a.safetensors", y: "b.safetensors", z: "a.safetensors" },
+    });
     expect(paths(filterByIndex(weights, index))).toEqual(["a.safetensors", "b.safetensors"]);
   });
   it("keeps every shard when the index is unreadable or names none of them", () => {
     expect(filterByIndex(weights, "{not json")).toHaveLength(3);
-    expect(filterByIndex(weights, JSON.stringify({ weight_map: { x: "other.safetensors" } }))).toHaveLength(3);
+    expect(filterByIndex(weights, JSON.stringify({ weight_map: { x: "other.safetensors" } }))).toHaveLength(
+      3,
+    );
   });
 });
