@@ -93,7 +93,10 @@ describe("llm-runner start with a model that is not downloaded", () => {
     // A stand-in for the engine's Python: records the environment it was started with, then idles.
     const envDump = join(tmp.home, "engine-env.txt");
     const fakePython = join(tmp.home, "fake-python.sh");
-    writeFileSync(fakePython, `#!/bin/sh\nenv > '${envDump}.tmp' && mv '${envDump}.tmp' '${envDump}'\nexec sleep 600\n`);
+    writeFileSync(
+      fakePython,
+      `#!/bin/sh\nenv > '${envDump}.tmp' && mv '${envDump}.tmp' '${envDump}'\nexec sleep 600\n`,
+    );
     chmodSync(fakePython, 0o755);
     const port = await freePort();
     const child = spawnCli(

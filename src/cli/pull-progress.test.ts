@@ -24,18 +24,36 @@ describe("PullProgressView", () => {
   it("on a terminal redraws one line with bytes, rate, ETA and file n of m", () => {
     const { v, out, advance } = view(true);
     v.onEvent(plan);
-    v.onEvent({ type: "file", index: 1, count: 2, path: "model-00001-of-00002.safetensors", size: 60e6, resumeFrom: 10e6 });
+    v.onEvent({
+      type: "file",
+      index: 1,
+      count: 2,
+      path: "model-00001-of-00002.safetensors",
+      size: 60e6,
+      resumeFrom: 10e6,
+    });
     advance(2_000);
     v.onEvent({ type: "bytes", n: 30_000_000 });
     const last = out().split("\r\x1b[2K").at(-1) ?? "";
-    expect(last).toMatch(/^pulling \[#{8}\.{16}\]  33% 30\.0 MB\/90\.0 MB {2}15\.0 MB\/s {2}ETA 4s {2}file 1\/2 model-00001-of-00002\.safetensors$/);
-    expect(out()).toContain("3 files vLLM loads, 100 MB; 1 already downloaded; 1 resumed; to download: 90.0 MB (500 GB free)");
+    expect(last).toMatch(
+      /^pulling \[#{8}\.{16}\] {2}33% 30\.0 MB\/90\.0 MB {2}15\.0 MB\/s {2}ETA 4s {2}file 1\/2 model-00001-of-00002\.safetensors$/,
+    );
+    expect(out()).toContain(
+      "3 files vLLM loads, 100 MB; 1 already downloaded; 1 resumed; to download: 90.0 MB (500 GB free)",
+    );
   });
 
   it("without a terminal prints plain lines: one per file, one per 10 % of the bytes", () => {
     const { v, out, advance } = view(false);
     v.onEvent(plan);
-    v.onEvent({ type: "file", index: 1, count: 2, path: "model-00001-of-00002.safetensors", size: 60e6, resumeFrom: 10e6 });
+    v.onEvent({
+      type: "file",
+      index: 1,
+      count: 2,
+      path: "model-00001-of-00002.safetensors",
+      size: 60e6,
+      resumeFrom: 10e6,
+    });
     for (let i = 0; i < 9; i++) {
       advance(1_000);
       v.onEvent({ type: "bytes", n: 5_000_000 });
@@ -50,7 +68,13 @@ describe("PullProgressView", () => {
 
   it("reports a retry on its own line, resuming offset included", () => {
     const { v, out } = view(false);
-    v.onEvent({ type: "retry", path: "m.safetensors", attempt: 1, resumeAt: 123_456, reason: "other side closed" });
+    v.onEvent({
+      type: "retry",
+      path: "m.safetensors",
+      attempt: 1,
+      resumeAt: 123_456,
+      reason: "other side closed",
+    });
     expect(out()).toBe("connection lost on m.safetensors (other side closed); retry 1, resuming at 123 kB\n");
   });
 });
