@@ -178,6 +178,14 @@ describe("engineCommand and engineEnv", () => {
     });
     expect(engineEnv(config, "docker", "k")).toEqual({ VLLM_API_KEY: "k", HF_TOKEN: "hf_x" });
   });
+
+  it("starts the engine offline (HF_HUB_OFFLINE=1) once start has pulled the model, and only then", async () => {
+    const config = await configFrom({});
+    expect(engineEnv(config, "docker", "k").HF_HUB_OFFLINE).toBeUndefined();
+    config.hubOffline = true;
+    expect(engineEnv(config, "docker", "k").HF_HUB_OFFLINE).toBe("1");
+    expect(engineEnv(config, "process", "k").HF_HUB_OFFLINE).toBe("1");
+  });
 });
 
 // Any config loadConfig could produce, as far as the builder reads it.
