@@ -18,6 +18,7 @@ export class PullProgressView {
   private lastDraw = 0;
   private lastPlainStep = -1;
   private barShown = false;
+  private planned = false;
 
   constructor(
     private readonly out: ProgressOutput,
@@ -31,6 +32,7 @@ export class PullProgressView {
         break;
       case "plan": {
         this.total = e.toFetch;
+        this.planned = true;
         const cached = e.files.filter((f) => f.cached).length;
         const resumed = e.files.filter((f) => !f.cached && f.resumeFrom > 0).length;
         const parts = [`${e.files.length} files vLLM loads, ${formatBytes(e.totalBytes)}`];
@@ -93,7 +95,13 @@ export class PullProgressView {
     return dt > 0 ? (this.done - first.bytes) / dt : 0;
   }
 
+  /** Redraws the terminal line (called every second, so a stalled transfer shows its rate falling). */
+  tick(): void {
+    if (this.out.isTTY && this.planned) this.draw(true);
+  }
+
   private draw(force: boolean): void {
+    if (!this.planned) return; // the safetensors index comes before the plan: nothing to measure against yet
     const t = this.now();
     if (this.out.isTTY) {
       if (!force && t - this.lastDraw < REDRAW_MS) return;

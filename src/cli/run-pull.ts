@@ -29,6 +29,8 @@ export async function runPull(input: RunPullInput): Promise<RunPullOutcome> {
   const abort = new AbortController();
   let fetched = 0;
   const onSignal = () => abort.abort();
+  const ticker = setInterval(() => view.tick(), 1000);
+  ticker.unref();
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
   try {
@@ -67,6 +69,7 @@ export async function runPull(input: RunPullInput): Promise<RunPullOutcome> {
     }
     throw err;
   } finally {
+    clearInterval(ticker);
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
   }
