@@ -5,8 +5,8 @@
 // files itself and LFS files with a redirect to a CDN; the Authorization header is not sent to another
 // origin; an existing blobs/<etag>.incomplete is resumed with `Range: bytes=<size>-`; a cut connection is
 // retried from where it stopped.
-import { createHash, type Hash } from "node:crypto";
-import { createReadStream, createWriteStream } from "node:fs";
+import type { Hash } from "node:crypto";
+import { createWriteStream } from "node:fs";
 import { mkdir, rename, rm, truncate } from "node:fs/promises";
 import path from "node:path";
 import { Writable } from "node:stream";
@@ -15,6 +15,7 @@ import { type Dispatcher, request } from "undici";
 import { sizeOrZero } from "./hf-cache.js";
 import { describe, type HubFile } from "./hub-api.js";
 import { PullError, statusError } from "./pull-error.js";
+import { startHash, verifyDownload } from "./verify-file.js";
 
 export interface DownloadTarget {
   endpoint: string;
@@ -46,11 +47,12 @@ export class AbortedError extends Error {
   override readonly name = "AbortedError";
 }
 
-/** Downloads, verifies (size and hash) and renames into place. Returns the bytes fetched over the network. */
+/** Downloads (resuming a partial file), verifies size and hash, and renames into blobs/<etag>. */
 export async function downloadFile(t: DownloadTarget, hooks: DownloadHooks): Promise<void> {
   await mkdir(path.dirname(t.blobPath), { recursive: true });
   const maxRetries = hooks.maxRetries ?? 5;
   let failures = 0;
+  let digest: string | null = null;
   for (;;) {
     if (hooks.signal?.aborted) throw new AbortedError("interrupted");
     let offset = sizeOrZero(t.incompletePath);
@@ -58,10 +60,10 @@ export async function downloadFile(t: DownloadTarget, hooks: DownloadHooks): Pro
       await rm(t.incompletePath, { force: true });
       offset = 0;
     }
-    if (offset === t.file.size) break;
+    if (offset === t.file.size) break; // complete from an earlier run, not yet checked
     const before = offset;
     try {
-      await transfer(t, offset, hooks);
+      digest = (await transfer(t, offset, hooks)).digest("hex");
       break;
     } catch (err) {
       if (err instanceof PullError || err instanceof AbortedError) throw err;
@@ -80,11 +82,13 @@ export async function downloadFile(t: DownloadTarget, hooks: DownloadHooks): Pro
       await hooks.sleep(Math.min(1000 * 2 ** (failures - 1), 10_000));
     }
   }
-  await verify(t);
+  digest ??= (await startHash(t.file, t.incompletePath)).digest("hex");
+  await verifyDownload(t.file, t.incompletePath, digest);
   await rename(t.incompletePath, t.blobPath);
 }
 
-async function transfer(t: DownloadTarget, offset: number, hooks: DownloadHooks): Promise<void> {
+/** One GET (following redirects) appended to the partial file; returns the hash of the whole file so far. */
+async function transfer(t: DownloadTarget, offset: number, hooks: DownloadHooks): Promise<Hash> {
   const first = new URL(`${t.endpoint}/${t.repo}/resolve/${t.commit}/${encodePath(t.file.path)}`);
   let url = first;
   const headers: Record<string, string> = { "user-agent": "llm-runner" };
@@ -144,9 +148,11 @@ async function transfer(t: DownloadTarget, offset: number, hooks: DownloadHooks)
       append = false; // the server ignored Range and sends the whole file
     }
     if (!append) await truncateOrCreate(t.incompletePath);
+    const hash = await startHash(t.file, append ? t.incompletePath : null);
     const out = createWriteStream(t.incompletePath, { flags: "a" });
     const counter = new Writable({
       write(chunk: Buffer, _enc, cb) {
+        hash.update(chunk);
         if (!out.write(chunk)) out.once("drain", () => cb());
         else cb();
         hooks.onBytes(chunk.length);
@@ -161,7 +167,7 @@ async function transfer(t: DownloadTarget, offset: number, hooks: DownloadHooks)
     });
     out.on("error", (err) => counter.destroy(err));
     await pipeline(res.body, counter);
-    return;
+    return hash;
   }
 }
 
@@ -205,38 +211,6 @@ async function truncateOrCreate(p: string): Promise<void> {
   } catch {
     // does not exist yet: the write stream creates it
   }
-}
-
-async function verify(t: DownloadTarget): Promise<void> {
-  const size = sizeOrZero(t.incompletePath);
-  const fail = (what: string) => {
-    throw new PullError(
-      "corrupt",
-      `${t.file.path} failed verification: ${what}; the damaged download was deleted`,
-      "run the command again to download it afresh; if it fails again, a proxy or mirror (HF_ENDPOINT) is altering the file",
-    );
-  };
-  if (size !== t.file.size) {
-    await rm(t.incompletePath, { force: true });
-    fail(`${size} bytes instead of ${t.file.size}`);
-  }
-  const hash = createHash(t.file.hash.kind === "sha256" ? "sha256" : "sha1");
-  if (t.file.hash.kind === "git-sha1") hash.update(`blob ${size}\0`);
-  await pipeline(createReadStream(t.incompletePath), hashSink(hash));
-  const got = hash.digest("hex");
-  if (got !== t.file.hash.value) {
-    await rm(t.incompletePath, { force: true });
-    fail(`${t.file.hash.kind} is ${got}, the hub says ${t.file.hash.value}`);
-  }
-}
-
-function hashSink(hash: Hash): Writable {
-  return new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      hash.update(chunk);
-      cb();
-    },
-  });
 }
 
 function isDiskFull(err: unknown): boolean {
