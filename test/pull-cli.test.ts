@@ -3,7 +3,8 @@ import { chmodSync, existsSync, readFileSync, rmSync, statSync, writeFileSync } 
 import { join } from "node:path";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { assertBuilt, cliEnv, freePort, runCli, spawnCli, tempHome, waitFor } from "./helpers/cli.js";
-import { etagOf, FakeHub, tinyModel } from "./helpers/fake-hub.js";
+import { FakeHub } from "./helpers/fake-hub.js";
+import { etagOf, tinyModel } from "./helpers/fake-repo.js";
 import { readBack } from "./helpers/hf-readback.js";
 
 const REPO = "acme/tiny-llama";

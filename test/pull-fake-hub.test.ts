@@ -7,7 +7,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createHubApi } from "../src/models/hub-api.js";
 import { PullError } from "../src/models/pull-error.js";
 import { type PullEvent, pullModel } from "../src/models/pull-model.js";
-import { etagOf, FakeHub, TINY_VLLM_FILES, tinyModel } from "./helpers/fake-hub.js";
+import { FakeHub } from "./helpers/fake-hub.js";
+import { etagOf, TINY_VLLM_FILES, tinyModel } from "./helpers/fake-repo.js";
 import { readBack } from "./helpers/hf-readback.js";
 
 const REPO = "acme/tiny-llama";
