@@ -90,7 +90,7 @@ describe("llm-runner pull", () => {
 });
 
 describe("llm-runner start with a model that is not downloaded", () => {
-  it("pulls it first with progress, then starts the engine with HF_HUB_OFFLINE=1", async () => {
+  it("pulls it first with progress, then starts the engine offline on that cache", async () => {
     // A stand-in for the engine's Python: records the environment it was started with, then idles.
     const envDump = join(tmp.home, "engine-env.txt");
     const fakePython = join(tmp.home, "fake-python.sh");
@@ -124,6 +124,7 @@ describe("llm-runner start with a model that is not downloaded", () => {
         "the engine to start",
       );
       expect(dump).toMatch(/^HF_HUB_OFFLINE=1$/m);
+      expect(dump.split("\n")).toContain(`HF_HUB_CACHE=${cache}`); // transformers reads config/tokenizer there
       const out = child.output();
       expect(out).toContain(`${REPO} is not in ${cache} yet: pulling it before the engine starts`);
       expect(out).toMatch(/done: 501 kB downloaded; snapshot /);
