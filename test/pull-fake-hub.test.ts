@@ -78,6 +78,11 @@ describe("pull into the Hugging Face cache layout", () => {
     }
     const snapshot = readdirSync(join(cache, "models--acme--tiny-llama", "snapshots", model.commit)).sort();
     expect(snapshot).toEqual(TINY_VLLM_FILES);
+    // Optional files the repo lacks are marked as huggingface_hub marks a 404, for offline loading.
+    const noExist = readdirSync(join(cache, "models--acme--tiny-llama", ".no_exist", model.commit));
+    expect(noExist).toContain("added_tokens.json");
+    expect(noExist).toContain("chat_template.jinja");
+    expect(noExist).not.toContain("tokenizer.json");
     // Nothing else was even requested: no README, .bin, original/ or unindexed shard.
     const fetched = hub.fileGets().map((l) => l.url);
     for (const skipped of [

@@ -46,6 +46,17 @@ export async function linkSnapshotFile(
   await symlink(target, pointer);
 }
 
+/**
+ * Marks files the repo does not have at this commit, as huggingface_hub does after a 404
+ * (<repo>/.no_exist/<commit>/<file>), so that offline, transformers' probes for optional files
+ * (added_tokens.json, chat_template.jinja, …) are answered from the cache instead of failing.
+ */
+export async function markAbsent(cache: RepoCache, commit: string, files: string[]): Promise<void> {
+  const dir = path.join(cache.repoDir, ".no_exist", commit);
+  await mkdir(dir, { recursive: true });
+  for (const f of files) await writeFile(path.join(dir, f), "");
+}
+
 export async function writeRef(cache: RepoCache, revision: string, commit: string): Promise<void> {
   await mkdir(path.dirname(cache.refPath(revision)), { recursive: true });
   await writeFile(cache.refPath(revision), commit);

@@ -5,11 +5,11 @@ import { existsSync, readFileSync } from "node:fs";
 import type { Dispatcher } from "undici";
 import { checkFreeSpace } from "./disk-space.js";
 import { AbortedError, downloadFile } from "./download-file.js";
-import { linkSnapshotFile, repoCache, sizeOrZero, writeRef } from "./hf-cache.js";
+import { linkSnapshotFile, markAbsent, repoCache, sizeOrZero, writeRef } from "./hf-cache.js";
 import type { HubApi, HubFile } from "./hub-api.js";
 import { gatedError, PullError } from "./pull-error.js";
 import { acquirePullLock } from "./pull-lock.js";
-import { filterByIndex, NoWeightsError, selectVllmFiles } from "./vllm-files.js";
+import { filterByIndex, NoWeightsError, OPTIONAL_PROBED_FILES, selectVllmFiles } from "./vllm-files.js";
 
 export interface PlannedFile {
   path: string;
@@ -145,6 +145,12 @@ export async function pullModel(req: PullRequest, deps: PullDeps): Promise<PullR
     for (const [i, file] of missing.entries()) await fetchOne(file, i + 1, missing.length);
 
     for (const f of files) await linkSnapshotFile(cache, info.commit, f.path, f.etag);
+    const inRepo = new Set(info.files.map((f) => f.path));
+    await markAbsent(
+      cache,
+      info.commit,
+      OPTIONAL_PROBED_FILES.filter((name) => !inRepo.has(name)),
+    );
     if (revision !== info.commit) await writeRef(cache, revision, info.commit);
     const snapshotDir = cache.snapshotDir(info.commit);
     deps.onEvent({ type: "done", commit: info.commit, snapshotDir, fetched });

@@ -93,3 +93,23 @@ export function filterByIndex<T extends RepoFile>(weights: T[], indexJson: strin
   const kept = weights.filter((w) => named.has(w.path));
   return kept.length > 0 ? kept : weights;
 }
+
+/**
+ * Optional files transformers and vLLM look for when loading a config and tokenizer. Those a repo lacks are
+ * marked absent in the cache (see markAbsent), so an offline engine does not trip over them.
+ */
+export const OPTIONAL_PROBED_FILES = [
+  "added_tokens.json",
+  "special_tokens_map.json",
+  "tokenizer_config.json",
+  "tokenizer.json",
+  "tokenizer.model",
+  "chat_template.jinja",
+  "chat_template.json",
+  "generation_config.json",
+  "preprocessor_config.json",
+  "processor_config.json",
+  "video_preprocessor_config.json",
+  "params.json",
+  "tekken.json",
+] as const;
