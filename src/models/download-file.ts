@@ -13,8 +13,8 @@ import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { type Dispatcher, request } from "undici";
 import { sizeOrZero } from "./hf-cache.js";
-import { describe, type HubFile } from "./hub-api.js";
-import { PullError, statusError } from "./pull-error.js";
+import type { HubFile } from "./hub-api.js";
+import { describeError, PullError, statusError } from "./pull-error.js";
 import { startHash, verifyDownload } from "./verify-file.js";
 
 export interface DownloadTarget {
@@ -75,11 +75,11 @@ export async function downloadFile(t: DownloadTarget, hooks: DownloadHooks): Pro
       if (failures > maxRetries) {
         throw new PullError(
           "network",
-          `downloading ${t.file.path} failed ${failures} times in a row: ${describe(err)}; ${now} of ${t.file.size} bytes are kept in ${t.incompletePath}`,
+          `downloading ${t.file.path} failed ${failures} times in a row: ${describeError(err)}; ${now} of ${t.file.size} bytes are kept in ${t.incompletePath}`,
           "check the network, then run the command again: it resumes from where it stopped",
         );
       }
-      hooks.onRetry({ attempt: failures, resumeAt: now, reason: describe(err) });
+      hooks.onRetry({ attempt: failures, resumeAt: now, reason: describeError(err) });
       await hooks.sleep(Math.min(1000 * 2 ** (failures - 1), 10_000));
     }
   }
@@ -216,7 +216,7 @@ export function diskFullError(t: Pick<DownloadTarget, "file" | "incompletePath">
   const dir = path.dirname(path.dirname(path.dirname(t.incompletePath)));
   return new PullError(
     "disk_full",
-    `the disk filled up while writing ${t.file.path} (${describe(err)}); the part already downloaded is kept in ${t.incompletePath}`,
+    `the disk filled up while writing ${t.file.path} (${describeError(err)}); the part already downloaded is kept in ${t.incompletePath}`,
     `free space on the disk that holds ${dir} (see 'df -h ${dir}'), or set MODEL_DIR to a larger disk, then run the command again: it resumes`,
   );
 }

@@ -3,7 +3,7 @@
 // (GET /api/models/{id}/tree/{commit}?recursive=true, paged by Link headers). File transfers do not use it:
 // see download-file.ts for why.
 import { HubApiError, listFiles, modelInfo } from "@huggingface/hub";
-import { PullError, statusError } from "./pull-error.js";
+import { describeError, PullError, statusError } from "./pull-error.js";
 
 export interface HubFile {
   path: string;
@@ -54,7 +54,7 @@ export function createHubApi(settings: HubSettings, baseFetch: typeof fetch = fe
     if (err instanceof PullError) throw err;
     throw new PullError(
       "network",
-      `cannot reach the hub at ${settings.endpoint} for ${what} of ${repo}: ${describe(err)}`,
+      `cannot reach the hub at ${settings.endpoint} for ${what} of ${repo}: ${describeError(err)}`,
       "check the network (and HTTPS_PROXY if you use one) and HF_ENDPOINT, then run the command again",
     );
   };
@@ -101,6 +101,13 @@ export function createHubApi(settings: HubSettings, baseFetch: typeof fetch = fe
               etag: entry.lfs.oid,
               hash: { kind: "sha256", value: entry.lfs.oid },
             });
+          } else if (entry.xetHash) {
+            // Xet-backed repo files also carry their LFS sha256; one without it cannot be verified or named.
+            throw new PullError(
+              "hub_error",
+              `the hub lists ${entry.path} of ${repo} with a Xet hash but no LFS sha256`,
+              "report this with the model id; meanwhile download the model with 'hf download' into MODEL_DIR",
+            );
           } else if (entry.oid) {
             files.push({
               path: entry.path,
@@ -116,14 +123,4 @@ export function createHubApi(settings: HubSettings, baseFetch: typeof fetch = fe
       return { commit, gated, files };
     },
   };
-}
-
-export function describe(err: unknown): string {
-  if (!(err instanceof Error)) return String(err);
-  const cause = (err as { cause?: unknown }).cause;
-  const code = (err as { code?: string }).code ?? (cause as { code?: string } | undefined)?.code;
-  const causeMsg = cause instanceof Error ? cause.message : "";
-  return [err.message, causeMsg && causeMsg !== err.message ? causeMsg : "", code ? `(${code})` : ""]
-    .filter(Boolean)
-    .join(": ");
 }

@@ -94,3 +94,14 @@ export function statusError(input: {
       : "check HF_ENDPOINT and your network proxy, then run the command again",
   );
 }
+
+/** An error's message with its cause and code (undici puts the socket error in `cause`). */
+export function describeError(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const cause = (err as { cause?: unknown }).cause;
+  const code = (err as { code?: string }).code ?? (cause as { code?: string } | undefined)?.code;
+  const causeMsg = cause instanceof Error ? cause.message : "";
+  return [err.message, causeMsg && causeMsg !== err.message ? causeMsg : "", code ? `(${code})` : ""]
+    .filter(Boolean)
+    .join(": ");
+}
