@@ -5,10 +5,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createHubApi } from "../src/models/hub-api.js";
+import { fetchVia, proxyDispatcher } from "../src/models/hub-dispatcher.js";
 import { PullError } from "../src/models/pull-error.js";
 import { type PullEvent, pullModel } from "../src/models/pull-model.js";
 import { FakeHub } from "./helpers/fake-hub.js";
 import { etagOf, TINY_VLLM_FILES, tinyModel } from "./helpers/fake-repo.js";
+import { ForwardProxy } from "./helpers/forward-proxy.js";
 import { readBack } from "./helpers/hf-readback.js";
 
 const REPO = "acme/tiny-llama";
@@ -140,6 +142,45 @@ describe("pull into the Hugging Face cache layout", () => {
     hub.corrupt.add("tokenizer.json");
     const err = await pullError(pull().promise);
     expect(err.message).toContain("tokenizer.json failed verification: git-sha1");
+  });
+});
+
+describe("behind a proxy", () => {
+  it("sends the API calls, the files and the CDN downloads through HTTP(S)_PROXY, except NO_PROXY hosts", async () => {
+    const proxy = await new ForwardProxy().start();
+    const dispatcher = proxyDispatcher({ HTTP_PROXY: proxy.url, NO_PROXY: "localhost" });
+    try {
+      expect(dispatcher).not.toBeNull();
+      await pullModel(
+        { repo: REPO, cacheDir: cache, endpoint: hub.endpoint, token: null },
+        {
+          hub: createHubApi({ endpoint: hub.endpoint, token: null }, fetchVia(dispatcher)),
+          freeBytes: async () => 1e12,
+          sleep: async () => {},
+          onEvent: () => {},
+          dispatcher: dispatcher as NonNullable<typeof dispatcher>,
+        },
+      );
+      const hubHost = new URL(hub.endpoint).host;
+      const cdnHost = new URL(hub.cdnOrigin).host;
+      const via = (host: string) => proxy.seen.filter((l) => l.includes(host)).length;
+      expect(via(hubHost)).toBeGreaterThanOrEqual(1);
+      expect(via(cdnHost)).toBeGreaterThanOrEqual(1);
+      expect(readBack(cache, REPO, "model-00002-of-00002.safetensors").bytes.length).toBe(200_000);
+      // NO_PROXY names the hub: straight there.
+      const before = proxy.seen.length;
+      const direct = proxyDispatcher({ HTTP_PROXY: proxy.url, NO_PROXY: "127.0.0.1" });
+      await createHubApi({ endpoint: hub.endpoint, token: null }, fetchVia(direct)).snapshotInfo(
+        REPO,
+        "main",
+      );
+      await direct?.close();
+      expect(proxy.seen.length).toBe(before);
+    } finally {
+      await dispatcher?.close();
+      await proxy.close();
+    }
+    expect(proxyDispatcher({})).toBeNull();
   });
 });
 

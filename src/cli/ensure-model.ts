@@ -29,6 +29,7 @@ export async function ensureModelPulled(config: Config, io: CliIO): Promise<Ensu
     endpoint: config.hfEndpoint ?? "https://huggingface.co",
     token: config.hfToken,
     out: io.stderr,
+    env: io.env,
   });
   if (!outcome.ok) return outcome;
   config.hubOffline = true;

@@ -4,6 +4,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { freeBytes } from "../models/disk-space.js";
 import { formatBytes } from "../models/format-bytes.js";
 import { createHubApi, type HubApi } from "../models/hub-api.js";
+import { fetchVia, proxyDispatcher } from "../models/hub-dispatcher.js";
 import { PullError } from "../models/pull-error.js";
 import { AbortedError, type PullResult, pullModel } from "../models/pull-model.js";
 import { EXIT } from "./cli-command.js";
@@ -16,6 +17,7 @@ export interface RunPullInput {
   endpoint: string;
   token: string | null;
   out: ProgressOutput; // progress and errors (stderr)
+  env: NodeJS.ProcessEnv; // HTTP(S)_PROXY, NO_PROXY
   hub?: HubApi;
 }
 
@@ -26,6 +28,7 @@ export type RunPullOutcome = { ok: true; result: PullResult } | { ok: false; cod
 
 export async function runPull(input: RunPullInput): Promise<RunPullOutcome> {
   const view = new PullProgressView(input.out);
+  const dispatcher = proxyDispatcher(input.env);
   const abort = new AbortController();
   let fetched = 0;
   const onSignal = () => abort.abort();
@@ -44,7 +47,9 @@ export async function runPull(input: RunPullInput): Promise<RunPullOutcome> {
     const result = await pullModel(
       { repo: input.repo, cacheDir: input.cacheDir, endpoint: input.endpoint, token: input.token },
       {
-        hub: input.hub ?? createHubApi({ endpoint: input.endpoint, token: input.token }),
+        hub:
+          input.hub ?? createHubApi({ endpoint: input.endpoint, token: input.token }, fetchVia(dispatcher)),
+        ...(dispatcher ? { dispatcher } : {}),
         freeBytes,
         sleep: (ms) => sleep(ms, undefined, { signal: abort.signal }).catch(() => undefined),
         signal: abort.signal,
@@ -70,6 +75,7 @@ export async function runPull(input: RunPullInput): Promise<RunPullOutcome> {
     throw err;
   } finally {
     clearInterval(ticker);
+    await dispatcher?.close();
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
   }

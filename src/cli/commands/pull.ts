@@ -90,6 +90,7 @@ export const pullCommand: CliCommand = {
       endpoint: values.HF_ENDPOINT as string,
       token: values.HF_TOKEN as string | null,
       out: io.stderr,
+      env: io.env,
     });
     if (!outcome.ok) return outcome.code;
     io.stdout.write(`${outcome.result.snapshotDir}\n`);
