@@ -130,6 +130,23 @@ const hfToken: Check<string | null> = (raw) => {
   return raw;
 };
 
+/** HF_ENDPOINT: the hub's base URL (huggingface_hub's variable), e.g. a mirror; no trailing slash kept. */
+const hubEndpoint: Check<string> = (raw) => {
+  const s = raw.trim().replace(/\/+$/, "");
+  const fix =
+    'Set it to the hub\'s base URL, e.g. "https://huggingface.co" or a mirror such as "https://hf-mirror.com", or unset it.';
+  let url: URL;
+  try {
+    url = new URL(s);
+  } catch {
+    return new Invalid(`is not a URL. ${fix}`);
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:")
+    return new Invalid(`must be an http(s) URL. ${fix}`);
+  if (url.search || url.hash) return new Invalid(`must not have a query or fragment. ${fix}`);
+  return s;
+};
+
 function folder(ctx: SchemaContext, what: string, emptyIsUnset: boolean): Check<string | null> {
   return (raw) => {
     if (raw.trim() === "") {
@@ -234,6 +251,7 @@ export function envSchema(ctx: SchemaContext, isDir: (p: string) => boolean) {
     MODEL_ID: variable(modelId(ctx, isDir), DEFAULT_MODEL_ID),
     MODEL_DIR: variable(folder(ctx, "a Hugging Face cache folder", true), null),
     HF_TOKEN: variable(hfToken, null),
+    HF_ENDPOINT: variable(hubEndpoint, "https://huggingface.co"),
 
     USE_8BIT: variable(boolean, false),
     PIPELINE_PARALLEL_SIZE: variable(integer({ min: 1, max: 1024, example: 2 }), 1),

@@ -196,6 +196,7 @@ function toConfig(v: EnvValues): Config {
     modelId: v.MODEL_ID,
     modelDir: v.MODEL_DIR,
     hfToken: v.HF_TOKEN,
+    hfEndpoint: v.HF_ENDPOINT,
     use8bit: v.USE_8BIT,
     pipelineParallelSize: v.PIPELINE_PARALLEL_SIZE,
     tensorParallelSize: v.TENSOR_PARALLEL_SIZE,

@@ -68,7 +68,7 @@ export function checkModel(input: ModelCheckInput): ModelCheckResult {
     } else if (input.engine !== "sim") {
       const where = located.searched.length ? ` (looked in ${located.searched.join(", ")})` : "";
       warnings.push(
-        `model ${input.modelId} is not downloaded yet${where}; the engine will download it at start, and model-aware checks (heads, layers, memory) were skipped.${located.hint ? ` Hint: ${located.hint}.` : ""}`,
+        `model ${input.modelId} is not downloaded yet${where}; 'llm-runner start' pulls it first (or run 'llm-runner pull' now), and model-aware checks (heads, layers, memory) were skipped.${located.hint ? ` Hint: ${located.hint}.` : ""}`,
       );
     }
     return { facts: null, issues, warnings };

@@ -20,6 +20,9 @@ export interface Config {
   modelId: string; // MODEL_ID
   modelDir: string | null; // MODEL_DIR (Hugging Face cache layout models--ORG--NAME/snapshots/REV)
   hfToken: string | null; // HF_TOKEN (secret)
+  hfEndpoint?: string; // HF_ENDPOINT (loadConfig sets it; default https://huggingface.co): where `pull` downloads from
+  /** Set by `start` once the model is in MODEL_DIR: the engine runs with HF_HUB_OFFLINE=1 and never downloads. */
+  hubOffline?: boolean;
 
   // The seven documented tuning variables
   use8bit: boolean; // USE_8BIT

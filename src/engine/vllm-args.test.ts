@@ -183,6 +183,18 @@ describe("engineCommand and engineEnv", () => {
       HF_TOKEN: "hf_x",
     });
   });
+
+  it("starts the engine offline once start has pulled the model, reading the cache it was pulled into", async () => {
+    const config = await configFrom({ MODEL_DIR: "/srv/hf" });
+    expect(engineEnv(config, "docker", "k").HF_HUB_OFFLINE).toBeUndefined();
+    config.hubOffline = true;
+    expect(engineEnv(config, "docker", "k")).toMatchObject({ HF_HUB_OFFLINE: "1", HF_HUB_CACHE: "/models" });
+    expect(engineEnv(config, "process", "k")).toMatchObject({ HF_HUB_OFFLINE: "1", HF_HUB_CACHE: "/srv/hf" });
+    // No MODEL_DIR: the pull used the default cache, which the engine's huggingface_hub finds by itself.
+    const noDir = await configFrom({ DRIVER: "process" });
+    noDir.hubOffline = true;
+    expect(engineEnv(noDir, "process", "k").HF_HUB_CACHE).toBeUndefined();
+  });
 });
 
 // Any config loadConfig could produce, as far as the builder reads it.

@@ -112,6 +112,14 @@ export function engineEnv(
 ): Record<string, string> {
   const env: Record<string, string> = { VLLM_API_KEY: apiKey, CUDA_DEVICE_ORDER: "PCI_BUS_ID" };
   if (config.hfToken) env.HF_TOKEN = config.hfToken;
+  // The model was pulled before the engine starts: vLLM reads the cache only, so it can never stall on a download.
+  // --download-dir covers only the weights; transformers reads config.json and the tokenizer from the hub cache
+  // (vLLM's get_config passes no cache_dir), so point that cache at MODEL_DIR too, or offline loading fails.
+  if (config.hubOffline) {
+    env.HF_HUB_OFFLINE = "1";
+    const cache = placementFor(config, driver, 0).downloadDir;
+    if (cache !== null) env.HF_HUB_CACHE = cache;
+  }
   if (driver === "process" && Array.isArray(config.gpuIds))
     env.CUDA_VISIBLE_DEVICES = config.gpuIds.join(",");
   return env;

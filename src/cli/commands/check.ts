@@ -296,7 +296,7 @@ function checkModelFiles(config: Config, env: NodeJS.ProcessEnv): CheckResult {
   return {
     level: "warn",
     name: "model",
-    message: `model ${config.modelId} not downloaded yet (looked in ${located.searched.join(", ")}): the engine will download it at start`,
+    message: `model ${config.modelId} not downloaded yet (looked in ${located.searched.join(", ")}): 'llm-runner start' pulls it first, or run 'llm-runner pull ${config.modelId}' now`,
     fix:
       located.hint ??
       `set MODEL_DIR to a Hugging Face cache that holds it, and HF_TOKEN for gated models${config.hfToken ? "" : " (HF_TOKEN is not set)"}`,

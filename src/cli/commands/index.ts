@@ -15,6 +15,11 @@ export const COMMANDS: CommandEntry[] = [
     load: async () => (await import("./start.js")).startCommand,
   },
   {
+    name: "pull",
+    summary: "download a model (only what vLLM loads) into MODEL_DIR, with progress and resume",
+    load: async () => (await import("./pull.js")).pullCommand,
+  },
+  {
     name: "stop",
     summary: "drain and stop the running instance",
     load: async () => (await import("./stop.js")).stopCommand,

@@ -17,13 +17,16 @@ import {
 import { runInstance } from "../../instance/run-instance.js";
 import { createLogger } from "../../log/logger.js";
 import { type CliCommand, type CliIO, EXIT, UsageError } from "../cli-command.js";
+import { ensureModelPulled } from "../ensure-model.js";
 import { failedLine, ProgressView, readyLine } from "../progress.js";
 
 const HELP = `Usage: llm-runner start [flags]
 
 Starts the engine (vLLM, or the simulator) under the supervisor, and the gateway in front of it. Runs in the
 foreground and logs to stdout (readable lines on a terminal, JSON lines otherwise); loading progress and the
-URL to call go to stderr. Ctrl-C (or SIGTERM) drains in-flight requests and stops; a second Ctrl-C forces.
+URL to call go to stderr. With ENGINE=vllm and a hub model that is not in MODEL_DIR yet, it first pulls the model
+(as 'llm-runner pull' does, with progress), then runs the engine with HF_HUB_OFFLINE=1.
+Ctrl-C (or SIGTERM) drains in-flight requests and stops; a second Ctrl-C forces.
 
 Flags:
   --detach                  start in the background; return once the engine is ready (or failed, with why)
@@ -54,8 +57,7 @@ export const startCommand: CliCommand = {
       io.stderr.write(`${formatConfigIssues(loaded.issues)}\n`);
       return EXIT.usage;
     }
-    const { config } = loaded;
-    for (const w of loaded.warnings) io.stderr.write(`warning: ${w}\n`);
+    let { config, warnings } = loaded;
 
     const running = findRunningInstance(config.home);
     if (running) {
@@ -65,6 +67,19 @@ export const startCommand: CliCommand = {
       );
       return EXIT.failure;
     }
+    const model = await ensureModelPulled(config, io);
+    if (!model.ok) return model.code;
+    if (model.pulled) {
+      // The model-aware checks (heads, layers, memory) were skipped while the model was missing: run them now.
+      const again = await loadConfig({ env: io.env, overrides, gpuProbe: gpuProbeFromEnv(io.env) });
+      if (!again.ok) {
+        io.stderr.write(`${formatConfigIssues(again.issues)}\n`);
+        return EXIT.usage;
+      }
+      ({ config, warnings } = again);
+      config.hubOffline = true;
+    }
+    for (const w of warnings) io.stderr.write(`warning: ${w}\n`);
     return detach ? startDetached(args, config, io) : startForeground(config, io);
   },
 };

@@ -1,0 +1,126 @@
+// The hub's metadata API through @huggingface/hub (Hugging Face's own JS client): the commit a revision points
+// at (GET /api/models/{id}/revision/{rev}) and the file tree with sizes and hashes
+// (GET /api/models/{id}/tree/{commit}?recursive=true, paged by Link headers). File transfers do not use it:
+// see download-file.ts for why.
+import { HubApiError, listFiles, modelInfo } from "@huggingface/hub";
+import { describeError, PullError, statusError } from "./pull-error.js";
+
+export interface HubFile {
+  path: string;
+  size: number;
+  /** The blob's name in the cache: the LFS sha256 for LFS files, the git blob sha1 otherwise (huggingface_hub's etag). */
+  etag: string;
+  /** How to verify the contents: sha256 of the bytes (LFS), or git's blob sha1 ("blob <size>\0" + bytes). */
+  hash: { kind: "sha256" | "git-sha1"; value: string };
+}
+
+export interface RepoSnapshotInfo {
+  commit: string;
+  gated: boolean;
+  files: HubFile[];
+}
+
+export interface HubApi {
+  snapshotInfo(repo: string, revision: string): Promise<RepoSnapshotInfo>;
+}
+
+export interface HubSettings {
+  endpoint: string; // HF_ENDPOINT, no trailing slash
+  token: string | null; // HF_TOKEN
+}
+
+export function createHubApi(settings: HubSettings, baseFetch: typeof fetch = fetch): HubApi {
+  const credentials = settings.token ? { accessToken: settings.token } : {};
+  // HubApiError keeps the status but not the hub's X-Error-Code (GatedRepo, RepoNotFound...), which tells a
+  // gated repo from a missing one: remember it from the failed response.
+  let lastErrorCode: string | null = null;
+  const fetchImpl: typeof fetch = async (input, init) => {
+    const res = await baseFetch(input, init);
+    if (!res.ok) lastErrorCode = res.headers.get("x-error-code");
+    return res;
+  };
+  const fail = (err: unknown, repo: string, what: string): never => {
+    if (err instanceof HubApiError) {
+      throw statusError({
+        status: err.statusCode,
+        errorCode: lastErrorCode,
+        endpoint: settings.endpoint,
+        repo,
+        what,
+        hasToken: settings.token !== null,
+        detail: typeof err.data?.error === "string" ? err.data.error : "",
+      });
+    }
+    if (err instanceof PullError) throw err;
+    throw new PullError(
+      "network",
+      `cannot reach the hub at ${settings.endpoint} for ${what} of ${repo}: ${describeError(err)}`,
+      "check the network (and HTTPS_PROXY if you use one) and HF_ENDPOINT, then run the command again",
+    );
+  };
+  return {
+    async snapshotInfo(repo, revision) {
+      let commit: string;
+      let gated: boolean;
+      try {
+        const info = await modelInfo({
+          name: repo,
+          revision,
+          hubUrl: settings.endpoint,
+          additionalFields: ["sha"],
+          fetch: fetchImpl,
+          ...credentials,
+        });
+        if (typeof info.sha !== "string" || !/^[0-9a-f]{40}$/.test(info.sha)) {
+          throw new PullError(
+            "hub_error",
+            `the hub's model info for ${repo} has no commit hash (sha)`,
+            "check HF_ENDPOINT: it must point at a Hugging Face hub or a full mirror of its API",
+          );
+        }
+        commit = info.sha;
+        gated = info.gated !== false && info.gated !== undefined;
+      } catch (err) {
+        return fail(err, repo, "the model info");
+      }
+      const files: HubFile[] = [];
+      try {
+        for await (const entry of listFiles({
+          repo: { type: "model", name: repo },
+          revision: commit,
+          recursive: true,
+          hubUrl: settings.endpoint,
+          fetch: fetchImpl,
+          ...credentials,
+        })) {
+          if (entry.type !== "file") continue;
+          if (entry.lfs) {
+            files.push({
+              path: entry.path,
+              size: entry.lfs.size,
+              etag: entry.lfs.oid,
+              hash: { kind: "sha256", value: entry.lfs.oid },
+            });
+          } else if (entry.xetHash) {
+            // Xet-backed repo files also carry their LFS sha256; one without it cannot be verified or named.
+            throw new PullError(
+              "hub_error",
+              `the hub lists ${entry.path} of ${repo} with a Xet hash but no LFS sha256`,
+              "report this with the model id; meanwhile download the model with 'hf download' into MODEL_DIR",
+            );
+          } else if (entry.oid) {
+            files.push({
+              path: entry.path,
+              size: entry.size,
+              etag: entry.oid,
+              hash: { kind: "git-sha1", value: entry.oid },
+            });
+          }
+        }
+      } catch (err) {
+        return fail(err, repo, "the file list");
+      }
+      return { commit, gated, files };
+    },
+  };
+}

@@ -1,0 +1,287 @@
+// A small Hugging Face hub on 127.0.0.1, speaking the endpoints and headers the clients use (read in
+// huggingface_hub's file_download.py / utils/_http.py and @huggingface/hub's model-info.ts / list-files.ts):
+//   GET /api/models/{id}/revision/{rev}   model info: {id, sha, gated, siblings}
+//   GET /api/models/{id}/tree/{rev}       file list (recursive), paged with a Link: <…>; rel="next" header
+//   GET /{id}/resolve/{rev}/{path}        small files answered directly (ETag = git blob sha1, Range honoured);
+//                                         LFS files: 302 to a CDN on another origin, with X-Repo-Commit,
+//                                         X-Linked-Etag (sha256) and X-Linked-Size, as huggingface.co does
+// Errors carry X-Error-Code (GatedRepo, RepoNotFound, RevisionNotFound, EntryNotFound) and X-Error-Message.
+// Knobs let a test cut a connection mid-file, stall one, or answer a status of its choosing.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+import { type FakeFile, type FakeRepo, gitBlobSha1, sha256 } from "./fake-repo.js";
+
+export interface RequestLog {
+  server: "hub" | "cdn";
+  method: string;
+  url: string;
+  range: string | null;
+  authorization: string | null;
+}
+
+export class FakeHub {
+  readonly log: RequestLog[] = [];
+  /** path -> byte after which the next GET of that file is cut (socket destroyed); used once per entry. */
+  readonly cutAt = new Map<string, number>();
+  /** path -> byte after which the next GET stops sending and hangs until the client goes away. */
+  readonly stallAt = new Map<string, number>();
+  /** path -> status every GET of that file answers (e.g. 500). */
+  readonly statusFor = new Map<string, number>();
+  /** paths whose bytes are served with the first byte flipped (a corrupting proxy). */
+  readonly corrupt = new Set<string>();
+  pageSize = 4;
+  private hub: Server;
+  private cdn: Server;
+  private sockets = new Set<Socket>();
+
+  constructor(readonly repos: FakeRepo[]) {
+    this.hub = createServer((req, res) => this.onHub(req, res));
+    this.cdn = createServer((req, res) => this.onCdn(req, res));
+    for (const s of [this.hub, this.cdn])
+      s.on("connection", (sock) => {
+        this.sockets.add(sock);
+        sock.on("close", () => this.sockets.delete(sock));
+      });
+  }
+
+  async start(): Promise<this> {
+    await Promise.all([this.hub, this.cdn].map((s) => new Promise<void>((r) => s.listen(0, "127.0.0.1", r))));
+    return this;
+  }
+
+  get endpoint(): string {
+    return `http://127.0.0.1:${(this.hub.address() as AddressInfo).port}`;
+  }
+
+  get cdnOrigin(): string {
+    return `http://127.0.0.1:${(this.cdn.address() as AddressInfo).port}`;
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await Promise.all([this.hub, this.cdn].map((s) => new Promise<void>((r) => s.close(() => r()))));
+  }
+
+  /** GETs of files (not API calls), in order. */
+  fileGets(): RequestLog[] {
+    return this.log.filter((l) => l.method === "GET" && (l.server === "cdn" || l.url.includes("/resolve/")));
+  }
+
+  private record(server: "hub" | "cdn", req: IncomingMessage): void {
+    this.log.push({
+      server,
+      method: req.method ?? "",
+      url: req.url ?? "",
+      range: req.headers.range ?? null,
+      authorization: req.headers.authorization ?? null,
+    });
+  }
+
+  private onHub(req: IncomingMessage, res: ServerResponse): void {
+    this.record("hub", req);
+    const url = new URL(req.url ?? "/", this.endpoint);
+    const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? "")?.[1] ?? null;
+    const api = /^\/api\/models\/([^/]+\/[^/]+)\/(revision|tree)\/([^/]+)$/.exec(url.pathname);
+    if (api) {
+      const [, id, kind, rev] = api as unknown as [string, string, string, string];
+      const repo = this.repoFor(id, token, res, false);
+      if (!repo) return;
+      if (decodeURIComponent(rev) !== "main" && rev !== repo.commit) {
+        error(res, 404, "RevisionNotFound", `Invalid rev id: ${rev}`);
+        return;
+      }
+      if (kind === "revision") {
+        json(res, 200, {
+          _id: `id-${repo.id}`,
+          id: repo.id,
+          sha: repo.commit,
+          gated: repo.gated ?? false,
+          private: false,
+          siblings: repo.files.map((f) => ({ rfilename: f.path })),
+        });
+        return;
+      }
+      this.tree(repo, url, res);
+      return;
+    }
+    const resolve = /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(url.pathname);
+    if (resolve) {
+      const [, id, rev, rawPath] = resolve as unknown as [string, string, string, string];
+      const repo = this.repoFor(id, token, res, true);
+      if (!repo) return;
+      if (rev !== "main" && rev !== repo.commit) {
+        error(res, 404, "RevisionNotFound", "Invalid rev id");
+        return;
+      }
+      const path = rawPath.split("/").map(decodeURIComponent).join("/");
+      const file = repo.files.find((f) => f.path === path);
+      if (!file) {
+        error(res, 404, "EntryNotFound", `${path} does not exist on "${rev}"`);
+        return;
+      }
+      const forced = this.statusFor.get(path);
+      if (forced) {
+        error(res, forced, null, `forced ${forced}`);
+        return;
+      }
+      res.setHeader("X-Repo-Commit", repo.commit);
+      if (file.lfs) {
+        res.setHeader("X-Linked-Etag", `"${sha256(file.content)}"`);
+        res.setHeader("X-Linked-Size", String(file.content.length));
+        res.setHeader("ETag", `"${gitBlobSha1(Buffer.from("pointer"))}"`);
+        res.writeHead(302, {
+          Location: `${this.cdnOrigin}/lfs/${sha256(file.content)}?X-Amz-Signature=fake`,
+        });
+        res.end();
+        return;
+      }
+      res.setHeader("ETag", `"${gitBlobSha1(file.content)}"`);
+      this.serveBytes(req, res, file);
+      return;
+    }
+    error(res, 404, null, "Not found");
+  }
+
+  private onCdn(req: IncomingMessage, res: ServerResponse): void {
+    this.record("cdn", req);
+    const m = /^\/lfs\/([0-9a-f]{64})$/.exec(new URL(req.url ?? "/", this.cdnOrigin).pathname);
+    const file = m && this.repos.flatMap((r) => r.files).find((f) => f.lfs && sha256(f.content) === m[1]);
+    if (!file) {
+      error(res, 404, null, "no such object");
+      return;
+    }
+    // A presigned URL: the CDN rejects a request that also carries a token, as S3 does.
+    if (req.headers.authorization) {
+      error(res, 400, null, "Only one auth mechanism allowed");
+      return;
+    }
+    res.setHeader("ETag", `"${sha256(file.content)}"`);
+    this.serveBytes(req, res, file);
+  }
+
+  private repoFor(
+    id: string,
+    token: string | null,
+    res: ServerResponse,
+    forDownload: boolean,
+  ): FakeRepo | null {
+    const repo = this.repos.find((r) => r.id === id);
+    if (!repo) {
+      // The hub answers 401 to anonymous callers for a repo that does not exist (it cannot tell private ones).
+      if (token === null) error(res, 401, "RepoNotFound", "Repository not found");
+      else error(res, 404, "RepoNotFound", "Repository not found");
+      return null;
+    }
+    if (forDownload && repo.gated) {
+      if (token === null) {
+        error(
+          res,
+          401,
+          "GatedRepo",
+          `Access to model ${id} is restricted. You must have access to it and be authenticated to access it. Please log in.`,
+        );
+        return null;
+      }
+      if (!(repo.tokens ?? []).includes(token)) {
+        error(
+          res,
+          403,
+          "GatedRepo",
+          `Access to model ${id} is restricted and you are not in the authorized list.`,
+        );
+        return null;
+      }
+    }
+    return repo;
+  }
+
+  private tree(repo: FakeRepo, url: URL, res: ServerResponse): void {
+    const dirs = new Set<string>();
+    for (const f of repo.files) {
+      const parts = f.path.split("/");
+      for (let i = 1; i < parts.length; i++) dirs.add(parts.slice(0, i).join("/"));
+    }
+    const entries = [
+      ...[...dirs].map((d) => ({ type: "directory", oid: gitBlobSha1(Buffer.from(d)), size: 0, path: d })),
+      ...repo.files.map((f) =>
+        f.lfs
+          ? {
+              type: "file",
+              oid: gitBlobSha1(Buffer.from(`lfs pointer ${sha256(f.content)}`)),
+              size: 130,
+              path: f.path,
+              lfs: { oid: sha256(f.content), size: f.content.length, pointerSize: 130 },
+            }
+          : { type: "file", oid: gitBlobSha1(f.content), size: f.content.length, path: f.path },
+      ),
+    ];
+    const cursor = Number(url.searchParams.get("cursor") ?? "0");
+    const page = entries.slice(cursor, cursor + this.pageSize);
+    if (cursor + this.pageSize < entries.length) {
+      const next = new URL(url);
+      next.searchParams.set("cursor", String(cursor + this.pageSize));
+      res.setHeader("Link", `<${next.href}>; rel="next"`);
+    }
+    json(res, 200, page);
+  }
+
+  private serveBytes(req: IncomingMessage, res: ServerResponse, file: FakeFile): void {
+    const size = file.content.length;
+    let start = 0;
+    const range = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? "");
+    if (req.headers.range && !range) {
+      error(res, 416, null, "bad range");
+      return;
+    }
+    if (range) {
+      start = Number(range[1]);
+      if (start >= size) {
+        res.writeHead(416, { "Content-Range": `bytes */${size}` });
+        res.end();
+        return;
+      }
+    }
+    const end = range?.[2] ? Math.min(Number(range[2]), size - 1) : size - 1;
+    const body = Buffer.from(file.content.subarray(start, end + 1));
+    if (this.corrupt.has(file.path) && body.length > 0) body[0] = (body[0] as number) ^ 0xff;
+    const headers: Record<string, string> = {
+      "Content-Length": String(body.length),
+      "Accept-Ranges": "bytes",
+      "Content-Type": "application/octet-stream",
+    };
+    if (range) headers["Content-Range"] = `bytes ${start}-${end}/${size}`;
+    res.writeHead(range ? 206 : 200, headers);
+    if (req.method === "HEAD") {
+      res.end();
+      return;
+    }
+    const cut = this.cutAt.get(file.path);
+    const stall = this.stallAt.get(file.path);
+    const limit = cut ?? stall;
+    if (limit !== undefined && limit > start && limit < end + 1) {
+      if (cut !== undefined) this.cutAt.delete(file.path);
+      if (stall !== undefined) this.stallAt.delete(file.path);
+      res.write(file.content.subarray(start, limit), () => {
+        // Cut: the connection drops mid-body. Stall: it stays open, silent, until the client leaves.
+        if (cut !== undefined) setTimeout(() => req.socket.destroy(), 20);
+      });
+      return;
+    }
+    res.end(body);
+  }
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    "Content-Type": "application/json; charset=utf-8",
+    "Content-Length": Buffer.byteLength(text),
+  });
+  res.end(text);
+}
+
+function error(res: ServerResponse, status: number, code: string | null, message: string): void {
+  if (code) res.setHeader("X-Error-Code", code);
+  res.setHeader("X-Error-Message", message);
+  json(res, status, { error: message });
+}

@@ -1,0 +1,139 @@
+// `llm-runner pull` and `start`'s pull-first hook, run as a user runs them (the built CLI) against the fake hub.
+import { chmodSync, existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { assertBuilt, cliEnv, freePort, runCli, spawnCli, tempHome, waitFor } from "./helpers/cli.js";
+import { FakeHub } from "./helpers/fake-hub.js";
+import { etagOf, tinyModel } from "./helpers/fake-repo.js";
+import { readBack } from "./helpers/hf-readback.js";
+
+const REPO = "acme/tiny-llama";
+const SHARD = "model-00001-of-00002.safetensors";
+let hub: FakeHub;
+let tmp: { home: string; cleanup: () => void };
+let cache: string;
+
+beforeAll(() => assertBuilt());
+beforeEach(async () => {
+  hub = await new FakeHub([
+    tinyModel(REPO),
+    { ...tinyModel("acme/gated-llama"), gated: "manual", tokens: ["hf_granted"] },
+  ]).start();
+  tmp = tempHome("llmr-pull-cli-");
+  cache = join(tmp.home, "hub");
+});
+afterEach(async () => {
+  await hub.close();
+  tmp.cleanup();
+});
+
+const env = (extra: Record<string, string> = {}) =>
+  cliEnv(tmp.home, { HF_ENDPOINT: hub.endpoint, MODEL_DIR: cache, ...extra });
+
+describe("llm-runner pull", () => {
+  it("Ctrl-C keeps the partial file; the next run resumes it with Range and skips finished files", async () => {
+    hub.stallAt.set(SHARD, 150_000);
+    const shard = tinyModel(REPO).files.find((f) => f.path === SHARD);
+    const incomplete = join(
+      cache,
+      "models--acme--tiny-llama",
+      "blobs",
+      `${etagOf(shard as never)}.incomplete`,
+    );
+    const child = spawnCli(["pull", REPO], env());
+    await waitFor(
+      () => existsSync(incomplete) && statSync(incomplete).size === 150_000,
+      30_000,
+      "150 kB of the shard",
+    );
+    const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+    child.kill("SIGINT");
+    expect(await exited).toBe(130);
+    expect(child.output()).toContain("Run the same command again to resume.");
+    expect(statSync(incomplete).size).toBe(150_000);
+
+    const firstRun = hub.fileGets().length;
+    const again = await runCli(["pull", REPO], env());
+    expect(again.code).toBe(0);
+    expect(again.stderr).toContain("1 resumed");
+    expect(again.stdout.trim()).toBe(
+      join(cache, "models--acme--tiny-llama", "snapshots", tinyModel(REPO).commit),
+    );
+    const secondRun = hub.fileGets().slice(firstRun);
+    // Only the shard being downloaded and the one not started: the small files were done.
+    expect(secondRun.filter((l) => l.server === "hub").map((l) => l.url.split("/").pop())).toEqual([
+      SHARD,
+      "model-00002-of-00002.safetensors",
+    ]);
+    expect(secondRun.find((l) => l.server === "cdn")?.range).toBe("bytes=150000-");
+    expect(readBack(cache, REPO, SHARD).bytes.equals(shard?.content as Buffer)).toBe(true);
+  });
+
+  it("a gated model without HF_TOKEN: exit 1 and the licence page to visit", async () => {
+    const r = await runCli(["pull", "acme/gated-llama"], env());
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(
+      "pull failed: acme/gated-llama is a gated model and HF_TOKEN is not set (HTTP 401)",
+    );
+    expect(r.stderr).toContain(
+      `fix: accept the licence at ${hub.endpoint}/acme/gated-llama and set HF_TOKEN`,
+    );
+  });
+
+  it("a bad HF_ENDPOINT or MODEL_ID is a usage error naming the variable", async () => {
+    const r = await runCli(["pull", "not a repo!"], env({ HF_ENDPOINT: "huggingface.co" }));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("The configuration has 2 problems:");
+    expect(r.stderr).toContain('HF_ENDPOINT = "huggingface.co"');
+    expect(r.stderr).toContain('MODEL_ID = "not a repo!"');
+  });
+});
+
+describe("llm-runner start with a model that is not downloaded", () => {
+  it("pulls it first with progress, then starts the engine offline on that cache", async () => {
+    // A stand-in for the engine's Python: records the environment it was started with, then idles.
+    const envDump = join(tmp.home, "engine-env.txt");
+    const fakePython = join(tmp.home, "fake-python.sh");
+    writeFileSync(
+      fakePython,
+      `#!/bin/sh\nenv > '${envDump}.tmp' && mv '${envDump}.tmp' '${envDump}'\nexec sleep 600\n`,
+    );
+    chmodSync(fakePython, 0o755);
+    const port = await freePort();
+    const child = spawnCli(
+      [
+        "start",
+        "--engine",
+        "vllm",
+        "--driver",
+        "process",
+        "--model-id",
+        REPO,
+        "--port",
+        String(port),
+        "--host",
+        "127.0.0.1",
+      ],
+      env({ PYTHON: fakePython, ENGINE_PORT: "0", MAX_MODEL_LEN: "2048" }),
+    );
+    const exited = new Promise((r) => child.once("exit", r));
+    try {
+      const dump = await waitFor(
+        () => (existsSync(envDump) ? readFileSync(envDump, "utf8") : null),
+        60_000,
+        "the engine to start",
+      );
+      expect(dump).toMatch(/^HF_HUB_OFFLINE=1$/m);
+      expect(dump.split("\n")).toContain(`HF_HUB_CACHE=${cache}`); // transformers reads config/tokenizer there
+      const out = child.output();
+      expect(out).toContain(`${REPO} is not in ${cache} yet: pulling it before the engine starts`);
+      expect(out).toMatch(/done: 501 kB downloaded; snapshot /);
+      expect(out.indexOf("done: 501 kB")).toBeLessThan(out.indexOf("starting the vllm engine"));
+      expect(readBack(cache, REPO, "config.json").bytes.length).toBeGreaterThan(0);
+    } finally {
+      child.kill("SIGTERM");
+      await exited;
+      rmSync(envDump, { force: true });
+    }
+  });
+});
