@@ -88,11 +88,14 @@ export class CanaryProbe {
   private check(): void {
     if (!this.endpoint || this.inFlight) return;
     const idleSince = this.deps.idleSince();
-    if (idleSince === null) return this.schedule(this.options.intervalMs);
-    const quietSince = Math.max(idleSince, this.lastCanaryAt, this.readySince);
-    const due = quietSince + this.options.intervalMs - this.deps.clock.now();
-    if (due > 0) return this.schedule(due);
-    this.send(this.endpoint);
+    // Busy: look again an interval later (a canary is only for an engine nobody is using).
+    const quietSince = idleSince === null ? null : Math.max(idleSince, this.lastCanaryAt, this.readySince);
+    const due =
+      quietSince === null
+        ? this.options.intervalMs
+        : quietSince + this.options.intervalMs - this.deps.clock.now();
+    if (due > 0) this.schedule(due);
+    else this.send(this.endpoint);
   }
 
   private send(endpoint: EngineEndpoint): void {
