@@ -1,5 +1,5 @@
 import type { SupervisorSnapshot, SupervisorState } from "../supervisor/types.js";
-import { Gauge, Registry } from "./registry.js";
+import { Counter, Gauge, Registry } from "./registry.js";
 
 const STATES: readonly SupervisorState[] = [
   "stopped",
@@ -70,5 +70,30 @@ export function renderSupervisorGauges(snapshot: SupervisorSnapshot, admission: 
       () => [{ values: [], value: admission.capacity }],
     ),
   );
+  const canary = snapshot.canary;
+  if (canary) {
+    // Canary generations go straight to the engine (not billed, not in the ledger): counted here only.
+    const sent = registry.add(
+      new Counter(
+        "llm_runner_canary_requests_total",
+        "1-token canary generations sent to the idle engine, by result (ok, error, timeout = hung).",
+        ["result"],
+      ),
+    );
+    sent.inc(["ok"], canary.ok);
+    sent.inc(["error"], canary.errors);
+    sent.inc(["timeout"], canary.timeouts);
+    if (canary.lastLatencyMs !== null) {
+      const seconds = canary.lastLatencyMs / 1000;
+      registry.add(
+        new Gauge(
+          "llm_runner_canary_latency_seconds",
+          "Time to the last successful canary's token.",
+          [],
+          () => [{ values: [], value: seconds }],
+        ),
+      );
+    }
+  }
   return registry.render();
 }
