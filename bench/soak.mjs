@@ -1,41 +1,59 @@
 #!/usr/bin/env node
-// Soak: mixed load (JSON and streaming, /llm and /v1) against a runner started with the simulator engine,
-// with the engine killed -9 every N seconds. Reports requests served, errors by kind, restarts, and the
-// gateway's memory at start and end. Traffic goes to 127.0.0.1 only; it stops by itself.
+// Soak: mixed load (JSON and streaming, /llm and /v1, some streams dropped by their client) against a runner with
+// the simulator engine, while faults are injected in turn every --fault-every seconds:
+//   crash      the engine is killed -9 under load;
+//   hang       the engine wedges under load (SIGUSR1: no more tokens, /health still 200): the in-flight watchdog;
+//   idle-hang  the load pauses, the idle engine wedges, and the canary must find it before traffic resumes.
+// At the end: the ledger is audited against what the clients got (0 lost, 0 torn rows), the gateway's RSS drift is
+// measured against its warmed-up size, and the runner must be ready. Traffic goes to 127.0.0.1 only; the soak
+// stops by itself (a hard deadline stops it even if something hangs).
 //
-//   npm run soak -- --minutes 2 --crash-every 20 --concurrency 32
+//   npm run soak -- --minutes 2 --fault-every 20 --concurrency 32
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { Agent, request } from "undici";
+import { auditLedger } from "./lib/ledger-audit.mjs";
+import { SoakClient } from "./lib/soak-client.mjs";
 
 const { values } = parseArgs({
   options: {
     minutes: { type: "string", default: "10" },
-    // The supervisor gives up after 5 crashes in 10 minutes (crash-loop limit): the default stays below it.
-    "crash-every": { type: "string", default: "150" },
+    "fault-every": { type: "string", default: "20" },
     concurrency: { type: "string", default: "32" },
+    "disconnect-every": { type: "string", default: "7" },
+    out: { type: "string", default: resolve(import.meta.dirname, "results/soak-latest.json") },
   },
 });
 const minutes = Number(values.minutes);
-const crashEvery = Number(values["crash-every"]);
+const faultEvery = Number(values["fault-every"]);
 const concurrency = Number(values.concurrency);
+const disconnectEvery = Number(values["disconnect-every"]);
 for (const [name, v] of [
   ["--minutes", minutes],
-  ["--crash-every", crashEvery],
+  ["--fault-every", faultEvery],
   ["--concurrency", concurrency],
+  ["--disconnect-every", disconnectEvery],
 ]) {
   if (!Number.isFinite(v) || v <= 0) {
-    console.error(`${name} must be a positive number`);
+    console.error(`${name} must be a positive number, got ${JSON.stringify(String(v))}`);
     process.exit(2);
   }
+}
+if (faultEvery < 15) {
+  console.error(
+    "--fault-every must be at least 15 s: each fault needs time to be detected and the engine to restart",
+  );
+  process.exit(2);
 }
 
 const CLI = resolve(import.meta.dirname, "../dist/cli/main.js");
 const TOKEN = "soak-token";
+const RATE = 0.08 / 1_000_000;
+const CANARY = { interval: 2, timeout: 3 };
 const home = mkdtempSync(join(tmpdir(), "llmr-soak-"));
 const port = await new Promise((res) => {
   const s = createServer().listen(0, "127.0.0.1", () => {
@@ -58,6 +76,12 @@ const env = {
   MAX_NUM_BATCHED_TOKENS: "4096",
   SIM_ITL_MS: "10",
   LOG_LEVEL: "warn",
+  ENGINE_HANG_TIMEOUT: "5",
+  ENGINE_CANARY_INTERVAL: String(CANARY.interval),
+  ENGINE_CANARY_TIMEOUT: String(CANARY.timeout),
+  // Faults come every --fault-every s; the engine is ready most of that time. A stretch of half of it counts as
+  // healthy, so the crash-loop limit only trips if the engine stops coming back.
+  ENGINE_HEALTHY_RESET: String(faultEvery / 2),
 };
 
 function cli(args) {
@@ -72,53 +96,41 @@ function cli(args) {
 const status = async () => JSON.parse((await cli(["status", "--json"])).out || "{}");
 const rssMiB = (pid) =>
   Number(/^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
-
-const agent = new Agent({ connections: concurrency * 2 });
-const counts = { served: 0, byKind: {} };
-const errorKind = (k) => {
-  counts.byKind[k] = (counts.byKind[k] ?? 0) + 1;
-};
-
-async function one(i) {
-  const route = i % 2 ? "/llm" : "/v1/chat/completions";
-  const stream = i % 3 !== 0;
-  const n = 5 + (i % 40);
-  const prompt = Array.from({ length: n }, (_, k) => `w${(i + k) % 50}`).join(" ");
-  const body = { messages: [{ role: "user", content: prompt }], max_tokens: n + 5, stream };
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const health = async () => {
   try {
-    const res = await request(`${url}${route}`, {
-      method: "POST",
-      headers: { "content-type": "application/json", authorization: `Bearer ${TOKEN}` },
-      body: JSON.stringify(body),
-      dispatcher: agent,
-      signal: AbortSignal.timeout(30_000),
-    });
-    const text = await res.body.text();
-    if (res.statusCode === 503) {
-      // Not ready (restarting): a well-behaved client waits as Retry-After says (capped to keep load on).
-      errorKind("503 while the engine restarts");
-      const wait = Math.min(1, Number(res.headers["retry-after"] ?? 1));
-      return void (await new Promise((r) => setTimeout(r, wait * 1000)));
-    }
-    if (res.statusCode !== 200) return errorKind(`http ${res.statusCode}`);
-    if (!stream) return void counts.served++;
-    if (!text.endsWith("data: [DONE]\n\n")) return errorKind("stream without [DONE]");
-    const last = text.split("\n\n").filter(Boolean).at(-2) ?? "";
-    if (last.includes('"finish_reason":"error"') || last.startsWith('data: {"error"'))
-      return errorKind("stream ended with an error event");
-    counts.served++;
-  } catch (err) {
-    errorKind(
-      err?.name === "TimeoutError" ? "client timeout (hung)" : `connection: ${err?.code ?? err?.name}`,
-    );
+    const res = await request(`${url}/health`, { signal: AbortSignal.timeout(2_000) });
+    return (await res.body.json()).status;
+  } catch {
+    return "unreachable";
   }
+};
+async function waitHealth(words, timeoutMs) {
+  const t0 = Date.now();
+  while (Date.now() - t0 < timeoutMs) {
+    if (words.includes(await health())) return Date.now() - t0;
+    await sleep(100);
+  }
+  return null;
 }
 
-let stopping = false;
+let cleaned = false;
 const cleanup = async () => {
+  if (cleaned) return;
+  cleaned = true;
   await cli(["stop", "--force", "--timeout", "30"]);
   rmSync(home, { recursive: true, force: true });
 };
+// The soak must end by itself, whatever hangs.
+setTimeout(
+  async () => {
+    console.error("soak: hard deadline passed; stopping the runner");
+    await cleanup();
+    process.exit(3);
+  },
+  (minutes + 4) * 60_000,
+).unref();
+let stopping = false;
 process.on("SIGINT", () => {
   stopping = true;
 });
@@ -129,62 +141,150 @@ if (started.code !== 0) {
   await cleanup();
   process.exit(1);
 }
-if ((minutes * 60) / crashEvery >= 5) {
-  console.warn(
-    "note: 5 or more crashes within 10 minutes reach the supervisor's crash-loop limit; it will then give up (state failed).",
-  );
-}
-const first = await status();
-const runnerPid = first.pid;
-const memStart = rssMiB(runnerPid);
+const runnerPid = (await status()).pid;
 console.log(
-  `soak: ${minutes} min, ${concurrency} clients, engine killed -9 every ${crashEvery} s; runner pid ${runnerPid}, ${url}`,
+  `soak: ${minutes} min, ${concurrency} clients, a fault every ${faultEvery} s (crash, hang, idle-hang), every ` +
+    `${disconnectEvery}th request dropped mid-stream if streamed; runner pid ${runnerPid}, ${url}`,
 );
 
-const endAt = Date.now() + minutes * 60_000;
-let kills = 0;
-const killer = setInterval(async () => {
-  const s = await status();
-  const pid = Number(s.engineId);
-  if (Number.isInteger(pid) && pid > 0) {
-    try {
-      process.kill(pid, "SIGKILL");
-      kills++;
-    } catch {}
-  }
-}, crashEvery * 1000);
+const agent = new Agent({ connections: concurrency * 2 });
+const client = new SoakClient({ url, token: TOKEN, agent, disconnectEvery, timeoutMs: 30_000 });
+const t0 = Date.now();
+const endAt = t0 + minutes * 60_000;
+const warmAt = t0 + Math.max(30_000, minutes * 6_000); // 10 % of the run, at least 30 s
+const rss = { start: rssMiB(runnerPid), warm: null, peak: 0, end: null };
+const faults = { crash: 0, hang: 0, "idle-hang": 0, idleHangFoundMs: [], idleHangMissed: 0 };
+let paused = false;
+
+const sampler = setInterval(() => {
+  const now = rssMiB(runnerPid);
+  rss.peak = Math.max(rss.peak, now);
+  if (rss.warm === null && Date.now() >= warmAt) rss.warm = now;
+}, 1_000);
 const reporter = setInterval(() => {
   console.log(
-    `  ${Math.round((endAt - Date.now()) / 1000)} s left: served ${counts.served}, errors ${JSON.stringify(counts.byKind)}, RSS ${rssMiB(runnerPid).toFixed(1)} MiB`,
+    `  ${Math.round((endAt - Date.now()) / 1000)} s left: delivered ${client.served}, dropped ${client.disconnects}, ` +
+      `faults ${JSON.stringify({ crash: faults.crash, hang: faults.hang, idle: faults["idle-hang"] })}, ` +
+      `other ${JSON.stringify(client.byKind)}, RSS ${rssMiB(runnerPid).toFixed(1)} MiB`,
   );
-}, 15_000);
+}, 30_000);
+
+async function engineSignal(signal) {
+  const pid = Number((await status()).engineId);
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function idleHang() {
+  paused = true;
+  try {
+    if ((await waitHealth(["IDLE"], 30_000)) === null) return;
+    if (!(await engineSignal("SIGUSR1"))) return;
+    faults["idle-hang"]++;
+    // No user traffic now: only the canary can find the hang.
+    const found = await waitHealth(["LOADING", "ERROR"], (CANARY.interval + CANARY.timeout) * 1000 + 10_000);
+    if (found === null) faults.idleHangMissed++;
+    else faults.idleHangFoundMs.push(found);
+    await waitHealth(["IDLE", "OK"], 30_000);
+  } finally {
+    paused = false;
+  }
+}
+
+const kinds = ["crash", "hang", "idle-hang"];
+const faulter = (async () => {
+  for (let k = 0; ; k++) {
+    const at = t0 + (k + 1) * faultEvery * 1000;
+    if (at > endAt - faultEvery * 500) return; // leave the end of the run fault-free so it can settle
+    await sleep(at - Date.now());
+    if (stopping) return;
+    const kind = kinds[k % kinds.length];
+    if (kind === "idle-hang") await idleHang();
+    else if (await engineSignal(kind === "crash" ? "SIGKILL" : "SIGUSR1")) faults[kind]++;
+  }
+})();
 
 let seq = 0;
 await Promise.all(
   Array.from({ length: concurrency }, async () => {
-    while (!stopping && Date.now() < endAt) await one(seq++);
+    while (!stopping && Date.now() < endAt) {
+      if (paused) await sleep(100);
+      else await client.one(seq++);
+    }
   }),
 );
-clearInterval(killer);
+await faulter;
+clearInterval(sampler);
 clearInterval(reporter);
-// Let the last restart settle before the final figures.
-for (let i = 0; i < 50 && (await status()).state !== "ready"; i++)
-  await new Promise((r) => setTimeout(r, 200));
+await waitHealth(["IDLE", "OK"], 60_000);
+await sleep(5_000); // let the gateway settle (sockets closed, GC) before the last memory figure
+rss.end = rssMiB(runnerPid);
+rss.warm ??= rss.start;
+const metrics = await (await request(`${url}/metrics`)).body.text();
+const canaryTimeouts = Number(
+  /llm_runner_canary_requests_total\{result="timeout"\} (\d+)/.exec(metrics)?.[1] ?? 0,
+);
+const canaryOk = Number(/llm_runner_canary_requests_total\{result="ok"\} (\d+)/.exec(metrics)?.[1] ?? 0);
 const last = await status();
-const memEnd = rssMiB(runnerPid);
-const errors = Object.values(counts.byKind).reduce((a, b) => a + b, 0);
+await cli(["stop", "--timeout", "30"]); // a clean stop, so the ledger is closed before it is read
+const ledger = auditLedger(join(home, "ledger.sqlite"), client.delivered, RATE, client.dropped);
+await cleanup();
+
+const hung = client.byKind["client timeout (hung)"] ?? 0;
+const drift = (rss.end - rss.warm) / rss.warm;
 const report = {
+  at: new Date().toISOString(),
   minutes,
+  faultEverySeconds: faultEvery,
+  concurrency,
   requests: seq,
-  served: counts.served,
-  errors,
-  errorsByKind: counts.byKind,
-  engineKills: kills,
+  delivered: client.served,
+  droppedByClient: client.disconnects,
+  otherOutcomes: client.byKind,
+  hungRequests: hung,
+  faults: {
+    crashes: faults.crash,
+    hangsUnderLoad: faults.hang,
+    idleHangs: faults["idle-hang"],
+    idleHangsFoundByCanary: faults.idleHangFoundMs.length,
+    idleHangsMissed: faults.idleHangMissed,
+    idleHangFoundAfterMs: faults.idleHangFoundMs,
+  },
+  canary: { ok: canaryOk, timeouts: canaryTimeouts },
   restarts: last.restarts,
   finalState: last.state,
-  gatewayRssMiB: { start: Number(memStart.toFixed(1)), end: Number(memEnd.toFixed(1)) },
+  ledger: {
+    ...ledger,
+    lost: ledger.lost.length,
+    torn: ledger.torn.length,
+    lostSample: ledger.lost.slice(0, 5),
+    tornSample: ledger.torn.slice(0, 5),
+  },
+  gatewayRssMiB: {
+    start: +rss.start.toFixed(1),
+    warm: +rss.warm.toFixed(1),
+    peak: +rss.peak.toFixed(1),
+    end: +rss.end.toFixed(1),
+    driftFromWarm: `${(drift * 100).toFixed(1)} %`,
+  },
 };
 console.log(JSON.stringify(report, null, 2));
-await cleanup();
-const hung = counts.byKind["client timeout (hung)"] ?? 0;
-process.exit(hung > 0 || last.state !== "ready" ? 1 : 0);
+mkdirSync(resolve(values.out, ".."), { recursive: true });
+writeFileSync(values.out, `${JSON.stringify(report, null, 2)}\n`);
+const failures = [
+  hung > 0 && `${hung} hung request(s)`,
+  ledger.lost.length > 0 && `${ledger.lost.length} lost ledger row(s)`,
+  ledger.torn.length > 0 && `${ledger.torn.length} torn ledger row(s)`,
+  ledger.integrity !== "ok" && `ledger integrity: ${ledger.integrity}`,
+  drift >= 0.1 && `gateway RSS drift ${(drift * 100).toFixed(1)} % ≥ 10 %`,
+  faults.idleHangMissed > 0 && `${faults.idleHangMissed} idle hang(s) not found by the canary`,
+  last.state !== "ready" && `final state ${last.state}, not ready`,
+].filter(Boolean);
+if (failures.length > 0) console.error(`soak FAILED: ${failures.join("; ")}`);
+else console.log("soak passed");
+process.exit(failures.length > 0 ? 1 : 0);

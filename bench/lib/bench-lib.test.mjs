@@ -83,3 +83,52 @@ test("cpu profile self time is charged to functions, areas and the nearest ownin
     "pkg:@hono/node-server",
   );
 });
+
+test("auditLedger finds lost and torn rows, and passes a consistent ledger", async () => {
+  const { auditLedger } = await import("./ledger-audit.mjs");
+  const { default: Database } = await import("better-sqlite3");
+  const { mkdtempSync, rmSync } = await import("node:fs");
+  const { join } = await import("node:path");
+  const { tmpdir } = await import("node:os");
+  const dir = mkdtempSync(join(tmpdir(), "ledger-audit-"));
+  const path = join(dir, "ledger.sqlite");
+  const db = new Database(path);
+  db.exec(`CREATE TABLE requests (id TEXT PRIMARY KEY, ts TEXT, route TEXT, model TEXT, stream INTEGER,
+    max_tokens INTEGER, prompt_tokens INTEGER, completion_tokens INTEGER, quote REAL, usage_price REAL,
+    currency TEXT, status TEXT, http_status INTEGER, ttft_ms REAL, duration_ms REAL, error TEXT)`);
+  const rate = 0.08 / 1e6;
+  const add = db.prepare(
+    "INSERT INTO requests VALUES (?, ?, '/llm', 'm', 1, ?, 3, ?, ?, ?, 'USD', ?, ?, 1, 5, NULL)",
+  );
+  const ts = "2026-01-01T00:00:00.000Z";
+  add.run("a", ts, 10, 4, 10 * rate, 4 * rate, "ok", 200);
+  add.run("b", ts, 10, 2, 10 * rate, 2 * rate, "client_abort", 499);
+  add.run("c", ts, 10, 12, 10 * rate, 12 * rate, "ok", 200); // more tokens than max_tokens
+  add.run("d", ts, 10, 0, 10 * rate, 0, "engine_error", 200); // error with HTTP 200 is fine (mid-stream)
+  db.close();
+  try {
+    const good = auditLedger(path, new Map([["a", { completionTokens: 4 }]]), rate);
+    assert.equal(good.integrity, "ok");
+    assert.deepEqual(good.lost, []);
+    assert.deepEqual(
+      good.torn.map((t) => t.id),
+      ["c"],
+    );
+    const bad = auditLedger(
+      path,
+      new Map([
+        ["a", { completionTokens: 5 }],
+        ["b", { completionTokens: null }],
+        ["z", { completionTokens: null }],
+      ]),
+      rate,
+      ["b", "y"],
+    );
+    assert.deepEqual(
+      bad.lost.map((l) => l.id),
+      ["a", "b", "z", "y"],
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

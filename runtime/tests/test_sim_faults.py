@@ -56,6 +56,31 @@ class FaultKnobTest(unittest.TestCase):
                 stream.close()
             wait_until(lambda: sim.gauge("vllm:num_requests_running") == 0)
 
+    def test_sigusr1_wedges_generation_while_health_stays_ok(self) -> None:
+        with Sim("--sim-itl-ms", "200") as sim:
+            stream = sim.open_stream(chat("one two three four five six seven eight nine ten", stream=True))
+            try:
+                self.assertIsNotNone(stream.next_frame(timeout=5))
+                sim.proc.send_signal(signal.SIGUSR1)
+                wait_until(lambda: any("wedged" in line for line in sim.stderr_lines))
+                # The running stream gets no more tokens (at most one already on its way), nor does a new request.
+                after: list[str | None] = []
+                with self.assertRaises(socket.timeout):
+                    for _ in range(20):
+                        after.append(stream.next_frame(timeout=0.6))
+                self.assertLessEqual(len(after), 1)
+                self.assertNotIn("[DONE]", after)
+                fresh = sim.open_stream(chat("after the wedge", stream=True))
+                try:
+                    with self.assertRaises(socket.timeout):
+                        fresh.next_frame(timeout=0.6)
+                finally:
+                    fresh.close()
+                self.assertEqual(sim.request("GET", "/health")[0], 200)
+                self.assertIsNone(sim.proc.poll())
+            finally:
+                stream.close()
+
     def test_error_rate_fails_that_fraction_with_vllm_errors(self) -> None:
         with Sim("--sim-error-rate", "0.5") as sim:
             results = [sim.json("POST", "/v1/chat/completions", chat("hi"))for _ in range(6)]

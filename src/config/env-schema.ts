@@ -214,7 +214,7 @@ const LOG_LEVELS = ["trace", "debug", "info", "warn", "error"] as const;
 const SIM_MODES = ["echo", "lorem"] as const;
 
 /** Milliseconds from a seconds value. */
-const seconds = (opts: { min: number; minExclusive?: boolean; example: string }) => {
+const seconds = (opts: { min: number; minExclusive?: boolean; max?: number; example: string }) => {
   const check = decimal({ ...opts, what: " seconds" });
   return (raw: string) => {
     const s = check(raw);
@@ -286,6 +286,15 @@ export function envSchema(ctx: SchemaContext, isDir: (p: string) => boolean) {
     PYTHON: variable(word('a Python interpreter, e.g. "python3"'), "python3"),
     ENGINE_STALL_TIMEOUT: variable(seconds({ min: 0, minExclusive: true, example: "300" }), 300_000),
     ENGINE_HANG_TIMEOUT: variable(seconds({ min: 0, minExclusive: true, example: "60" }), 60_000),
+    ENGINE_CANARY_INTERVAL: variable(seconds({ min: 0, max: 86_400, example: "60" }), 60_000),
+    ENGINE_CANARY_TIMEOUT: variable(
+      seconds({ min: 0, minExclusive: true, max: 86_400, example: "30" }),
+      30_000,
+    ),
+    ENGINE_HEALTHY_RESET: variable(
+      seconds({ min: 0, minExclusive: true, max: 604_800, example: "600" }),
+      600_000,
+    ),
     DRAIN_TIMEOUT: variable(seconds({ min: 0, example: "30" }), 30_000),
     ENGINE_STOP_GRACE: variable(seconds({ min: 0, example: "10" }), 10_000),
 

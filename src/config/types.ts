@@ -51,6 +51,9 @@ export interface Config {
   python: string; // PYTHON (process driver interpreter, default python3)
   engineStallTimeoutMs: number; // ENGINE_STALL_TIMEOUT seconds (default 300)
   engineHangTimeoutMs: number; // ENGINE_HANG_TIMEOUT seconds (default 60)
+  engineCanaryIntervalMs: number; // ENGINE_CANARY_INTERVAL seconds idle before a canary generation (default 60; 0 = off)
+  engineCanaryTimeoutMs: number; // ENGINE_CANARY_TIMEOUT seconds for the canary's token (default 30)
+  engineHealthyResetMs: number; // ENGINE_HEALTHY_RESET seconds ready that forget earlier crashes (default 600)
   drainTimeoutMs: number; // DRAIN_TIMEOUT seconds (default 30)
   stopGraceMs: number; // ENGINE_STOP_GRACE seconds (default 10)
 

@@ -14,6 +14,7 @@ import type { Logger } from "../log/logger.js";
 import { createGatewayMetrics } from "../metrics/gateway-metrics.js";
 import { SqliteLedger } from "../pricing/ledger.js";
 import { systemClock } from "../supervisor/clock.js";
+import { httpEngineCanary } from "../supervisor/engine-canary.js";
 import { httpEngineProbe } from "../supervisor/engine-probe.js";
 import { Supervisor } from "../supervisor/supervisor.js";
 import type { SupervisorEvent } from "../supervisor/types.js";
@@ -97,10 +98,19 @@ export async function runInstance(options: RunInstanceOptions): Promise<RunningI
       env: withoutApiKey(engineEnv(config, driver.kind, "")),
       stallTimeoutMs: config.engineStallTimeoutMs,
       hangTimeoutMs: config.engineHangTimeoutMs,
+      canaryIntervalMs: config.engineCanaryIntervalMs,
+      canaryTimeoutMs: config.engineCanaryTimeoutMs,
+      restart: { healthyResetMs: config.engineHealthyResetMs },
       drainTimeoutMs: config.drainTimeoutMs,
       stopGraceMs: config.stopGraceMs,
     },
-    { driver, clock: systemClock, logger: logger.child({ component: "supervisor" }), probe: httpEngineProbe },
+    {
+      driver,
+      clock: systemClock,
+      logger: logger.child({ component: "supervisor" }),
+      probe: httpEngineProbe,
+      canary: httpEngineCanary,
+    },
   );
   supervisor.on((event) => {
     if (event.type === "log") engineLog.write(`${event.line}\n`);

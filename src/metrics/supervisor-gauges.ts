@@ -1,4 +1,4 @@
-import { Gauge, Registry } from "prom-client";
+import { Counter, Gauge, Registry } from "prom-client";
 import type { SupervisorSnapshot, SupervisorState } from "../supervisor/types.js";
 
 const STATES: readonly SupervisorState[] = [
@@ -59,5 +59,25 @@ export function renderSupervisorGauges(
     "MAX_NUM_SEQS + QUEUE_SIZE: requests admitted at once.",
     admission.capacity,
   );
+  const canary = snapshot.canary;
+  if (canary) {
+    // Canary generations go straight to the engine (not billed, not in the ledger): counted here only.
+    const sent = new Counter({
+      name: "llm_runner_canary_requests_total",
+      help: "1-token canary generations sent to the idle engine, by result (ok, error, timeout = hung).",
+      labelNames: ["result"] as const,
+      registers,
+    });
+    sent.inc({ result: "ok" }, canary.ok);
+    sent.inc({ result: "error" }, canary.errors);
+    sent.inc({ result: "timeout" }, canary.timeouts);
+    if (canary.lastLatencyMs !== null) {
+      gauge(
+        "llm_runner_canary_latency_seconds",
+        "Time to the last successful canary's token.",
+        canary.lastLatencyMs / 1000,
+      );
+    }
+  }
   return registry.metrics();
 }

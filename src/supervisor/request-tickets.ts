@@ -8,9 +8,13 @@ import type { EngineEndpoint, RequestTicket } from "./types.js";
 export class RequestTickets {
   private readonly live = new Set<Ticket>();
   private lastProgressAt = 0;
+  private lastTokenAtMs = 0;
+  private idleSinceMs: number;
   private drainWaiters: Array<() => void> = [];
 
-  constructor(private readonly clock: Clock) {}
+  constructor(private readonly clock: Clock) {
+    this.idleSinceMs = clock.now();
+  }
 
   get size(): number {
     return this.live.size;
@@ -28,6 +32,16 @@ export class RequestTickets {
   stalledFor(): number | null {
     if (this.live.size === 0) return null;
     return this.clock.now() - this.lastProgressAt;
+  }
+
+  /** Since when nothing has been in flight (ms); null while requests are in flight. */
+  idleSince(): number | null {
+    return this.live.size === 0 ? this.idleSinceMs : null;
+  }
+
+  /** When any request last got a token (ms; 0 if never). */
+  lastTokenAt(): number {
+    return this.lastTokenAtMs;
   }
 
   abortAll(reason: string): void {
@@ -50,13 +64,14 @@ export class RequestTickets {
 
   /** @internal called by Ticket */
   touched(): void {
-    this.lastProgressAt = this.clock.now();
+    this.lastProgressAt = this.lastTokenAtMs = this.clock.now();
   }
 
   /** @internal called by Ticket */
   released(ticket: Ticket): void {
     this.live.delete(ticket);
     if (this.live.size === 0) {
+      this.idleSinceMs = this.clock.now();
       const waiters = this.drainWaiters;
       this.drainWaiters = [];
       for (const w of waiters) w();

@@ -1,105 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { EngineDriver, EngineExit, EngineHandle, EngineStartSpec } from "../engine/engine-driver.js";
-import { silentLogger } from "../log/logger.js";
-import { FakeClock } from "./clock.js";
-import type { EngineProbe, ProbeResult } from "./engine-probe.js";
-import { Supervisor, type SupervisorOptions } from "./supervisor.js";
-import type { SupervisorState } from "./types.js";
-
-class FakeEngine implements EngineHandle {
-  readonly exited: Promise<EngineExit>;
-  stopCalls: number[] = [];
-  private resolveExit!: (e: EngineExit) => void;
-  constructor(
-    readonly id: string,
-    readonly spec: EngineStartSpec,
-  ) {
-    this.exited = new Promise((r) => {
-      this.resolveExit = r;
-    });
-  }
-  get baseUrl() {
-    return `http://127.0.0.1:1/${this.id}`;
-  }
-  exit(code: number | null, signal: string | null = null) {
-    this.resolveExit({ code, signal });
-  }
-  async stop(graceMs: number) {
-    this.stopCalls.push(graceMs);
-    this.exit(null, "SIGTERM");
-  }
-}
-
-class FakeDriver implements EngineDriver {
-  readonly kind = "process" as const;
-  engines: FakeEngine[] = [];
-  failStart: Error | null = null;
-  orphans: string[] = [];
-  async start(spec: EngineStartSpec) {
-    if (this.failStart) throw this.failStart;
-    const e = new FakeEngine(`e${this.engines.length + 1}`, spec);
-    this.engines.push(e);
-    return e;
-  }
-  async removeOrphans() {
-    const o = this.orphans;
-    this.orphans = [];
-    return o;
-  }
-  get last(): FakeEngine {
-    const e = this.engines.at(-1);
-    if (!e) throw new Error("no engine started");
-    return e;
-  }
-}
-
-class FakeProbe implements EngineProbe {
-  result: ProbeResult = "unreachable";
-  calls = 0;
-  async health() {
-    this.calls++;
-    return this.result;
-  }
-}
-
-function setup(overrides: Partial<SupervisorOptions> = {}) {
-  const clock = new FakeClock();
-  const driver = new FakeDriver();
-  const probe = new FakeProbe();
-  const options: SupervisorOptions = {
-    instanceId: "test",
-    engine: "sim",
-    modelId: "m",
-    buildArgs: () => ["m"],
-    env: { HF_TOKEN: "hf" },
-    stallTimeoutMs: 60_000,
-    hangTimeoutMs: 10_000,
-    drainTimeoutMs: 5_000,
-    stopGraceMs: 3_000,
-    ...overrides,
-  };
-  let keys = 0;
-  const sup = new Supervisor(options, {
-    driver,
-    clock,
-    probe,
-    logger: silentLogger(),
-    randomKey: () => `key-${++keys}`,
-  });
-  const states: SupervisorState[] = [];
-  sup.on((ev) => {
-    if (ev.type === "state") states.push(ev.to);
-  });
-  return { clock, driver, probe, sup, states };
-}
-
-async function startReady(t: ReturnType<typeof setup>) {
-  await t.sup.start();
-  await t.clock.advance(0);
-  t.probe.result = "ok";
-  await t.clock.advance(300);
-  expect(t.sup.snapshot().state).toBe("ready");
-}
+import { setup, startReady } from "./testing/supervisor-harness.js";
 
 describe("Supervisor", () => {
   it("goes stopped → starting → loading → ready, with a fresh API key in the engine env", async () => {
@@ -160,7 +60,7 @@ describe("Supervisor", () => {
   });
 
   it("gives up after the crash-loop limit with the last log lines in the error", async () => {
-    const t = setup({ restart: { crashLoopLimit: 3, crashLoopWindowMs: 600_000 } });
+    const t = setup({ restart: { crashLoopLimit: 3 } });
     await startReady(t);
     for (let i = 0; i < 3; i++) {
       t.driver.last.spec.onLog(`boom ${i}`, "stderr");

@@ -2,10 +2,12 @@ import { randomBytes } from "node:crypto";
 import type { EngineDriver, EngineExit, EngineHandle, ListenAddress } from "../engine/engine-driver.js";
 import type { LifecycleEvent } from "../engine/lifecycle.js";
 import type { Logger } from "../log/logger.js";
-import { backoffDelay, CrashWindow, DEFAULT_RESTART_POLICY, type RestartPolicy } from "./backoff.js";
+import { CanaryProbe } from "./canary-probe.js";
 import type { Clock, TimerId } from "./clock.js";
+import type { EngineCanary } from "./engine-canary.js";
 import type { EngineProbe } from "./engine-probe.js";
 import { RequestTickets } from "./request-tickets.js";
+import { DEFAULT_RESTART_POLICY, decideRestart, type RestartPolicy } from "./restart-policy.js";
 import type {
   EngineEndpoint,
   RequestTicket,
@@ -31,6 +33,8 @@ export interface SupervisorOptions {
   livenessIntervalMs?: number; // 5000
   livenessFailures?: number; // 2 failed probes in a row = dead
   probeTimeoutMs?: number; // 2000
+  canaryIntervalMs?: number; // ENGINE_CANARY_INTERVAL: idle time before a canary generation; 0/absent = off
+  canaryTimeoutMs?: number; // ENGINE_CANARY_TIMEOUT (30000)
   restart?: Partial<RestartPolicy>;
 }
 
@@ -39,6 +43,8 @@ export interface SupervisorDeps {
   clock: Clock;
   logger: Logger;
   probe: EngineProbe;
+  /** Needed when canaryIntervalMs > 0. */
+  canary?: EngineCanary;
   randomKey?: () => string;
 }
 
@@ -71,13 +77,15 @@ export class Supervisor implements SupervisorView {
   private state: SupervisorState = "stopped";
   private readonly listeners = new Set<(event: SupervisorEvent) => void>();
   private readonly tickets: RequestTickets;
-  private readonly crashes: CrashWindow;
   private readonly policy: RestartPolicy;
+  private readonly canary: CanaryProbe;
   private handle: EngineHandle | null = null;
   private endpoint: EngineEndpoint | null = null;
   private generation = 0;
   private restarts = 0;
-  private consecutiveFailures = 0;
+  /** Failures in a row with no healthy stretch between them (see restart-policy.ts). */
+  private crashStreak = 0;
+  private readyAtMs: number | null = null;
   private progress: number | null = null;
   private progressDetail: string | null = null;
   private logTail: string[] = [];
@@ -105,8 +113,25 @@ export class Supervisor implements SupervisorView {
     private readonly deps: SupervisorDeps,
   ) {
     this.policy = { ...DEFAULT_RESTART_POLICY, ...options.restart };
-    this.crashes = new CrashWindow(this.policy);
     this.tickets = new RequestTickets(deps.clock);
+    const canaryIntervalMs = options.canaryIntervalMs ?? 0;
+    if (canaryIntervalMs > 0 && !deps.canary) throw new Error("canaryIntervalMs needs deps.canary");
+    this.canary = new CanaryProbe(
+      { intervalMs: canaryIntervalMs, timeoutMs: options.canaryTimeoutMs ?? 30_000, model: options.modelId },
+      {
+        clock: deps.clock,
+        logger: deps.logger,
+        canary: deps.canary ?? { generate: async () => ({ kind: "error", detail: "no canary" }) },
+        idleSince: () => this.tickets.idleSince(),
+        lastTokenAt: () => this.tickets.lastTokenAt(),
+        onHung: (message) =>
+          this.engineDown({
+            reason: "hang",
+            message,
+            hint: "the engine was restarted before a user met the hang; if this repeats, look at the engine log",
+          }),
+      },
+    );
     this.randomKey = deps.randomKey ?? (() => randomBytes(24).toString("base64url"));
   }
 
@@ -154,6 +179,7 @@ export class Supervisor implements SupervisorView {
       startedAt: this.startedAt,
       readySince: this.readySince,
       lastError: this.lastError,
+      ...(this.canary.enabled ? { canary: this.canary.figures() } : {}),
     };
   }
 
@@ -296,12 +322,13 @@ export class Supervisor implements SupervisorView {
 
   private becomeReady(): void {
     this.deps.clock.clearTimeout(this.timers.stall);
-    this.consecutiveFailures = 0;
     this.progress = 1;
-    this.readySince = new Date(this.deps.clock.now()).toISOString();
+    this.readyAtMs = this.deps.clock.now();
+    this.readySince = new Date(this.readyAtMs).toISOString();
     this.setState("ready");
     this.scheduleLiveness();
     this.scheduleWatchdog();
+    if (this.endpoint) this.canary.start(this.endpoint);
   }
 
   private armStallTimer(): void {
@@ -386,7 +413,14 @@ export class Supervisor implements SupervisorView {
         this.deps.logger.warn({ err: errorMessage(err) }, "could not clean up the dead engine");
       });
     }
-    const how = exit.code !== null ? `exit code ${exit.code}` : `signal ${exit.signal ?? "unknown"}`;
+    // Only a stop we asked for is a clean exit (returned above): vLLM has exited 0 on fatal errors (vllm#48966),
+    // so exit code 0 here is a crash like any other, restarted and counted.
+    const how =
+      exit.code === 0
+        ? "exit code 0, but nobody asked it to stop"
+        : exit.code !== null
+          ? `exit code ${exit.code}`
+          : `signal ${exit.signal ?? "unknown"}`;
     const failure: Failure =
       this.pendingFailure ??
       (this.fatal
@@ -407,6 +441,8 @@ export class Supervisor implements SupervisorView {
     this.endpoint = null;
     this.readySince = null;
     const now = this.deps.clock.now();
+    const readyForMs = this.readyAtMs === null ? 0 : now - this.readyAtMs;
+    this.readyAtMs = null;
     const error: SupervisorError = {
       reason: failure.reason,
       message: failure.message,
@@ -415,18 +451,21 @@ export class Supervisor implements SupervisorView {
       at: new Date(now).toISOString(),
     };
 
-    if (wasLoading && NOT_RETRYABLE.has(failure.reason)) {
+    const decision = decideRestart(this.policy, this.crashStreak, {
+      notRetryable: wasLoading && NOT_RETRYABLE.has(failure.reason),
+      readyForMs,
+    });
+    this.crashStreak = decision.streak;
+    if (decision.action === "fail") {
       this.setError(error);
       this.setState("failed");
       return;
     }
-    const { count, limitReached } = this.crashes.record(now);
-    if (limitReached) {
-      const minutes = Math.round(this.policy.crashLoopWindowMs / 60_000);
+    if (decision.action === "give_up") {
       this.setError({
         ...error,
         reason: "crash_loop",
-        message: `the engine failed ${count} times within ${minutes} min; giving up. Last failure (${failure.reason}): ${failure.message}`,
+        message: `the engine failed ${decision.streak} times in a row without staying ready for ${span(this.policy.healthyResetMs)} between them (ENGINE_HEALTHY_RESET); giving up. Last failure (${failure.reason}): ${failure.message}`,
         hint:
           failure.hint ??
           "look at the engine log (llm-runner logs --engine), fix the cause, then start again",
@@ -435,9 +474,8 @@ export class Supervisor implements SupervisorView {
       return;
     }
     this.setError(error);
-    this.consecutiveFailures++;
     this.restarts++;
-    const delay = backoffDelay(this.policy, this.consecutiveFailures);
+    const delay = decision.delayMs;
     this.deps.logger.warn(
       { reason: failure.reason, delayMs: delay, restarts: this.restarts },
       `engine down (${failure.message}); restarting in ${delay} ms`,
@@ -481,6 +519,7 @@ export class Supervisor implements SupervisorView {
     clock.clearTimeout(this.timers.poll);
     clock.clearTimeout(this.timers.liveness);
     clock.clearTimeout(this.timers.watchdog);
+    this.canary.stop();
     this.timers = { ...(this.timers.backoff ? { backoff: this.timers.backoff } : {}) };
   }
 
@@ -506,6 +545,10 @@ export class Supervisor implements SupervisorView {
       }
     }
   }
+}
+
+function span(ms: number): string {
+  return ms >= 120_000 ? `${Math.round(ms / 60_000)} min` : `${Math.round(ms / 1000)} s`;
 }
 
 function errorMessage(err: unknown): string {

@@ -1,5 +1,6 @@
 // What the supervisor shows the rest of the system (gateway, /health, /metrics, CLI).
 // The implementation is src/supervisor/supervisor.ts; the gateway depends only on these types.
+import type { CanaryFigures } from "./canary-probe.js";
 
 export type SupervisorState =
   | "stopped"
@@ -20,7 +21,7 @@ export interface EngineEndpoint {
 }
 
 export interface SupervisorError {
-  /** A FatalReason from the runtime ("cuda_oom", ...), or "crash_loop", "stall_timeout", "hang", "start_failed". */
+  /** A FatalReason from the runtime ("cuda_oom", ...), or "crash_loop", "stall_timeout", "hang" (in-flight watchdog or canary), "start_failed". */
   reason: string;
   message: string;
   hint?: string;
@@ -44,6 +45,8 @@ export interface SupervisorSnapshot {
   startedAt: string | null; // supervisor start
   readySince: string | null;
   lastError: SupervisorError | null;
+  /** Canary probe counts (present when ENGINE_CANARY_INTERVAL > 0). */
+  canary?: CanaryFigures;
 }
 
 export type SupervisorEvent =

@@ -85,6 +85,7 @@ class Engine:
         self.waiting: deque[Sequence] = deque()
         self.running: list[Sequence] = []
         self.submitted = 0  # requests that passed validation and the error knob, numbered from 1
+        self.wedged = False  # SIGUSR1: generation stops for good while /health stays 200 (see wedge())
         self.validated = 0
         self.next_decode_at = 0.0
         self.last_decode_at = -1.0
@@ -106,11 +107,18 @@ class Engine:
         self.submitted += 1
         seq = Sequence(plan, sink, self.submitted, request_id, created, time.monotonic())
         hang_after = self.opts.hang_after
-        seq.hung = hang_after is not None and seq.number > hang_after
+        seq.hung = self.wedged or (hang_after is not None and seq.number > hang_after)
         seq.crash = self.opts.crash_after is not None and seq.number == self.opts.crash_after
         self.waiting.append(seq)
         self.wake()
         return seq
+
+    def wedge(self) -> None:
+        """Hangs generation on demand, the way vLLM has been seen to (engine stuck, HTTP server and /health fine):
+        every request, running, waiting or new, gets no more tokens. For soaks and tests that hang a live engine."""
+        self.wedged = True
+        for seq in list(self.running) + list(self.waiting):
+            seq.hung = True
 
     def cancel(self, seq: Sequence) -> None:
         """The client went away: free its slot now, so num_requests_running drops at once."""

@@ -83,6 +83,12 @@ async def serve(opts: SimOptions, emitter: lifecycle.Emitter) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     app = SimApp(opts, emitter)
+
+    def wedge() -> None:
+        _log("WARNING sim: SIGUSR1: generation wedged; /health keeps answering 200")
+        app.engine.wedge()
+
+    loop.add_signal_handler(signal.SIGUSR1, wedge)
     try:
         server = await loop.create_server(lambda: Connection(app), opts.host, opts.port, backlog=2048)
     except OSError as err:
