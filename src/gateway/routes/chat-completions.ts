@@ -8,6 +8,7 @@ import { OpenAiRelay } from "../openai-relay.js";
 import { quoteHeaders, usageHeader } from "../price-headers.js";
 import { readJsonBody } from "../read-json-body.js";
 import { streamExchange } from "../sse-response.js";
+import { unrecorded } from "../unrecorded.js";
 
 const ROUTE = "/v1/chat/completions";
 
@@ -72,6 +73,7 @@ export function registerChatCompletions(app: Hono, deps: RouteDeps): void {
       promptTokens: usage?.prompt_tokens ?? 0,
       completionTokens: completion,
     });
+    if (!ex.recorded) throw unrecorded(deps);
     return new Response(text, {
       status: 200,
       headers: { "content-type": "application/json", ...quoteHeaders(ex), ...usageHeader(deps, completion) },

@@ -1,0 +1,97 @@
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, unlinkSync, writeSync } from "node:fs";
+import { join } from "node:path";
+import { isAlive } from "../engine/process-group.js";
+
+// One llm-runner per LLM_RUNNER_HOME: two would share the ledger, the engine records and the status files,
+// and each would take the other's engines for orphans. instance.json alone cannot guard this (it is written
+// once the gateway listens, so two starts at once both find none): runner.lock is created with O_EXCL first.
+
+export const LOCK_FILE = "runner.lock";
+
+export interface LockHolder {
+  pid: number;
+  startedAt: string;
+}
+
+/** Another live process holds this home. */
+export class HomeLockedError extends Error {
+  override readonly name = "HomeLockedError";
+  constructor(
+    readonly home: string,
+    readonly holder: LockHolder,
+  ) {
+    super(
+      `llm-runner is already running for ${home} (pid ${holder.pid}, started ${holder.startedAt}). ` +
+        `Stop it first with 'llm-runner stop', or use another LLM_RUNNER_HOME and PORT. ` +
+        `(If no llm-runner runs as pid ${holder.pid}, remove ${join(home, LOCK_FILE)}.)`,
+    );
+  }
+}
+
+export interface HomeLock {
+  readonly path: string;
+  /** Removes the lock file if it is still ours; idempotent. */
+  release(): void;
+}
+
+function readHolder(path: string): LockHolder | null {
+  try {
+    const v = JSON.parse(readFileSync(path, "utf8")) as Partial<LockHolder>;
+    if (typeof v.pid !== "number" || !Number.isInteger(v.pid) || v.pid <= 0) return null;
+    return { pid: v.pid, startedAt: typeof v.startedAt === "string" ? v.startedAt : "at an unknown time" };
+  } catch {
+    return null;
+  }
+}
+
+/** The live process holding this home's lock (not this one), or null. */
+export function lockHolder(home: string, self = process.pid): LockHolder | null {
+  const holder = readHolder(join(home, LOCK_FILE));
+  return holder && holder.pid !== self && isAlive(holder.pid) ? holder : null;
+}
+
+/**
+ * Takes this home's lock for `pid`: creates runner.lock exclusively; a lock left by a dead process (or an
+ * unreadable one) is replaced. Throws HomeLockedError naming the live holder.
+ */
+export function acquireHomeLock(home: string, pid = process.pid): HomeLock {
+  mkdirSync(home, { recursive: true, mode: 0o700 });
+  const path = join(home, LOCK_FILE);
+  for (let attempt = 0; attempt < 3; attempt++) {
+    let fd: number;
+    try {
+      fd = openSync(path, "wx", 0o600);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      const holder = readHolder(path);
+      if (holder && holder.pid !== pid && isAlive(holder.pid)) throw new HomeLockedError(home, holder);
+      // Stale (its process is gone), torn, or our own: replace it. A racing start that removes it too is
+      // caught by O_EXCL on the next attempt.
+      rmSync(path, { force: true });
+      continue;
+    }
+    try {
+      writeSync(fd, `${JSON.stringify({ pid, startedAt: new Date().toISOString() })}\n`);
+    } finally {
+      closeSync(fd);
+    }
+    let released = false;
+    return {
+      path,
+      release() {
+        if (released) return;
+        released = true;
+        if (readHolder(path)?.pid !== pid) return;
+        try {
+          unlinkSync(path);
+        } catch {
+          // already gone, or the home is read-only now: a dead pid's lock is replaced at the next start
+        }
+      },
+    };
+  }
+  const holder = readHolder(path);
+  throw holder
+    ? new HomeLockedError(home, holder)
+    : new Error(`could not take ${path}: another start keeps replacing it`);
+}
