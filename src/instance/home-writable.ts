@@ -1,5 +1,5 @@
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 
 /** LLM_RUNNER_HOME cannot hold the runner's files (the ledger, the lock, the logs). */
 export class HomeNotWritableError extends Error {
@@ -28,7 +28,27 @@ export function assertHomeWritable(home: string): void {
     writeFileSync(probe, "ok\n", { mode: 0o600 });
     rmSync(probe, { force: true });
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? (err instanceof Error ? err.message : String(err));
-    throw new HomeNotWritableError(home, code);
+    throw new HomeNotWritableError(home, realCause(home, err));
+  }
+}
+
+const codeOf = (err: unknown) =>
+  (err as NodeJS.ErrnoException).code ?? (err instanceof Error ? err.message : String(err));
+
+/**
+ * A recursive mkdir on a read-only filesystem reports ENOENT; the nearest existing ancestor, written to,
+ * tells the real reason (EROFS, EACCES, ENOSPC).
+ */
+function realCause(home: string, err: unknown): string {
+  if (codeOf(err) !== "ENOENT") return codeOf(err);
+  let dir = dirname(home);
+  while (!existsSync(dir) && dirname(dir) !== dir) dir = dirname(dir);
+  const probe = join(dir, `.write-probe-${process.pid}`);
+  try {
+    writeFileSync(probe, "ok\n");
+    rmSync(probe, { force: true });
+    return "ENOENT";
+  } catch (inner) {
+    return `${codeOf(inner)} on ${dir}`;
   }
 }
