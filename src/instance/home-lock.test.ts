@@ -48,6 +48,17 @@ describe("home lock", () => {
     lock.release();
   });
 
+  it("a live pid that started after the lock was written (a reused pid) is not the holder", () => {
+    const h = home();
+    // The parent of this process is alive, but its start time is not the one recorded.
+    writeFileSync(join(h, LOCK_FILE), JSON.stringify({ pid: process.ppid, startedAt: "x", procStart: 1 }));
+    expect(lockHolder(h)).toBeNull();
+    acquireHomeLock(h).release();
+    // With its true start time recorded, the same pid holds the home.
+    acquireHomeLock(h, process.ppid);
+    expect(lockHolder(h)?.pid).toBe(process.ppid);
+  });
+
   it("release leaves a lock that another process took over alone", () => {
     const h = home();
     const lock = acquireHomeLock(h);

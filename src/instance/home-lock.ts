@@ -11,6 +11,32 @@ export const LOCK_FILE = "runner.lock";
 export interface LockHolder {
   pid: number;
   startedAt: string;
+  /** The process's start time in clock ticks since boot (/proc/<pid>/stat field 22), where there is /proc. */
+  procStart?: number;
+}
+
+/** A pid's start time from /proc, or null (no /proc, or no such process). */
+function procStart(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The command name (field 2) is in parentheses and may hold spaces: count fields after its last ")".
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const ticks = Number(fields[19]);
+    return Number.isFinite(ticks) ? ticks : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Whether the lock's process still runs. A pid alone can be reused (after a reboot pids start over, and the
+ * home survives): where /proc tells start times, the holder must also have started when the lock says.
+ */
+function holderAlive(holder: LockHolder): boolean {
+  if (!isAlive(holder.pid)) return false;
+  if (holder.procStart === undefined) return true;
+  const now = procStart(holder.pid);
+  return now === null || now === holder.procStart;
 }
 
 /** Another live process holds this home. */
@@ -38,7 +64,11 @@ function readHolder(path: string): LockHolder | null {
   try {
     const v = JSON.parse(readFileSync(path, "utf8")) as Partial<LockHolder>;
     if (typeof v.pid !== "number" || !Number.isInteger(v.pid) || v.pid <= 0) return null;
-    return { pid: v.pid, startedAt: typeof v.startedAt === "string" ? v.startedAt : "at an unknown time" };
+    return {
+      pid: v.pid,
+      startedAt: typeof v.startedAt === "string" ? v.startedAt : "at an unknown time",
+      ...(typeof v.procStart === "number" ? { procStart: v.procStart } : {}),
+    };
   } catch {
     return null;
   }
@@ -47,7 +77,7 @@ function readHolder(path: string): LockHolder | null {
 /** The live process holding this home's lock (not this one), or null. */
 export function lockHolder(home: string, self = process.pid): LockHolder | null {
   const holder = readHolder(join(home, LOCK_FILE));
-  return holder && holder.pid !== self && isAlive(holder.pid) ? holder : null;
+  return holder && holder.pid !== self && holderAlive(holder) ? holder : null;
 }
 
 /**
@@ -64,14 +94,20 @@ export function acquireHomeLock(home: string, pid = process.pid): HomeLock {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
       const holder = readHolder(path);
-      if (holder && holder.pid !== pid && isAlive(holder.pid)) throw new HomeLockedError(home, holder);
+      if (holder && holder.pid !== pid && holderAlive(holder)) throw new HomeLockedError(home, holder);
       // Stale (its process is gone), torn, or our own: replace it. A racing start that removes it too is
       // caught by O_EXCL on the next attempt.
       rmSync(path, { force: true });
       continue;
     }
     try {
-      writeSync(fd, `${JSON.stringify({ pid, startedAt: new Date().toISOString() })}\n`);
+      const started = procStart(pid);
+      const record = {
+        pid,
+        startedAt: new Date().toISOString(),
+        ...(started === null ? {} : { procStart: started }),
+      };
+      writeSync(fd, `${JSON.stringify(record)}\n`);
     } finally {
       closeSync(fd);
     }
