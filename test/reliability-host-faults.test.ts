@@ -7,6 +7,8 @@ import {
   openSync,
   readdirSync,
   rmSync,
+  statSync,
+  truncateSync,
   writeSync,
 } from "node:fs";
 import { createServer } from "node:net";
@@ -66,8 +68,11 @@ function tmpfs(sizeMiB: number, readOnly = false): string {
   return dir;
 }
 
-/** Writes a filler file until the disk is full; returns a function that frees the space again. */
-function fillDisk(dir: string): () => void {
+/**
+ * Writes a filler file until the disk is full, then gives `leaveBytes` back; returns a function that frees the
+ * space again.
+ */
+function fillDisk(dir: string, leaveBytes = 0): () => void {
   const path = join(dir, "filler");
   const fd = openSync(path, "w");
   const block = Buffer.alloc(64 * 1024, 1);
@@ -78,6 +83,7 @@ function fillDisk(dir: string): () => void {
   } finally {
     closeSync(fd);
   }
+  if (leaveBytes > 0) truncateSync(path, Math.max(0, statSync(path).size - leaveBytes));
   return () => rmSync(path, { force: true });
 }
 
@@ -138,6 +144,29 @@ describe("the ledger's disk fills up", () => {
     );
     expect((await send("/v1/chat/completions", true)).status).toBe(200);
     expect(runner.output()).toContain("usage ledger writable again");
+
+    // Nearly full (512 KiB left, under the 1 MiB the ledger keeps in reserve): refused before any row fails.
+    const rowFailures = () => runner.output().split("could not write the ledger row").length - 1;
+    const failedBefore = rowFailures();
+    const freeAgain = fillDisk(home, 512 * 1024);
+    const early = await waitFor(
+      async () => {
+        const r = await send("/llm");
+        return r.status !== 200 ? r : null;
+      },
+      15_000,
+      "a refusal on the nearly full disk",
+    );
+    expect(early.text).toMatch(
+      /cannot record requests right now \(the disk holding the ledger .* is full: \d+ bytes free/,
+    );
+    expect(rowFailures()).toBe(failedBefore);
+    freeAgain();
+    await waitFor(
+      async () => ((await send("/v1/chat/completions")).status === 200 ? true : null),
+      15_000,
+      "serving again",
+    );
 
     runner.kill("SIGTERM");
     await waitForExit(runner.pid as number, 30_000);
