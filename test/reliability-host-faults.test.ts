@@ -1,4 +1,4 @@
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import {
   closeSync,
   existsSync,
@@ -6,18 +6,20 @@ import {
   mkdtempSync,
   openSync,
   readdirSync,
+  readFileSync,
   rmSync,
   statSync,
   truncateSync,
+  writeFileSync,
   writeSync,
 } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it, onTestFinished } from "vitest";
-import { isAlive, waitForExit } from "../src/engine/process-group.js";
+import { isAlive, killGroup, waitForExit } from "../src/engine/process-group.js";
 import { SqliteLedger } from "../src/pricing/ledger.js";
-import { assertBuilt, cliEnv, freePort, runCli, spawnCli, tempHome, waitFor } from "./helpers/cli.js";
+import { assertBuilt, cliEnv, freePort, REPO, runCli, spawnCli, tempHome, waitFor } from "./helpers/cli.js";
 import {
   authHeaders,
   call,
@@ -87,6 +89,42 @@ function fillDisk(dir: string, leaveBytes = 0): () => void {
   return () => rmSync(path, { force: true });
 }
 
+/**
+ * Stops foreground runners a test started (SIGTERM, then SIGKILL), then any engine still running for `home`
+ * (a runner killed -9 leaves its engine, as designed): found by the LLM_RUNNER_HOME in its environment, which
+ * is this test's own temporary directory, so nothing else is touched.
+ */
+async function stopForeground(
+  runners: Array<{ pid?: number | undefined; kill(s: NodeJS.Signals): boolean }>,
+  home: string,
+) {
+  for (const r of runners) if (r.pid && isAlive(r.pid)) r.kill("SIGTERM");
+  for (const r of runners) {
+    if (!r.pid) continue;
+    if (!(await waitForExit(r.pid, 20_000))) r.kill("SIGKILL");
+    await waitForExit(r.pid, 5_000);
+  }
+  for (const pid of enginesOf(home)) {
+    killGroup(pid, "SIGKILL");
+    await waitForExit(pid, 5_000);
+  }
+}
+
+function enginesOf(home: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${entry}/cmdline`, "utf8");
+      const env = readFileSync(`/proc/${entry}/environ`, "utf8").split("\0");
+      if (cmd.includes("llm_runtime") && env.includes(`LLM_RUNNER_HOME=${home}`)) pids.push(Number(entry));
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return pids;
+}
+
 const body = (route: Route, stream = false) => chatBody(route, "hello there", 4, stream);
 
 describe("the ledger's disk fills up", () => {
@@ -98,10 +136,7 @@ describe("the ledger's disk fills up", () => {
     const port = await freePort();
     // Foreground, logs piped here: the log line must be seen even though the home's disk is full.
     const runner = spawnCli(["start"], cliEnv(home, { ...SIM, PORT: String(port) }));
-    onTestFinished(async () => {
-      if (runner.pid && isAlive(runner.pid)) runner.kill("SIGKILL");
-      if (runner.pid) await waitForExit(runner.pid, 20_000);
-    });
+    onTestFinished(() => stopForeground([runner], home));
     const url = `http://127.0.0.1:${port}`;
     await waitForHealth(url, ["OK", "IDLE"], 60_000);
     const served: string[] = [];
@@ -208,31 +243,89 @@ describe("two starts on one home", () => {
     expect((await first.status()).state).toBe("ready");
   });
 
-  it("two starts at the same moment: exactly one runs; the other names it", { timeout: 90_000 }, async () => {
+  it("three starts at the same moment: exactly one runs; the others name it", {
+    timeout: 90_000,
+  }, async () => {
     assertBuilt();
     const { home, cleanup } = tempHome("llmr-twice-");
     onTestFinished(cleanup);
-    const ports = [await freePort(), await freePort()];
+    const ports = [await freePort(), await freePort(), await freePort()];
     const runners = ports.map((p) => spawnCli(["start"], cliEnv(home, { ...SIM, PORT: String(p) })));
-    onTestFinished(async () => {
-      for (const r of runners) {
-        if (r.pid && isAlive(r.pid)) r.kill("SIGKILL");
-        if (r.pid) await waitForExit(r.pid, 20_000);
-      }
-    });
-    const loser = await waitFor(
-      () => runners.find((r) => r.exitCode !== null) ?? null,
-      30_000,
-      "one of the two starts to give up",
+    onTestFinished(() => stopForeground(runners, home));
+    // Once a runner's gateway answers, every other start has had time to get past its checks.
+    await waitFor(
+      async () => {
+        for (const p of ports) {
+          const h = await call(`http://127.0.0.1:${p}`, "/health", "", { method: "GET", timeoutMs: 2_000 });
+          if (h.status === 200) return true;
+        }
+        return null;
+      },
+      60_000,
+      "one runner to answer /health",
     );
-    const winner = runners.find((r) => r !== loser) as (typeof runners)[number];
-    expect(loser.exitCode, loser.output()).toBe(1);
-    expect(loser.output()).toMatch(new RegExp(`already running for ${home} \\(pid ${winner.pid}[,)]`));
+    await waitFor(
+      () => runners.filter((r) => r.exitCode === null).length <= 1 || null,
+      20_000,
+      "the others to exit",
+    );
+    const alive = runners.filter((r) => r.exitCode === null);
+    expect(
+      alive.map((r) => r.pid),
+      runners.map((r) => r.output()).join("\n----\n"),
+    ).toHaveLength(1);
+    const winner = alive[0] as (typeof runners)[number];
+    for (const loser of runners.filter((r) => r !== winner)) {
+      expect(loser.exitCode, loser.output()).toBe(1);
+      expect(loser.output()).toMatch(new RegExp(`already running for ${home} \\(pid ${winner.pid}[,)]`));
+    }
     const winnerPort = ports[runners.indexOf(winner)] as number;
     await waitForHealth(`http://127.0.0.1:${winnerPort}`, ["OK", "IDLE"], 60_000);
     winner.kill("SIGTERM");
     await waitForExit(winner.pid as number, 30_000);
     expect(existsSync(join(home, "runner.lock"))).toBe(false);
+  });
+});
+
+describe("runner.lock under real contention", () => {
+  it("eight processes taking one home's lock at the same instant, over a stale lock: exactly one wins", {
+    timeout: 60_000,
+  }, async () => {
+    assertBuilt();
+    const { home, cleanup } = tempHome("llmr-lockrace-");
+    onTestFinished(cleanup);
+    const lockModule = join(REPO, "dist/instance/home-lock.js");
+    for (const round of [0, 1]) {
+      // Round 1 starts from a lock left by a dead process: every taker must first move it aside.
+      if (round === 1)
+        writeFileSync(join(home, "runner.lock"), JSON.stringify({ pid: 2 ** 22 + 1, startedAt: "x" }));
+      const at = Date.now() + 3_000; // every process started and waiting by then
+      const script = `
+        const { acquireHomeLock } = await import(${JSON.stringify(lockModule)});
+        while (Date.now() < ${at}) {}
+        try { acquireHomeLock(${JSON.stringify(home)}); console.log("won"); await new Promise((r) => setTimeout(r, 5000)); }
+        catch (e) { console.log("lost: " + e.message); }`;
+      const outcomes = await Promise.all(
+        Array.from(
+          { length: 8 },
+          () =>
+            new Promise<string>((resolve) => {
+              const child = spawn(process.execPath, ["--input-type=module", "-e", script]);
+              let out = "";
+              child.stdout.on("data", (d) => {
+                out += d;
+              });
+              child.on("close", () => resolve(out.trim()));
+            }),
+        ),
+      );
+      expect(
+        outcomes.filter((o) => o === "won"),
+        `round ${round}: ${outcomes.join(" | ")}`,
+      ).toHaveLength(1);
+      expect(outcomes.filter((o) => o.startsWith("lost: llm-runner is already running"))).toHaveLength(7);
+      rmSync(join(home, "runner.lock"), { force: true });
+    }
   });
 });
 

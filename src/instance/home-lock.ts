@@ -1,4 +1,4 @@
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, unlinkSync, writeSync } from "node:fs";
+import { linkSync, mkdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { isAlive } from "../engine/process-group.js";
 
@@ -81,53 +81,75 @@ export function lockHolder(home: string, self = process.pid): LockHolder | null 
 }
 
 /**
- * Takes this home's lock for `pid`: creates runner.lock exclusively; a lock left by a dead process (or an
- * unreadable one) is replaced. Throws HomeLockedError naming the live holder.
+ * Takes this home's lock for `pid`. The lock file is written in full under a private name and then hard-linked
+ * into place (link fails if the name exists), so no other start can ever read it half-written. A lock whose
+ * process is gone (or an unreadable one) is moved aside under a private name and checked again before it is
+ * deleted: a racing start that moved a live lock by mistake puts it back. Throws HomeLockedError naming the
+ * live holder.
  */
 export function acquireHomeLock(home: string, pid = process.pid): HomeLock {
   mkdirSync(home, { recursive: true, mode: 0o700 });
   const path = join(home, LOCK_FILE);
-  for (let attempt = 0; attempt < 3; attempt++) {
-    let fd: number;
-    try {
-      fd = openSync(path, "wx", 0o600);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+  const mine = `${path}.${pid}.tmp`;
+  const started = procStart(pid);
+  const record = {
+    pid,
+    startedAt: new Date().toISOString(),
+    ...(started === null ? {} : { procStart: started }),
+  };
+  writeFileSync(mine, `${JSON.stringify(record)}\n`, { mode: 0o600 });
+  try {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      try {
+        linkSync(mine, path);
+        return heldLock(path, pid);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      }
       const holder = readHolder(path);
       if (holder && holder.pid !== pid && holderAlive(holder)) throw new HomeLockedError(home, holder);
-      // Stale (its process is gone), torn, or our own: replace it. A racing start that removes it too is
-      // caught by O_EXCL on the next attempt.
-      rmSync(path, { force: true });
-      continue;
+      moveAsideIfStale(path, `${path}.${pid}.stale`, pid);
     }
-    try {
-      const started = procStart(pid);
-      const record = {
-        pid,
-        startedAt: new Date().toISOString(),
-        ...(started === null ? {} : { procStart: started }),
-      };
-      writeSync(fd, `${JSON.stringify(record)}\n`);
-    } finally {
-      closeSync(fd);
-    }
-    let released = false;
-    return {
-      path,
-      release() {
-        if (released) return;
-        released = true;
-        if (readHolder(path)?.pid !== pid) return;
-        try {
-          unlinkSync(path);
-        } catch {
-          // already gone, or the home is read-only now: a dead pid's lock is replaced at the next start
-        }
-      },
-    };
+  } finally {
+    rmSync(mine, { force: true });
   }
   const holder = readHolder(path);
   throw holder
     ? new HomeLockedError(home, holder)
     : new Error(`could not take ${path}: another start keeps replacing it`);
+}
+
+/** Moves a stale lock out of the way; a live one (another start got there first) is put back. */
+function moveAsideIfStale(path: string, aside: string, pid: number): void {
+  try {
+    renameSync(path, aside);
+  } catch {
+    return; // someone else moved it already: try again
+  }
+  const moved = readHolder(aside);
+  if (moved && moved.pid !== pid && holderAlive(moved)) {
+    try {
+      linkSync(aside, path);
+    } catch {
+      // a third start took the name meanwhile: the next attempt reads who holds it
+    }
+  }
+  rmSync(aside, { force: true });
+}
+
+function heldLock(path: string, pid: number): HomeLock {
+  let released = false;
+  return {
+    path,
+    release() {
+      if (released) return;
+      released = true;
+      if (readHolder(path)?.pid !== pid) return;
+      try {
+        unlinkSync(path);
+      } catch {
+        // already gone, or the home is read-only now: a dead pid's lock is replaced at the next start
+      }
+    },
+  };
 }
