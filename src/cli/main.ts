@@ -65,10 +65,13 @@ function isEntryPoint(): boolean {
 }
 
 if (isEntryPoint()) {
-  // `llm-runner status | head -3` closes the pipe early: that is not an error.
+  // `llm-runner status | head -3` closes the pipe early: that is not an error. A detached runner logs to
+  // runner.log: when its disk is full or turns read-only, log lines are lost, but the runner keeps serving.
   for (const stream of [process.stdout, process.stderr]) {
     stream.on("error", (err: NodeJS.ErrnoException) => {
       if (err.code === "EPIPE") process.exit(process.exitCode ?? 0);
+      if (err.code === "ENOSPC" || err.code === "EDQUOT" || err.code === "EROFS" || err.code === "EIO")
+        return;
       throw err;
     });
   }

@@ -17,9 +17,10 @@ export interface EngineRefusal {
   message: string;
 }
 
-// Engine statuses that describe the client's request (context too long, bad parameter): passed on as they are.
-// Anything else is the engine's or our own fault and becomes a 502.
-const CLIENT_STATUSES = new Set([400, 404, 413, 422]);
+// An engine 4xx describes the client's request (context too long, bad parameter, unknown model): passed on as
+// it is. Except 401/403/407: the engine refusing *our* key is our fault, not the client's. 5xx becomes a 502.
+const OUR_FAULT = new Set([401, 403, 407]);
+const isClientStatus = (status: number) => status >= 400 && status < 500 && !OUR_FAULT.has(status);
 
 /** The client went away before the engine answered; nothing can be sent. */
 export const clientGone = () => new GatewayError(499, "client_closed", "The client closed the request.");
@@ -85,7 +86,7 @@ export async function callEngine(
   if (res.status === 200) return res;
   text ??= await readText(res);
   const message = engineErrorMessage(text);
-  const passOn = CLIENT_STATUSES.has(res.status);
+  const passOn = isClientStatus(res.status);
   ex.finish({
     status: passOn ? "rejected" : "engine_error",
     httpStatus: passOn ? res.status : 502,

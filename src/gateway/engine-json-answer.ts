@@ -5,6 +5,7 @@ import type { Exchange } from "./exchange.js";
 import type { RouteDeps } from "./gateway-deps.js";
 import { errors } from "./gateway-error.js";
 import { quoteHeaders, usageHeader } from "./price-headers.js";
+import { unrecorded } from "./unrecorded.js";
 import type { UpstreamResponse } from "./upstream-client.js";
 
 /**
@@ -52,6 +53,7 @@ export async function engineJsonAnswer(
     promptTokens: usage?.prompt_tokens ?? 0,
     completionTokens: completion,
   });
+  if (!ex.recorded) throw unrecorded(deps);
   return c.body(text, 200, {
     "content-type": "application/json",
     ...quoteHeaders(ex),

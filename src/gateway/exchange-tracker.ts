@@ -1,4 +1,5 @@
 import { Exchange, type ExchangeDeps, type ExchangeInit } from "./exchange.js";
+import { errors } from "./gateway-error.js";
 
 /** The exchanges in flight, so a shutdown can end every open stream cleanly. */
 export class ExchangeTracker {
@@ -10,7 +11,10 @@ export class ExchangeTracker {
     return this.live.size;
   }
 
+  /** A new exchange; a 503 when the ledger cannot record it (no paid request is served unrecorded). */
   begin(init: ExchangeInit): Exchange {
+    const problem = this.deps.ledger.unwritable?.() ?? null;
+    if (problem !== null) throw errors.ledgerUnwritable(problem);
     const ex = new Exchange(this.deps, init, (done) => this.live.delete(done));
     this.live.add(ex);
     return ex;

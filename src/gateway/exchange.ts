@@ -46,6 +46,8 @@ export class Exchange {
   abortCause: AbortCause | null = null;
   abortReason: string | null = null;
   finished = false;
+  /** Whether the ledger row was written (false until finish, or when the write failed). */
+  recorded = false;
   /** How it ended, once finished. */
   outcome: LedgerStatus | null = null;
   failure: string | null = null;
@@ -160,8 +162,10 @@ export class Exchange {
     };
     try {
       this.deps.ledger.record(row);
+      this.recorded = true;
     } catch (err) {
-      // The response still goes out; the operator sees the lost row in the log.
+      // A non-streaming answer is then withheld (the route checks `recorded`); a stream has already gone out.
+      // Either way the operator sees the lost row in the log.
       this.deps.logger.error({ err, row }, "could not write the ledger row");
     }
     this.deps.metrics.finished({

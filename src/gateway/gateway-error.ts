@@ -68,6 +68,13 @@ export const errors = {
     ),
   notReady: (message: string, retryAfter: number) =>
     new GatewayError(503, "not_ready", message, { retryAfter }),
+  ledgerUnwritable: (reason: string) =>
+    new GatewayError(
+      503,
+      "ledger_unwritable",
+      `The runner cannot record requests right now (${reason}), so it is not taking any; retry later.`,
+      { retryAfter: 5 },
+    ),
   engineUnreachable: (detail: string, cause?: unknown) =>
     new GatewayError(502, "engine_unreachable", `The engine could not be reached: ${sentence(detail)}`, {
       cause,

@@ -11,6 +11,7 @@ import { quoteHeaders, usageHeader } from "./price-headers.js";
 import { readJsonBody } from "./read-json-body.js";
 import { relayStream } from "./relay-stream.js";
 import { streamExchange } from "./sse-response.js";
+import { unrecorded } from "./unrecorded.js";
 
 /** One OpenAI generation route and how its body is read. */
 export interface GenerationRoute {
@@ -67,6 +68,7 @@ export function registerOpenAiGeneration(app: Hono, deps: RouteDeps, spec: Gener
     }
     if (ex.outcome === "client_abort") throw clientGone();
     if (ex.outcome !== "ok") throw errors.engineFailed(ex.failure ?? "unknown failure");
+    if (!ex.recorded) throw unrecorded(deps);
     if (relay.budget.overshoot) {
       deps.logger.warn(
         { requestId: ex.id, maxTokens },

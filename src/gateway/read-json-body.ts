@@ -3,9 +3,13 @@ import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { errors, GatewayError } from "./gateway-error.js";
 import { assertJsonDepth, decodeUtf8Strict } from "./json-guards.js";
+import { assertCleanJson } from "./json-hygiene.js";
 import { nodeBindings } from "./node-bindings.js";
 
-/** The request body parsed as JSON, or a 400 saying it is not valid JSON (413 over `maxBytes`). */
+/**
+ * The request body parsed as JSON, or a 400 saying it is not valid JSON (413 over `maxBytes`), or holds a value
+ * the engine cannot take as sent (json-hygiene).
+ */
 export async function readJsonBody(c: Context, maxBytes: number): Promise<unknown> {
   const node = nodeBindings(c);
   const text = node
@@ -13,11 +17,14 @@ export async function readJsonBody(c: Context, maxBytes: number): Promise<unknow
     : decodeUtf8Strict(new Uint8Array(await c.req.arrayBuffer()));
   if (text.trim() === "") throw errors.invalidJson("the body is empty");
   assertJsonDepth(text);
+  let body: unknown;
   try {
-    return JSON.parse(text) as unknown;
+    body = JSON.parse(text) as unknown;
   } catch (err) {
     throw errors.invalidJson(err instanceof Error ? err.message : String(err));
   }
+  assertCleanJson(body);
+  return body;
 }
 
 /**

@@ -35,9 +35,10 @@ export async function serveGateway(app: Hono & Shutdownable, options: ServeOptio
   });
   server.on("clientError", answerClientError);
   await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
+    const onError = (err: NodeJS.ErrnoException) => reject(listenError(err, options));
+    server.once("error", onError);
     server.listen(options.port, options.host, () => {
-      server.off("error", reject);
+      server.off("error", onError);
       resolve();
     });
   });
@@ -69,6 +70,23 @@ export async function serveGateway(app: Hono & Shutdownable, options: ServeOptio
       return closing;
     },
   };
+}
+
+/** Why the gateway cannot listen, with the fix (the raw "listen EADDRINUSE" says neither). */
+function listenError(err: NodeJS.ErrnoException, options: ServeOptions): Error {
+  const where = `${options.host}:${options.port}`;
+  const fixes: Record<string, string> = {
+    EADDRINUSE: `port ${options.port} on ${options.host} is already in use by another process (see: ss -ltnp 'sport = :${options.port}'); stop that process, or set PORT (or --port) to a free port`,
+    EACCES: `this user may not listen on ${where} (ports below 1024 need privileges); set PORT (or --port) to 1024 or above`,
+    EADDRNOTAVAIL: `${options.host} is not an address of this machine; set HOST to one of its addresses, 127.0.0.1 or 0.0.0.0`,
+  };
+  const fix = fixes[err.code ?? ""];
+  return new Error(
+    fix
+      ? `the gateway cannot listen on ${where}: ${fix}.`
+      : `the gateway cannot listen on ${where}: ${err.message}`,
+    { cause: err },
+  );
 }
 
 /** Malformed HTTP (or a request that timed out) gets a JSON reason instead of Node's bare 400. */

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import { createWriteStream, mkdirSync } from "node:fs";
+import { createWriteStream } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Config } from "../config/types.js";
@@ -13,12 +13,15 @@ import type { GpuProbe } from "../gpu/types.js";
 import type { Logger } from "../log/logger.js";
 import { createGatewayMetrics } from "../metrics/gateway-metrics.js";
 import { SqliteLedger } from "../pricing/ledger.js";
+import { LedgerGuard } from "../pricing/ledger-guard.js";
 import { systemClock } from "../supervisor/clock.js";
 import { httpEngineCanary } from "../supervisor/engine-canary.js";
 import { httpEngineProbe } from "../supervisor/engine-probe.js";
 import { Supervisor } from "../supervisor/supervisor.js";
 import type { SupervisorEvent } from "../supervisor/types.js";
 import { VERSION } from "../version.js";
+import { acquireHomeLock } from "./home-lock.js";
+import { assertHomeWritable } from "./home-writable.js";
 import { type InstanceRecord, instancePaths, removeInstance, writeInstance } from "./instance-files.js";
 import { StatusWriter } from "./status-writer.js";
 
@@ -82,11 +85,30 @@ async function createDriver(config: Config, env: NodeJS.ProcessEnv, logger: Logg
  */
 export async function runInstance(options: RunInstanceOptions): Promise<RunningInstance> {
   const { config, logger } = options;
-  mkdirSync(config.home, { recursive: true, mode: 0o700 });
+  assertHomeWritable(config.home);
+  // Before anything else touches the home: a second runner on it stops here, naming the first.
+  const lock = acquireHomeLock(config.home);
   const paths = instancePaths(config.home);
   const instanceId = `${Date.now().toString(36)}-${randomBytes(3).toString("hex")}`;
   const engineLog = createWriteStream(paths.engineLog, { flags: "w", mode: 0o600 });
-  const driver = await createDriver(config, options.env, logger.child({ component: "driver" }));
+  // A full or read-only disk loses engine log lines; it must not bring the runner (and its streams) down.
+  let engineLogFailed = false;
+  engineLog.on("error", (err) => {
+    if (engineLogFailed) return;
+    engineLogFailed = true;
+    logger.error(
+      { err, file: paths.engineLog },
+      "engine.log cannot be written; engine output is no longer kept",
+    );
+  });
+  let driver: EngineDriver;
+  try {
+    driver = await createDriver(config, options.env, logger.child({ component: "driver" }));
+  } catch (err) {
+    engineLog.end();
+    lock.release();
+    throw err;
+  }
 
   const supervisor = new Supervisor(
     {
@@ -117,7 +139,18 @@ export async function runInstance(options: RunInstanceOptions): Promise<RunningI
     options.onEvent?.(event);
   });
 
-  const ledger = SqliteLedger.open(paths.ledger);
+  let ledger: LedgerGuard;
+  try {
+    ledger = new LedgerGuard(SqliteLedger.open(paths.ledger), {
+      dir: config.home,
+      logger: logger.child({ component: "ledger" }),
+    });
+  } catch (err) {
+    engineLog.end();
+    lock.release();
+    throw new Error(`the usage ledger ${paths.ledger} cannot be opened: ${(err as Error).message}`);
+  }
+  ledger.start();
   const metrics = createGatewayMetrics();
   const gpus = options.gpuProbe ?? gpuProbeFromEnv(options.env);
   const app = createGateway({
@@ -134,6 +167,7 @@ export async function runInstance(options: RunInstanceOptions): Promise<RunningI
   } catch (err) {
     ledger.close();
     engineLog.end();
+    lock.release();
     throw err;
   }
 
@@ -171,6 +205,7 @@ export async function runInstance(options: RunInstanceOptions): Promise<RunningI
       ledger.close();
       await new Promise<void>((r) => engineLog.end(r));
       removeInstance(config.home, process.pid);
+      lock.release();
       logger.info({}, "stopped");
     })();
     return stopping;

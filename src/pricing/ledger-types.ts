@@ -41,6 +41,8 @@ export interface UsageSummaryRow {
 export interface Ledger {
   /** Durable once it returns (its own transaction); call before the response's final byte goes out. */
   record(row: LedgerRow): void;
+  /** Why a row cannot be written now (disk full, read-only), or null; absent = always writable. */
+  unwritable?(): string | null;
   summary(options?: { since?: Date }): UsageSummaryRow[];
   close(): void;
 }

@@ -29,6 +29,7 @@ CREATE TABLE IF NOT EXISTS requests (
   error TEXT
 );
 CREATE INDEX IF NOT EXISTS requests_ts ON requests (ts);
+CREATE TABLE IF NOT EXISTS write_probe (id INTEGER PRIMARY KEY, ts TEXT NOT NULL);
 `;
 
 const INSERT = `INSERT INTO requests (id, ts, route, model, stream, max_tokens, prompt_tokens, completion_tokens,
@@ -77,6 +78,7 @@ export class SqliteLedger implements Ledger {
   private readonly db: Database.Database;
   private readonly insert: Database.Statement | null;
   private readonly summarize: Database.Statement;
+  private readonly probe: Database.Statement | null;
   private readonly session: SessionTotals = {
     requests: 0,
     promptTokens: 0,
@@ -89,6 +91,7 @@ export class SqliteLedger implements Ledger {
     this.db = db;
     this.insert = writable ? db.prepare(INSERT) : null;
     this.summarize = db.prepare(SUMMARY);
+    this.probe = writable ? db.prepare("INSERT OR REPLACE INTO write_probe (id, ts) VALUES (1, ?)") : null;
   }
 
   /** Opens (creating when needed) the ledger for writing. `path` may be ":memory:" in tests. */
@@ -141,6 +144,12 @@ export class SqliteLedger implements Ledger {
     t.completionTokens += row.completionTokens;
     t.quoted += row.quote;
     t.usage += row.usagePrice;
+  }
+
+  /** A real commit (one row, rewritten in place), so a full or read-only disk shows before a paid row fails. */
+  probeWrite(): void {
+    if (!this.probe) throw new Error("the ledger was opened read-only");
+    this.probe.run(new Date().toISOString());
   }
 
   /** Totals of the rows this process recorded since it opened the ledger (a copy). */

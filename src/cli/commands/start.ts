@@ -7,6 +7,8 @@ import { formatConfigIssues } from "../../config/config-issues.js";
 import { loadConfig } from "../../config/load-config.js";
 import type { Config } from "../../config/types.js";
 import { gpuProbeFromEnv } from "../../gpu/probe-from-env.js";
+import { lockHolder } from "../../instance/home-lock.js";
+import { assertHomeWritable } from "../../instance/home-writable.js";
 import {
   findRunningInstance,
   type InstanceRecord,
@@ -59,10 +61,21 @@ export const startCommand: CliCommand = {
     }
     let { config, warnings } = loaded;
 
+    try {
+      assertHomeWritable(config.home);
+    } catch (err) {
+      io.stderr.write(`llm-runner start: ${(err as Error).message}\n`);
+      return EXIT.failure;
+    }
     const running = findRunningInstance(config.home);
-    if (running) {
+    // runner.lock names a runner still starting (instance.json is written once its gateway listens).
+    const holder = running ? null : lockHolder(config.home);
+    if (running || holder) {
+      const who = running
+        ? `pid ${running.pid}, ${running.url}`
+        : `pid ${holder?.pid}, starting since ${holder?.startedAt}`;
       io.stderr.write(
-        `llm-runner is already running for ${config.home} (pid ${running.pid}, ${running.url}).\n` +
+        `llm-runner is already running for ${config.home} (${who}).\n` +
           "Stop it first with 'llm-runner stop', or use another LLM_RUNNER_HOME and PORT.\n",
       );
       return EXIT.failure;

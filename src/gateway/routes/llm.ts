@@ -9,6 +9,7 @@ import { quoteHeaders, usageHeader } from "../price-headers.js";
 import { readJsonBody } from "../read-json-body.js";
 import { relayStream } from "../relay-stream.js";
 import { streamExchange } from "../sse-response.js";
+import { unrecorded } from "../unrecorded.js";
 
 /**
  * POST /llm (and /llm/): the Livepeer AI-runner endpoint. The engine is always asked for a stream, so the
@@ -56,6 +57,7 @@ export function registerLlm(app: Hono, deps: RouteDeps): void {
     }
     if (ex.outcome === "client_abort") throw clientGone();
     if (ex.outcome !== "ok") throw errors.engineFailed(ex.failure ?? "unknown failure");
+    if (!ex.recorded) throw unrecorded(deps);
     const response = relay.response();
     return c.json(response, 200, {
       ...quoteHeaders(ex),

@@ -8,6 +8,7 @@ import { relayStream } from "../relay-stream.js";
 import { ResponsesRelay } from "../responses-relay.js";
 import { parseResponsesRequest } from "../responses-request.js";
 import { streamExchange } from "../sse-response.js";
+import { unrecorded } from "../unrecorded.js";
 
 const ROUTE = "/v1/responses";
 
@@ -43,6 +44,7 @@ export function registerResponses(app: Hono, deps: RouteDeps): void {
     if (ex.outcome !== "ok" || response === null) {
       throw errors.engineFailed(ex.failure ?? "the engine's stream ended without a final response");
     }
+    if (!ex.recorded) throw unrecorded(deps);
     if (relay.overshoot) {
       deps.logger.warn(
         { requestId: ex.id, maxTokens },
