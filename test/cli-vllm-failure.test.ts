@@ -2,7 +2,7 @@
 // `start` prints the cause and vLLM's own number as the fix, `status` shows the same, `check` names the vLLM version.
 // A fake `vllm` (and `nvidia-smi`) on PATH stands in for the engine; DRIVER=process runs the real runtime.
 import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { TESTED_VLLM_VERSION } from "../src/engine/vllm-version.js";
 import { assertBuilt, cliEnv, freePort, runCli, spawnCli, tempHome, waitFor } from "./helpers/cli.js";
@@ -49,7 +49,8 @@ describe("a vLLM start failure, as the operator sees it", () => {
       LLM_RUNNER_FAKE_GPUS: "test/fixtures/gpu/h100-query-gpu.csv",
       ENGINE: "vllm",
       DRIVER: "process",
-      MODEL_ID: "Qwen/Qwen3-30B-A3B",
+      // A local model folder: a hub id would make `start` pull it first (issue 15), and there is no hub here.
+      MODEL_ID: resolve("test/fixtures/models/Meta-Llama-3.1-8B-Instruct"),
       HOST: "127.0.0.1",
       PORT: String(await freePort()),
       ENGINE_PORT: "0",

@@ -561,6 +561,12 @@ function garbageFor(name: string): fc.Arbitrary<string> {
       return fc.oneof(fc.constant(""), withSpace);
     case "HF_TOKEN":
       return withSpace;
+    case "HF_ENDPOINT":
+      // Anything that is not an http(s) URL.
+      return fc.oneof(
+        letters.filter((s) => !/^https?:/i.test(s.trim())),
+        fc.constantFrom("", "huggingface.co", "ftp://hub.example", "https//huggingface.co", "://x"),
+      );
     case "RUNNER_VERSION":
       return fc.oneof(
         fc.constantFrom("", "v0.14.1", "0.14", "1.2.3.4", "01.2.3", "0.14.1-", "latest"),
