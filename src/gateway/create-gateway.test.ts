@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { engineStream, type FakeReply, FakeUpstream } from "../../test/helpers/fake-upstream.js";
 import { gatewayTestConfig, StaticSupervisor } from "../../test/helpers/static-supervisor.js";
 import type { Config } from "../config/types.js";
 import type { GpuInfo } from "../gpu/types.js";
@@ -6,8 +7,7 @@ import { silentLogger } from "../log/logger.js";
 import { createGatewayMetrics } from "../metrics/gateway-metrics.js";
 import { SqliteLedger } from "../pricing/ledger.js";
 import { createGateway } from "./create-gateway.js";
-import { engineStream, type FakeReply, FakeUpstream } from "./fake-upstream.js";
-import type { UpstreamRequest } from "./upstream-client.js";
+import type { UpstreamRequest } from "./exchange/upstream-client.js";
 
 const H100: GpuInfo = {
   index: 0,

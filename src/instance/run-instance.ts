@@ -7,7 +7,7 @@ import type { EngineDriver } from "../engine/engine-driver.js";
 import { ProcessDriver } from "../engine/process-driver.js";
 import { buildVllmArgs, engineEnv, placementFor } from "../engine/vllm-args.js";
 import { createGateway } from "../gateway/create-gateway.js";
-import { serveGateway } from "../gateway/serve.js";
+import { serveGateway } from "../gateway/http/serve.js";
 import { gpuProbeFromEnv } from "../gpu/probe-from-env.js";
 import type { GpuProbe } from "../gpu/types.js";
 import type { Logger } from "../log/logger.js";

@@ -1,4 +1,4 @@
-import { errors } from "./gateway-error.js";
+import { errors } from "../http/gateway-error.js";
 
 /** What pricing and admission need from an OpenAI chat completion body; the rest passes through untouched. */
 export interface ChatRequestFacts {

@@ -1,4 +1,8 @@
-import type { UpstreamClient, UpstreamRequest, UpstreamResponse } from "./upstream-client.js";
+import type {
+  UpstreamClient,
+  UpstreamRequest,
+  UpstreamResponse,
+} from "../../src/gateway/exchange/upstream-client.js";
 
 /** A step of a scripted engine body: bytes to send, a pause, or a connection drop. */
 export type FakeStep = string | { waitMs: number } | { fail: string } | { hang: true };

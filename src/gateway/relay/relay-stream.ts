@@ -1,5 +1,5 @@
+import type { Exchange } from "../exchange/exchange.js";
 import { EngineProtocolError, EngineReportedError } from "./engine-chunk.js";
-import type { Exchange } from "./exchange.js";
 import { SseParser } from "./sse-parser.js";
 
 /** What one engine SSE event turns into for the client. */

@@ -1,4 +1,4 @@
-import type { GpuInfo } from "../gpu/types.js";
+import type { GpuInfo } from "../../gpu/types.js";
 
 const MIB = 1024 * 1024;
 

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import type { Exchange } from "./exchange.js";
+import type { Exchange } from "../exchange/exchange.js";
 import { OpenAiRelay } from "./openai-relay.js";
 import { StreamRelay } from "./relay-stream.js";
 import { SseParser } from "./sse-parser.js";

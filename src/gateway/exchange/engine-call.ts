@@ -1,11 +1,11 @@
 import type { Context } from "hono";
+import type { RouteDeps } from "../gateway-deps.js";
+import { errors, GatewayError } from "../http/gateway-error.js";
+import { nodeBindings } from "../http/node-bindings.js";
+import { engineErrorMessage } from "../relay/engine-chunk.js";
+import { failureMessage } from "../relay/relay-stream.js";
 import type { BodyPlan } from "./context-fit.js";
-import { engineErrorMessage } from "./engine-chunk.js";
 import type { Exchange } from "./exchange.js";
-import type { RouteDeps } from "./gateway-deps.js";
-import { errors, GatewayError } from "./gateway-error.js";
-import { nodeBindings } from "./node-bindings.js";
-import { failureMessage } from "./relay-stream.js";
 import type { UpstreamResponse } from "./upstream-client.js";
 
 /** The engine answered with an error status before producing anything. */

@@ -2,10 +2,10 @@ import type { ServerResponse } from "node:http";
 import { Readable } from "node:stream";
 import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
 import type { Context } from "hono";
-import type { Exchange } from "./exchange.js";
-import { nodeBindings } from "./node-bindings.js";
+import type { Exchange } from "../exchange/exchange.js";
+import type { UpstreamResponse } from "../exchange/upstream-client.js";
+import { nodeBindings } from "../http/node-bindings.js";
 import { type RelayProtocol, relayStream, StreamRelay } from "./relay-stream.js";
-import type { UpstreamResponse } from "./upstream-client.js";
 
 const SSE_HEADERS = {
   "content-type": "text/event-stream; charset=utf-8",

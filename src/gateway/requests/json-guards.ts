@@ -1,4 +1,4 @@
-import { GatewayError } from "./gateway-error.js";
+import { GatewayError } from "../http/gateway-error.js";
 
 // Checks on a request body before JSON.parse, so bad input is a clear 400 rather than an altered prompt
 // (invalid UTF-8 silently replaced by U+FFFD) or a crash deeper down (nesting that overflows a parser's stack).

@@ -1,5 +1,5 @@
 import type { MiddlewareHandler } from "hono";
-import type { CorsOrigins } from "../config/cors-origins.js";
+import type { CorsOrigins } from "../../config/cors-origins.js";
 import { errorResponse } from "./error-response.js";
 import { GatewayError } from "./gateway-error.js";
 import { nodeBindings, requestHeader } from "./node-bindings.js";

@@ -1,5 +1,5 @@
+import { errors } from "../http/gateway-error.js";
 import { Exchange, type ExchangeDeps, type ExchangeInit } from "./exchange.js";
-import { errors } from "./gateway-error.js";
 
 /** The exchanges in flight, so a shutdown can end every open stream cleanly. */
 export class ExchangeTracker {

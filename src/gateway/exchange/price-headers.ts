@@ -1,6 +1,6 @@
-import { formatPrice, priceTokens } from "../pricing/price.js";
+import { formatPrice, priceTokens } from "../../pricing/price.js";
+import type { RouteDeps } from "../gateway-deps.js";
 import type { Exchange } from "./exchange.js";
-import type { RouteDeps } from "./gateway-deps.js";
 
 /** x-request-id, x-llm-price-quote and x-llm-currency: sent on every priced response, streams included. */
 export function quoteHeaders(ex: Exchange): Record<string, string> {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { FakeUpstream } from "../../../test/helpers/fake-upstream.js";
+import { GatewayError } from "../http/gateway-error.js";
 import { contextFitPlan } from "./context-fit.js";
-import { FakeUpstream } from "./fake-upstream.js";
-import { GatewayError } from "./gateway-error.js";
 
 const endpoint = { baseUrl: "http://127.0.0.1:1", apiKey: "k", generation: 1 };
 const messages = [{ role: "user", content: "hello" }];

@@ -1,4 +1,4 @@
-import { errors } from "./gateway-error.js";
+import { errors } from "../http/gateway-error.js";
 
 /** What pricing and admission need from a POST /v1/responses body; the rest goes to the engine untouched. */
 export interface ResponsesRequestFacts {

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { errors, type FieldIssue, GatewayError } from "./gateway-error.js";
+import { errors, type FieldIssue, GatewayError } from "../http/gateway-error.js";
 
 // The AI-runner's LLMRequest (contract v0.14.1) with DESIGN §3's ranges; unknown fields are ignored, as
 // FastAPI/pydantic does.

@@ -1,5 +1,5 @@
 import { Pool } from "undici";
-import type { EngineEndpoint } from "../supervisor/types.js";
+import type { EngineEndpoint } from "../../supervisor/types.js";
 
 export interface UpstreamRequest {
   endpoint: EngineEndpoint;

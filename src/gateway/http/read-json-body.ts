@@ -1,9 +1,9 @@
 import type { IncomingMessage } from "node:http";
 import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { assertJsonDepth, decodeUtf8Strict } from "../requests/json-guards.js";
+import { assertCleanJson } from "../requests/json-hygiene.js";
 import { errors, GatewayError } from "./gateway-error.js";
-import { assertJsonDepth, decodeUtf8Strict } from "./json-guards.js";
-import { assertCleanJson } from "./json-hygiene.js";
 import { nodeBindings } from "./node-bindings.js";
 
 /**

@@ -1,5 +1,5 @@
-import type { RouteDeps } from "./gateway-deps.js";
-import { errors, type GatewayError } from "./gateway-error.js";
+import type { RouteDeps } from "../gateway-deps.js";
+import { errors, type GatewayError } from "../http/gateway-error.js";
 
 /** The error for a finished non-streaming answer whose ledger row failed: the answer is withheld, not served. */
 export function unrecorded(deps: RouteDeps): GatewayError {

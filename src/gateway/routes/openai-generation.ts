@@ -1,17 +1,17 @@
 import type { Context, Hono } from "hono";
-import { AnswerAssembler, type CompletionKind } from "./answer-assembler.js";
-import { AssemblingRelay } from "./assembling-relay.js";
-import type { ChatRequestFacts } from "./chat-request.js";
-import { callEngine, clientGone, type EngineRefusal, isRefusal } from "./engine-call.js";
-import { engineJsonAnswer, needsEngineJson } from "./engine-json-answer.js";
-import type { RouteDeps } from "./gateway-deps.js";
-import { errors } from "./gateway-error.js";
-import { OpenAiRelay } from "./openai-relay.js";
-import { quoteHeaders, usageHeader } from "./price-headers.js";
-import { readJsonBody } from "./read-json-body.js";
-import { relayStream } from "./relay-stream.js";
-import { streamExchange } from "./sse-response.js";
-import { unrecorded } from "./unrecorded.js";
+import { callEngine, clientGone, type EngineRefusal, isRefusal } from "../exchange/engine-call.js";
+import { engineJsonAnswer, needsEngineJson } from "../exchange/engine-json-answer.js";
+import { quoteHeaders, usageHeader } from "../exchange/price-headers.js";
+import { unrecorded } from "../exchange/unrecorded.js";
+import type { RouteDeps } from "../gateway-deps.js";
+import { errors } from "../http/gateway-error.js";
+import { readJsonBody } from "../http/read-json-body.js";
+import { AnswerAssembler, type CompletionKind } from "../relay/answer-assembler.js";
+import { AssemblingRelay } from "../relay/assembling-relay.js";
+import { OpenAiRelay } from "../relay/openai-relay.js";
+import { relayStream } from "../relay/relay-stream.js";
+import { streamExchange } from "../relay/sse-writer.js";
+import type { ChatRequestFacts } from "../requests/chat-request.js";
 
 /** One OpenAI generation route and how its body is read. */
 export interface GenerationRoute {

@@ -1,9 +1,9 @@
 import type { Context } from "hono";
+import type { RouteDeps } from "../gateway-deps.js";
+import { errors } from "../http/gateway-error.js";
+import { parseUsage } from "../relay/engine-chunk.js";
 import { failExchange } from "./engine-call.js";
-import { parseUsage } from "./engine-chunk.js";
 import type { Exchange } from "./exchange.js";
-import type { RouteDeps } from "./gateway-deps.js";
-import { errors } from "./gateway-error.js";
 import { quoteHeaders, usageHeader } from "./price-headers.js";
 import { unrecorded } from "./unrecorded.js";
 import type { UpstreamResponse } from "./upstream-client.js";

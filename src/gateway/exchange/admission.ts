@@ -1,6 +1,6 @@
-import { healthWord } from "../supervisor/health-word.js";
-import type { RequestTicket, SupervisorSnapshot, SupervisorView } from "../supervisor/types.js";
-import { errors, type GatewayError } from "./gateway-error.js";
+import { healthWord } from "../../supervisor/health-word.js";
+import type { RequestTicket, SupervisorSnapshot, SupervisorView } from "../../supervisor/types.js";
+import { errors, type GatewayError } from "../http/gateway-error.js";
 
 /** A request admitted to the engine: holds one of the bounded slots and a supervisor ticket. */
 export interface AdmittedRequest {

@@ -1,11 +1,11 @@
 import { randomUUID } from "node:crypto";
 import type { ServerResponse } from "node:http";
-import type { Logger } from "../log/logger.js";
-import type { GatewayMetrics } from "../metrics/gateway-metrics.js";
-import type { Ledger, LedgerStatus } from "../pricing/ledger-types.js";
-import { type PriceRate, priceTokens } from "../pricing/price.js";
+import type { Logger } from "../../log/logger.js";
+import type { GatewayMetrics } from "../../metrics/gateway-metrics.js";
+import type { Ledger, LedgerStatus } from "../../pricing/ledger-types.js";
+import { type PriceRate, priceTokens } from "../../pricing/price.js";
+import { llmWireStatus } from "../http/llm-status.js";
 import type { AdmittedRequest } from "./admission.js";
-import { llmWireStatus } from "./llm-status.js";
 
 /** Who ended the upstream request early. */
 export type AbortCause = "client" | "engine" | "shutdown" | "cut";

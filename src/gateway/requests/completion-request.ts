@@ -1,5 +1,5 @@
+import { errors } from "../http/gateway-error.js";
 import type { ChatRequestFacts } from "./chat-request.js";
-import { errors } from "./gateway-error.js";
 
 /** OpenAI's (and vLLM's) max_tokens when a completion request sends none. */
 export const COMPLETION_DEFAULT_MAX_TOKENS = 16;

@@ -1,4 +1,4 @@
-import { errors } from "./gateway-error.js";
+import { errors } from "../http/gateway-error.js";
 
 // Checks on a parsed request body, before any route looks at it, for values the engine cannot take or that the
 // gateway would pass on altered:

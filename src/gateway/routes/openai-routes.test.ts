@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { json, gatewayHarness as setup } from "../../test/helpers/gateway-harness.js";
-import { engineStream } from "./fake-upstream.js";
+import { engineStream } from "../../../test/helpers/fake-upstream.js";
+import { json, gatewayHarness as setup } from "../../../test/helpers/gateway-harness.js";
 
 // /v1/completions, /v1/responses and the watchdog's view of non-streaming calls, in process against a scripted
 // engine.

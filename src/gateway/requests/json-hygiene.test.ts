@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { GatewayError } from "./gateway-error.js";
+import { GatewayError } from "../http/gateway-error.js";
 import { assertCleanJson } from "./json-hygiene.js";
 
 /** The 400 assertCleanJson throws for a body given as JSON text, or null when it accepts it. */
