@@ -21,11 +21,32 @@ export const FATAL_REASONS = [
 ] as const;
 export type FatalReason = (typeof FATAL_REASONS)[number];
 
+/**
+ * Whether restarting the engine can cure each reason when it comes while loading. The others need the operator
+ * to change something first (free the GPU, fix HF_TOKEN, lower max_model_len…), so the supervisor fails at once.
+ * A fatal after the engine was ready is always retried (restart-policy.ts).
+ */
+export const FATAL_REASON_RETRYABLE: Readonly<Record<FatalReason, boolean>> = {
+  cuda_oom: false,
+  gpu_memory_busy: false,
+  kv_cache_oom: false,
+  model_access: false,
+  model_not_found: false,
+  bad_config: false,
+  no_gpu: false,
+  engine_error: true,
+  injected: false,
+};
+
+export function isFatalReason(value: string): value is FatalReason {
+  return (FATAL_REASONS as readonly string[]).includes(value);
+}
+
 export type LifecycleEvent =
   | { event: "starting"; engine: string; version?: string; pid?: number }
   | { event: "loading"; progress: number | null; detail: string }
   | { event: "ready"; detail?: string }
-  | { event: "fatal"; reason: FatalReason | string; detail: string; hint?: string };
+  | { event: "fatal"; reason: FatalReason; detail: string; hint?: string };
 
 /** Returns the lifecycle event on this output line, or null when the line is ordinary log output. */
 export function parseLifecycleLine(line: string): LifecycleEvent | null {
@@ -59,13 +80,17 @@ export function parseLifecycleLine(line: string): LifecycleEvent | null {
     }
     case "ready":
       return { event: "ready", ...(typeof ev.detail === "string" ? { detail: ev.detail } : {}) };
-    case "fatal":
+    case "fatal": {
+      // The runtime refuses unknown reasons (lifecycle.py fatal()); one from a newer runtime is kept in the detail.
+      const reason = String(ev.reason ?? "engine_error");
+      const detail = String(ev.detail ?? "");
       return {
         event: "fatal",
-        reason: String(ev.reason ?? "engine_error"),
-        detail: String(ev.detail ?? ""),
+        reason: isFatalReason(reason) ? reason : "engine_error",
+        detail: isFatalReason(reason) ? detail : `(${reason}) ${detail}`,
         ...(typeof ev.hint === "string" ? { hint: ev.hint } : {}),
       };
+    }
     default:
       return null;
   }
