@@ -3,7 +3,7 @@
 // live in cross-field-rules.ts; model- and GPU-aware rules in model-checks.ts and gpu-checks.ts.
 import path from "node:path";
 import { z } from "zod";
-import { FATAL_REASONS } from "../engine/lifecycle.js";
+import { FATAL_REASONS } from "../protocol/lifecycle.js";
 import { type CorsOrigins, parseCorsOrigins } from "./cors-origins.js";
 
 export interface SchemaContext {

@@ -4,7 +4,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../config/load-config.js";
 import type { Config } from "../config/types.js";
-import { FATAL_REASONS } from "./lifecycle.js";
+import { FATAL_REASONS } from "../protocol/lifecycle.js";
 import { buildVllmArgs, engineCommand, engineEnv, placementFor } from "./vllm-args.js";
 
 const REPO = path.resolve(import.meta.dirname, "../..");

@@ -1,7 +1,7 @@
 // Why an engine went down, worded for the operator: from its exit, its own fatal line, or the supervisor's
 // watch. Pure functions; the supervisor decides what to do about it (restart-policy.ts).
 import type { EngineExit } from "../engine/engine-driver.js";
-import type { LifecycleEvent } from "../engine/lifecycle.js";
+import type { LifecycleEvent } from "../protocol/lifecycle.js";
 import type { FailureReason, SupervisorError } from "./types.js";
 
 export interface EngineFailure {

@@ -1,8 +1,8 @@
 // What one engine start has said so far: the last log lines (kept for the error an operator sees), its loading
 // progress, and its fatal line if it printed one. Read from the driver's onLog/onEvent; reset at each start.
 import type { EngineDriver, EngineHandle } from "../engine/engine-driver.js";
-import type { LifecycleEvent } from "../engine/lifecycle.js";
 import type { Logger } from "../log/logger.js";
+import type { LifecycleEvent } from "../protocol/lifecycle.js";
 import { errorMessage } from "./engine-failure.js";
 
 const LOG_TAIL_LINES = 50;

@@ -1,8 +1,9 @@
 // The engine's health, watched on timers: the stall timer while loading, readiness polling until /health says
 // OK, then liveness probes, the in-flight hang watchdog and the idle canary while ready. It decides nothing about
 // restarts: it reports "ready" or "down (why)" to the supervisor, which owns state, spawn and stop.
-import type { LifecycleEvent } from "../engine/lifecycle.js";
+
 import type { Logger } from "../log/logger.js";
+import type { LifecycleEvent } from "../protocol/lifecycle.js";
 import { type CanaryFigures, CanaryProbe } from "./canary-probe.js";
 import type { Clock, TimerId } from "./clock.js";
 import type { EngineCanary } from "./engine-canary.js";

@@ -2,7 +2,7 @@
 // on a crash loop, or fail at once), given how many failures came before it without a healthy stretch between.
 // No timers here: the supervisor owns time; this module only does arithmetic, so it is tested without a clock.
 
-import { FATAL_REASON_RETRYABLE, isFatalReason } from "../engine/lifecycle.js";
+import { FATAL_REASON_RETRYABLE, isFatalReason } from "../protocol/lifecycle.js";
 import { type FailureReason, SUPERVISOR_REASON_RETRYABLE } from "./types.js";
 
 export interface RestartPolicy {

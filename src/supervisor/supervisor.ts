@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { EngineExit, EngineHandle } from "../engine/engine-driver.js";
-import type { LifecycleEvent } from "../engine/lifecycle.js";
+import type { LifecycleEvent } from "../protocol/lifecycle.js";
 import type { TimerId } from "./clock.js";
 import {
   crashLoopFailure,

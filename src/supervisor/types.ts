@@ -1,6 +1,6 @@
 // What the supervisor shows the rest of the system (gateway, /health, /metrics, CLI).
 // The implementation is src/supervisor/supervisor.ts; the gateway depends only on these types.
-import type { FatalReason } from "../engine/lifecycle.js";
+import type { FatalReason } from "../protocol/lifecycle.js";
 import type { CanaryFigures } from "./canary-probe.js";
 
 export type SupervisorState =
@@ -22,7 +22,7 @@ export interface EngineEndpoint {
 }
 
 /**
- * The supervisor's own reasons, beside the runtime's FatalReason (engine/lifecycle.ts), and whether a restart can
+ * The supervisor's own reasons, beside the runtime's FatalReason (protocol/lifecycle.ts), and whether a restart can
  * cure each when it comes while loading: the driver could not start the engine at all (image missing, bad path) is
  * the operator's to fix.
  */
