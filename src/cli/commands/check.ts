@@ -13,8 +13,8 @@ import { assertPortFree } from "../../engine/ports.js";
 import { TESTED_VLLM_VERSION } from "../../engine/vllm-version.js";
 import { gpuProbeFromEnv } from "../../gpu/probe-from-env.js";
 import type { GpuInfo } from "../../gpu/types.js";
+import { RUNTIME_DIR } from "../../instance/engine-home.js";
 import { findRunningInstance } from "../../instance/instance-files.js";
-import { RUNTIME_DIR } from "../../instance/run-instance.js";
 import { type CliCommand, type CliIO, EXIT, UsageError } from "../cli-command.js";
 import { checkImageVllmVersion, vllmVersionResult } from "./check-vllm-version.js";
 
