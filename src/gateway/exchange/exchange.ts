@@ -6,9 +6,9 @@ import type { Ledger, LedgerStatus } from "../../pricing/ledger-types.js";
 import { type PriceRate, priceTokens } from "../../pricing/price.js";
 import { llmWireStatus } from "../http/llm-status.js";
 import type { AdmittedRequest } from "./admission.js";
+import { type AbortCause, describeAbortReason, onResponseGone, onSignalAbort } from "./client-abort.js";
 
-/** Who ended the upstream request early. */
-export type AbortCause = "client" | "engine" | "shutdown" | "cut";
+export type { AbortCause } from "./client-abort.js";
 
 export interface ExchangeDeps {
   ledger: Ledger;
@@ -72,44 +72,26 @@ export class Exchange {
   /** Ties the exchange to its admission: the engine's death (ticket.signal) aborts the upstream request. */
   attach(admitted: AdmittedRequest): void {
     this.admitted = admitted;
-    this.linkAbort(admitted.ticket.signal, "engine");
+    this.detach.push(onSignalAbort(admitted.ticket.signal, (reason) => this.abort("engine", reason)));
   }
 
-  /** The client's request signal: a disconnect aborts the upstream request at once. */
+  /** The client's request signal: a disconnect aborts the upstream request at once (client-abort.ts). */
   watchClient(signal: AbortSignal): void {
-    this.linkAbort(signal, "client");
+    this.detach.push(onSignalAbort(signal, (reason) => this.abort("client", reason)));
   }
 
-  /**
-   * The Node response: its 'close' before it finished means the client went away (the same event that
-   * @hono/node-server turns into the web Request's abort, without building that Request).
-   */
+  /** The Node response closing before it finished: the client went away (client-abort.ts). */
   watchResponse(outgoing: ServerResponse): void {
-    const onClose = () => {
-      if (!outgoing.writableFinished) this.abort("client", "Client connection prematurely closed.");
-    };
-    if (outgoing.closed) {
-      onClose();
-      return;
-    }
-    outgoing.once("close", onClose);
-    this.detach.push(() => outgoing.off("close", onClose));
+    this.detach.push(
+      onResponseGone(outgoing, () => this.abort("client", "Client connection prematurely closed.")),
+    );
   }
 
-  private linkAbort(signal: AbortSignal, cause: AbortCause): void {
-    const onAbort = () => this.abort(cause, signal.reason);
-    if (signal.aborted) {
-      onAbort();
-      return;
-    }
-    signal.addEventListener("abort", onAbort, { once: true });
-    this.detach.push(() => signal.removeEventListener("abort", onAbort));
-  }
-
+  /** Ends the upstream request early, once; the first cause wins. The whole path: client-abort.ts. */
   abort(cause: AbortCause, reason?: unknown): void {
     if (this.finished || this.abortCause !== null) return;
     this.abortCause = cause;
-    this.abortReason = describeReason(reason);
+    this.abortReason = describeAbortReason(reason);
     this.upstreamAbort.abort(new Error(`request aborted (${cause}): ${this.abortReason}`));
   }
 
@@ -181,10 +163,4 @@ export class Exchange {
     this.admitted?.release();
     this.onDone(this);
   }
-}
-
-function describeReason(reason: unknown): string {
-  if (reason instanceof Error) return reason.message;
-  if (typeof reason === "string") return reason;
-  return reason === undefined ? "aborted" : String(reason);
 }
