@@ -13,15 +13,16 @@ import type { RequestTickets } from "./request-tickets.js";
 import type { EngineEndpoint, SupervisorState } from "./types.js";
 
 export interface HealthWatchOptions {
+  /** The served model name the canary asks for. */
   modelId: string;
-  stallTimeoutMs: number;
-  hangTimeoutMs: number;
+  stallTimeoutMs: number; // ENGINE_STALL_TIMEOUT: no sign of life this long while loading = stalled
+  hangTimeoutMs: number; // ENGINE_HANG_TIMEOUT: requests in flight and no engine byte this long = hung
   readinessPollMs?: number; // 300
   livenessIntervalMs?: number; // 5000
   livenessFailures?: number; // 2 failed probes in a row = dead
   probeTimeoutMs?: number; // 2000
-  canaryIntervalMs?: number; // 0/absent = off
-  canaryTimeoutMs?: number; // 30000
+  canaryIntervalMs?: number; // ENGINE_CANARY_INTERVAL: idle time before a canary generation; 0/absent = off
+  canaryTimeoutMs?: number; // ENGINE_CANARY_TIMEOUT (30000)
 }
 
 export interface HealthWatchDeps {

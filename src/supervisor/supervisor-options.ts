@@ -4,25 +4,18 @@ import type { Logger } from "../log/logger.js";
 import type { Clock } from "./clock.js";
 import type { EngineCanary } from "./engine-canary.js";
 import type { EngineProbe } from "./engine-probe.js";
+import type { HealthWatchOptions } from "./health-watch.js";
 import type { RestartPolicy } from "./restart-policy.js";
 
-export interface SupervisorOptions {
+/** The engine to run and its timings; the health timings are HealthWatchOptions (health-watch.ts). */
+export interface SupervisorOptions extends HealthWatchOptions {
   instanceId: string;
   engine: "vllm" | "sim";
-  modelId: string;
   buildArgs(listen: ListenAddress): string[];
   /** Engine environment without the API key (the supervisor adds a fresh VLLM_API_KEY per start). */
   env: Record<string, string>;
-  stallTimeoutMs: number;
-  hangTimeoutMs: number;
   drainTimeoutMs: number;
   stopGraceMs: number;
-  readinessPollMs?: number; // 300
-  livenessIntervalMs?: number; // 5000
-  livenessFailures?: number; // 2 failed probes in a row = dead
-  probeTimeoutMs?: number; // 2000
-  canaryIntervalMs?: number; // ENGINE_CANARY_INTERVAL: idle time before a canary generation; 0/absent = off
-  canaryTimeoutMs?: number; // ENGINE_CANARY_TIMEOUT (30000)
   restart?: Partial<RestartPolicy>;
 }
 
