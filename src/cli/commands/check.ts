@@ -27,7 +27,6 @@ Examples:
   DRIVER=docker ENGINE_IMAGE=localhost/llm-runner-sim:latest ENGINE=sim llm-runner check
 `;
 
-
 const MARK: Record<CheckLevel, string> = { ok: "✔", warn: "!", fail: "✘" };
 
 export const checkCommand: CliCommand = {

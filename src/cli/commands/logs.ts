@@ -1,7 +1,7 @@
 import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { resolveHome } from "../../config/resolve-home.js";
 import { findRunningInstance, instancePaths } from "../../instance/instance-files.js";
-import { resolveHome } from "../../instance/resolve-home.js";
 import { type CliCommand, EXIT, UsageError } from "../cli-command.js";
 
 const HELP = `Usage: llm-runner logs [-f] [--engine] [-n LINES] [--home DIR]

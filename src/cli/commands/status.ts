@@ -1,11 +1,11 @@
 import { parseArgs } from "node:util";
+import { resolveHome } from "../../config/resolve-home.js";
 import {
   findRunningInstance,
   instancePaths,
   readJson,
   type StatusRecord,
 } from "../../instance/instance-files.js";
-import { resolveHome } from "../../instance/resolve-home.js";
 import { healthWord } from "../../supervisor/health-word.js";
 import { type CliCommand, EXIT, UsageError } from "../cli-command.js";
 

@@ -1,8 +1,8 @@
 import { parseArgs } from "node:util";
+import { resolveHome } from "../../config/resolve-home.js";
 import { isAlive, waitForExit } from "../../engine/process-group.js";
 import { findRunningInstance } from "../../instance/instance-files.js";
 import { removeOrphanEngines } from "../../instance/orphans.js";
-import { resolveHome } from "../../instance/resolve-home.js";
 import { type CliCommand, EXIT, UsageError } from "../cli-command.js";
 
 const HELP = `Usage: llm-runner stop [--force] [--timeout SECONDS] [--home DIR]
