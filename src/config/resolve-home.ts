@@ -1,13 +1,15 @@
 import { homedir } from "node:os";
-import { join, resolve } from "node:path";
+import path from "node:path";
+import { expandPath } from "./env-checks.js";
 
 /**
- * LLM_RUNNER_HOME for commands that do not need the whole config (stop, status, logs, usage):
- * the --home flag, else the variable, else ~/.llm-runner. "~" is expanded.
+ * LLM_RUNNER_HOME for commands that do not load the whole config (stop, status, logs, usage): the --home flag,
+ * else the variable, else ~/.llm-runner. Paths read as the config schema reads them (env-checks.ts expandPath):
+ * "~" and "~/x" expand to HOME, a relative path resolves against cwd.
  */
-export function resolveHome(env: NodeJS.ProcessEnv, flag?: string): string {
+export function resolveHome(env: NodeJS.ProcessEnv, cwd: string, flag?: string | null): string {
+  const home = env.HOME || homedir();
   const raw = flag ?? env.LLM_RUNNER_HOME ?? "";
-  if (raw.trim() === "") return join(env.HOME ?? homedir(), ".llm-runner");
-  const expanded = raw.startsWith("~/") || raw === "~" ? join(env.HOME ?? homedir(), raw.slice(1)) : raw;
-  return resolve(expanded);
+  if (raw.trim() === "") return path.join(home, ".llm-runner");
+  return expandPath(raw, { home, cwd }) ?? path.resolve(cwd, raw);
 }

@@ -44,7 +44,7 @@ export const logsCommand: CliCommand = {
     if (!Number.isInteger(lines) || lines < 0) {
       throw new UsageError(`--lines must be a whole number ≥ 0, got '${values.lines}'`);
     }
-    const home = resolveHome(io.env, values.home);
+    const home = resolveHome(io.env, io.cwd, values.home);
     const paths = instancePaths(home);
     const file = values.engine ? paths.engineLog : paths.runnerLog;
     if (!existsSync(file)) {

@@ -48,7 +48,7 @@ export const statusCommand: CliCommand = {
     } catch (err) {
       throw new UsageError((err as Error).message);
     }
-    const home = resolveHome(io.env, values.home);
+    const home = resolveHome(io.env, io.cwd, values.home);
     const instance = findRunningInstance(home);
     const status = instance ? readJson<StatusRecord>(instancePaths(home).status) : null;
     if (!instance || !status) {

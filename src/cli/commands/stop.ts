@@ -40,7 +40,7 @@ export const stopCommand: CliCommand = {
     if (!Number.isFinite(timeoutS) || timeoutS <= 0) {
       throw new UsageError(`--timeout must be a positive number of seconds, got '${values.timeout}'`);
     }
-    const home = resolveHome(io.env, values.home);
+    const home = resolveHome(io.env, io.cwd, values.home);
     const instance = findRunningInstance(home);
     if (!instance) {
       io.stderr.write(`llm-runner is not running (no live instance in ${home}).\n`);
