@@ -1,10 +1,8 @@
-import { parseArgs } from "node:util";
-import { configFlagsHelp, splitConfigFlags } from "../../config/config-flags.js";
+import { configFlagsHelp } from "../../config/config-flags.js";
 import { formatKvCacheLine } from "../../config/kv-fit-check.js";
-import { loadConfig } from "../../config/load-config.js";
 import type { Config } from "../../config/types.js";
-import { gpuProbeFromEnv } from "../../gpu/probe-from-env.js";
-import { type CliCommand, type CliIO, EXIT, UsageError } from "../cli-command.js";
+import { type CliCommand, type CliIO, EXIT } from "../cli-command.js";
+import { openConfigCommand } from "../config-command.js";
 import { checkDocker, checkPython } from "./check-engine.js";
 import { checkGpus, checkHome, checkModelFiles, checkPorts } from "./check-host.js";
 import type { CheckLevel, CheckResult } from "./check-result.js";
@@ -34,16 +32,8 @@ export const checkCommand: CliCommand = {
   summary: "preflight doctor: config, Docker/NVIDIA or python, GPUs, model files, ports",
   help: HELP,
   async run(args, io) {
-    const { overrides, rest } = splitConfigFlags(args);
-    let json = false;
-    try {
-      json =
-        parseArgs({ args: rest, options: { json: { type: "boolean" } }, strict: true }).values.json === true;
-    } catch (err) {
-      throw new UsageError((err as Error).message);
-    }
+    const { flag: json, loaded } = await openConfigCommand(args, io, "json");
     const results: CheckResult[] = [];
-    const loaded = await loadConfig({ env: io.env, overrides, gpuProbe: gpuProbeFromEnv(io.env) });
     if (!loaded.ok) {
       for (const issue of loaded.issues) {
         results.push({
