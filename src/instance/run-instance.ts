@@ -4,7 +4,7 @@ import { join } from "node:path";
 import type { Config } from "../config/types.js";
 import type { EngineDriver } from "../engine/engine-driver.js";
 import { ProcessDriver } from "../engine/process-driver.js";
-import { buildVllmArgs, engineEnv, placementFor } from "../engine/vllm-args.js";
+import { buildVllmArgs, engineEnv, engineFiles } from "../engine/vllm-args.js";
 import { createGateway } from "../gateway/create-gateway.js";
 import { serveGateway } from "../gateway/http/serve.js";
 import { gpuProbeFromEnv } from "../gpu/probe-from-env.js";
@@ -64,7 +64,7 @@ async function createDriver(config: Config, env: NodeJS.ProcessEnv, logger: Logg
     image: config.engineImage,
     gpuIds: config.gpuIds,
     modelDir: config.modelDir,
-    localModelPath: placementFor(config, "docker", 8000).localModelPath ?? null,
+    localModelPath: engineFiles(config, "docker").localModelPath,
     hostPort: config.enginePort,
     ownerId: ownerIdFor(config.home),
     logger,
@@ -107,8 +107,7 @@ export async function runInstance(options: RunInstanceOptions): Promise<RunningI
       instanceId,
       engine: config.engine,
       modelId: config.modelId,
-      buildArgs: (listen) =>
-        buildVllmArgs(config, { ...placementFor(config, driver.kind, listen.port), ...listen }),
+      buildArgs: (listen) => buildVllmArgs(config, driver.kind, listen),
       env: withoutApiKey(engineEnv(config, driver.kind, "")),
       stallTimeoutMs: config.engineStallTimeoutMs,
       hangTimeoutMs: config.engineHangTimeoutMs,
