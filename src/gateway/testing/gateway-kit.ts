@@ -1,5 +1,6 @@
 // Shared by the gateway's in-process unit tests (app.request(), a fake upstream, an in-memory ledger).
 import { engineStream, type FakeReply, FakeUpstream } from "../../../test/helpers/fake-upstream.js";
+import { H100 as FIXTURE_H100 } from "../../../test/helpers/gpu-fixtures.js";
 import { gatewayTestConfig, StaticSupervisor } from "../../../test/helpers/static-supervisor.js";
 import type { Config } from "../../config/types.js";
 import type { GpuInfo } from "../../gpu/types.js";
@@ -9,20 +10,8 @@ import { SqliteLedger } from "../../pricing/ledger.js";
 import { createGateway } from "../create-gateway.js";
 import type { UpstreamRequest } from "../exchange/upstream-client.js";
 
-export const H100: GpuInfo = {
-  index: 0,
-  uuid: "GPU-f9bb3aac-f5c0-319c-d84c-9f24c1c67aee",
-  name: "NVIDIA H100 80GB HBM3",
-  memoryTotalMiB: 81559,
-  memoryUsedMiB: 0,
-  memoryFreeMiB: 81079,
-  utilizationGpu: 0,
-  utilizationMemory: null,
-  temperatureC: 39,
-  powerW: 126.4,
-  driverVersion: "580.159.04",
-  computeCap: { major: 9, minor: 0 },
-};
+/** The fixture H100, with no memory-utilisation reading (the /hardware/stats shape for a missing figure). */
+export const H100: GpuInfo = { ...FIXTURE_H100, utilizationMemory: null };
 
 export function setup(
   options: {
