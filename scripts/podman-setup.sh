@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Makes a Docker-API engine available on this machine through Podman (DESIGN.md §7):
+# Makes a Docker-API engine available on this machine through Podman (docs/ARCHITECTURE.md, "Testing without a GPU or a Docker daemon"):
 #   apt packages podman + runc + debootstrap, /etc/containers/containers.conf tuned for these machines
 #   (runc instead of crun, which fails on hybrid cgroups; ulimits we are allowed to set), and
 #   `podman system service` answering the Docker API on unix:///run/podman/podman.sock.
@@ -112,7 +112,7 @@ set_key() {
 }
 
 mkdir -p "$(dirname "$CONF")"
-[ -f "$CONF" ] || printf '# Written by llm-runner scripts/podman-setup.sh (DESIGN.md §7).\n' >"$CONF"
+[ -f "$CONF" ] || printf '# Written by llm-runner scripts/podman-setup.sh (docs/ARCHITECTURE.md, "Testing without a GPU or a Docker daemon").\n' >"$CONF"
 before="$(cat "$CONF")"
 set_key "$CONF" engine runtime '"runc"'
 set_key "$CONF" containers default_ulimits '["nofile=1024:1024", "nproc=1000:1000"]'

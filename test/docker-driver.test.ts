@@ -9,8 +9,8 @@ import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vites
 import { DockerDriver } from "../src/engine/docker-driver.js";
 import type { EngineHandle, EngineStartSpec } from "../src/engine/engine-driver.js";
 import { EngineStartError } from "../src/engine/engine-driver.js";
-import type { LifecycleEvent } from "../src/engine/lifecycle.js";
 import { silentLogger } from "../src/log/logger.js";
+import type { LifecycleEvent } from "../src/protocol/lifecycle.js";
 import {
   dockerFromEnv,
   execStdout,

@@ -4,11 +4,11 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createGateway } from "../src/gateway/create-gateway.js";
-import { engineStream, FakeUpstream } from "../src/gateway/fake-upstream.js";
-import { serveGateway } from "../src/gateway/serve.js";
+import { serveGateway } from "../src/gateway/http/serve.js";
 import { silentLogger } from "../src/log/logger.js";
 import { createGatewayMetrics } from "../src/metrics/gateway-metrics.js";
 import { SqliteLedger } from "../src/pricing/ledger.js";
+import { engineStream, FakeUpstream } from "./helpers/fake-upstream.js";
 import {
   gatewayTestConfig,
   type RunningGateway,

@@ -6,6 +6,7 @@
 import { createServer, request as httpRequest, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { SupervisorError } from "../src/supervisor/types.js";
 import {
   GO_SCANNER_MAX,
   readNonStreaming,
@@ -127,7 +128,7 @@ describe("the client's faults are 400 (JSON and stream), never a paid empty answ
 describe("the runner's refusals and failures are 500 with the reason (Retry-After kept)", () => {
   it("loading, restarting after a crash, failed, draining", async () => {
     const sup = slow.supervisor;
-    const crash = {
+    const crash: SupervisorError = {
       reason: "crash",
       message: "engine exited with code 1",
       logTail: [],

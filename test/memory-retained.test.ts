@@ -4,11 +4,11 @@ import vm from "node:vm";
 import { Pool } from "undici";
 import { expect, it, onTestFinished } from "vitest";
 import { createGateway } from "../src/gateway/create-gateway.js";
-import { engineStream, FakeUpstream } from "../src/gateway/fake-upstream.js";
-import { serveGateway } from "../src/gateway/serve.js";
+import { serveGateway } from "../src/gateway/http/serve.js";
 import { silentLogger } from "../src/log/logger.js";
 import { createGatewayMetrics } from "../src/metrics/gateway-metrics.js";
 import { SqliteLedger } from "../src/pricing/ledger.js";
+import { engineStream, FakeUpstream } from "./helpers/fake-upstream.js";
 import { gatewayTestConfig, StaticSupervisor } from "./helpers/static-supervisor.js";
 
 // Issue 16 item 5, as a quick check (bench/memory.mjs is the full run against the built runner and its

@@ -6,10 +6,10 @@ import { request } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
 import type { EngineHandle, EngineStartSpec, ListenAddress } from "../src/engine/engine-driver.js";
 import { EngineStartError } from "../src/engine/engine-driver.js";
-import type { LifecycleEvent } from "../src/engine/lifecycle.js";
 import { ProcessDriver } from "../src/engine/process-driver.js";
 import { isAlive, waitForExit } from "../src/engine/process-group.js";
 import { silentLogger } from "../src/log/logger.js";
+import type { LifecycleEvent } from "../src/protocol/lifecycle.js";
 
 const RUNTIME_DIR = resolve(import.meta.dirname, "../runtime");
 const cleanups: Array<() => Promise<void> | void> = [];

@@ -6,8 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { formatConfigIssues } from "../src/config/config-issues.js";
 import { ENV_NAMES } from "../src/config/env-schema.js";
 import { loadConfig } from "../src/config/load-config.js";
-import { FATAL_REASONS } from "../src/engine/lifecycle.js";
 import { isAlive } from "../src/engine/process-group.js";
+import { FATAL_REASONS } from "../src/protocol/lifecycle.js";
 import { assertBuilt, cliEnv, runCli, tempHome } from "./helpers/cli.js";
 import {
   authHeaders,

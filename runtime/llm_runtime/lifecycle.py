@@ -1,4 +1,4 @@
-"""The lifecycle line protocol between this runtime and the supervisor (src/engine/lifecycle.ts is the other side).
+"""The lifecycle line protocol between this runtime and the supervisor (src/protocol/lifecycle.ts is the other side).
 
 One JSON object per line on stdout under the key "llm_runtime", flushed at once:
   {"llm_runtime":{"event":"starting","engine":"sim","version":"0.1.0","pid":123}}
@@ -17,7 +17,7 @@ from typing import IO, Any
 
 LIFECYCLE_KEY = "llm_runtime"
 
-# Why an engine could not start (or died). Same list and order as FATAL_REASONS in src/engine/lifecycle.ts.
+# Why an engine could not start (or died). Same list and order as FATAL_REASONS in src/protocol/lifecycle.ts.
 FATAL_REASONS: tuple[str, ...] = (
     "cuda_oom",  # CUDA out of memory while loading weights
     "gpu_memory_busy",  # free GPU memory below GPU_MEMORY_UTILIZATION x total (another process holds memory)

@@ -1,4 +1,4 @@
-"""The Python side of the lifecycle protocol matches src/engine/lifecycle.ts, and the flag list matches the fixture."""
+"""The Python side of the lifecycle protocol matches src/protocol/lifecycle.ts, and the flag list matches the fixture."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from .support import FIXTURES, REPO_DIR
 
 class LifecycleContractTest(unittest.TestCase):
     def test_fatal_reasons_match_the_typescript_contract(self) -> None:
-        with open(os.path.join(REPO_DIR, "src", "engine", "lifecycle.ts"), encoding="utf-8") as f:
+        with open(os.path.join(REPO_DIR, "src", "protocol", "lifecycle.ts"), encoding="utf-8") as f:
             source = f.read()
         block = re.search(r"FATAL_REASONS = \[(.*?)\] as const", source, re.S)
         assert block is not None

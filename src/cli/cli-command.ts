@@ -22,7 +22,4 @@ export interface CliCommand {
   run(args: string[], io: CliIO): Promise<number>;
 }
 
-/** A usage error: main prints "llm-runner <cmd>: <message>" and the command's usage, and exits 2. */
-export class UsageError extends Error {
-  override readonly name = "UsageError";
-}
+export { UsageError } from "../config/usage-error.js";

@@ -1,7 +1,8 @@
 // CLI flags that override environment variables. One table: the flag, the variable it sets, and whether it
 // takes a value. Commands split these off their argv and pass them to loadConfig as overrides.
-import { UsageError } from "../cli/cli-command.js";
+
 import type { EnvName } from "./env-schema.js";
+import { UsageError } from "./usage-error.js";
 
 export interface ConfigFlag {
   flag: string;

@@ -1,11 +1,14 @@
-import { basename, resolve } from "node:path";
+import { resolve } from "node:path";
 import type Docker from "dockerode";
 import type { EngineStartSpec } from "./engine-driver.js";
+import {
+  CONTAINER_ENGINE_PORT,
+  CONTAINER_MODELS_DIR,
+  containerModelPath,
+  listenAddress,
+} from "./engine-layout.js";
 
-/** The port the engine listens on inside its container; published on 127.0.0.1 only. */
-export const ENGINE_CONTAINER_PORT = 8000;
-/** Where MODEL_DIR appears inside the container. */
-export const CONTAINER_MODEL_DIR = "/models";
+export { containerModelPath };
 
 export const LABEL_MANAGED = "io.llm-runner.managed";
 export const LABEL_OWNER = "io.llm-runner.owner";
@@ -28,11 +31,6 @@ export function containerName(instanceId: string): string {
   return `llm-runner-${instanceId.replace(/[^a-zA-Z0-9_.-]/g, "-")}`;
 }
 
-/** The path a local model folder has inside the container (the command builder passes this to vLLM). */
-export function containerModelPath(localModelPath: string): string {
-  return `${CONTAINER_MODEL_DIR}/${basename(resolve(localModelPath))}`;
-}
-
 /** The label filter that finds every container this LLM_RUNNER_HOME started. */
 export function ownerLabelFilter(ownerId: string): string[] {
   return [`${LABEL_MANAGED}=true`, `${LABEL_OWNER}=${ownerId}`];
@@ -40,10 +38,10 @@ export function ownerLabelFilter(ownerId: string): string[] {
 
 export function containerCreateOptions(input: ContainerSpecInput): Docker.ContainerCreateOptions {
   const { spec } = input;
-  const port = `${ENGINE_CONTAINER_PORT}/tcp`;
+  const port = `${CONTAINER_ENGINE_PORT}/tcp`;
   // Bind sources must be absolute: a relative one would silently become a named volume.
   const binds: string[] = [];
-  if (input.modelDir) binds.push(`${resolve(input.modelDir)}:${CONTAINER_MODEL_DIR}`); // rw: vLLM downloads here
+  if (input.modelDir) binds.push(`${resolve(input.modelDir)}:${CONTAINER_MODELS_DIR}`); // rw: vLLM downloads here
   if (input.localModelPath) {
     binds.push(`${resolve(input.localModelPath)}:${containerModelPath(input.localModelPath)}:ro`);
   }
@@ -51,7 +49,7 @@ export function containerCreateOptions(input: ContainerSpecInput): Docker.Contai
     name: containerName(spec.instanceId),
     Image: input.image,
     // The image's ENTRYPOINT is `python3 -m llm_runtime`; these are the `vllm serve` arguments.
-    Cmd: spec.buildArgs({ host: "0.0.0.0", port: ENGINE_CONTAINER_PORT }),
+    Cmd: spec.buildArgs(listenAddress("docker", CONTAINER_ENGINE_PORT)),
     Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
     Labels: {
       [LABEL_MANAGED]: "true",

@@ -4,7 +4,6 @@ import type { Logger } from "../log/logger.js";
 import {
   containerCreateOptions,
   containerName,
-  ENGINE_CONTAINER_PORT,
   LABEL_OWNER,
   ownerLabelFilter,
 } from "./docker-container-spec.js";
@@ -12,6 +11,7 @@ import { dockerUnreachableError, errorStatus } from "./docker-errors.js";
 import { ensureImage } from "./docker-image.js";
 import type { EngineDriver, EngineExit, EngineHandle, EngineStartSpec } from "./engine-driver.js";
 import { EngineStartError } from "./engine-driver.js";
+import { CONTAINER_ENGINE_PORT } from "./engine-layout.js";
 import { createLineRouter } from "./output-lines.js";
 
 export interface DockerDriverOptions {
@@ -135,12 +135,12 @@ function createError(docker: Docker, options: Docker.ContainerCreateOptions, err
 /** The host port the engine was published on; the requested one when the engine has already exited. */
 async function publishedPort(container: Docker.Container, requested: number): Promise<number> {
   const info = await container.inspect();
-  const binding = info.NetworkSettings.Ports?.[`${ENGINE_CONTAINER_PORT}/tcp`]?.[0];
+  const binding = info.NetworkSettings.Ports?.[`${CONTAINER_ENGINE_PORT}/tcp`]?.[0];
   const port = Number(binding?.HostPort);
   if (Number.isInteger(port) && port > 0) return port;
   // A stopped container has no published ports; its `exited` tells the caller what happened.
   if (!info.State.Running) return requested;
-  throw new Error(`the engine port ${ENGINE_CONTAINER_PORT}/tcp was not published on the host`);
+  throw new Error(`the engine port ${CONTAINER_ENGINE_PORT}/tcp was not published on the host`);
 }
 
 /** Follows the container's output from its start, routing lifecycle lines and logs; resolves when output ends. */

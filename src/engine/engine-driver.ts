@@ -1,6 +1,6 @@
 // The one interface the supervisor uses to run an engine. Two adapters implement it:
 // docker-driver.ts (dockerode) and process-driver.ts (execa). The supervisor never imports either library.
-import type { LifecycleEvent } from "./lifecycle.js";
+import type { LifecycleEvent } from "../protocol/lifecycle.js";
 
 /** Where the engine should listen, decided by the driver (a free local port, or 0.0.0.0:8000 in a container). */
 export interface ListenAddress {

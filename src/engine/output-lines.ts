@@ -1,5 +1,5 @@
+import { parseLifecycleLine } from "../protocol/lifecycle.js";
 import type { EngineStartSpec } from "./engine-driver.js";
-import { parseLifecycleLine } from "./lifecycle.js";
 
 /**
  * Splits a byte stream into lines and routes each one: lifecycle lines to spec.onEvent, everything else to

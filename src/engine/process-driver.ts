@@ -4,6 +4,7 @@ import { execa } from "execa";
 import type { Logger } from "../log/logger.js";
 import type { EngineDriver, EngineExit, EngineHandle, EngineStartSpec } from "./engine-driver.js";
 import { EngineStartError } from "./engine-driver.js";
+import { listenAddress } from "./engine-layout.js";
 import { createLineRouter } from "./output-lines.js";
 import { assertPortFree, findFreePort } from "./ports.js";
 import { isAlive, killGroup, waitForExit } from "./process-group.js";
@@ -53,7 +54,7 @@ export class ProcessDriver implements EngineDriver {
       RUNTIME_MARKER,
       "--engine",
       spec.engine,
-      ...spec.buildArgs({ host: "127.0.0.1", port }),
+      ...spec.buildArgs(listenAddress("process", port)),
     ];
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(options.baseEnv ?? process.env)) {

@@ -4,8 +4,9 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../config/load-config.js";
 import type { Config } from "../config/types.js";
-import { FATAL_REASONS } from "./lifecycle.js";
-import { buildVllmArgs, engineCommand, engineEnv, placementFor } from "./vllm-args.js";
+import { FATAL_REASONS } from "../protocol/lifecycle.js";
+import { listenAddress } from "./engine-layout.js";
+import { buildVllmArgs, engineCommand, engineEnv, engineFiles } from "./vllm-args.js";
 
 const REPO = path.resolve(import.meta.dirname, "../..");
 const SERVE_FLAGS = new Set(
@@ -52,7 +53,7 @@ const VALUE_FLAGS: [string, (c: Config) => string][] = [
 describe("buildVllmArgs", () => {
   it("builds the default command for the process driver", async () => {
     const config = await configFrom({});
-    expect(buildVllmArgs(config, placementFor(config, "process", 8100))).toEqual([
+    expect(buildVllmArgs(config, "process", listenAddress("process", 8100))).toEqual([
       "meta-llama/Meta-Llama-3.1-8B-Instruct",
       "--served-model-name",
       "meta-llama/Meta-Llama-3.1-8B-Instruct",
@@ -99,7 +100,9 @@ describe("buildVllmArgs", () => {
   ];
   it.each(MATRIX)("%j", async (env, present, absent) => {
     const config = await configFrom(env);
-    const { flags } = parseArgv(buildVllmArgs(config, placementFor(config, "process", config.enginePort)));
+    const { flags } = parseArgv(
+      buildVllmArgs(config, "process", listenAddress("process", config.enginePort)),
+    );
     for (const [flag, value] of Object.entries(present)) expect(flags.get(flag)).toBe(value);
     for (const flag of absent) expect(flags.has(flag)).toBe(false);
   });
@@ -111,7 +114,7 @@ describe("buildVllmArgs", () => {
       SIM_FAIL_START: "cuda_oom",
       SIM_MODE: "echo",
     });
-    const { flags } = parseArgv(buildVllmArgs(config, placementFor(config, "process", 8100)));
+    const { flags } = parseArgv(buildVllmArgs(config, "process", listenAddress("process", 8100)));
     expect(flags.get("--sim-itl-ms")).toBe("0");
     expect(flags.get("--sim-fail-start")).toBe("cuda_oom");
     expect(flags.get("--sim-mode")).toBe("echo");
@@ -119,13 +122,12 @@ describe("buildVllmArgs", () => {
   });
 });
 
-describe("placementFor", () => {
+describe("engineFiles and listenAddress", () => {
   it("runs a local model folder by its path with the process driver", async () => {
     const config = await configFrom({ MODEL_ID: "test/fixtures/models/Meta-Llama-3.1-8B-Instruct" });
     const local = path.join(REPO, "test/fixtures/models/Meta-Llama-3.1-8B-Instruct");
-    expect(placementFor(config, "process", 4000)).toEqual({
-      host: "127.0.0.1",
-      port: 4000,
+    expect(listenAddress("process", 4000)).toEqual({ host: "127.0.0.1", port: 4000 });
+    expect(engineFiles(config, "process")).toEqual({
       model: local,
       downloadDir: null,
       localModelPath: local,
@@ -137,15 +139,14 @@ describe("placementFor", () => {
       MODEL_ID: "test/fixtures/models/Meta-Llama-3.1-8B-Instruct",
       MODEL_DIR: "/data/hf",
     });
-    expect(placementFor(local, "docker", 4000)).toEqual({
-      host: "0.0.0.0",
-      port: 8000,
+    expect(listenAddress("docker", 4000)).toEqual({ host: "0.0.0.0", port: 8000 });
+    expect(engineFiles(local, "docker")).toEqual({
       model: "/models/Meta-Llama-3.1-8B-Instruct",
       downloadDir: "/models",
       localModelPath: path.join(REPO, "test/fixtures/models/Meta-Llama-3.1-8B-Instruct"),
     });
     const hub = await configFrom({});
-    expect(placementFor(hub, "docker", 4000)).toMatchObject({
+    expect(engineFiles(hub, "docker")).toMatchObject({
       model: hub.modelId,
       downloadDir: null,
       localModelPath: null,
@@ -246,8 +247,10 @@ describe("buildVllmArgs properties", () => {
     fc.assert(
       fc.property(configArb, fc.constantFrom("process" as const, "docker" as const), (partial, driver) => {
         const config: Config = { ...defaults, ...partial };
-        const placement = placementFor(config, driver, config.enginePort);
-        const { model, flags } = parseArgv(buildVllmArgs(config, placement));
+        const placement = engineFiles(config, driver);
+        const { model, flags } = parseArgv(
+          buildVllmArgs(config, driver, listenAddress(driver, config.enginePort)),
+        );
         expect(model).toBe(placement.model);
         for (const [flag, get] of VALUE_FLAGS) expect(flags.get(flag)).toBe(get(config));
         expect(Number(flags.get("--gpu-memory-utilization"))).toBe(config.gpuMemoryUtilization);
@@ -279,7 +282,7 @@ describe("buildVllmArgs properties", () => {
           hfToken: "hf_SECRET",
           authToken: "AUTH_SECRET",
         };
-        const argv = buildVllmArgs(config, placementFor(config, driver, config.enginePort));
+        const argv = buildVllmArgs(config, driver, listenAddress(driver, config.enginePort));
         for (const flag of parseArgv(argv).flags.keys()) expect(SERVE_FLAGS, flag).toContain(flag);
         expect(argv.join(" ")).not.toMatch(/SECRET|--api-key/);
       }),

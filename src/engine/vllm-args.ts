@@ -3,47 +3,36 @@
 // here: it goes in the environment as VLLM_API_KEY, where `ps` cannot show it.
 import path from "node:path";
 import type { Config } from "../config/types.js";
+import type { ListenAddress } from "./engine-driver.js";
+import { CONTAINER_MODELS_DIR, containerModelPath, type DriverKind, listenAddress } from "./engine-layout.js";
 
-export interface EnginePlacement {
-  host: string; // where the engine listens, as seen from inside its process/container
-  port: number;
+/** The model and its cache as the engine sees them (the docker driver mounts them under /models). */
+export interface EngineFiles {
   model: string; // positional model argument: a repo id or a path the engine can read
   downloadDir: string | null; // --download-dir (Hugging Face cache folder)
   /** Host folder of a local model (MODEL_ID is a folder), which the docker driver mounts; null otherwise. */
-  localModelPath?: string | null;
+  localModelPath: string | null;
 }
-
-/** Where the docker driver mounts MODEL_DIR, and local model folders under it. */
-export const CONTAINER_MODELS_DIR = "/models";
-/** The engine's port inside its container; the driver publishes it on 127.0.0.1 only. */
-export const CONTAINER_ENGINE_PORT = 8000;
 
 /** loadConfig makes a local MODEL_ID absolute; a Hugging Face repo id never starts with "/". */
 export function isLocalModel(config: Pick<Config, "modelId">): boolean {
   return path.isAbsolute(config.modelId);
 }
 
-export function placementFor(config: Config, driver: "process" | "docker", port: number): EnginePlacement {
+export function engineFiles(config: Config, driver: DriverKind): EngineFiles {
   const local = isLocalModel(config) ? config.modelId : null;
-  if (driver === "process") {
-    return {
-      host: "127.0.0.1",
-      port,
-      model: config.modelId,
-      downloadDir: config.modelDir,
-      localModelPath: local,
-    };
-  }
+  if (driver === "process")
+    return { model: config.modelId, downloadDir: config.modelDir, localModelPath: local };
   return {
-    host: "0.0.0.0",
-    port: CONTAINER_ENGINE_PORT,
-    model: local ? `${CONTAINER_MODELS_DIR}/${path.basename(local)}` : config.modelId,
+    model: local ? containerModelPath(local) : config.modelId,
     downloadDir: config.modelDir ? CONTAINER_MODELS_DIR : null,
     localModelPath: local,
   };
 }
 
-export function buildVllmArgs(config: Config, placement: EnginePlacement): string[] {
+/** The engine's flags for this config, listening where its driver says (listen comes from the driver). */
+export function buildVllmArgs(config: Config, driver: DriverKind, listen: ListenAddress): string[] {
+  const placement = { ...engineFiles(config, driver), ...listen };
   const args = [
     placement.model,
     "--served-model-name",
@@ -95,7 +84,7 @@ function simArgs(sim: Config["sim"]): string[] {
  * `vllm serve …` for ENGINE=vllm; for ENGINE=sim, the runtime's simulator that takes the same flags.
  */
 export function engineCommand(config: Config): string[] {
-  const args = buildVllmArgs(config, placementFor(config, "process", config.enginePort));
+  const args = buildVllmArgs(config, "process", listenAddress("process", config.enginePort));
   if (config.engine === "sim") return [config.python, "-m", "llm_runtime", "--engine", "sim", ...args];
   return ["vllm", "serve", ...args];
 }
@@ -117,7 +106,7 @@ export function engineEnv(
   // (vLLM's get_config passes no cache_dir), so point that cache at MODEL_DIR too, or offline loading fails.
   if (config.hubOffline) {
     env.HF_HUB_OFFLINE = "1";
-    const cache = placementFor(config, driver, 0).downloadDir;
+    const cache = engineFiles(config, driver).downloadDir;
     if (cache !== null) env.HF_HUB_CACHE = cache;
   }
   if (driver === "process" && Array.isArray(config.gpuIds))

@@ -1,14 +1,15 @@
 import { Hono } from "hono";
 import { priceRate } from "../pricing/price.js";
-import { Admission } from "./admission.js";
-import { bearerAuth } from "./auth.js";
-import { corsMiddleware } from "./cors.js";
-import { errorResponse, toGatewayError, wireShapeFor } from "./error-response.js";
-import { ExchangeTracker } from "./exchange-tracker.js";
+import { Admission } from "./exchange/admission.js";
+import { ExchangeTracker } from "./exchange/exchange-tracker.js";
+import { UndiciUpstreamClient } from "./exchange/upstream-client.js";
 import type { GatewayDeps, RouteDeps } from "./gateway-deps.js";
-import { errors } from "./gateway-error.js";
-import { isLlmPath, toLlmError } from "./llm-status.js";
-import { bodyLimitFor } from "./read-json-body.js";
+import { bearerAuth } from "./http/auth.js";
+import { corsMiddleware } from "./http/cors.js";
+import { errorResponse, toGatewayError, wireShapeFor } from "./http/error-response.js";
+import { errors } from "./http/gateway-error.js";
+import { isLlmPath, toLlmError } from "./http/llm-status.js";
+import { bodyLimitFor } from "./http/read-json-body.js";
 import { registerChatCompletions } from "./routes/chat-completions.js";
 import { registerCompletions } from "./routes/completions.js";
 import { registerHardware } from "./routes/hardware.js";
@@ -19,7 +20,6 @@ import { registerModels } from "./routes/models.js";
 import { registerReady } from "./routes/ready.js";
 import { registerResponses } from "./routes/responses.js";
 import { registerVersion } from "./routes/version.js";
-import { UndiciUpstreamClient } from "./upstream-client.js";
 
 /** The Hono app plus what a server needs to shut it down cleanly. */
 export type GatewayApp = Hono & {

@@ -5,9 +5,9 @@ import type { GatewayMetrics } from "../metrics/gateway-metrics.js";
 import type { Ledger } from "../pricing/ledger-types.js";
 import type { PriceRate } from "../pricing/price.js";
 import type { SupervisorView } from "../supervisor/types.js";
-import type { Admission } from "./admission.js";
-import type { ExchangeTracker } from "./exchange-tracker.js";
-import type { UpstreamClient } from "./upstream-client.js";
+import type { Admission } from "./exchange/admission.js";
+import type { ExchangeTracker } from "./exchange/exchange-tracker.js";
+import type { UpstreamClient } from "./exchange/upstream-client.js";
 
 /** What createGateway is given. */
 export interface GatewayDeps {

@@ -1,6 +1,6 @@
 import { ProcessDriver } from "../engine/process-driver.js";
 import { silentLogger } from "../log/logger.js";
-import { ownerIdFor, RUNTIME_DIR } from "./run-instance.js";
+import { ownerIdFor, RUNTIME_DIR } from "./engine-home.js";
 
 /**
  * Removes engines that a dead runner of this home left behind: processes from pid files, and (when a

@@ -1,13 +1,12 @@
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { createWriteStream } from "node:fs";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import type { Config } from "../config/types.js";
 import type { EngineDriver } from "../engine/engine-driver.js";
 import { ProcessDriver } from "../engine/process-driver.js";
-import { buildVllmArgs, engineEnv, placementFor } from "../engine/vllm-args.js";
+import { buildVllmArgs, engineEnv, engineFiles } from "../engine/vllm-args.js";
 import { createGateway } from "../gateway/create-gateway.js";
-import { serveGateway } from "../gateway/serve.js";
+import { serveGateway } from "../gateway/http/serve.js";
 import { gpuProbeFromEnv } from "../gpu/probe-from-env.js";
 import type { GpuProbe } from "../gpu/types.js";
 import type { Logger } from "../log/logger.js";
@@ -20,13 +19,11 @@ import { httpEngineProbe } from "../supervisor/engine-probe.js";
 import { Supervisor } from "../supervisor/supervisor.js";
 import type { SupervisorEvent } from "../supervisor/types.js";
 import { VERSION } from "../version.js";
+import { ownerIdFor, RUNTIME_DIR } from "./engine-home.js";
 import { acquireHomeLock } from "./home-lock.js";
 import { assertHomeWritable } from "./home-writable.js";
 import { type InstanceRecord, instancePaths, removeInstance, writeInstance } from "./instance-files.js";
 import { StatusWriter } from "./status-writer.js";
-
-/** The repo's runtime/ folder (holds the llm_runtime Python package), from src/instance or dist/instance. */
-export const RUNTIME_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "../../runtime");
 
 export interface RunningInstance {
   readonly url: string;
@@ -44,11 +41,6 @@ export interface RunInstanceOptions {
   logFile: string | null;
   gpuProbe?: GpuProbe;
   onEvent?: (event: SupervisorEvent) => void;
-}
-
-/** A stable id of this LLM_RUNNER_HOME, so orphan cleanup only touches engines of this home. */
-export function ownerIdFor(home: string): string {
-  return createHash("sha256").update(resolve(home)).digest("hex").slice(0, 12);
 }
 
 // The docker driver pulls in dockerode (ssh2, grpc-js, protobufjs: ~20 MB and ~200 ms): loaded only when used.
@@ -72,7 +64,7 @@ async function createDriver(config: Config, env: NodeJS.ProcessEnv, logger: Logg
     image: config.engineImage,
     gpuIds: config.gpuIds,
     modelDir: config.modelDir,
-    localModelPath: placementFor(config, "docker", 8000).localModelPath ?? null,
+    localModelPath: engineFiles(config, "docker").localModelPath,
     hostPort: config.enginePort,
     ownerId: ownerIdFor(config.home),
     logger,
@@ -115,8 +107,7 @@ export async function runInstance(options: RunInstanceOptions): Promise<RunningI
       instanceId,
       engine: config.engine,
       modelId: config.modelId,
-      buildArgs: (listen) =>
-        buildVllmArgs(config, { ...placementFor(config, driver.kind, listen.port), ...listen }),
+      buildArgs: (listen) => buildVllmArgs(config, driver.kind, listen),
       env: withoutApiKey(engineEnv(config, driver.kind, "")),
       stallTimeoutMs: config.engineStallTimeoutMs,
       hangTimeoutMs: config.engineHangTimeoutMs,

@@ -2,6 +2,9 @@
 // on a crash loop, or fail at once), given how many failures came before it without a healthy stretch between.
 // No timers here: the supervisor owns time; this module only does arithmetic, so it is tested without a clock.
 
+import { FATAL_REASON_RETRYABLE, isFatalReason } from "../protocol/lifecycle.js";
+import { type FailureReason, SUPERVISOR_REASON_RETRYABLE } from "./types.js";
+
 export interface RestartPolicy {
   initialDelayMs: number; // first restart delay (1 s)
   maxDelayMs: number; // cap (60 s)
@@ -46,4 +49,9 @@ export function decideRestart(policy: RestartPolicy, streak: number, failure: Fa
 export function backoffDelay(policy: RestartPolicy, attempt: number): number {
   const exp = Math.min(30, Math.max(0, attempt - 1));
   return Math.min(policy.maxDelayMs, policy.initialDelayMs * 2 ** exp);
+}
+
+/** Whether a restart can cure this failure when it comes while loading (declared beside each list of reasons). */
+export function retryableWhileLoading(reason: FailureReason): boolean {
+  return isFatalReason(reason) ? FATAL_REASON_RETRYABLE[reason] : SUPERVISOR_REASON_RETRYABLE[reason];
 }

@@ -1,13 +1,25 @@
 import { randomBytes } from "node:crypto";
-import type { EngineDriver, EngineExit, EngineHandle, ListenAddress } from "../engine/engine-driver.js";
-import type { LifecycleEvent } from "../engine/lifecycle.js";
-import type { Logger } from "../log/logger.js";
-import { CanaryProbe } from "./canary-probe.js";
-import type { Clock, TimerId } from "./clock.js";
-import type { EngineCanary } from "./engine-canary.js";
-import type { EngineProbe } from "./engine-probe.js";
+import type { EngineExit, EngineHandle } from "../engine/engine-driver.js";
+import type { LifecycleEvent } from "../protocol/lifecycle.js";
+import type { TimerId } from "./clock.js";
+import {
+  crashLoopFailure,
+  type EngineFailure,
+  exitFailure,
+  failureError,
+  startFailure,
+} from "./engine-failure.js";
+import { EngineOutput, releaseDeadEngine, sweepOrphans } from "./engine-output.js";
+import { HealthWatch } from "./health-watch.js";
 import { RequestTickets } from "./request-tickets.js";
-import { DEFAULT_RESTART_POLICY, decideRestart, type RestartPolicy } from "./restart-policy.js";
+import {
+  DEFAULT_RESTART_POLICY,
+  decideRestart,
+  type RestartPolicy,
+  retryableWhileLoading,
+} from "./restart-policy.js";
+import { SupervisorEvents } from "./supervisor-events.js";
+import type { SupervisorDeps, SupervisorOptions } from "./supervisor-options.js";
 import type {
   EngineEndpoint,
   RequestTicket,
@@ -18,67 +30,19 @@ import type {
   SupervisorView,
 } from "./types.js";
 
-export interface SupervisorOptions {
-  instanceId: string;
-  engine: "vllm" | "sim";
-  modelId: string;
-  buildArgs(listen: ListenAddress): string[];
-  /** Engine environment without the API key (the supervisor adds a fresh VLLM_API_KEY per start). */
-  env: Record<string, string>;
-  stallTimeoutMs: number;
-  hangTimeoutMs: number;
-  drainTimeoutMs: number;
-  stopGraceMs: number;
-  readinessPollMs?: number; // 300
-  livenessIntervalMs?: number; // 5000
-  livenessFailures?: number; // 2 failed probes in a row = dead
-  probeTimeoutMs?: number; // 2000
-  canaryIntervalMs?: number; // ENGINE_CANARY_INTERVAL: idle time before a canary generation; 0/absent = off
-  canaryTimeoutMs?: number; // ENGINE_CANARY_TIMEOUT (30000)
-  restart?: Partial<RestartPolicy>;
-}
-
-export interface SupervisorDeps {
-  driver: EngineDriver;
-  clock: Clock;
-  logger: Logger;
-  probe: EngineProbe;
-  /** Needed when canaryIntervalMs > 0. */
-  canary?: EngineCanary;
-  randomKey?: () => string;
-}
-
-// Fatal start reasons that a restart cannot fix: the operator must change something first.
-const NOT_RETRYABLE = new Set([
-  "cuda_oom",
-  "gpu_memory_busy",
-  "kv_cache_oom",
-  "model_access",
-  "model_not_found",
-  "bad_config",
-  "no_gpu",
-  "injected",
-  "start_failed",
-]);
-
-const LOG_TAIL_LINES = 50;
-
-interface Failure {
-  reason: string;
-  message: string;
-  hint?: string;
-}
+export type { SupervisorDeps, SupervisorOptions };
 
 /**
  * Runs one engine through its life: start → loading → ready, restarts with backoff when it dies or hangs,
- * gives up after a crash loop, and drains on stop. See DESIGN.md §5.
+ * gives up after a crash loop, and drains on stop. Health checks: health-watch.ts; the restart decision:
+ * restart-policy.ts; the state diagram: docs/ARCHITECTURE.md.
  */
 export class Supervisor implements SupervisorView {
   private state: SupervisorState = "stopped";
-  private readonly listeners = new Set<(event: SupervisorEvent) => void>();
+  private readonly events: SupervisorEvents;
   private readonly tickets: RequestTickets;
   private readonly policy: RestartPolicy;
-  private readonly canary: CanaryProbe;
+  private readonly watch: HealthWatch;
   private handle: EngineHandle | null = null;
   private endpoint: EngineEndpoint | null = null;
   private generation = 0;
@@ -86,22 +50,12 @@ export class Supervisor implements SupervisorView {
   /** Failures in a row with no healthy stretch between them (see restart-policy.ts). */
   private crashStreak = 0;
   private readyAtMs: number | null = null;
-  private progress: number | null = null;
-  private progressDetail: string | null = null;
-  private logTail: string[] = [];
-  private fatal: Extract<LifecycleEvent, { event: "fatal" }> | null = null;
-  private pendingFailure: Failure | null = null;
+  private readonly output = new EngineOutput();
+  private pendingFailure: EngineFailure | null = null;
   private lastError: SupervisorError | null = null;
   private startedAt: string | null = null;
   private readySince: string | null = null;
-  private livenessFails = 0;
-  private timers: {
-    stall?: TimerId;
-    poll?: TimerId;
-    liveness?: TimerId;
-    watchdog?: TimerId;
-    backoff?: TimerId;
-  } = {};
+  private backoff: TimerId | undefined;
   private spawning: Promise<void> | null = null;
   private cleanup: Promise<void> | null = null;
   private stopping: Promise<void> | null = null;
@@ -113,46 +67,25 @@ export class Supervisor implements SupervisorView {
     private readonly deps: SupervisorDeps,
   ) {
     this.policy = { ...DEFAULT_RESTART_POLICY, ...options.restart };
+    this.events = new SupervisorEvents(deps.logger);
     this.tickets = new RequestTickets(deps.clock);
-    const canaryIntervalMs = options.canaryIntervalMs ?? 0;
-    if (canaryIntervalMs > 0 && !deps.canary) throw new Error("canaryIntervalMs needs deps.canary");
-    this.canary = new CanaryProbe(
-      { intervalMs: canaryIntervalMs, timeoutMs: options.canaryTimeoutMs ?? 30_000, model: options.modelId },
-      {
-        clock: deps.clock,
-        logger: deps.logger,
-        canary: deps.canary ?? { generate: async () => ({ kind: "error", detail: "no canary" }) },
-        idleSince: () => this.tickets.idleSince(),
-        lastTokenAt: () => this.tickets.lastTokenAt(),
-        onHung: (message) =>
-          this.engineDown({
-            reason: "hang",
-            message,
-            hint: "the engine was restarted before a user met the hang; if this repeats, look at the engine log",
-          }),
-      },
-    );
+    this.watch = new HealthWatch(options, {
+      ...deps,
+      tickets: this.tickets,
+      state: () => this.state,
+      endpoint: () => this.endpoint,
+      onReady: () => this.becomeReady(),
+      onDown: (failure) => this.engineDown(failure),
+    });
     this.randomKey = deps.randomKey ?? (() => randomBytes(24).toString("base64url"));
   }
-
-  // ---- public surface -------------------------------------------------------------------------
 
   /** Removes orphaned engines of ours, then starts the engine. Resolves once the start is under way. */
   async start(): Promise<void> {
     if (this.state !== "stopped" || this.stopRequested) throw new Error(`supervisor already ${this.state}`);
     this.startedAt = new Date(this.deps.clock.now()).toISOString();
     this.setState("starting");
-    try {
-      const removed = await this.deps.driver.removeOrphans();
-      if (removed.length > 0) {
-        this.deps.logger.warn(
-          { removed },
-          `removed ${removed.length} orphaned engine(s) left by an earlier run`,
-        );
-      }
-    } catch (err) {
-      this.deps.logger.warn({ err: errorMessage(err) }, "could not look for orphaned engines");
-    }
+    await sweepOrphans(this.deps.driver, this.deps.logger, "start");
     if (this.stopRequested) return;
     this.spawn();
   }
@@ -167,8 +100,8 @@ export class Supervisor implements SupervisorView {
   snapshot(): SupervisorSnapshot {
     return {
       state: this.state,
-      progress: this.progress,
-      progressDetail: this.progressDetail,
+      progress: this.output.progress,
+      progressDetail: this.output.progressDetail,
       engine: this.options.engine,
       driver: this.deps.driver.kind,
       modelId: this.options.modelId,
@@ -179,7 +112,7 @@ export class Supervisor implements SupervisorView {
       startedAt: this.startedAt,
       readySince: this.readySince,
       lastError: this.lastError,
-      ...(this.canary.enabled ? { canary: this.canary.figures() } : {}),
+      ...(this.watch.canaryFigures() ? { canary: this.watch.canaryFigures() } : {}),
     };
   }
 
@@ -193,31 +126,14 @@ export class Supervisor implements SupervisorView {
   }
 
   on(listener: (event: SupervisorEvent) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.events.on(listener);
   }
 
   /** Resolves when the supervisor reaches one of the states (or rejects on timeout). */
   waitFor(states: SupervisorState[], timeoutMs: number): Promise<SupervisorSnapshot> {
     if (states.includes(this.state)) return Promise.resolve(this.snapshot());
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        off();
-        reject(
-          new Error(`timed out after ${timeoutMs} ms waiting for ${states.join("/")} (now ${this.state})`),
-        );
-      }, timeoutMs);
-      const off = this.on((ev) => {
-        if (ev.type === "state" && states.includes(ev.to)) {
-          clearTimeout(timer);
-          off();
-          resolve(ev.snapshot);
-        }
-      });
-    });
+    return this.events.waitFor(states, timeoutMs, () => this.state);
   }
-
-  // ---- engine lifecycle -----------------------------------------------------------------------
 
   private spawn(): void {
     this.spawning = this.doSpawn().finally(() => {
@@ -226,17 +142,14 @@ export class Supervisor implements SupervisorView {
   }
 
   private async doSpawn(): Promise<void> {
-    this.clearEngineTimers();
+    this.watch.stop();
     if (this.cleanup) await this.cleanup;
     this.cleanup = null;
     const generation = ++this.generation;
     const apiKey = this.randomKey();
-    this.progress = null;
-    this.progressDetail = null;
-    this.fatal = null;
+    this.output.reset();
     this.pendingFailure = null;
-    this.logTail = [];
-    this.livenessFails = 0;
+    this.watch.begin();
     this.setState("starting");
 
     let handle: EngineHandle;
@@ -251,13 +164,7 @@ export class Supervisor implements SupervisorView {
         onEvent: (event) => this.onLifecycle(generation, event),
       });
     } catch (err) {
-      if (this.stopRequested) return;
-      const hint = (err as { hint?: unknown }).hint;
-      this.onFailure({
-        reason: "start_failed",
-        message: `the engine could not be started: ${errorMessage(err)}`,
-        ...(typeof hint === "string" ? { hint } : {}),
-      });
+      if (!this.stopRequested) this.onFailure(startFailure(err));
       return;
     }
     if (this.stopRequested || generation !== this.generation) {
@@ -269,133 +176,44 @@ export class Supervisor implements SupervisorView {
     this.deps.logger.info({ engineId: handle.id, baseUrl: handle.baseUrl, generation }, "engine started");
     void handle.exited.then((exit) => this.onExit(generation, exit));
     if (this.state === "starting") this.setState("loading");
-    this.armStallTimer();
-    this.schedulePoll(0);
+    this.watch.armStall();
+    this.watch.pollReadiness(0);
   }
 
   private onLog(generation: number, line: string, stream: "stdout" | "stderr"): void {
     if (generation !== this.generation) return;
-    this.logTail.push(line);
-    if (this.logTail.length > LOG_TAIL_LINES) this.logTail.shift();
-    // Any output while loading is a sign of life (torch.compile and CUDA-graph capture print no progress).
-    if (this.state === "loading" || this.state === "starting") this.armStallTimer();
-    this.emit({ type: "log", line, stream });
+    this.output.line(line);
+    this.watch.signOfLife();
+    this.events.emit({ type: "log", line, stream });
   }
 
   private onLifecycle(generation: number, event: LifecycleEvent): void {
     if (generation !== this.generation) return;
-    switch (event.event) {
-      case "starting":
-        this.armStallTimer();
-        break;
-      case "loading":
-        if (event.progress !== null) this.progress = event.progress;
-        this.progressDetail = event.detail;
-        if (this.state === "starting" && this.handle) this.setState("loading");
-        if (this.state === "loading" || this.state === "starting") this.armStallTimer();
-        this.emit({ type: "progress", progress: this.progress, detail: event.detail });
-        break;
-      case "ready":
-        // The runtime says it is ready; confirm over HTTP right away rather than at the next poll.
-        if (this.state === "loading") this.schedulePoll(0);
-        break;
-      case "fatal":
-        this.fatal = event;
-        this.deps.logger.error({ reason: event.reason, hint: event.hint }, `engine fatal: ${event.detail}`);
-        break;
+    if (event.event === "loading") {
+      this.output.loading(event);
+      if (this.state === "starting" && this.handle) this.setState("loading");
+      this.events.emit({ type: "progress", progress: this.output.progress, detail: event.detail });
+    } else if (event.event === "fatal") {
+      this.output.fatal = event;
+      this.deps.logger.error({ reason: event.reason, hint: event.hint }, `engine fatal: ${event.detail}`);
     }
-  }
-
-  private schedulePoll(delayMs: number): void {
-    this.deps.clock.clearTimeout(this.timers.poll);
-    this.timers.poll = this.deps.clock.setTimeout(() => void this.pollReadiness(), delayMs);
-  }
-
-  private async pollReadiness(): Promise<void> {
-    const endpoint = this.endpoint;
-    if (this.state !== "loading" || !endpoint) return;
-    const result = await this.deps.probe.health(endpoint, this.options.probeTimeoutMs ?? 2_000);
-    if (this.state !== "loading" || this.endpoint !== endpoint) return;
-    if (result === "ok") this.becomeReady();
-    else this.schedulePoll(this.options.readinessPollMs ?? 300);
+    this.watch.lifecycle(event);
   }
 
   private becomeReady(): void {
-    this.deps.clock.clearTimeout(this.timers.stall);
-    this.progress = 1;
+    this.output.progress = 1;
     this.readyAtMs = this.deps.clock.now();
     this.readySince = new Date(this.readyAtMs).toISOString();
     this.setState("ready");
-    this.scheduleLiveness();
-    this.scheduleWatchdog();
-    if (this.endpoint) this.canary.start(this.endpoint);
-  }
-
-  private armStallTimer(): void {
-    this.deps.clock.clearTimeout(this.timers.stall);
-    const ms = this.options.stallTimeoutMs;
-    this.timers.stall = this.deps.clock.setTimeout(() => {
-      if (this.state !== "loading" && this.state !== "starting") return;
-      this.engineDown({
-        reason: "stall_timeout",
-        message: `the engine made no progress for ${Math.round(ms / 1000)} s while loading`,
-        hint: "look at the engine log (llm-runner logs --engine); raise ENGINE_STALL_TIMEOUT if loading is just slow",
-      });
-    }, ms);
-  }
-
-  private scheduleLiveness(): void {
-    this.deps.clock.clearTimeout(this.timers.liveness);
-    this.timers.liveness = this.deps.clock.setTimeout(
-      () => void this.probeLiveness(),
-      this.options.livenessIntervalMs ?? 5_000,
-    );
-  }
-
-  private async probeLiveness(): Promise<void> {
-    const endpoint = this.endpoint;
-    if ((this.state !== "ready" && this.state !== "draining") || !endpoint) return;
-    const result = await this.deps.probe.health(endpoint, this.options.probeTimeoutMs ?? 2_000);
-    if (this.endpoint !== endpoint || (this.state !== "ready" && this.state !== "draining")) return;
-    if (result === "ok") {
-      this.livenessFails = 0;
-    } else if (++this.livenessFails >= (this.options.livenessFailures ?? 2)) {
-      this.engineDown({
-        reason: "unhealthy",
-        message:
-          result === "unhealthy"
-            ? "the engine's /health answered 503 (engine dead)"
-            : "the engine stopped answering /health",
-      });
-      return;
-    }
-    this.scheduleLiveness();
-  }
-
-  private scheduleWatchdog(): void {
-    this.deps.clock.clearTimeout(this.timers.watchdog);
-    const every = Math.max(50, Math.min(1_000, Math.floor(this.options.hangTimeoutMs / 4)));
-    this.timers.watchdog = this.deps.clock.setTimeout(() => {
-      if (this.state !== "ready" && this.state !== "draining") return;
-      const stalledFor = this.tickets.stalledFor();
-      if (stalledFor !== null && stalledFor >= this.options.hangTimeoutMs) {
-        this.engineDown({
-          reason: "hang",
-          message: `the engine made no progress for ${Math.round(stalledFor / 1000)} s (ENGINE_HANG_TIMEOUT) on ${this.tickets.size} request(s) in flight, streamed or not, although its /health answered OK: it was treated as hung and restarted`,
-          hint: "look at the engine log (llm-runner logs --engine) for a stuck GPU, NCCL or driver error; if the engine is only slow to start answering (very long prompts under load), raise ENGINE_HANG_TIMEOUT",
-        });
-        return;
-      }
-      this.scheduleWatchdog();
-    }, every);
+    if (this.endpoint) this.watch.watchReady(this.endpoint);
   }
 
   /** The engine is alive but must go (hang, stall, unhealthy): kill it; onExit then restarts it. */
-  private engineDown(failure: Failure): void {
+  private engineDown(failure: EngineFailure): void {
     if (this.pendingFailure) return;
     this.pendingFailure = failure;
     this.deps.logger.error({ reason: failure.reason }, failure.message);
-    this.clearEngineTimers();
+    this.watch.stop();
     this.tickets.abortAll(failure.message);
     // Admit nothing more to an engine that is being killed.
     if (this.state === "ready") this.setState("restarting");
@@ -405,37 +223,15 @@ export class Supervisor implements SupervisorView {
 
   private onExit(generation: number, exit: EngineExit): void {
     if (generation !== this.generation || this.stopRequested) return;
-    // Release what the dead engine still holds (a stopped container keeps its name; a process group may
-    // keep workers) before the next start reuses them.
-    const dead = this.handle;
-    if (dead) {
-      this.cleanup = dead.stop(0).catch((err: unknown) => {
-        this.deps.logger.warn({ err: errorMessage(err) }, "could not clean up the dead engine");
-      });
-    }
-    // Only a stop we asked for is a clean exit (returned above): vLLM has exited 0 on fatal errors (vllm#48966),
-    // so exit code 0 here is a crash like any other, restarted and counted.
-    const how =
-      exit.code === 0
-        ? "exit code 0, but nobody asked it to stop"
-        : exit.code !== null
-          ? `exit code ${exit.code}`
-          : `signal ${exit.signal ?? "unknown"}`;
-    const failure: Failure =
-      this.pendingFailure ??
-      (this.fatal
-        ? {
-            reason: this.fatal.reason,
-            message: this.fatal.detail,
-            ...(this.fatal.hint !== undefined ? { hint: this.fatal.hint } : {}),
-          }
-        : { reason: "crash", message: `the engine exited unexpectedly (${how})` });
-    this.onFailure(failure);
+    // Release what the dead engine holds before the next start reuses it.
+    if (this.handle) this.cleanup = releaseDeadEngine(this.handle, this.deps.logger);
+    // Only a stop we asked for is a clean exit (returned above): any other exit is a crash, restarted and counted.
+    this.onFailure(exitFailure(exit, this.pendingFailure, this.output.fatal));
   }
 
-  private onFailure(failure: Failure): void {
+  private onFailure(failure: EngineFailure): void {
     const wasLoading = this.state === "starting" || this.state === "loading";
-    this.clearEngineTimers();
+    this.watch.stop();
     this.tickets.abortAll(`the engine failed: ${failure.message}`);
     this.handle = null;
     this.endpoint = null;
@@ -443,33 +239,16 @@ export class Supervisor implements SupervisorView {
     const now = this.deps.clock.now();
     const readyForMs = this.readyAtMs === null ? 0 : now - this.readyAtMs;
     this.readyAtMs = null;
-    const error: SupervisorError = {
-      reason: failure.reason,
-      message: failure.message,
-      ...(failure.hint !== undefined ? { hint: failure.hint } : {}),
-      logTail: [...this.logTail],
-      at: new Date(now).toISOString(),
-    };
+    const error = failureError(failure, this.output.logTail, now);
 
     const decision = decideRestart(this.policy, this.crashStreak, {
-      notRetryable: wasLoading && NOT_RETRYABLE.has(failure.reason),
+      notRetryable: wasLoading && !retryableWhileLoading(failure.reason),
       readyForMs,
     });
     this.crashStreak = decision.streak;
-    if (decision.action === "fail") {
-      this.setError(error);
-      this.setState("failed");
-      return;
-    }
-    if (decision.action === "give_up") {
-      this.setError({
-        ...error,
-        reason: "crash_loop",
-        message: `the engine failed ${decision.streak} times in a row without staying ready for ${span(this.policy.healthyResetMs)} between them (ENGINE_HEALTHY_RESET); giving up. Last failure (${failure.reason}): ${failure.message}`,
-        hint:
-          failure.hint ??
-          "look at the engine log (llm-runner logs --engine), fix the cause, then start again",
-      });
+    if (decision.action !== "restart") {
+      const giveUp = decision.action === "give_up";
+      this.setError({ ...error, ...(giveUp ? crashLoopFailure(failure, decision.streak, this.policy) : {}) });
       this.setState("failed");
       return;
     }
@@ -481,51 +260,34 @@ export class Supervisor implements SupervisorView {
       `engine down (${failure.message}); restarting in ${delay} ms`,
     );
     this.setState("restarting");
-    this.timers.backoff = this.deps.clock.setTimeout(() => {
+    this.backoff = this.deps.clock.setTimeout(() => {
       if (!this.stopRequested) this.spawn();
     }, delay);
   }
 
   private async doStop(options: { drainTimeoutMs?: number; force?: boolean }): Promise<void> {
     this.stopRequested = true;
-    this.deps.clock.clearTimeout(this.timers.backoff);
+    this.deps.clock.clearTimeout(this.backoff);
     if (this.state !== "stopped" && this.state !== "failed") this.setState("draining");
     if (!options.force && this.tickets.size > 0) {
       await this.tickets.drained(options.drainTimeoutMs ?? this.options.drainTimeoutMs);
     }
     this.tickets.abortAll("the runner is stopping");
     if (this.spawning) await this.spawning;
-    this.clearEngineTimers();
+    this.watch.stop();
     const handle = this.handle;
     this.handle = null;
     this.endpoint = null;
     if (handle) await handle.stop(options.force ? 0 : this.options.stopGraceMs);
     if (this.cleanup) await this.cleanup;
     // Safety net: nothing of ours may outlive a stop (e.g. an engine whose start raced a failure).
-    try {
-      const left = await this.deps.driver.removeOrphans();
-      if (left.length > 0) this.deps.logger.warn({ removed: left }, "removed engines left over at stop");
-    } catch (err) {
-      this.deps.logger.warn({ err: errorMessage(err) }, "could not look for left-over engines at stop");
-    }
+    await sweepOrphans(this.deps.driver, this.deps.logger, "stop");
     this.setState("stopped");
-  }
-
-  // ---- helpers ----------------------------------------------------------------------------------
-
-  private clearEngineTimers(): void {
-    const { clock } = this.deps;
-    clock.clearTimeout(this.timers.stall);
-    clock.clearTimeout(this.timers.poll);
-    clock.clearTimeout(this.timers.liveness);
-    clock.clearTimeout(this.timers.watchdog);
-    this.canary.stop();
-    this.timers = { ...(this.timers.backoff ? { backoff: this.timers.backoff } : {}) };
   }
 
   private setError(error: SupervisorError): void {
     this.lastError = error;
-    this.emit({ type: "error", error });
+    this.events.emit({ type: "error", error });
   }
 
   private setState(to: SupervisorState): void {
@@ -533,24 +295,6 @@ export class Supervisor implements SupervisorView {
     if (from === to) return;
     this.state = to;
     this.deps.logger.info({ from, to }, `engine ${to}`);
-    this.emit({ type: "state", from, to, snapshot: this.snapshot() });
+    this.events.emit({ type: "state", from, to, snapshot: this.snapshot() });
   }
-
-  private emit(event: SupervisorEvent): void {
-    for (const listener of this.listeners) {
-      try {
-        listener(event);
-      } catch (err) {
-        this.deps.logger.error({ err: errorMessage(err) }, "supervisor listener threw");
-      }
-    }
-  }
-}
-
-function span(ms: number): string {
-  return ms >= 120_000 ? `${Math.round(ms / 60_000)} min` : `${Math.round(ms / 1000)} s`;
-}
-
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

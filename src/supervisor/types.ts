@@ -1,5 +1,6 @@
 // What the supervisor shows the rest of the system (gateway, /health, /metrics, CLI).
 // The implementation is src/supervisor/supervisor.ts; the gateway depends only on these types.
+import type { FatalReason } from "../protocol/lifecycle.js";
 import type { CanaryFigures } from "./canary-probe.js";
 
 export type SupervisorState =
@@ -20,9 +21,24 @@ export interface EngineEndpoint {
   generation: number;
 }
 
+/**
+ * The supervisor's own reasons, beside the runtime's FatalReason (protocol/lifecycle.ts), and whether a restart can
+ * cure each when it comes while loading: the driver could not start the engine at all (image missing, bad path) is
+ * the operator's to fix.
+ */
+export const SUPERVISOR_REASON_RETRYABLE = {
+  crash: true, // the engine exited without being asked (any exit code)
+  crash_loop: false, // crashLoopLimit failures in a row: the supervisor gave up
+  stall_timeout: true, // no sign of life for ENGINE_STALL_TIMEOUT while loading
+  hang: true, // in-flight watchdog or canary: no token although /health said OK
+  unhealthy: true, // /health failed livenessFailures times in a row
+  start_failed: false, // the driver could not start the engine
+} as const satisfies Record<string, boolean>;
+export type SupervisorReason = keyof typeof SUPERVISOR_REASON_RETRYABLE;
+export type FailureReason = FatalReason | SupervisorReason;
+
 export interface SupervisorError {
-  /** A FatalReason from the runtime ("cuda_oom", ...), or "crash_loop", "stall_timeout", "hang" (in-flight watchdog or canary), "start_failed". */
-  reason: string;
+  reason: FailureReason;
   message: string;
   hint?: string;
   /** The last log lines of the engine (up to 50). */

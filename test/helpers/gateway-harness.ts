@@ -1,10 +1,10 @@
 import type { Config } from "../../src/config/types.js";
 import { createGateway } from "../../src/gateway/create-gateway.js";
-import { engineStream, type FakeReply, FakeUpstream } from "../../src/gateway/fake-upstream.js";
-import type { UpstreamRequest } from "../../src/gateway/upstream-client.js";
+import type { UpstreamRequest } from "../../src/gateway/exchange/upstream-client.js";
 import { silentLogger } from "../../src/log/logger.js";
 import { createGatewayMetrics } from "../../src/metrics/gateway-metrics.js";
 import { SqliteLedger } from "../../src/pricing/ledger.js";
+import { engineStream, type FakeReply, FakeUpstream } from "./fake-upstream.js";
 import { gatewayTestConfig, StaticSupervisor } from "./static-supervisor.js";
 
 /** An in-process gateway over a scripted engine (FakeUpstream), for route tests with app.request(). */

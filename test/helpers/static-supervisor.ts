@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Config } from "../../src/config/types.js";
 import { createGateway, type GatewayApp } from "../../src/gateway/create-gateway.js";
-import { serveGateway } from "../../src/gateway/serve.js";
+import { serveGateway } from "../../src/gateway/http/serve.js";
 import type { GpuProbe } from "../../src/gpu/types.js";
 import { silentLogger } from "../../src/log/logger.js";
 import { createGatewayMetrics } from "../../src/metrics/gateway-metrics.js";

@@ -1,6 +1,6 @@
 import type Docker from "dockerode";
 import { compareWithTested, TESTED_VLLM_VERSION, vllmVersionFromLabels } from "../../engine/vllm-version.js";
-import type { CheckResult } from "./check.js";
+import type { CheckResult } from "./check-result.js";
 
 // Asks the image itself when no label names the version: reading the package metadata is quick (no vLLM import,
 // no GPU), unlike `vllm --version`.

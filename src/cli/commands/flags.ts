@@ -1,12 +1,11 @@
 // `llm-runner flags`: the operator's dry run. Loads the config exactly as `start` would and prints the engine
 // command it produces, secrets masked, without starting anything.
-import { configFlagsHelp, splitConfigFlags } from "../../config/config-flags.js";
+import { configFlagsHelp } from "../../config/config-flags.js";
 import { formatConfigIssues } from "../../config/config-issues.js";
 import { formatKvCacheLine } from "../../config/kv-fit-check.js";
-import { loadConfig } from "../../config/load-config.js";
 import { engineCommand, engineEnv } from "../../engine/vllm-args.js";
-import { gpuProbeFromEnv } from "../../gpu/probe-from-env.js";
-import { type CliCommand, EXIT, UsageError } from "../cli-command.js";
+import { type CliCommand, EXIT } from "../cli-command.js";
+import { openConfigCommand } from "../config-command.js";
 
 /** Quotes a word for POSIX shells only when it needs it. */
 export function shellQuote(word: string): string {
@@ -36,18 +35,7 @@ Examples:
   llm-runner flags --json --model-id Qwen/Qwen2.5-0.5B-Instruct --gpu-memory-utilization 0.5
 `,
   async run(args, io) {
-    const { overrides, rest } = splitConfigFlags(args);
-    let json = false;
-    for (const arg of rest) {
-      if (arg === "--json") json = true;
-      else throw new UsageError(`unknown flag '${arg}'`);
-    }
-    const result = await loadConfig({
-      env: io.env,
-      overrides,
-      gpuProbe: gpuProbeFromEnv(io.env),
-      cwd: io.cwd,
-    });
+    const { flag: json, loaded: result } = await openConfigCommand(args, io, "json");
     for (const w of result.warnings) io.stderr.write(`warning: ${w}\n`);
     // On stderr, like the warnings: stdout stays the command alone, pasteable.
     if (result.ok && result.kvCache) io.stderr.write(`note: ${formatKvCacheLine(result.kvCache)}\n`);

@@ -1,7 +1,7 @@
 import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { resolveHome } from "../../config/resolve-home.js";
 import { findRunningInstance, instancePaths } from "../../instance/instance-files.js";
-import { resolveHome } from "../../instance/resolve-home.js";
 import { type CliCommand, EXIT, UsageError } from "../cli-command.js";
 
 const HELP = `Usage: llm-runner logs [-f] [--engine] [-n LINES] [--home DIR]
@@ -44,7 +44,7 @@ export const logsCommand: CliCommand = {
     if (!Number.isInteger(lines) || lines < 0) {
       throw new UsageError(`--lines must be a whole number ≥ 0, got '${values.lines}'`);
     }
-    const home = resolveHome(io.env, values.home);
+    const home = resolveHome(io.env, io.cwd, values.home);
     const paths = instancePaths(home);
     const file = values.engine ? paths.engineLog : paths.runnerLog;
     if (!existsSync(file)) {

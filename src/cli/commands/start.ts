@@ -1,12 +1,9 @@
 import { spawn } from "node:child_process";
 import { closeSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
-import { configFlagsHelp, splitConfigFlags } from "../../config/config-flags.js";
+import { configFlagsHelp } from "../../config/config-flags.js";
 import { formatConfigIssues } from "../../config/config-issues.js";
-import { loadConfig } from "../../config/load-config.js";
 import type { Config } from "../../config/types.js";
-import { gpuProbeFromEnv } from "../../gpu/probe-from-env.js";
 import { lockHolder } from "../../instance/home-lock.js";
 import { assertHomeWritable } from "../../instance/home-writable.js";
 import {
@@ -18,7 +15,8 @@ import {
 } from "../../instance/instance-files.js";
 import { runInstance } from "../../instance/run-instance.js";
 import { createLogger } from "../../log/logger.js";
-import { type CliCommand, type CliIO, EXIT, UsageError } from "../cli-command.js";
+import { type CliCommand, type CliIO, EXIT } from "../cli-command.js";
+import { loadConfigFor, openConfigCommand } from "../config-command.js";
 import { ensureModelPulled } from "../ensure-model.js";
 import { failedLine, ProgressView, readyLine } from "../progress.js";
 
@@ -45,16 +43,7 @@ export const startCommand: CliCommand = {
   summary: "start the engine and the gateway (foreground, or --detach)",
   help: HELP,
   async run(args, io) {
-    const { overrides, rest } = splitConfigFlags(args);
-    let detach = false;
-    try {
-      const parsed = parseArgs({ args: rest, options: { detach: { type: "boolean" } }, strict: true });
-      detach = parsed.values.detach === true;
-    } catch (err) {
-      throw new UsageError((err as Error).message);
-    }
-
-    const loaded = await loadConfig({ env: io.env, overrides, gpuProbe: gpuProbeFromEnv(io.env) });
+    const { flag: detach, overrides, loaded } = await openConfigCommand(args, io, "detach");
     if (!loaded.ok) {
       io.stderr.write(`${formatConfigIssues(loaded.issues)}\n`);
       return EXIT.usage;
@@ -84,7 +73,7 @@ export const startCommand: CliCommand = {
     if (!model.ok) return model.code;
     if (model.pulled) {
       // The model-aware checks (heads, layers, memory) were skipped while the model was missing: run them now.
-      const again = await loadConfig({ env: io.env, overrides, gpuProbe: gpuProbeFromEnv(io.env) });
+      const again = await loadConfigFor(io, overrides);
       if (!again.ok) {
         io.stderr.write(`${formatConfigIssues(again.issues)}\n`);
         return EXIT.usage;

@@ -1,11 +1,11 @@
 import { parseArgs } from "node:util";
+import { resolveHome } from "../../config/resolve-home.js";
 import {
   findRunningInstance,
   instancePaths,
   readJson,
   type StatusRecord,
 } from "../../instance/instance-files.js";
-import { resolveHome } from "../../instance/resolve-home.js";
 import { healthWord } from "../../supervisor/health-word.js";
 import { type CliCommand, EXIT, UsageError } from "../cli-command.js";
 
@@ -48,7 +48,7 @@ export const statusCommand: CliCommand = {
     } catch (err) {
       throw new UsageError((err as Error).message);
     }
-    const home = resolveHome(io.env, values.home);
+    const home = resolveHome(io.env, io.cwd, values.home);
     const instance = findRunningInstance(home);
     const status = instance ? readJson<StatusRecord>(instancePaths(home).status) : null;
     if (!instance || !status) {

@@ -1,8 +1,8 @@
 import { parseArgs } from "node:util";
+import { resolveHome } from "../../config/resolve-home.js";
 import { isAlive, waitForExit } from "../../engine/process-group.js";
 import { findRunningInstance } from "../../instance/instance-files.js";
 import { removeOrphanEngines } from "../../instance/orphans.js";
-import { resolveHome } from "../../instance/resolve-home.js";
 import { type CliCommand, EXIT, UsageError } from "../cli-command.js";
 
 const HELP = `Usage: llm-runner stop [--force] [--timeout SECONDS] [--home DIR]
@@ -40,7 +40,7 @@ export const stopCommand: CliCommand = {
     if (!Number.isFinite(timeoutS) || timeoutS <= 0) {
       throw new UsageError(`--timeout must be a positive number of seconds, got '${values.timeout}'`);
     }
-    const home = resolveHome(io.env, values.home);
+    const home = resolveHome(io.env, io.cwd, values.home);
     const instance = findRunningInstance(home);
     if (!instance) {
       io.stderr.write(`llm-runner is not running (no live instance in ${home}).\n`);

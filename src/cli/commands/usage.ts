@@ -1,11 +1,10 @@
 // `llm-runner usage`: what the runner earned, by model and day, from the pricing ledger — the max_tokens quote
 // the network charged against the price of the tokens actually generated.
 import { existsSync } from "node:fs";
-import { homedir } from "node:os";
-import { join, resolve } from "node:path";
+import { resolveHome } from "../../config/resolve-home.js";
 import { ledgerPath, SqliteLedger } from "../../pricing/ledger.js";
 import { formatUsageTable, overChargePercent } from "../../pricing/usage-table.js";
-import { type CliCommand, type CliIO, EXIT, UsageError } from "../cli-command.js";
+import { type CliCommand, EXIT, UsageError } from "../cli-command.js";
 
 /** --since: a UTC day (YYYY-MM-DD), or a span back from now (7d, 24h). */
 export function parseSince(value: string, now: Date): Date {
@@ -22,13 +21,6 @@ export function parseSince(value: string, now: Date): Date {
   throw new UsageError(
     `--since '${value}' is not a day or a span: use YYYY-MM-DD (UTC), Nd or Nh (e.g. 7d, 24h)`,
   );
-}
-
-export function usageHome(flag: string | null, io: CliIO): string {
-  if (flag !== null) return resolve(io.cwd, flag);
-  const fromEnv = io.env.LLM_RUNNER_HOME;
-  if (fromEnv) return resolve(io.cwd, fromEnv);
-  return join(io.env.HOME ?? homedir(), ".llm-runner");
 }
 
 // Sums of binary floats: 12 decimals is below a token's price at any sane rate, and hides the noise.
@@ -82,7 +74,7 @@ Examples:
   async run(args, io) {
     const options = parseArgs(args);
     const since = options.since === null ? undefined : parseSince(options.since, new Date());
-    const path = ledgerPath(usageHome(options.home, io));
+    const path = ledgerPath(resolveHome(io.env, io.cwd, options.home));
     if (!existsSync(path)) {
       // JSON readers get an empty list on stdout; people get the sentence (on stderr alongside JSON).
       if (options.json) {

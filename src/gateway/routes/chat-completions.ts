@@ -1,7 +1,7 @@
 import type { Hono } from "hono";
-import { parseChatRequest } from "../chat-request.js";
 import type { RouteDeps } from "../gateway-deps.js";
-import { registerOpenAiGeneration } from "../openai-generation.js";
+import { parseChatRequest } from "../requests/chat-request.js";
+import { registerOpenAiGeneration } from "./openai-generation.js";
 
 /**
  * POST /v1/chat/completions: the client's OpenAI body goes to the engine unchanged except that the engine is

@@ -1,7 +1,7 @@
 import type { Hono } from "hono";
-import { parseCompletionRequest } from "../completion-request.js";
 import type { RouteDeps } from "../gateway-deps.js";
-import { registerOpenAiGeneration } from "../openai-generation.js";
+import { parseCompletionRequest } from "../requests/completion-request.js";
+import { registerOpenAiGeneration } from "./openai-generation.js";
 
 /**
  * POST /v1/completions: the legacy OpenAI completions API (lm-eval-harness, LangChain's `OpenAI` class), served

@@ -1,8 +1,8 @@
 import type { Hono } from "hono";
 import type { GpuInfo } from "../../gpu/types.js";
 import type { RouteDeps } from "../gateway-deps.js";
-import { GatewayError } from "../gateway-error.js";
-import { gpuComputeInfo, gpuUtilizationInfo } from "../hardware.js";
+import { GatewayError } from "../http/gateway-error.js";
+import { gpuComputeInfo, gpuUtilizationInfo } from "./hardware-info.js";
 
 /** GET /hardware/info and /hardware/stats: an empty map (not an error) on a machine without GPUs. */
 export function registerHardware(app: Hono, deps: RouteDeps): void {

@@ -1,15 +1,15 @@
 import type { Context, Hono } from "hono";
-import { contextFitPlan } from "../context-fit.js";
-import { callEngine, clientGone, isRefusal } from "../engine-call.js";
+import { contextFitPlan } from "../exchange/context-fit.js";
+import { callEngine, clientGone, isRefusal } from "../exchange/engine-call.js";
+import { quoteHeaders, usageHeader } from "../exchange/price-headers.js";
+import { unrecorded } from "../exchange/unrecorded.js";
 import type { RouteDeps } from "../gateway-deps.js";
-import { errors, GatewayError } from "../gateway-error.js";
-import { LlmRelay } from "../llm-relay.js";
-import { parseLlmRequest } from "../llm-request.js";
-import { quoteHeaders, usageHeader } from "../price-headers.js";
-import { readJsonBody } from "../read-json-body.js";
-import { relayStream } from "../relay-stream.js";
-import { streamExchange } from "../sse-response.js";
-import { unrecorded } from "../unrecorded.js";
+import { errors, GatewayError } from "../http/gateway-error.js";
+import { readJsonBody } from "../http/read-json-body.js";
+import { LlmRelay } from "../relay/llm-relay.js";
+import { relayStream } from "../relay/relay-stream.js";
+import { streamExchange } from "../relay/sse-writer.js";
+import { parseLlmRequest } from "../requests/llm-request.js";
 
 /**
  * POST /llm (and /llm/): the Livepeer AI-runner endpoint. The engine is always asked for a stream, so the

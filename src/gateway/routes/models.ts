@@ -1,7 +1,7 @@
 import type { Hono } from "hono";
-import { notReadyError } from "../admission.js";
+import { notReadyError } from "../exchange/admission.js";
 import type { RouteDeps } from "../gateway-deps.js";
-import { errors } from "../gateway-error.js";
+import { errors } from "../http/gateway-error.js";
 
 const TIMEOUT_MS = 5_000;
 

@@ -1,8 +1,8 @@
 import type { Hono } from "hono";
 import { healthWord } from "../../supervisor/health-word.js";
-import { notReadyError } from "../admission.js";
+import { notReadyError } from "../exchange/admission.js";
 import type { RouteDeps } from "../gateway-deps.js";
-import { errors } from "../gateway-error.js";
+import { errors } from "../http/gateway-error.js";
 
 /**
  * GET /ready: 200 only when a request would be served now (engine ready, a free admission slot), else 503 with

@@ -1,14 +1,14 @@
 import type { Hono } from "hono";
-import { callEngine, clientGone, isRefusal } from "../engine-call.js";
+import { callEngine, clientGone, isRefusal } from "../exchange/engine-call.js";
+import { quoteHeaders, usageHeader } from "../exchange/price-headers.js";
+import { unrecorded } from "../exchange/unrecorded.js";
 import type { RouteDeps } from "../gateway-deps.js";
-import { errors } from "../gateway-error.js";
-import { quoteHeaders, usageHeader } from "../price-headers.js";
-import { readJsonBody } from "../read-json-body.js";
-import { relayStream } from "../relay-stream.js";
-import { ResponsesRelay } from "../responses-relay.js";
-import { parseResponsesRequest } from "../responses-request.js";
-import { streamExchange } from "../sse-response.js";
-import { unrecorded } from "../unrecorded.js";
+import { errors } from "../http/gateway-error.js";
+import { readJsonBody } from "../http/read-json-body.js";
+import { relayStream } from "../relay/relay-stream.js";
+import { ResponsesRelay } from "../relay/responses-relay.js";
+import { streamExchange } from "../relay/sse-writer.js";
+import { parseResponsesRequest } from "../requests/responses-request.js";
 
 const ROUTE = "/v1/responses";
 

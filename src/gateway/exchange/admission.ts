@@ -1,0 +1,89 @@
+import { healthWord } from "../../supervisor/health-word.js";
+import type { RequestTicket, SupervisorSnapshot, SupervisorView } from "../../supervisor/types.js";
+import { errors, type GatewayError } from "../http/gateway-error.js";
+
+/** A request admitted to the engine: holds one of the bounded slots and a supervisor ticket. */
+export interface AdmittedRequest {
+  readonly ticket: RequestTicket;
+  /** Ends the ticket and frees the slot; safe to call more than once. */
+  release(): void;
+}
+
+/** Why the supervisor refuses work, for the 503 message, and how long a client should wait. */
+export function notReadyError(snapshot: SupervisorSnapshot): GatewayError {
+  const status = healthWord(snapshot);
+  const last = snapshot.lastError ? `${snapshot.lastError.reason}: ${snapshot.lastError.message}` : null;
+  switch (snapshot.state) {
+    case "starting":
+      return errors.notReady(`The engine is starting (${status}); retry shortly.`, 10);
+    case "loading": {
+      const pct = snapshot.progress === null ? "" : `, ${Math.round(snapshot.progress * 100)}%`;
+      return errors.notReady(`The model is loading (${status}${pct}); retry shortly.`, 5);
+    }
+    case "restarting":
+      return errors.notReady(
+        `The engine is restarting after a failure (${status})${last ? `: ${last}` : ""}; retry shortly.`,
+        5,
+      );
+    case "draining":
+      return errors.notReady(
+        "The runner is draining (shutting down); send the request to another runner.",
+        30,
+      );
+    case "failed": {
+      const hint = snapshot.lastError?.hint ? ` ${snapshot.lastError.hint}` : "";
+      return errors.notReady(`The engine failed (${status})${last ? `: ${last}` : ""}.${hint}`, 60);
+    }
+    case "stopped":
+      return errors.notReady(`The engine is stopped (${status}); the operator must start it.`, 60);
+    case "ready":
+      return errors.notReady("The engine is not admitting requests right now; retry shortly.", 1);
+  }
+}
+
+/**
+ * Bounds the requests in front of the engine: MAX_NUM_SEQS can run and QUEUE_SIZE can wait in the engine's
+ * queue; beyond that a request gets 429 at once instead of piling up.
+ */
+export class Admission {
+  private admitted = 0;
+
+  constructor(
+    private readonly supervisor: SupervisorView,
+    private readonly maxNumSeqs: number,
+    private readonly queueSize: number,
+  ) {}
+
+  get capacity(): number {
+    return this.maxNumSeqs + this.queueSize;
+  }
+
+  get inFlight(): number {
+    return this.admitted;
+  }
+
+  get queueDepth(): number {
+    return Math.max(0, this.admitted - this.maxNumSeqs);
+  }
+
+  /** A slot and a ticket, or a GatewayError (429 over capacity, 503 not ready). */
+  admit(): AdmittedRequest {
+    if (this.admitted >= this.capacity) {
+      const snapshot = this.supervisor.snapshot();
+      throw snapshot.state === "ready" ? errors.busy(this.capacity) : notReadyError(snapshot);
+    }
+    const ticket = this.supervisor.admit();
+    if (ticket === null) throw notReadyError(this.supervisor.snapshot());
+    this.admitted += 1;
+    let released = false;
+    return {
+      ticket,
+      release: () => {
+        if (released) return;
+        released = true;
+        this.admitted -= 1;
+        ticket.end();
+      },
+    };
+  }
+}

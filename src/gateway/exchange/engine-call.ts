@@ -1,0 +1,126 @@
+import type { Context } from "hono";
+import type { RouteDeps } from "../gateway-deps.js";
+import { errors, GatewayError } from "../http/gateway-error.js";
+import { nodeBindings } from "../http/node-bindings.js";
+import { engineErrorMessage } from "../relay/engine-chunk.js";
+import { failureMessage } from "../relay/relay-stream.js";
+import type { BodyPlan } from "./context-fit.js";
+import type { Exchange } from "./exchange.js";
+import type { UpstreamResponse } from "./upstream-client.js";
+
+/** The engine answered with an error status before producing anything. */
+export interface EngineRefusal {
+  refused: true;
+  status: number; // the status to send the client
+  engineStatus: number;
+  body: string; // the engine's error body (vLLM's OpenAI shape)
+  message: string;
+}
+
+// An engine 4xx describes the client's request (context too long, bad parameter, unknown model): passed on as
+// it is. Except 401/403/407: the engine refusing *our* key is our fault, not the client's. 5xx becomes a 502.
+const OUR_FAULT = new Set([401, 403, 407]);
+const isClientStatus = (status: number) => status >= 400 && status < 500 && !OUR_FAULT.has(status);
+
+/** The client went away before the engine answered; nothing can be sent. */
+export const clientGone = () => new GatewayError(499, "client_closed", "The client closed the request.");
+
+/**
+ * Admits the request (429/503 otherwise), sends it to the engine's `path` on the ticket's endpoint, and returns the
+ * engine's 200 response, or its refusal. A BodyPlan builds the body once the engine is known and may send it
+ * again, once, after an engine 400 (context-fit.ts). Every way out that ends the exchange writes its ledger row first.
+ */
+export async function callEngine(
+  c: Context,
+  ex: Exchange,
+  deps: RouteDeps,
+  body: string | BodyPlan,
+  path = "/v1/chat/completions",
+): Promise<UpstreamResponse | EngineRefusal> {
+  let admitted: ReturnType<RouteDeps["admission"]["admit"]>;
+  try {
+    admitted = deps.admission.admit();
+  } catch (err) {
+    const status = err instanceof GatewayError ? err.status : 503;
+    ex.finish({
+      status: "rejected",
+      httpStatus: status,
+      error: err instanceof Error ? err.message : String(err),
+    });
+    throw err;
+  }
+  ex.attach(admitted);
+  const node = nodeBindings(c);
+  if (node) ex.watchResponse(node.outgoing);
+  else ex.watchClient(c.req.raw.signal);
+  const send = (payload: string) =>
+    deps.upstream.send({
+      endpoint: admitted.ticket.endpoint,
+      method: "POST",
+      path,
+      body: payload,
+      requestId: ex.id,
+      signal: ex.upstreamAbort.signal,
+    });
+  let res: UpstreamResponse;
+  let text: string | null = null;
+  try {
+    const signal = ex.upstreamAbort.signal;
+    res = await send(typeof body === "string" ? body : await body.first(admitted.ticket.endpoint, signal));
+    if (res.status === 400 && typeof body !== "string") {
+      text = await readText(res);
+      const again = await body.afterRefusal(admitted.ticket.endpoint, signal);
+      if (again !== null) {
+        text = null;
+        res = await send(again);
+      }
+    }
+  } catch (err) {
+    if (err instanceof GatewayError && ex.abortCause === null) {
+      ex.finish({ status: "rejected", httpStatus: err.status, error: err.message });
+      throw err;
+    }
+    throw failExchange(ex, err, errors.engineUnreachable);
+  }
+  ex.progress();
+  if (res.status === 200) return res;
+  text ??= await readText(res);
+  const message = engineErrorMessage(text);
+  const passOn = isClientStatus(res.status);
+  ex.finish({
+    status: passOn ? "rejected" : "engine_error",
+    httpStatus: passOn ? res.status : 502,
+    error: `engine HTTP ${res.status}: ${message}`,
+  });
+  return { refused: true, status: passOn ? res.status : 502, engineStatus: res.status, body: text, message };
+}
+
+/**
+ * Ends an exchange whose engine call failed before anything was sent to the client: a client abort, or an
+ * engine failure (502). Writes the ledger row; returns the error to throw.
+ */
+export function failExchange(
+  ex: Exchange,
+  err: unknown,
+  toError: (message: string, cause: unknown) => GatewayError,
+): GatewayError {
+  if (ex.abortCause === "client") {
+    ex.finish({ status: "client_abort", httpStatus: 499, error: "client disconnected" });
+    return clientGone();
+  }
+  const message = failureMessage(ex, err);
+  ex.finish({ status: "engine_error", httpStatus: 502, error: message });
+  return toError(message, err);
+}
+
+async function readText(res: UpstreamResponse): Promise<string> {
+  try {
+    return await res.text();
+  } catch {
+    return ""; // the status is enough to go on
+  }
+}
+
+export function isRefusal(v: UpstreamResponse | EngineRefusal): v is EngineRefusal {
+  return "refused" in v;
+}

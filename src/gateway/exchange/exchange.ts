@@ -1,0 +1,166 @@
+import { randomUUID } from "node:crypto";
+import type { ServerResponse } from "node:http";
+import type { Logger } from "../../log/logger.js";
+import type { GatewayMetrics } from "../../metrics/gateway-metrics.js";
+import type { Ledger, LedgerStatus } from "../../pricing/ledger-types.js";
+import { type PriceRate, priceTokens } from "../../pricing/price.js";
+import { llmWireStatus } from "../http/llm-status.js";
+import type { AdmittedRequest } from "./admission.js";
+import { type AbortCause, describeAbortReason, onResponseGone, onSignalAbort } from "./client-abort.js";
+
+export type { AbortCause } from "./client-abort.js";
+
+export interface ExchangeDeps {
+  ledger: Ledger;
+  metrics: GatewayMetrics;
+  logger: Logger;
+  clock: () => number;
+  rate: PriceRate;
+  model: string;
+}
+
+export interface ExchangeInit {
+  route: string;
+  stream: boolean;
+  /** The tokens the quote is for: the request's max_tokens (or the engine's limit when it sent none). */
+  maxTokens: number;
+}
+
+export interface FinishInput {
+  status: LedgerStatus;
+  httpStatus: number;
+  promptTokens?: number;
+  completionTokens?: number;
+  error?: string | null;
+}
+
+/**
+ * One priced request from arrival to its ledger row: owns the upstream abort, the ticket and slot, the token
+ * timings, and finishes exactly once (ledger row, metrics, ticket end), whatever path ends it.
+ */
+export class Exchange {
+  readonly id = randomUUID().replace(/-/g, "");
+  readonly arrivedAt: number;
+  readonly quote: number;
+  readonly upstreamAbort = new AbortController();
+  abortCause: AbortCause | null = null;
+  abortReason: string | null = null;
+  finished = false;
+  /** Whether the ledger row was written (false until finish, or when the write failed). */
+  recorded = false;
+  /** How it ended, once finished. */
+  outcome: LedgerStatus | null = null;
+  failure: string | null = null;
+  private admitted: AdmittedRequest | null = null;
+  private firstTokenAt: number | null = null;
+  private lastTokenAt: number | null = null;
+  private readonly detach: Array<() => void> = [];
+
+  constructor(
+    private readonly deps: ExchangeDeps,
+    readonly init: ExchangeInit,
+    private readonly onDone: (ex: Exchange) => void,
+  ) {
+    this.arrivedAt = deps.clock();
+    this.quote = priceTokens(init.maxTokens, deps.rate);
+  }
+
+  get currency(): string {
+    return this.deps.rate.currency;
+  }
+
+  /** Ties the exchange to its admission: the engine's death (ticket.signal) aborts the upstream request. */
+  attach(admitted: AdmittedRequest): void {
+    this.admitted = admitted;
+    this.detach.push(onSignalAbort(admitted.ticket.signal, (reason) => this.abort("engine", reason)));
+  }
+
+  /** The client's request signal: a disconnect aborts the upstream request at once (client-abort.ts). */
+  watchClient(signal: AbortSignal): void {
+    this.detach.push(onSignalAbort(signal, (reason) => this.abort("client", reason)));
+  }
+
+  /** The Node response closing before it finished: the client went away (client-abort.ts). */
+  watchResponse(outgoing: ServerResponse): void {
+    this.detach.push(
+      onResponseGone(outgoing, () => this.abort("client", "Client connection prematurely closed.")),
+    );
+  }
+
+  /** Ends the upstream request early, once; the first cause wins. The whole path: client-abort.ts. */
+  abort(cause: AbortCause, reason?: unknown): void {
+    if (this.finished || this.abortCause !== null) return;
+    this.abortCause = cause;
+    this.abortReason = describeAbortReason(reason);
+    this.upstreamAbort.abort(new Error(`request aborted (${cause}): ${this.abortReason}`));
+  }
+
+  /** Bytes arrived from the engine for this request (the supervisor's hang watchdog watches this). */
+  progress(): void {
+    this.admitted?.ticket.progress();
+  }
+
+  /** `count` tokens relayed to the client now. */
+  tokens(count: number): void {
+    if (count <= 0) return;
+    const now = this.deps.clock();
+    if (this.firstTokenAt === null) {
+      this.firstTokenAt = now;
+      this.deps.metrics.timeToFirstToken(this.init.route, (now - this.arrivedAt) / 1000);
+    } else if (this.lastTokenAt !== null) {
+      this.deps.metrics.interTokenGap(this.init.route, (now - this.lastTokenAt) / 1000);
+    }
+    this.lastTokenAt = now;
+  }
+
+  /** Writes the ledger row (durable on return), reports metrics, ends the ticket. Later calls do nothing. */
+  finish(input: FinishInput): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.outcome = input.status;
+    this.failure = input.error ?? null;
+    for (const d of this.detach) d();
+    const now = this.deps.clock();
+    const completionTokens = input.completionTokens ?? 0;
+    const usagePrice = input.status === "rejected" ? 0 : priceTokens(completionTokens, this.deps.rate);
+    const row = {
+      id: this.id,
+      ts: new Date(this.arrivedAt).toISOString(),
+      route: this.init.route,
+      model: this.deps.model,
+      stream: this.init.stream,
+      maxTokens: this.init.maxTokens,
+      promptTokens: input.promptTokens ?? 0,
+      completionTokens,
+      quote: this.quote,
+      usagePrice,
+      currency: this.deps.rate.currency,
+      status: input.status,
+      // What the client was sent: /llm folds other statuses into 400/500 (llm-status.ts).
+      httpStatus: this.init.route === "/llm" ? llmWireStatus(input.httpStatus) : input.httpStatus,
+      ttftMs: this.firstTokenAt === null ? null : this.firstTokenAt - this.arrivedAt,
+      durationMs: now - this.arrivedAt,
+      error: input.error ?? null,
+    };
+    try {
+      this.deps.ledger.record(row);
+      this.recorded = true;
+    } catch (err) {
+      // A non-streaming answer is then withheld (the route checks `recorded`); a stream has already gone out.
+      // Either way the operator sees the lost row in the log.
+      this.deps.logger.error({ err, row }, "could not write the ledger row");
+    }
+    this.deps.metrics.finished({
+      route: this.init.route,
+      outcome: input.status,
+      promptTokens: row.promptTokens,
+      completionTokens,
+      quote: this.quote,
+      usagePrice,
+      currency: row.currency,
+      e2eSeconds: input.status === "rejected" ? null : row.durationMs / 1000,
+    });
+    this.admitted?.release();
+    this.onDone(this);
+  }
+}

@@ -1,0 +1,119 @@
+import { errors } from "../http/gateway-error.js";
+
+/** What pricing and admission need from an OpenAI chat completion body; the rest passes through untouched. */
+export interface ChatRequestFacts {
+  body: Record<string, unknown>;
+  stream: boolean;
+  /** max_completion_tokens, else max_tokens, else null (the engine's limit applies). */
+  maxTokens: number | null;
+  /** Whether the client asked for the usage chunk (stream_options.include_usage). */
+  includeUsage: boolean;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function positiveInt(body: Record<string, unknown>, key: string): number | null {
+  const v = body[key];
+  if (v === undefined || v === null) return null;
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 1) {
+    throw errors.invalidBody(`${key} must be an integer of at least 1 (got ${JSON.stringify(v)}).`, key);
+  }
+  return v;
+}
+
+/** OpenAI's ranges (vLLM itself accepts any temperature ≥ 0; we answer as the OpenAI API does). */
+function numberIn(body: Record<string, unknown>, key: string, min: number, max: number): void {
+  const v = body[key];
+  if (v === undefined || v === null) return;
+  if (typeof v !== "number" || !Number.isFinite(v) || v < min || v > max) {
+    throw errors.invalidBody(
+      `${key} must be a number from ${min} to ${max} (got ${JSON.stringify(v)}).`,
+      key,
+    );
+  }
+}
+
+// OpenAI's chat roles (its API answers 400 "Invalid value … Supported values are …" for any other).
+const CHAT_ROLES = ["system", "user", "assistant", "tool", "function", "developer"];
+
+function checkMessages(messages: unknown[]): void {
+  messages.forEach((m, i) => {
+    if (!isRecord(m)) {
+      throw errors.invalidBody(`messages[${i}] must be an object with a role and content.`, "messages");
+    }
+    if (typeof m.role !== "string" || !CHAT_ROLES.includes(m.role)) {
+      const got = typeof m.role === "string" ? `'${m.role.slice(0, 40)}'` : JSON.stringify(m.role ?? null);
+      throw errors.invalidBody(
+        `messages[${i}].role must be one of ${CHAT_ROLES.join(", ")} (got ${got}).`,
+        "messages",
+      );
+    }
+    const content = m.content;
+    if (content !== undefined && content !== null && typeof content !== "string" && !Array.isArray(content)) {
+      throw errors.invalidBody(
+        `messages[${i}].content must be a string or a list of content parts (got ${typeof content}).`,
+        "messages",
+      );
+    }
+  });
+}
+
+function integerIn(body: Record<string, unknown>, key: string, min: number, max: number): void {
+  const v = body[key];
+  if (v === undefined || v === null) return;
+  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
+    throw errors.invalidBody(
+      `${key} must be an integer from ${min} to ${max} (got ${JSON.stringify(v)}).`,
+      key,
+    );
+  }
+}
+
+export function parseChatRequest(body: unknown): ChatRequestFacts {
+  if (!isRecord(body)) {
+    throw errors.invalidBody(
+      "The request body must be a JSON object (an OpenAI chat completion request).",
+      null,
+    );
+  }
+  if (!Array.isArray(body.messages) || body.messages.length === 0) {
+    throw errors.invalidBody("messages must be a non-empty list of chat messages.", "messages");
+  }
+  checkMessages(body.messages);
+  if (body.model !== undefined && body.model !== null && typeof body.model !== "string") {
+    throw errors.invalidBody(`model must be a string (got ${JSON.stringify(body.model)}).`, "model");
+  }
+  if (body.stream !== undefined && body.stream !== null && typeof body.stream !== "boolean") {
+    throw errors.invalidBody(`stream must be true or false (got ${JSON.stringify(body.stream)}).`, "stream");
+  }
+  // Each request is priced by max_tokens for one completion; n > 1 would generate n times that.
+  if (body.n !== undefined && body.n !== null && body.n !== 1) {
+    throw errors.invalidBody(
+      `n must be 1 on this runner (got ${JSON.stringify(body.n)}); send n separate requests.`,
+      "n",
+    );
+  }
+  numberIn(body, "temperature", 0, 2);
+  numberIn(body, "top_p", 0, 1);
+  numberIn(body, "presence_penalty", -2, 2);
+  numberIn(body, "frequency_penalty", -2, 2);
+  integerIn(body, "top_logprobs", 0, 20);
+  // vLLM's extension: -1 (or 0) turns top-k off; int32 keeps it clear of overflow in the sampler.
+  integerIn(body, "top_k", -1, 2 ** 31 - 1);
+  // vLLM bounds seed to a 64-bit signed integer; past 2^53 json-hygiene has refused it already.
+  integerIn(body, "seed", -Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+  const maxCompletion = positiveInt(body, "max_completion_tokens");
+  const maxTokens = positiveInt(body, "max_tokens");
+  const options = body.stream_options;
+  if (options !== undefined && options !== null && !isRecord(options)) {
+    throw errors.invalidBody("stream_options must be an object.", "stream_options");
+  }
+  return {
+    body,
+    stream: body.stream === true,
+    maxTokens: maxCompletion ?? maxTokens,
+    includeUsage: isRecord(options) && options.include_usage === true,
+  };
+}

@@ -1,0 +1,88 @@
+import { z } from "zod";
+import { errors, type FieldIssue, GatewayError } from "../http/gateway-error.js";
+
+// The AI-runner's LLMRequest (contract v0.14.1) with DESIGN §3's ranges; unknown fields are ignored, as
+// FastAPI/pydantic does.
+const llmMessage = z.object({
+  role: z.enum(["system", "user", "assistant"], {
+    error: (i) => `role must be one of system, user, assistant (got ${JSON.stringify(i.input)})`,
+  }),
+  content: z.string({ error: "content must be a string" }),
+});
+
+const llmRequestSchema = z.object({
+  messages: z
+    .array(llmMessage, { error: "messages must be a list of {role, content} objects" })
+    .min(1, { error: "messages must hold at least one message" }),
+  model: z.string({ error: "model must be a string" }).default(""),
+  temperature: z
+    .number({ error: "temperature must be a number from 0 to 2" })
+    .min(0, { error: "temperature must be at least 0" })
+    .max(2, { error: "temperature must be at most 2" })
+    .default(0.7),
+  max_tokens: z
+    .number({ error: "max_tokens must be an integer of at least 1" })
+    .int({ error: "max_tokens must be an integer of at least 1" })
+    .min(1, { error: "max_tokens must be at least 1" })
+    .default(256),
+  top_p: z
+    .number({ error: "top_p must be a number from 0 to 1" })
+    .min(0, { error: "top_p must be at least 0" })
+    .max(1, { error: "top_p must be at most 1" })
+    .default(1.0),
+  top_k: z
+    .number({ error: "top_k must be an integer: -1 (off) or at least 1" })
+    .int({ error: "top_k must be an integer: -1 (off) or at least 1" })
+    .refine((v) => v === -1 || v >= 1, { error: "top_k must be -1 (off) or at least 1" })
+    .default(-1),
+  stream: z.boolean({ error: "stream must be true or false" }).default(false),
+});
+
+export type LlmRequest = z.infer<typeof llmRequestSchema>;
+
+function issueType(issue: z.core.$ZodIssue): string {
+  if (issue.code === "invalid_type" && issue.input === undefined) return "missing";
+  return issue.code;
+}
+
+/**
+ * Validates a parsed /llm body: 400 naming every bad field in its message (go-livepeer reads only detail.msg, and
+ * takes a 422 for a paid empty success), 400 for a model we don't serve.
+ */
+export function parseLlmRequest(body: unknown, servedModel: string): LlmRequest {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    throw new GatewayError(
+      400,
+      "invalid_request",
+      "The request body must be a JSON object with a messages list.",
+      {
+        issues: [
+          {
+            loc: ["body"],
+            msg: "The request body must be a JSON object with a messages list.",
+            type: "invalid_type",
+          },
+        ],
+      },
+    );
+  }
+  // reportInput: without it zod v4 leaves issue.input unset, and every wrong type would read as "missing".
+  const result = llmRequestSchema.safeParse(body, { reportInput: true });
+  if (!result.success) {
+    const issues: FieldIssue[] = result.error.issues.map((i) => ({
+      loc: ["body", ...i.path.map((p) => (typeof p === "number" ? p : String(p)))],
+      msg: i.code === "invalid_type" && i.input === undefined ? `${i.path.join(".")} is required` : i.message,
+      type: issueType(i),
+    }));
+    const summary = issues.map((i) => `${i.loc.slice(1).join(".")}: ${i.msg}`).join("; ");
+    throw new GatewayError(400, "invalid_request", `Invalid /llm request: ${summary}`, { issues });
+  }
+  const request = result.data;
+  if (request.model !== "" && request.model !== servedModel) {
+    throw errors.invalidBody(
+      `Model '${request.model}' is not served here; this runner serves '${servedModel}'. Send "model": "${servedModel}" or leave it empty.`,
+      "model",
+    );
+  }
+  return request;
+}

@@ -1,0 +1,65 @@
+// Shared by the gateway's in-process unit tests (app.request(), a fake upstream, an in-memory ledger).
+import { engineStream, type FakeReply, FakeUpstream } from "../../../test/helpers/fake-upstream.js";
+import { H100 as FIXTURE_H100 } from "../../../test/helpers/gpu-fixtures.js";
+import { gatewayTestConfig, StaticSupervisor } from "../../../test/helpers/static-supervisor.js";
+import type { Config } from "../../config/types.js";
+import type { GpuInfo } from "../../gpu/types.js";
+import { silentLogger } from "../../log/logger.js";
+import { createGatewayMetrics } from "../../metrics/gateway-metrics.js";
+import { SqliteLedger } from "../../pricing/ledger.js";
+import { createGateway } from "../create-gateway.js";
+import type { UpstreamRequest } from "../exchange/upstream-client.js";
+
+/** The fixture H100, with no memory-utilisation reading (the /hardware/stats shape for a missing figure). */
+export const H100: GpuInfo = { ...FIXTURE_H100, utilizationMemory: null };
+
+export function setup(
+  options: {
+    config?: Partial<Config>;
+    reply?: (r: UpstreamRequest) => FakeReply | Error;
+    gpus?: GpuInfo[] | Error;
+  } = {},
+) {
+  const config = gatewayTestConfig(options.config);
+  const supervisor = new StaticSupervisor({
+    baseUrl: "http://127.0.0.1:1",
+    apiKey: "engine-key",
+    generation: 1,
+  });
+  const upstream = new FakeUpstream(options.reply ?? (() => ({ body: engineStream(["Hello", " world"]) })));
+  const ledger = SqliteLedger.open(":memory:");
+  const metrics = createGatewayMetrics();
+  const gpus = options.gpus ?? [];
+  const app = createGateway({
+    config,
+    supervisor,
+    ledger,
+    metrics,
+    upstream,
+    logger: silentLogger(),
+    gpus: { list: async () => (gpus instanceof Error ? Promise.reject(gpus) : gpus) },
+  });
+  const post = (path: string, body: unknown, headers: Record<string, string> = {}, signal?: AbortSignal) =>
+    app.request(path, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...headers },
+      body: typeof body === "string" ? body : JSON.stringify(body),
+      ...(signal ? { signal } : {}),
+    });
+  return { app, config, supervisor, upstream, ledger, metrics, post };
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: assertions read arbitrary JSON shapes
+export async function json(res: Response): Promise<any> {
+  return res.json();
+}
+
+export const hello = { messages: [{ role: "user", content: "hi" }] };
+
+export async function frames(res: Response): Promise<string[]> {
+  const text = await res.text();
+  return text
+    .split("\n\n")
+    .filter((f) => f !== "")
+    .map((f) => `${f}\n\n`);
+}
