@@ -17,6 +17,8 @@ fi
 
 step "lint (biome)"
 npx biome check .
+step "layers (each src/ folder imports only downward)"
+node scripts/check-layers.mjs
 step "typecheck (tsc)"
 npx tsc -p tsconfig.test.json
 step "build"

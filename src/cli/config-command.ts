@@ -1,9 +1,10 @@
 // The opening that `check`, `start` and `flags` share: the config flags (--model-id …) are split off, the
 // command's one flag of its own (--json, --detach) is read, and the whole config is loaded and checked.
 import { splitConfigFlags } from "../config/config-flags.js";
+import { readHostEnv } from "../config/host-env.js";
 import { type LoadConfigResult, loadConfig } from "../config/load-config.js";
 import { UsageError } from "../config/usage-error.js";
-import { gpuProbeFromEnv } from "../gpu/probe-from-env.js";
+import { gpuProbeFor } from "../gpu/probe-from-env.js";
 import type { CliIO } from "./cli-command.js";
 
 type ConfigOverrides = Record<string, string>;
@@ -32,5 +33,10 @@ export async function openConfigCommand(
 
 /** Loads the config as the command's opening did (start loads it again after stopping a stale instance). */
 export function loadConfigFor(io: CliIO, overrides: ConfigOverrides): Promise<LoadConfigResult> {
-  return loadConfig({ env: io.env, overrides, gpuProbe: gpuProbeFromEnv(io.env), cwd: io.cwd });
+  return loadConfig({
+    env: io.env,
+    overrides,
+    gpuProbe: gpuProbeFor(readHostEnv(io.env).fakeGpusFile),
+    cwd: io.cwd,
+  });
 }

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { createNvidiaSmiProbe, type ExecFn, GpuProbeError, nvidiaSmiArgs } from "./nvidia-smi.js";
-import { gpuProbeFromEnv } from "./probe-from-env.js";
+import { gpuProbeFor } from "./probe-from-env.js";
 import { staticGpuProbe } from "./static-probe.js";
 
 const FIXTURE = path.resolve(import.meta.dirname, "../../test/fixtures/gpu/h100-query-gpu.csv");
@@ -68,22 +68,20 @@ describe("createNvidiaSmiProbe", () => {
   });
 });
 
-describe("gpuProbeFromEnv", () => {
+describe("gpuProbeFor", () => {
   it("reads LLM_RUNNER_FAKE_GPUS instead of running nvidia-smi", async () => {
-    const gpus = await gpuProbeFromEnv({ LLM_RUNNER_FAKE_GPUS: FIXTURE }).list();
+    const gpus = await gpuProbeFor(FIXTURE).list();
     expect(gpus.map((g) => g.uuid)).toEqual(["GPU-f9bb3aac-f5c0-319c-d84c-9f24c1c67aee"]);
   });
 
   it("names the variable when the file is missing", async () => {
-    await expect(gpuProbeFromEnv({ LLM_RUNNER_FAKE_GPUS: "/nope.csv" }).list()).rejects.toThrow(
-      /LLM_RUNNER_FAKE_GPUS=\/nope.csv: ENOENT/,
-    );
+    await expect(gpuProbeFor("/nope.csv").list()).rejects.toThrow(/LLM_RUNNER_FAKE_GPUS=\/nope.csv: ENOENT/);
   });
 });
 
 describe("staticGpuProbe", () => {
   it("hands out copies, so callers cannot change its list", async () => {
-    const probe = staticGpuProbe(await gpuProbeFromEnv({ LLM_RUNNER_FAKE_GPUS: FIXTURE }).list());
+    const probe = staticGpuProbe(await gpuProbeFor(FIXTURE).list());
     const first = await probe.list();
     (first[0] as { memoryFreeMiB: number }).memoryFreeMiB = 0;
     expect((await probe.list())[0]?.memoryFreeMiB).toBe(81079);

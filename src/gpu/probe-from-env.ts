@@ -1,4 +1,4 @@
-// Picks the GPU probe for a CLI run. LLM_RUNNER_FAKE_GPUS=<csv file> is a testing aid: the file holds
+// Picks the GPU probe for a CLI run. LLM_RUNNER_FAKE_GPUS=<csv file> (config/host-env.ts) is a testing aid: the file holds
 // nvidia-smi CSV in our column order (QUERY_GPU_FIELDS), so end-to-end tests can pretend to have GPUs.
 import { readFile } from "node:fs/promises";
 import { createNvidiaSmiProbe, GpuProbeError } from "./nvidia-smi.js";
@@ -7,8 +7,8 @@ import type { GpuProbe } from "./types.js";
 
 export const FAKE_GPUS_VARIABLE = "LLM_RUNNER_FAKE_GPUS";
 
-export function gpuProbeFromEnv(env: NodeJS.ProcessEnv): GpuProbe {
-  const fake = env[FAKE_GPUS_VARIABLE];
+/** nvidia-smi, or the CSV file `fake` when it is set. */
+export function gpuProbeFor(fake: string | undefined): GpuProbe {
   if (!fake) return createNvidiaSmiProbe();
   return {
     async list() {

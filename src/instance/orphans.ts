@@ -1,3 +1,4 @@
+import { readHostEnv } from "../config/host-env.js";
 import { ProcessDriver } from "../engine/process-driver.js";
 import { silentLogger } from "../log/logger.js";
 import { ownerIdFor, RUNTIME_DIR } from "./engine-home.js";
@@ -25,7 +26,7 @@ export async function removeOrphanEngines(
         import("../engine/docker-driver.js"),
       ]);
       const docker = new DockerDriver({
-        docker: createDockerClient(env.DOCKER_HOST),
+        docker: createDockerClient(readHostEnv(env).dockerHost),
         image: "unused",
         gpuIds: "all",
         modelDir: null,

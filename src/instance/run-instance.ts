@@ -1,13 +1,14 @@
 import { randomBytes } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import { join } from "node:path";
+import { readHostEnv } from "../config/host-env.js";
 import type { Config } from "../config/types.js";
 import type { EngineDriver } from "../engine/engine-driver.js";
 import { ProcessDriver } from "../engine/process-driver.js";
 import { buildVllmArgs, engineEnv, engineFiles } from "../engine/vllm-args.js";
 import { createGateway } from "../gateway/create-gateway.js";
 import { serveGateway } from "../gateway/http/serve.js";
-import { gpuProbeFromEnv } from "../gpu/probe-from-env.js";
+import { gpuProbeFor } from "../gpu/probe-from-env.js";
 import type { GpuProbe } from "../gpu/types.js";
 import type { Logger } from "../log/logger.js";
 import { createGatewayMetrics } from "../metrics/gateway-metrics.js";
@@ -60,7 +61,7 @@ async function createDriver(config: Config, env: NodeJS.ProcessEnv, logger: Logg
     import("../engine/docker-driver.js"),
   ]);
   return new DockerDriver({
-    docker: createDockerClient(env.DOCKER_HOST),
+    docker: createDockerClient(readHostEnv(env).dockerHost),
     image: config.engineImage,
     gpuIds: config.gpuIds,
     modelDir: config.modelDir,
@@ -143,7 +144,7 @@ export async function runInstance(options: RunInstanceOptions): Promise<RunningI
   }
   ledger.start();
   const metrics = createGatewayMetrics();
-  const gpus = options.gpuProbe ?? gpuProbeFromEnv(options.env);
+  const gpus = options.gpuProbe ?? gpuProbeFor(readHostEnv(options.env).fakeGpusFile);
   const app = createGateway({
     config,
     supervisor,

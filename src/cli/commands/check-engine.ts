@@ -1,4 +1,5 @@
 import { execa } from "execa";
+import { readHostEnv } from "../../config/host-env.js";
 import type { Config } from "../../config/types.js";
 import { createDockerClient } from "../../engine/docker-client.js";
 import { TESTED_VLLM_VERSION } from "../../engine/vllm-version.js";
@@ -7,10 +8,11 @@ import { type CheckResult, withTimeout } from "./check-result.js";
 import { checkImageVllmVersion, vllmVersionResult } from "./check-vllm-version.js";
 
 export async function checkDocker(config: Config, env: NodeJS.ProcessEnv): Promise<CheckResult[]> {
-  const where = env.DOCKER_HOST || "the default socket";
+  const { dockerHost } = readHostEnv(env);
+  const where = dockerHost ?? "the default socket";
   let docker: ReturnType<typeof createDockerClient>;
   try {
-    docker = createDockerClient(env.DOCKER_HOST);
+    docker = createDockerClient(dockerHost);
     await withTimeout(docker.ping(), 3_000);
   } catch (err) {
     return [

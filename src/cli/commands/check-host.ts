@@ -2,11 +2,12 @@
 import { accessSync, constants, mkdirSync, readdirSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
+import { readHostEnv } from "../../config/host-env.js";
 import { defaultHubCache } from "../../config/load-config.js";
 import { locateModelConfig } from "../../config/model-info.js";
 import type { Config } from "../../config/types.js";
 import { assertPortFree } from "../../engine/ports.js";
-import { gpuProbeFromEnv } from "../../gpu/probe-from-env.js";
+import { gpuProbeFor } from "../../gpu/probe-from-env.js";
 import type { GpuInfo } from "../../gpu/types.js";
 import { findRunningInstance } from "../../instance/instance-files.js";
 import type { CheckResult } from "./check-result.js";
@@ -17,7 +18,7 @@ export async function checkGpus(config: Config, env: NodeJS.ProcessEnv): Promise
   }
   let gpus: GpuInfo[];
   try {
-    gpus = await gpuProbeFromEnv(env).list();
+    gpus = await gpuProbeFor(readHostEnv(env).fakeGpusFile).list();
   } catch (err) {
     return [
       {

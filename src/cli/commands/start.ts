@@ -3,6 +3,7 @@ import { closeSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { configFlagsHelp } from "../../config/config-flags.js";
 import { formatConfigIssues } from "../../config/config-issues.js";
+import { DETACHED_VARIABLE, readHostEnv } from "../../config/host-env.js";
 import type { Config } from "../../config/types.js";
 import { lockHolder } from "../../instance/home-lock.js";
 import { assertHomeWritable } from "../../instance/home-writable.js";
@@ -96,7 +97,7 @@ async function startForeground(config: Config, io: CliIO): Promise<number> {
     },
   } as unknown as NodeJS.WritableStream & { isTTY?: boolean };
   const logger = createLogger({ level: config.logLevel, out: logOut });
-  const detached = io.env.LLM_RUNNER_DETACHED === "1";
+  const detached = readHostEnv(io.env).detached;
 
   let instance: Awaited<ReturnType<typeof runInstance>>;
   try {
@@ -150,7 +151,7 @@ async function startDetached(args: string[], config: Config, io: CliIO): Promise
   const logFd = openSync(paths.runnerLog, "a", 0o600);
   const mainJs = fileURLToPath(new URL("../main.js", import.meta.url));
   const child = spawn(process.execPath, [mainJs, "start", ...args.filter((a) => a !== "--detach")], {
-    env: { ...io.env, LLM_RUNNER_DETACHED: "1" },
+    env: { ...io.env, [DETACHED_VARIABLE]: "1" },
     cwd: io.cwd,
     detached: true,
     stdio: ["ignore", logFd, logFd],
