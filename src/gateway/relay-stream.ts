@@ -166,21 +166,45 @@ export async function* relayStream(
   httpStatusOnError: number,
 ): AsyncGenerator<string | Uint8Array> {
   const relay = new StreamRelay(ex, protocol, httpStatusOnError);
+  const reads = upstream.body[Symbol.asyncIterator]();
+  let handedOff = false;
   let tail: string | null;
   try {
-    for await (const bytes of upstream.body) {
-      const out = relay.push(bytes);
+    for (;;) {
+      const next = await reads.next();
+      if (next.done) break;
+      const out = relay.push(next.value);
       if (out.length > 0) yield out;
-      if (relay.ended !== null) break;
+      if (relay.ended === "done") {
+        // What follows [DONE] (the chunked terminator) is read in the background, so the engine connection goes
+        // back to the pool: ending the iteration would destroy the body, and undici would close the socket.
+        handedOff = true;
+        drainInBackground(reads);
+        break;
+      }
+      if (relay.ended !== null) break; // the cut: the engine request is torn down
     }
     tail = relay.complete();
   } catch (err) {
     tail = relay.fail(err);
   } finally {
+    if (!handedOff) await reads.return?.();
     // Reached without finishing only when the consumer stopped reading (the client went away).
     relay.clientGone();
   }
   if (tail !== null) yield tail;
+}
+
+function drainInBackground(reads: AsyncIterator<Uint8Array>): void {
+  void (async () => {
+    try {
+      while (!(await reads.next()).done) {
+        // nothing after [DONE] is used
+      }
+    } catch {
+      // a body that fails after [DONE] (the engine went away) changes nothing
+    }
+  })();
 }
 
 /** The unchanged frames of events[0..end). */
