@@ -26,6 +26,8 @@ export function ratioRows(phases) {
       gatewayLlm: round(v(T.llm), 3),
       gwOverDirect: round(ratio(v(T.gw), v(T.direct)), 3),
       gwOverFloor: round(ratio(v(T.gw), v(T.floor)), 3),
+      llmOverFloor: round(ratio(v(T.llm), v(T.floor)), 3),
+      llmOverGw: round(ratio(v(T.llm), v(T.gw)), 3),
     });
   };
   for (const c of [1, 16, 64])
@@ -45,6 +47,9 @@ export function ratioRows(phases) {
     add("latency", `latency c=${c}`, `TPOT p50 @${c}`, "tpotMs.p50", "ms", "lower");
     add("latency", `latency c=${c}`, `events/s @${c} (ITL 10)`, "eventsPerSec", "ev/s", "higher");
   }
+  add("burst", "burst c=200", "TTFT p50 @burst of 200", "ttftMs.p50", "ms", "lower");
+  add("burst", "burst c=200", "TTFT p99 @burst of 200", "ttftMs.p99", "ms", "lower");
+  add("burst", "burst c=200", "ITL p99 @burst of 200", "itlMs.p99", "ms", "lower");
   for (const c of [1, 16, 64]) {
     add("throughput", `json c=${c}`, `proxy CPU ms/request @${c}`, "server.cpuMsPerRequest", "ms", "lower");
   }
@@ -112,29 +117,94 @@ export function evaluateTargets(phases) {
     `${mismatches} mismatched streams, engine/client token difference ${engineGap}, over ${streams} streams`,
   );
 
-  for (const c of [100, 1000]) {
-    const g = cellOf(phases, "throughput", `stream c=${c}`, T.gw)?.eventsPerSec;
-    const f = cellOf(phases, "throughput", `stream c=${c}`, T.floor)?.eventsPerSec;
-    const r = ratio(g, f);
-    push(
-      `stream events/s @${c} ≥ 90 % of floor`,
-      "≥ 0.90",
-      r,
-      r !== null && r >= 0.9,
-      r === null ? null : r - 0.9,
+  // Issue 14: a ratio of two targets in one cell, at least or at most a bound.
+  const cmp = (name, phase, cell, metric, a, b, bound, atLeast) => {
+    const r = ratio(get(cellOf(phases, phase, cell, a), metric), get(cellOf(phases, phase, cell, b), metric));
+    const met = r !== null && (atLeast ? r >= bound : r <= bound);
+    push(name, `${atLeast ? "≥" : "≤"} ${bound.toFixed(2)}`, r, met, r === null ? null : r - bound);
+  };
+  const routes = [
+    ["/v1", T.gw],
+    ["/llm", T.llm],
+  ];
+  // 1. /llm within 10 % of /v1 on every row of the issue's table.
+  cmp(
+    "/llm ÷ /v1: proxy CPU ms per JSON request @1",
+    "throughput",
+    "json c=1",
+    "server.cpuMsPerRequest",
+    T.llm,
+    T.gw,
+    1.1,
+    false,
+  );
+  cmp("/llm ÷ /v1: JSON req/s @64", "throughput", "json c=64", "reqPerSec", T.llm, T.gw, 0.9, true);
+  cmp(
+    "/llm ÷ /v1: stream events/s @100 (ITL 0)",
+    "throughput",
+    "stream c=100",
+    "eventsPerSec",
+    T.llm,
+    T.gw,
+    0.9,
+    true,
+  );
+  cmp(
+    "/llm ÷ /v1: proxy CPU µs/event @100",
+    "throughput",
+    "stream c=100",
+    "server.cpuUsPerEvent",
+    T.llm,
+    T.gw,
+    1.1,
+    false,
+  );
+  // 2. Both routes against the floor.
+  for (const [route, t] of routes) {
+    for (const c of [100, 1000]) {
+      cmp(
+        `${route} stream events/s @${c} ≥ 90 % of floor`,
+        "throughput",
+        `stream c=${c}`,
+        "eventsPerSec",
+        t,
+        T.floor,
+        0.9,
+        true,
+      );
+    }
+    for (const c of [1, 16, 64]) {
+      cmp(
+        `${route} JSON req/s @${c} ≥ 80 % of floor`,
+        "throughput",
+        `json c=${c}`,
+        "reqPerSec",
+        t,
+        T.floor,
+        0.8,
+        true,
+      );
+    }
+    cmp(
+      `${route} proxy CPU µs/event @100 ≤ 1.3 × floor`,
+      "throughput",
+      "stream c=100",
+      "server.cpuUsPerEvent",
+      t,
+      T.floor,
+      1.3,
+      false,
     );
   }
-  for (const c of [1, 16, 64]) {
-    const g = cellOf(phases, "throughput", `json c=${c}`, T.gw)?.reqPerSec;
-    const f = cellOf(phases, "throughput", `json c=${c}`, T.floor)?.reqPerSec;
-    const r = ratio(g, f);
-    push(
-      `JSON req/s @${c} ≥ 75 % of floor`,
-      "≥ 0.75",
-      r,
-      r !== null && r >= 0.75,
-      r === null ? null : r - 0.75,
-    );
+  // 3. A burst of 200 streams: what the gateway adds to TTFT over the engine alone.
+  for (const [route, t] of routes) {
+    const addedBurst = (metric) => {
+      const g = get(cellOf(phases, "burst", "burst c=200", t), metric);
+      const d = get(cellOf(phases, "burst", "burst c=200", T.direct), metric);
+      return typeof g === "number" && typeof d === "number" ? g - d : null;
+    };
+    upTo(`${route} added TTFT p50 @burst of 200 (ms)`, "< 2 ms", addedBurst("ttftMs.p50"), 2);
+    upTo(`${route} added TTFT p99 @burst of 200 (ms)`, "< 10 ms", addedBurst("ttftMs.p99"), 10);
   }
 
   const rss = Math.max(
@@ -165,7 +235,17 @@ const fmt = (v) =>
   v === null || v === undefined ? "—" : typeof v === "number" ? String(round(v, 2)) : String(v);
 
 export function ratioTableText(rows) {
-  const head = ["metric", "direct", "floor", "gateway", "gw÷direct", "gw÷floor", "gateway /llm"];
+  const head = [
+    "metric",
+    "direct",
+    "floor",
+    "gateway",
+    "gw÷direct",
+    "gw÷floor",
+    "/llm",
+    "/llm÷floor",
+    "/llm÷gw",
+  ];
   const body = rows.map((r) => [
     `${r.metric} (${r.unit})`,
     fmt(r.direct),
@@ -174,6 +254,8 @@ export function ratioTableText(rows) {
     fmt(r.gwOverDirect),
     fmt(r.gwOverFloor),
     fmt(r.gatewayLlm),
+    fmt(r.llmOverFloor),
+    fmt(r.llmOverGw),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cols) =>
@@ -203,8 +285,8 @@ export function markdown(result) {
     "",
     "Targets: direct = the simulator engine alone; floor = a minimal node:http + undici pass-through in front of " +
       "the same engine; gateway = `llm-runner start` (auth, validation, pricing, ledger, metrics on) in front of " +
-      "its own engine with the same flags. All three speak /v1/chat/completions with the same body; the last " +
-      "column is the gateway's Livepeer route /llm (measured in the first round only, for information).",
+      "its own engine with the same flags. All three speak /v1/chat/completions with the same body; the last two " +
+      "columns are the gateway's Livepeer route /llm (same engine, same token counts) and its ratios to the floor and to /v1.",
     "",
     ...result.phases_meta.map((p) => `* **${p.name}** phase: ${p.why} (sim flags: ${p.simFlags}).`),
     "",
@@ -219,11 +301,11 @@ export function markdown(result) {
     "",
     "## Ratios",
     "",
-    "| metric | unit | direct | floor | gateway | gw ÷ direct | gw ÷ floor | gateway /llm |",
-    "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    "| metric | unit | direct | floor | gateway /v1 | gw ÷ direct | gw ÷ floor | gateway /llm | /llm ÷ floor | /llm ÷ /v1 |",
+    "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ...result.ratios.map(
       (r) =>
-        `| ${r.metric} | ${r.unit} | ${fmt(r.direct)} | ${fmt(r.floor)} | ${fmt(r.gateway)} | ${fmt(r.gwOverDirect)} | ${fmt(r.gwOverFloor)} | ${fmt(r.gatewayLlm)} |`,
+        `| ${r.metric} | ${r.unit} | ${fmt(r.direct)} | ${fmt(r.floor)} | ${fmt(r.gateway)} | ${fmt(r.gwOverDirect)} | ${fmt(r.gwOverFloor)} | ${fmt(r.gatewayLlm)} | ${fmt(r.llmOverFloor)} | ${fmt(r.llmOverGw)} |`,
     ),
     "",
     "Definitions (`vllm bench serve`): TTFT = request sent → first event with generated text; ITL = gap between " +
