@@ -14,7 +14,7 @@ import { parseArgs } from "node:util";
 import { profileMarkdown, summarizeProfile } from "./lib/cpu-profile.mjs";
 import { runCell } from "./lib/load.mjs";
 import { canPin, cpuSeconds, memoryMb, ProcessSet, pinSelf, sleep } from "./lib/procs.mjs";
-import { evaluateTargets, markdown, ratioRows, ratioTableText, targetsText } from "./lib/report.mjs";
+import { markdown, ratioRows, ratioTableText, targetsText } from "./lib/report.mjs";
 import {
   cellKey,
   cellTiming,
@@ -29,6 +29,7 @@ import {
 } from "./lib/scenario.mjs";
 import { engineGeneratedTokens, startDirectEngine, startFloor, startGateway } from "./lib/servers.mjs";
 import { medianOf, round } from "./lib/stats.mjs";
+import { evaluateTargets } from "./lib/targets.mjs";
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const RESULTS = path.join(REPO, "bench/results");

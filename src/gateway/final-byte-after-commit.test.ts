@@ -25,7 +25,13 @@ function heldLedger() {
     record: (row) => store.record(row),
     recordGrouped: (row) =>
       new Promise<void>((resolve) => {
-        held.push({ row, commit: () => (store.record(row), resolve()) });
+        held.push({
+          row,
+          commit: () => {
+            store.record(row);
+            resolve();
+          },
+        });
         arrived();
       }),
     summary: (o) => store.summary(o),
@@ -35,7 +41,11 @@ function heldLedger() {
     ledger,
     store,
     /** Resolves once a row waits for its commit. */
-    nextRow: () => new Promise<void>((r) => (held.length > 0 ? r() : (arrived = r))),
+    nextRow: () =>
+      new Promise<void>((r) => {
+        if (held.length > 0) r();
+        else arrived = r;
+      }),
     release: () => {
       for (const h of held.splice(0)) h.commit();
     },
