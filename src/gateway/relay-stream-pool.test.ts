@@ -54,15 +54,17 @@ async function engine(answer: (res: ServerResponse) => void) {
   const upstream = client;
   return {
     connections: () => connections,
-    async relay() {
-      const { ex, finished } = fakeExchange();
-      const res = await upstream.send({
+    send: () =>
+      upstream.send({
         endpoint: { baseUrl: `http://127.0.0.1:${port}`, apiKey: "k", generation: 1 },
         method: "POST",
         path: "/v1/chat/completions",
         body: "{}",
         signal: new AbortController().signal,
-      });
+      }),
+    async relay() {
+      const { ex, finished } = fakeExchange();
+      const res = await this.send();
       let out = "";
       for await (const part of relayStream(ex, res, new OpenAiRelay(100, false), 502)) {
         out += typeof part === "string" ? part : Buffer.from(part).toString();
@@ -103,5 +105,24 @@ describe("relayStream (non-streaming routes) over a real engine socket", () => {
     expect(out.endsWith("data: [DONE]\n\n")).toBe(true);
     expect(finished).toEqual([expect.objectContaining({ status: "ok", completionTokens: 1 })]);
     for (const res of open) res.end();
+  });
+
+  it("a max_tokens cut tears the engine request down (the engine sees its connection close)", async () => {
+    let closed: Promise<unknown> = new Promise(() => {});
+    const e = await engine((res) => {
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      res.write(`${chunk("a")}${chunk("b")}${chunk("c")}`); // past max_tokens 1, and the body stays open
+      closed = once(res, "close");
+    });
+    const { ex, finished } = fakeExchange();
+    const res = await e.send();
+    let out = "";
+    for await (const part of relayStream(ex, res, new OpenAiRelay(1, false), 502)) {
+      out += typeof part === "string" ? part : Buffer.from(part).toString();
+    }
+    expect(out).toContain('"finish_reason":"length"');
+    expect(out.endsWith("data: [DONE]\n\n")).toBe(true);
+    expect(finished).toEqual([expect.objectContaining({ status: "ok", completionTokens: 1 })]);
+    await closed;
   });
 });

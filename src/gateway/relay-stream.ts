@@ -202,7 +202,13 @@ export async function* relayStream(
   } catch (err) {
     tail = relay.fail(err);
   } finally {
-    if (!handedOff) await reads.return?.();
+    if (!handedOff) {
+      try {
+        await reads.return?.(); // tears the engine body down (the cut, or the consumer went away)
+      } catch {
+        // the body had already failed: nothing more to read
+      }
+    }
     // Reached without finishing only when the consumer stopped reading (the client went away).
     relay.clientGone();
   }
