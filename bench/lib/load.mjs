@@ -20,7 +20,7 @@ import { summarize } from "./stats.mjs";
 /**
  * Runs one measurement cell against a target.
  * @param {{target: Target, stream: boolean, concurrency: number, warmupMs: number, durationMs: number,
- *   drainMs: number, expectedTokens?: number}} opts
+ *   drainMs: number, expectedTokens?: number, burst?: boolean}} opts
  */
 export async function runCell(opts) {
   const { target, stream, concurrency } = opts;
@@ -36,9 +36,9 @@ export async function runCell(opts) {
   const abort = new AbortController();
   setMaxListeners(0, abort.signal); // one listener per request in flight
   const t0 = performance.now();
-  const from = t0 + opts.warmupMs;
-  const until = from + opts.durationMs;
-  const cell = {
+  let from = t0 + opts.warmupMs;
+  let until = from + opts.durationMs;
+  const newCell = () => ({
     requests: 0,
     completed: 0,
     errors: 0,
@@ -53,7 +53,8 @@ export async function runCell(opts) {
     ttfts: [],
     tpots: [],
     gaps: [],
-  };
+  });
+  let cell = newCell();
   const fail = (message) => {
     cell.errors++;
     if (cell.errorSamples.length < 5 && !cell.errorSamples.includes(message)) cell.errorSamples.push(message);
@@ -125,13 +126,36 @@ export async function runCell(opts) {
     while (performance.now() < until) await one();
   };
   const drainTimer = setTimeout(() => abort.abort(), opts.warmupMs + opts.durationMs + opts.drainMs);
+  let seconds = opts.durationMs / 1000;
   try {
-    await Promise.all(Array.from({ length: concurrency }, worker));
+    if (opts.burst) {
+      // All at once, twice: the first burst opens the pool's connections (kept alive), the second is measured,
+      // every request of it in the window.
+      await Promise.all(Array.from({ length: concurrency }, one));
+      // Counts over the whole cell (errors, events in = events out against the engine's counter) go on.
+      const warm = cell;
+      cell = newCell();
+      for (const k of [
+        "requests",
+        "completed",
+        "errors",
+        "errorSamples",
+        "contentEventsTotal",
+        "dataEventsTotal",
+      ])
+        cell[k] = warm[k];
+      for (const k of ["usageTokensTotal", "eventMismatches"]) cell[k] = warm[k];
+      from = performance.now();
+      until = Number.POSITIVE_INFINITY;
+      await Promise.all(Array.from({ length: concurrency }, one));
+      seconds = (performance.now() - from) / 1000;
+    } else {
+      await Promise.all(Array.from({ length: concurrency }, worker));
+    }
   } finally {
     clearTimeout(drainTimer);
     await pool.destroy().catch(() => {});
   }
-  const seconds = opts.durationMs / 1000;
   return {
     concurrency,
     stream,

@@ -1,11 +1,11 @@
-// Turns the medians into the ratio table (gateway ÷ direct, gateway ÷ floor), the issue's targets (met or not,
-// with the gap), and the markdown copy of latest.json.
+// Turns the medians into the ratio table (gateway ÷ direct, gateway ÷ floor, /llm ÷ floor, /llm ÷ /v1) and the
+// markdown copy of latest.json; the targets are judged in targets.mjs.
 import { round } from "./stats.mjs";
 
-const T = { direct: "direct", floor: "floor", gw: "gateway", llm: "gateway /llm" };
+export const T = { direct: "direct", floor: "floor", gw: "gateway", llm: "gateway /llm" };
 
-const get = (obj, path) => path.split(".").reduce((o, k) => (o == null ? null : o[k]), obj);
-const ratio = (a, b) => (typeof a === "number" && typeof b === "number" && b !== 0 ? a / b : null);
+export const get = (obj, path) => path.split(".").reduce((o, k) => (o == null ? null : o[k]), obj);
+export const ratio = (a, b) => (typeof a === "number" && typeof b === "number" && b !== 0 ? a / b : null);
 
 /** Rows: one metric of one cell, for each target, with both ratios. */
 export function ratioRows(phases) {
@@ -26,6 +26,8 @@ export function ratioRows(phases) {
       gatewayLlm: round(v(T.llm), 3),
       gwOverDirect: round(ratio(v(T.gw), v(T.direct)), 3),
       gwOverFloor: round(ratio(v(T.gw), v(T.floor)), 3),
+      llmOverFloor: round(ratio(v(T.llm), v(T.floor)), 3),
+      llmOverGw: round(ratio(v(T.llm), v(T.gw)), 3),
     });
   };
   for (const c of [1, 16, 64])
@@ -45,6 +47,9 @@ export function ratioRows(phases) {
     add("latency", `latency c=${c}`, `TPOT p50 @${c}`, "tpotMs.p50", "ms", "lower");
     add("latency", `latency c=${c}`, `events/s @${c} (ITL 10)`, "eventsPerSec", "ev/s", "higher");
   }
+  add("burst", "burst c=200", "TTFT p50 @burst of 200", "ttftMs.p50", "ms", "lower");
+  add("burst", "burst c=200", "TTFT p99 @burst of 200", "ttftMs.p99", "ms", "lower");
+  add("burst", "burst c=200", "ITL p99 @burst of 200", "itlMs.p99", "ms", "lower");
   for (const c of [1, 16, 64]) {
     add("throughput", `json c=${c}`, `proxy CPU ms/request @${c}`, "server.cpuMsPerRequest", "ms", "lower");
   }
@@ -66,106 +71,21 @@ export function ratioRows(phases) {
   return rows;
 }
 
-function cellOf(phases, phase, cell, target) {
-  return phases[phase]?.cells?.[cell]?.[target] ?? null;
-}
-
-/** The issue's targets, each met or not, with the measured value and the gap. */
-export function evaluateTargets(phases) {
-  const out = [];
-  const push = (name, goal, measured, met, gap, detail = "") =>
-    out.push({ target: name, goal, measured: round(measured, 3), met, gap: round(gap, 3), detail });
-
-  const l100 = (t) => cellOf(phases, "latency", "latency c=100", t);
-  const added = (metric, t = T.gw) => {
-    const g = get(l100(t), metric);
-    const d = get(l100(T.direct), metric);
-    return typeof g === "number" && typeof d === "number" ? g - d : null;
-  };
-  const upTo = (name, goal, value, limit) =>
-    push(name, goal, value, value !== null && value < limit, value === null ? null : value - limit);
-
-  upTo("added TTFT p50 @100 streams (ms)", "< 1 ms", added("ttftMs.p50"), 1);
-  upTo("added TTFT p99 @100 streams (ms)", "< 5 ms", added("ttftMs.p99"), 5);
-  upTo("added ITL p99 @100 streams (ms)", "< 1 ms", added("itlMs.p99"), 1);
-
-  // Events out = events in, for every streamed cell of every target.
-  let mismatches = 0;
-  let engineGap = 0;
-  let streams = 0;
-  for (const phase of Object.values(phases)) {
-    for (const [key, targets] of Object.entries(phase.cells)) {
-      if (key.startsWith("json")) continue;
-      for (const r of Object.values(targets)) {
-        mismatches += r.eventMismatches ?? 0;
-        engineGap += Math.abs(r.engineTokenGap ?? 0);
-        streams += r.completed ?? 0;
-      }
-    }
-  }
-  push(
-    "no chunk merged: events out = events in",
-    "0 streams with text events ≠ usage.completion_tokens; engine tokens = client events",
-    mismatches + engineGap,
-    mismatches === 0 && engineGap === 0,
-    mismatches + engineGap,
-    `${mismatches} mismatched streams, engine/client token difference ${engineGap}, over ${streams} streams`,
-  );
-
-  for (const c of [100, 1000]) {
-    const g = cellOf(phases, "throughput", `stream c=${c}`, T.gw)?.eventsPerSec;
-    const f = cellOf(phases, "throughput", `stream c=${c}`, T.floor)?.eventsPerSec;
-    const r = ratio(g, f);
-    push(
-      `stream events/s @${c} ≥ 90 % of floor`,
-      "≥ 0.90",
-      r,
-      r !== null && r >= 0.9,
-      r === null ? null : r - 0.9,
-    );
-  }
-  for (const c of [1, 16, 64]) {
-    const g = cellOf(phases, "throughput", `json c=${c}`, T.gw)?.reqPerSec;
-    const f = cellOf(phases, "throughput", `json c=${c}`, T.floor)?.reqPerSec;
-    const r = ratio(g, f);
-    push(
-      `JSON req/s @${c} ≥ 75 % of floor`,
-      "≥ 0.75",
-      r,
-      r !== null && r >= 0.75,
-      r === null ? null : r - 0.75,
-    );
-  }
-
-  const rss = Math.max(
-    ...["throughput:stream c=1000", "latency:latency c=1000"].flatMap((k) => {
-      const [phase, cell] = k.split(":");
-      return [T.gw, T.llm].map((t) => cellOf(phases, phase, cell, t)?.server?.rssPeakMb ?? Number.NaN);
-    }),
-  );
-  push("gateway RSS @1000 streams < 200 MB", "< 200 MB", rss, rss < 200, rss - 200);
-
-  let errors = 0;
-  const where = [];
-  for (const [phaseName, phase] of Object.entries(phases)) {
-    for (const [key, targets] of Object.entries(phase.cells)) {
-      for (const t of [T.gw, T.llm]) {
-        const n = targets[t]?.errors ?? 0;
-        if (n > 0)
-          where.push(`${phaseName} ${key} ${t}: ${n} (${(targets[t].errorSamples ?? []).join("; ")})`);
-        errors += n;
-      }
-    }
-  }
-  push("no error at any load level (gateway)", "0", errors, errors === 0, errors, where.join(" | "));
-  return out;
-}
-
 const fmt = (v) =>
   v === null || v === undefined ? "—" : typeof v === "number" ? String(round(v, 2)) : String(v);
 
 export function ratioTableText(rows) {
-  const head = ["metric", "direct", "floor", "gateway", "gw÷direct", "gw÷floor", "gateway /llm"];
+  const head = [
+    "metric",
+    "direct",
+    "floor",
+    "gateway",
+    "gw÷direct",
+    "gw÷floor",
+    "/llm",
+    "/llm÷floor",
+    "/llm÷gw",
+  ];
   const body = rows.map((r) => [
     `${r.metric} (${r.unit})`,
     fmt(r.direct),
@@ -174,6 +94,8 @@ export function ratioTableText(rows) {
     fmt(r.gwOverDirect),
     fmt(r.gwOverFloor),
     fmt(r.gatewayLlm),
+    fmt(r.llmOverFloor),
+    fmt(r.llmOverGw),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cols) =>
@@ -203,8 +125,8 @@ export function markdown(result) {
     "",
     "Targets: direct = the simulator engine alone; floor = a minimal node:http + undici pass-through in front of " +
       "the same engine; gateway = `llm-runner start` (auth, validation, pricing, ledger, metrics on) in front of " +
-      "its own engine with the same flags. All three speak /v1/chat/completions with the same body; the last " +
-      "column is the gateway's Livepeer route /llm (measured in the first round only, for information).",
+      "its own engine with the same flags. All three speak /v1/chat/completions with the same body; the last two " +
+      "columns are the gateway's Livepeer route /llm (same engine, same token counts) and its ratios to the floor and to /v1.",
     "",
     ...result.phases_meta.map((p) => `* **${p.name}** phase: ${p.why} (sim flags: ${p.simFlags}).`),
     "",
@@ -219,11 +141,11 @@ export function markdown(result) {
     "",
     "## Ratios",
     "",
-    "| metric | unit | direct | floor | gateway | gw ÷ direct | gw ÷ floor | gateway /llm |",
-    "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    "| metric | unit | direct | floor | gateway /v1 | gw ÷ direct | gw ÷ floor | gateway /llm | /llm ÷ floor | /llm ÷ /v1 |",
+    "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ...result.ratios.map(
       (r) =>
-        `| ${r.metric} | ${r.unit} | ${fmt(r.direct)} | ${fmt(r.floor)} | ${fmt(r.gateway)} | ${fmt(r.gwOverDirect)} | ${fmt(r.gwOverFloor)} | ${fmt(r.gatewayLlm)} |`,
+        `| ${r.metric} | ${r.unit} | ${fmt(r.direct)} | ${fmt(r.floor)} | ${fmt(r.gateway)} | ${fmt(r.gwOverDirect)} | ${fmt(r.gwOverFloor)} | ${fmt(r.gatewayLlm)} | ${fmt(r.llmOverFloor)} | ${fmt(r.llmOverGw)} |`,
     ),
     "",
     "Definitions (`vllm bench serve`): TTFT = request sent → first event with generated text; ITL = gap between " +

@@ -11,7 +11,8 @@ export const LIMITS = {
 /**
  * Durations in ms per cell (json, or stream/latency by concurrency). Workers start spread over the warmup; at
  * 1,000 streams the warmup covers a whole request, so the window sees steady state, not the first burst.
- * `rounds` repeats every cell and reports medians; /llm (informational) runs in the first round only.
+ * `rounds` repeats every cell and reports medians (every target, /llm included). A burst cell sends
+ * `concurrency` streams at once, twice: the first opens the connections, the second is measured.
  */
 export const PROFILES = {
   full: {
@@ -22,6 +23,7 @@ export const PROFILES = {
       stream1000: { warmupMs: 3_000, durationMs: 2_000 },
       latency100: { warmupMs: 1_000, durationMs: 2_500 },
       latency1000: { warmupMs: 3_500, durationMs: 2_500 },
+      burst200: { warmupMs: 0, durationMs: 0 },
     },
     drainMs: 20_000,
   },
@@ -33,6 +35,7 @@ export const PROFILES = {
       stream1000: { warmupMs: 2_500, durationMs: 1_200 },
       latency100: { warmupMs: 800, durationMs: 1_500 },
       latency1000: { warmupMs: 3_000, durationMs: 1_500 },
+      burst200: { warmupMs: 0, durationMs: 0 },
     },
     drainMs: 20_000,
   },
@@ -74,6 +77,14 @@ export const PHASES = [
       { kind: "latency", concurrency: 100 },
       { kind: "latency", concurrency: 1000 },
     ],
+  },
+  {
+    name: "burst",
+    why:
+      "200 streams sent at once over kept-alive connections (ITL 10 ms, TTFT 20 ms): what every request start " +
+      "costs in series (the last of a burst waits for all the starts before it)",
+    sim: { itlMs: 10, ttftMs: 20 },
+    cells: [{ kind: "burst", concurrency: 200 }],
   },
 ];
 

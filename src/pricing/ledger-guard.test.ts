@@ -7,9 +7,14 @@ function fakeStore() {
     failing: null as string | null,
     rows: [] as LedgerRow[],
     probes: 0,
+    transactions: 0,
     record(row: LedgerRow) {
+      store.recordMany([row]);
+    },
+    recordMany(rows: readonly LedgerRow[]) {
       if (store.failing) throw Object.assign(new Error(store.failing), { code: "SQLITE_FULL" });
-      store.rows.push(row);
+      store.transactions++;
+      store.rows.push(...rows);
     },
     probeWrite() {
       if (store.failing) throw Object.assign(new Error(store.failing), { code: "SQLITE_FULL" });
@@ -94,5 +99,31 @@ describe("LedgerGuard", () => {
     free = 5 * 1024 * 1024;
     await guard.check();
     expect(guard.unwritable()).not.toBeNull(); // room again, but the write probe still fails
+  });
+
+  it("grouped rows of one round go into one transaction; a failed group rejects each and turns it unwritable", async () => {
+    const store = fakeStore();
+    const { logger } = recordingLogger();
+    const guard = new LedgerGuard(store, { dir: "/ledger", logger, freeBytes: async () => 1e9 });
+    const rows = ["a", "b", "c"].map((id) => ({ id }) as LedgerRow);
+    await Promise.all(rows.map((r) => guard.recordGrouped(r)));
+    expect(store.rows.map((r) => r.id)).toEqual(["a", "b", "c"]);
+    expect(store.transactions).toBe(1);
+    expect(guard.groupCommits).toBe(1);
+
+    store.failing = "database or disk is full";
+    const outcomes = await Promise.allSettled(rows.map((r) => guard.recordGrouped(r)));
+    expect(outcomes.map((o) => o.status)).toEqual(["rejected", "rejected", "rejected"]);
+    expect(guard.unwritable()).toMatch(/3 ledger row\(s\) could not be written \(SQLITE_FULL/);
+  });
+
+  it("close() commits the rows still queued before the store closes", () => {
+    const store = fakeStore();
+    const { logger } = recordingLogger();
+    const guard = new LedgerGuard(store, { dir: "/ledger", logger });
+    void guard.recordGrouped(row);
+    expect(store.rows).toHaveLength(0); // queued for the end of this round
+    guard.close();
+    expect(store.rows).toHaveLength(1);
   });
 });

@@ -1,5 +1,6 @@
 import { statfs } from "node:fs/promises";
 import type { Logger } from "../log/logger.js";
+import { GroupCommit } from "./group-commit.js";
 import type { SessionTotals } from "./ledger.js";
 import type { Ledger, LedgerRow, UsageSummaryRow } from "./ledger-types.js";
 
@@ -8,6 +9,8 @@ export interface GuardedStore extends Ledger {
   /** A real write (a commit to the database file), so a full or read-only disk shows before a paid row fails. */
   probeWrite(): void;
   sessionTotals(): SessionTotals;
+  /** Several rows in one transaction, durable on return. */
+  recordMany(rows: readonly LedgerRow[]): void;
 }
 
 export interface LedgerGuardOptions {
@@ -51,6 +54,7 @@ export class LedgerGuard implements Ledger {
   private readonly intervalMs: number;
   private readonly minFreeBytes: number;
   private readonly freeBytes: (dir: string) => Promise<number>;
+  private readonly group: GroupCommit;
 
   constructor(
     private readonly store: GuardedStore,
@@ -59,6 +63,7 @@ export class LedgerGuard implements Ledger {
     this.intervalMs = options.intervalMs ?? LEDGER_CHECK_INTERVAL_MS;
     this.minFreeBytes = options.minFreeBytes ?? LEDGER_MIN_FREE_BYTES;
     this.freeBytes = options.freeBytes ?? statfsFree;
+    this.group = new GroupCommit((rows) => this.commitMany(rows));
   }
 
   /** Starts the periodic disk check (an unref'd timer: it never keeps the process alive). */
@@ -82,6 +87,25 @@ export class LedgerGuard implements Ledger {
     }
   }
 
+  /** The row in this round's group commit (group-commit.ts); resolves once it is durable. */
+  recordGrouped(row: LedgerRow): Promise<void> {
+    return this.group.add(row);
+  }
+
+  /** Transactions committed by the group commit so far. */
+  get groupCommits(): number {
+    return this.group.commits;
+  }
+
+  private commitMany(rows: readonly LedgerRow[]): void {
+    try {
+      this.store.recordMany(rows);
+    } catch (err) {
+      this.markDown(`${rows.length} ledger row(s) could not be written (${describe(err)})`);
+      throw err;
+    }
+  }
+
   summary(options?: { since?: Date }): UsageSummaryRow[] {
     return this.store.summary(options);
   }
@@ -93,6 +117,7 @@ export class LedgerGuard implements Ledger {
   close(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    this.group.flush(); // rows queued this round are committed before the file closes
     this.store.close();
   }
 

@@ -41,6 +41,11 @@ export interface UsageSummaryRow {
 export interface Ledger {
   /** Durable once it returns (its own transaction); call before the response's final byte goes out. */
   record(row: LedgerRow): void;
+  /**
+   * The row in a group commit (several requests' rows, one transaction); the promise settles once it is durable,
+   * or rejects. Send the response's final byte only after it settles. Absent: use record().
+   */
+  recordGrouped?(row: LedgerRow): Promise<void>;
   /** Why a row cannot be written now (disk full, read-only), or null; absent = always writable. */
   unwritable?(): string | null;
   summary(options?: { since?: Date }): UsageSummaryRow[];

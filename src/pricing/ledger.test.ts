@@ -82,4 +82,16 @@ describe("SqliteLedger", () => {
     ledger.record(row({ id: "same" }));
     expect(() => ledger.record(row({ id: "same" }))).toThrow(/UNIQUE/);
   });
+
+  it("recordMany writes rows in one transaction: all of them with their totals, or none", () => {
+    const ledger = SqliteLedger.open(":memory:");
+    ledger.recordMany([row({ id: "a" }), row({ id: "b", status: "rejected" }), row({ id: "c" })]);
+    expect(ledger.rows().map((r) => r.id)).toEqual(["a", "b", "c"]);
+    expect(ledger.sessionTotals()).toMatchObject({ requests: 2, promptTokens: 20, completionTokens: 128 });
+    // "a" again: the primary key refuses it, and "d" of the same transaction is not written either.
+    expect(() => ledger.recordMany([row({ id: "d" }), row({ id: "a" })])).toThrow(/UNIQUE/);
+    expect(ledger.rows().map((r) => r.id)).toEqual(["a", "b", "c"]);
+    expect(ledger.sessionTotals().requests).toBe(2);
+    ledger.close();
+  });
 });

@@ -10,6 +10,8 @@ import { type AbortCause, describeAbortReason, onResponseGone, onSignalAbort } f
 
 export type { AbortCause } from "./client-abort.js";
 
+const DONE: Promise<void> = Promise.resolve();
+
 export interface ExchangeDeps {
   ledger: Ledger;
   metrics: GatewayMetrics;
@@ -46,8 +48,10 @@ export class Exchange {
   abortCause: AbortCause | null = null;
   abortReason: string | null = null;
   finished = false;
-  /** Whether the ledger row was written (false until finish, or when the write failed). */
+  /** Whether the ledger row was written (false until it is durable, or when the write failed). */
   recorded = false;
+  /** Settles once the ledger row is durable or failed (`recorded` says which): at finish, or its group commit. */
+  settled: Promise<void> = DONE;
   /** How it ended, once finished. */
   outcome: LedgerStatus | null = null;
   failure: string | null = null;
@@ -113,8 +117,12 @@ export class Exchange {
     this.lastTokenAt = now;
   }
 
-  /** Writes the ledger row (durable on return), reports metrics, ends the ticket. Later calls do nothing. */
-  finish(input: FinishInput): void {
+  /**
+   * Writes the ledger row, reports metrics, ends the ticket. Later calls do nothing. "now": the row is durable on
+   * return. "grouped": the row goes into this round's group commit (group-commit.ts) when the ledger has one;
+   * `settled` says when it is durable, and the caller sends its final byte only then.
+   */
+  finish(input: FinishInput, commit: "now" | "grouped" = "now"): void {
     if (this.finished) return;
     this.finished = true;
     this.outcome = input.status;
@@ -142,13 +150,21 @@ export class Exchange {
       durationMs: now - this.arrivedAt,
       error: input.error ?? null,
     };
-    try {
-      this.deps.ledger.record(row);
-      this.recorded = true;
-    } catch (err) {
-      // A non-streaming answer is then withheld (the route checks `recorded`); a stream has already gone out.
-      // Either way the operator sees the lost row in the log.
-      this.deps.logger.error({ err, row }, "could not write the ledger row");
+    // A non-streaming answer whose row failed is withheld (the route checks `recorded`); a stream has already gone
+    // out. Either way the operator sees the lost row in the log.
+    const lost = (err: unknown) => this.deps.logger.error({ err, row }, "could not write the ledger row");
+    const grouped = commit === "grouped" ? this.deps.ledger.recordGrouped?.(row) : undefined;
+    if (grouped) {
+      this.settled = grouped.then(() => {
+        this.recorded = true;
+      }, lost);
+    } else {
+      try {
+        this.deps.ledger.record(row);
+        this.recorded = true;
+      } catch (err) {
+        lost(err);
+      }
     }
     this.deps.metrics.finished({
       route: this.init.route,

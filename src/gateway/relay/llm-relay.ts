@@ -1,4 +1,5 @@
-import { EngineReportedError, parseEngineChunk } from "./engine-chunk.js";
+import { EngineReportedError } from "./engine-chunk.js";
+import { readLlmChunk } from "./llm-chunk-scan.js";
 import { frame, type RelayProtocol, type RelayStep } from "./relay-stream.js";
 import { frameTooLong, MAX_SSE_LINE_BYTES, splitForBudget } from "./sse-line-limit.js";
 import { TokenBudget } from "./token-budget.js";
@@ -34,7 +35,7 @@ export class LlmRelay implements RelayProtocol {
   }
 
   onData(data: string): RelayStep {
-    const chunk = parseEngineChunk(data);
+    const chunk = readLlmChunk(data);
     if (chunk.error !== null) throw new EngineReportedError(chunk.error);
     if (!this.budget.accept(chunk)) return { out: this.finalFrame(), tokens: 0, end: "cut" };
     const choice = chunk.choices[0];

@@ -47,8 +47,8 @@ export function failureMessage(ex: Exchange, err: unknown): string {
 /**
  * The state of one relayed engine SSE stream, driven by whoever reads the engine body (a Node socket writer or
  * an async generator). Each read is handled the moment it arrives and everything it produces is returned at
- * once: nothing is held back for a later read. The ledger row is written before the closing frames are
- * returned, so it is committed before the final byte goes out.
+ * once: nothing is held back for a later read. The ledger row goes into the round's group commit before the
+ * closing frames are returned; whoever sends them waits for `settled`, so it is committed before the final byte.
  */
 export class StreamRelay {
   private readonly parser = new SseParser();
@@ -112,13 +112,16 @@ export class StreamRelay {
     const usage = this.protocol.usage();
     const reported = this.protocol.reportedError();
     const tail = this.protocol.finishFrames();
-    this.ex.finish({
-      status: reported === null ? "ok" : "engine_error",
-      httpStatus: reported === null ? 200 : this.httpStatusOnError,
-      promptTokens: usage.prompt_tokens,
-      completionTokens: usage.completion_tokens,
-      error: reported,
-    });
+    this.ex.finish(
+      {
+        status: reported === null ? "ok" : "engine_error",
+        httpStatus: reported === null ? 200 : this.httpStatusOnError,
+        promptTokens: usage.prompt_tokens,
+        completionTokens: usage.completion_tokens,
+        error: reported,
+      },
+      "grouped",
+    );
     return tail + (this.protocol.terminator ?? DONE_FRAME);
   }
 
@@ -133,12 +136,15 @@ export class StreamRelay {
       return null;
     }
     const message = failureMessage(this.ex, err);
-    this.ex.finish({
-      status: "engine_error",
-      httpStatus: this.httpStatusOnError,
-      ...tokensOf(usage),
-      error: message,
-    });
+    this.ex.finish(
+      {
+        status: "engine_error",
+        httpStatus: this.httpStatusOnError,
+        ...tokensOf(usage),
+        error: message,
+      },
+      "grouped",
+    );
     return this.protocol.errorFrames(message) + (this.protocol.terminator ?? DONE_FRAME);
   }
 
@@ -146,12 +152,20 @@ export class StreamRelay {
   clientGone(): void {
     if (this.ex.finished) return;
     this.ex.abort("client", "client disconnected");
-    this.ex.finish({
-      status: "client_abort",
-      httpStatus: 499,
-      ...tokensOf(this.protocol.usage()),
-      error: "client disconnected",
-    });
+    this.ex.finish(
+      {
+        status: "client_abort",
+        httpStatus: 499,
+        ...tokensOf(this.protocol.usage()),
+        error: "client disconnected",
+      },
+      "grouped",
+    );
+  }
+
+  /** Settles once the exchange's ledger row is durable (or failed): the closing frames go out only then. */
+  get settled(): Promise<void> {
+    return this.ex.settled;
   }
 }
 
@@ -166,21 +180,54 @@ export async function* relayStream(
   httpStatusOnError: number,
 ): AsyncGenerator<string | Uint8Array> {
   const relay = new StreamRelay(ex, protocol, httpStatusOnError);
+  const reads = upstream.body[Symbol.asyncIterator]();
+  let handedOff = false;
   let tail: string | null;
   try {
-    for await (const bytes of upstream.body) {
-      const out = relay.push(bytes);
+    for (;;) {
+      const next = await reads.next();
+      if (next.done) break;
+      const out = relay.push(next.value);
       if (out.length > 0) yield out;
-      if (relay.ended !== null) break;
+      if (relay.ended === "done") {
+        // What follows [DONE] (the chunked terminator) is read in the background, so the engine connection goes
+        // back to the pool: ending the iteration would destroy the body, and undici would close the socket.
+        handedOff = true;
+        drainInBackground(reads);
+        break;
+      }
+      if (relay.ended !== null) break; // the cut: the engine request is torn down
     }
     tail = relay.complete();
   } catch (err) {
     tail = relay.fail(err);
   } finally {
+    if (!handedOff) {
+      try {
+        await reads.return?.(); // tears the engine body down (the cut, or the consumer went away)
+      } catch {
+        // the body had already failed: nothing more to read
+      }
+    }
     // Reached without finishing only when the consumer stopped reading (the client went away).
     relay.clientGone();
   }
-  if (tail !== null) yield tail;
+  if (tail !== null) {
+    await relay.settled; // the row is committed before the final byte
+    yield tail;
+  }
+}
+
+function drainInBackground(reads: AsyncIterator<Uint8Array>): void {
+  void (async () => {
+    try {
+      while (!(await reads.next()).done) {
+        // nothing after [DONE] is used
+      }
+    } catch {
+      // a body that fails after [DONE] (the engine went away) changes nothing
+    }
+  })();
 }
 
 /** The unchanged frames of events[0..end). */

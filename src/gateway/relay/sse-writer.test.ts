@@ -19,6 +19,8 @@ function recordingExchange() {
     abortCause: null as string | null,
     abortReason: null as string | null,
     upstreamAbort: new AbortController(),
+    // The ledger row's commit (group commit); the final byte waits for it.
+    settled: Promise.resolve(),
     progress() {},
     tokens() {},
     abort(cause: string, reason: string) {

@@ -60,7 +60,8 @@ function relayReadable(outgoing: ServerResponse, relay: StreamRelay, body: Reada
     // an aborted body (cut, client gone) errors, which is expected now.
     body.on("error", ignore);
     body.resume();
-    if (tail !== null) outgoing.end(tail);
+    // The closing frames wait for the row's group commit: it is durable before the final byte.
+    if (tail !== null) void relay.settled.then(() => outgoing.end(tail));
   };
   const onData = (bytes: Buffer) => {
     let out: string | Uint8Array;
@@ -110,6 +111,7 @@ async function relayIterable(
     tail = relay.fail(err);
   }
   outgoing.off("close", onClose);
+  if (tail !== null) await relay.settled;
   if (tail !== null && !outgoing.destroyed) outgoing.end(tail);
 }
 

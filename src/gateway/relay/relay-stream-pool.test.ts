@@ -1,0 +1,128 @@
+import { once } from "node:events";
+import { createServer, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterEach, describe, expect, it } from "vitest";
+import type { Exchange, FinishInput } from "../exchange/exchange.js";
+import { UndiciUpstreamClient } from "../exchange/upstream-client.js";
+import { OpenAiRelay } from "./openai-relay.js";
+import { relayStream } from "./relay-stream.js";
+
+// The non-streaming routes drain relayStream; they must leave the engine connection in the pool (a new TCP
+// connection per request costs both sides) and must not wait on an engine that keeps its body open after [DONE].
+
+const chunk = (content: string) =>
+  `data: ${JSON.stringify({ id: "c", object: "chat.completion.chunk", created: 1, model: "m", choices: [{ index: 0, delta: { content }, finish_reason: null }] })}\n\n`;
+
+function fakeExchange() {
+  const finished: FinishInput[] = [];
+  const ex = {
+    abortCause: null,
+    get finished() {
+      return finished.length > 0;
+    },
+    progress() {},
+    tokens() {},
+    abort() {},
+    finish(input: FinishInput) {
+      if (finished.length === 0) finished.push(input);
+    },
+  };
+  return { ex: ex as unknown as Exchange, finished };
+}
+
+let server: Server | null = null;
+let client: UndiciUpstreamClient | null = null;
+afterEach(async () => {
+  await client?.close();
+  server?.closeAllConnections();
+  server?.close();
+  server = null;
+  client = null;
+});
+
+async function engine(answer: (res: ServerResponse) => void) {
+  let connections = 0;
+  server = createServer((req, res) => {
+    req.resume();
+    req.on("end", () => answer(res));
+  });
+  server.on("connection", () => connections++);
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address() as AddressInfo;
+  client = new UndiciUpstreamClient({ connections: 4 });
+  const upstream = client;
+  return {
+    connections: () => connections,
+    send: () =>
+      upstream.send({
+        endpoint: { baseUrl: `http://127.0.0.1:${port}`, apiKey: "k", generation: 1 },
+        method: "POST",
+        path: "/v1/chat/completions",
+        body: "{}",
+        signal: new AbortController().signal,
+      }),
+    async relay() {
+      const { ex, finished } = fakeExchange();
+      const res = await this.send();
+      let out = "";
+      for await (const part of relayStream(ex, res, new OpenAiRelay(100, false), 502)) {
+        out += typeof part === "string" ? part : Buffer.from(part).toString();
+      }
+      return { out, finished };
+    },
+  };
+}
+
+describe("relayStream (non-streaming routes) over a real engine socket", () => {
+  it("reuses one engine connection for answers read one after another", async () => {
+    let ended: Promise<unknown> = Promise.resolve();
+    const e = await engine((res) => {
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      res.write(chunk("a"));
+      res.write(`${chunk("b")}data: [DONE]\n\n`);
+      // The body's end (the chunked terminator) comes in a later write, as uvicorn sends it.
+      ended = new Promise((r) => setTimeout(() => res.end(r), 5));
+    });
+    for (let i = 0; i < 5; i++) {
+      const { out, finished } = await e.relay();
+      expect(out.endsWith("data: [DONE]\n\n")).toBe(true);
+      expect(finished).toEqual([expect.objectContaining({ status: "ok", completionTokens: 2 })]);
+      await ended; // the background drain reads the terminator; the socket then goes back to the pool
+      for (let t = 0; t < 5; t++) await new Promise((r) => setImmediate(r));
+    }
+    expect(e.connections()).toBe(1);
+  });
+
+  it("finishes the exchange at [DONE] even when the engine keeps its body open", async () => {
+    const open: ServerResponse[] = [];
+    const e = await engine((res) => {
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      res.write(`${chunk("a")}data: [DONE]\n\n`);
+      open.push(res); // never ended
+    });
+    const { out, finished } = await e.relay();
+    expect(out.endsWith("data: [DONE]\n\n")).toBe(true);
+    expect(finished).toEqual([expect.objectContaining({ status: "ok", completionTokens: 1 })]);
+    for (const res of open) res.end();
+  });
+
+  it("a max_tokens cut tears the engine request down (the engine sees its connection close)", async () => {
+    let closed: Promise<unknown> = new Promise(() => {});
+    const e = await engine((res) => {
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      res.write(`${chunk("a")}${chunk("b")}${chunk("c")}`); // past max_tokens 1, and the body stays open
+      closed = once(res, "close");
+    });
+    const { ex, finished } = fakeExchange();
+    const res = await e.send();
+    let out = "";
+    for await (const part of relayStream(ex, res, new OpenAiRelay(1, false), 502)) {
+      out += typeof part === "string" ? part : Buffer.from(part).toString();
+    }
+    expect(out).toContain('"finish_reason":"length"');
+    expect(out.endsWith("data: [DONE]\n\n")).toBe(true);
+    expect(finished).toEqual([expect.objectContaining({ status: "ok", completionTokens: 1 })]);
+    await closed;
+  });
+});
