@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { captureIO } from "../../../test/helpers/capture-io.js";
+import { writeInstance } from "../../instance/instance-files.js";
 import { ledgerPath, SqliteLedger } from "../../pricing/ledger.js";
 import type { LedgerRow } from "../../pricing/ledger-types.js";
 import { main } from "../main.js";
@@ -54,6 +55,31 @@ function seed(dir: string, rows: Array<[number, number]>): void {
 }
 
 describe("llm-runner orchestrator", () => {
+  it("uses the address of the runner running on this home when no --url is given", async () => {
+    const dir = home();
+    // A live pid (this test's) stands for the running runner, started on another port than the env says.
+    writeInstance(dir, {
+      pid: process.pid,
+      url: "http://127.0.0.1:8931",
+      host: "127.0.0.1",
+      port: 8931,
+      engine: "sim",
+      driver: "process",
+      modelId: MODEL,
+      instanceId: "i",
+      startedAt: new Date().toISOString(),
+      logFile: null,
+      engineLogFile: join(dir, "engine.log"),
+      version: "0.1.0",
+    });
+    const { code, out, err } = await cli([], { LLM_RUNNER_HOME: dir, PORT: "8000" });
+    expect(code).toBe(0);
+    expect(JSON.parse(out)[0].url).toBe("http://127.0.0.1:8931");
+    expect(err).toContain(`from the runner running on ${dir}`);
+    const given = await cli(["--url", "http://10.0.0.5:8000"], { LLM_RUNNER_HOME: dir });
+    expect(JSON.parse(given.out)[0].url).toBe("http://10.0.0.5:8000");
+  });
+
   it("prints a pasteable aiModels.json list with the token masked, and says how to show it", async () => {
     const dir = home();
     const { code, out, err } = await cli([], {

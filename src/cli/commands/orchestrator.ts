@@ -5,6 +5,7 @@ import { configFlagsHelp, splitConfigFlags } from "../../config/config-flags.js"
 import { formatConfigIssues } from "../../config/config-issues.js";
 import { loadConfig } from "../../config/load-config.js";
 import type { Config } from "../../config/types.js";
+import { findRunningInstance } from "../../instance/instance-files.js";
 import { aiModelsEntry } from "../../livepeer/ai-models-entry.js";
 import { ledgerPath, SqliteLedger } from "../../pricing/ledger.js";
 import { priceForTarget, type TargetPrice } from "../../pricing/target-price.js";
@@ -138,14 +139,18 @@ Examples:
     } else if (!options.showToken) {
       notes.push('"token" is masked: run with --show-token to print AUTH_TOKEN in it.');
     }
+    // Without --url: the address of the runner running on this home (it may have been started with other flags).
+    const running = options.url === null ? findRunningInstance(config.home) : null;
+    const url = options.url ?? running?.url ?? null;
     const entry = aiModelsEntry(config, {
-      ...(options.url === null ? {} : { url: options.url }),
+      ...(url === null ? {} : { url }),
       ...(token === undefined ? {} : { token }),
       ...(pricing ? { pricePerUnit: pricing.pricePerUnit } : {}),
     });
     if (options.url === null) {
+      const from = running ? `the runner running on ${config.home}` : "HOST and PORT";
       notes.push(
-        `url is ${entry.url}: pass --url when the orchestrator reaches this runner at another address.`,
+        `url is ${entry.url} (from ${from}): pass --url when the orchestrator reaches this runner at another address.`,
       );
     }
     const pricingOut = pricing && {
