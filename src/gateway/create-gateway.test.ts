@@ -58,7 +58,7 @@ describe("GET routes", () => {
   });
 
   it("/ready is 200 only while a request would be served now, 503 with the reason otherwise", async () => {
-    const { app, post, supervisor } = setup({
+    const { app, post, supervisor, ledger } = setup({
       config: { maxNumSeqs: 1, queueSize: 0 },
       reply: () => ({ body: [engineStream(["a"])[0] as string, { hang: true }] }),
     });
@@ -76,6 +76,12 @@ describe("GET routes", () => {
     expect(loading.headers.get("retry-after")).toBe("5");
     expect(await json(loading)).toMatchObject({ ready: false, status: "LOADING", state: "loading" });
     expect((await app.request("/health")).status).toBe(200);
+    // A ledger that cannot record a request (disk full): nothing would be served, so not ready.
+    supervisor.setState("ready");
+    Object.assign(ledger, { unwritable: () => "no space left on the ledger's disk" });
+    const unrecordable = await app.request("/ready");
+    expect(unrecordable.status).toBe(503);
+    expect((await json(unrecordable)).reason).toContain("no space left on the ledger's disk");
   });
 
   it("/metrics renders our series, the supervisor gauges and the engine's vllm:* lines only", async () => {

@@ -5,7 +5,8 @@ import type { RouteDeps } from "../gateway-deps.js";
 import { errors } from "../http/gateway-error.js";
 
 /**
- * GET /ready: 200 only when a request would be served now (engine ready, a free admission slot), else 503 with
+ * GET /ready: 200 only when a request would be served now (engine ready, a free admission slot, a ledger that can
+ * record it), else 503 with
  * the reason and Retry-After. For Kubernetes readiness probes and Livepeer's static live-runner registration,
  * whose orchestrator polls a health_url and takes any other status than 200 as down (go-livepeer
  * doc/live-runner.md). /health keeps the AI-runner words, which are always 200.
@@ -14,12 +15,15 @@ export function registerReady(app: Hono, deps: RouteDeps): void {
   app.get("/ready", (c) => {
     const snapshot = deps.supervisor.snapshot();
     const status = healthWord(snapshot);
+    const ledgerProblem = deps.ledger.unwritable?.() ?? null;
     const refusal =
       snapshot.state !== "ready"
         ? notReadyError(snapshot)
         : deps.admission.inFlight >= deps.admission.capacity
           ? errors.busy(deps.admission.capacity)
-          : null;
+          : ledgerProblem !== null
+            ? errors.ledgerUnwritable(ledgerProblem)
+            : null;
     if (refusal === null) return c.json({ ready: true, status, state: snapshot.state });
     const retryAfter = String(Math.max(1, Math.ceil(refusal.retryAfter ?? 1)));
     return c.json({ ready: false, status, state: snapshot.state, reason: refusal.message }, 503, {
