@@ -29,7 +29,8 @@ export type GatewayApp = Hono & {
   closeUpstream(): Promise<void>;
 };
 
-const KNOWN_ROUTES = new Set([
+/** The routes metrics count by name (others are "other"); README.md documents each (src/cli/readme-coverage.test.ts). */
+export const KNOWN_ROUTES: ReadonlySet<string> = new Set([
   "/llm",
   "/v1/chat/completions",
   "/v1/completions",

@@ -95,8 +95,8 @@ without finished requests) it says so and keeps PRICE_PER_UNIT.
 Flags:
   --json                    print {"aiModels": [entry], "pricing": {...}|null, "notes": [...]} for scripts
   --show-token              print AUTH_TOKEN itself in "token" (it is masked by default)
-  --url URL                 the address the orchestrator reaches this runner at (default http://HOST:PORT,
-                            127.0.0.1 when HOST is 0.0.0.0)
+  --url URL                 the address the orchestrator reaches this runner at (default: the address of
+                            the runner running on this home, else http://HOST:PORT, 127.0.0.1 for 0.0.0.0)
   --target-usd-per-mtok X   price per million real output tokens to aim for, in USD (CURRENCY must be USD)
   --since SPAN              only ledger rows from this UTC day (YYYY-MM-DD) or the last Nd / Nh
 ${configFlagsHelp()}
