@@ -19,6 +19,15 @@ export function crossFieldIssues(v: Partial<EnvValues>): Finding[] {
       message: `is the same as PORT (${v.PORT}): the gateway and the engine cannot listen on one port. Pick another ENGINE_PORT (e.g. ${v.PORT === 8100 ? 8101 : 8100}) or 0 for a free one.`,
     });
   }
+  const count = typeof v.REPLICAS === "number" ? v.REPLICAS : 1;
+  if (v.PORT !== undefined && v.ENGINE_PORT && count > 1) {
+    const last = v.ENGINE_PORT + count - 1;
+    if (v.PORT > v.ENGINE_PORT && v.PORT <= last)
+      issues.push({
+        variable: "ENGINE_PORT",
+        message: `is ${v.ENGINE_PORT}: with REPLICAS=${count} the engines take ports ${v.ENGINE_PORT}…${last}, which include PORT (${v.PORT}). Pick an ENGINE_PORT above ${v.PORT} or at most ${v.PORT - count}, or 0 for free ports.`,
+      });
+  }
   return issues;
 }
 

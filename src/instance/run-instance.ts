@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { createWriteStream } from "node:fs";
 import { join } from "node:path";
+import { type ReplicaSlot, replicaConfig, replicaSlotsOf } from "../config/replica-plan.js";
 import type { Config } from "../config/types.js";
 import type { EngineDriver } from "../engine/engine-driver.js";
 import { ProcessDriver } from "../engine/process-driver.js";
@@ -16,10 +16,12 @@ import { LedgerGuard } from "../pricing/ledger-guard.js";
 import { systemClock } from "../supervisor/clock.js";
 import { httpEngineCanary } from "../supervisor/engine-canary.js";
 import { httpEngineProbe } from "../supervisor/engine-probe.js";
+import { ReplicaSet } from "../supervisor/replica-set.js";
 import { Supervisor } from "../supervisor/supervisor.js";
 import type { SupervisorEvent } from "../supervisor/types.js";
 import { VERSION } from "../version.js";
 import { ownerIdFor, RUNTIME_DIR } from "./engine-home.js";
+import { EngineLogs } from "./engine-logs.js";
 import { acquireHomeLock } from "./home-lock.js";
 import { assertHomeWritable } from "./home-writable.js";
 import { type InstanceRecord, instancePaths, removeInstance, writeInstance } from "./instance-files.js";
@@ -27,7 +29,8 @@ import { StatusWriter } from "./status-writer.js";
 
 export interface RunningInstance {
   readonly url: string;
-  readonly supervisor: Supervisor;
+  /** The engines' supervisors (one per replica) behind one view. */
+  readonly supervisor: ReplicaSet;
   readonly record: InstanceRecord;
   /** Drains and stops everything; idempotent. */
   shutdown(options?: { force?: boolean }): Promise<void>;
@@ -44,31 +47,44 @@ export interface RunInstanceOptions {
 }
 
 // The docker driver pulls in dockerode (ssh2, grpc-js, protobufjs: ~20 MB and ~200 ms): loaded only when used.
-async function createDriver(config: Config, env: NodeJS.ProcessEnv, logger: Logger): Promise<EngineDriver> {
+// One driver per replica: each has its own GPUs and engine port; docker replicas share one client.
+async function createDrivers(
+  config: Config,
+  slots: ReplicaSlot[],
+  env: NodeJS.ProcessEnv,
+  logger: Logger,
+): Promise<EngineDriver[]> {
   if (config.driver === "process") {
-    return new ProcessDriver({
-      python: config.python,
-      runtimeDir: RUNTIME_DIR,
-      home: config.home,
-      port: config.enginePort,
-      logger,
-      baseEnv: env,
-    });
+    return slots.map(
+      (slot) =>
+        new ProcessDriver({
+          python: config.python,
+          runtimeDir: RUNTIME_DIR,
+          home: config.home,
+          port: slot.enginePort,
+          logger,
+          baseEnv: env,
+        }),
+    );
   }
   const [{ createDockerClient }, { DockerDriver }] = await Promise.all([
     import("../engine/docker-client.js"),
     import("../engine/docker-driver.js"),
   ]);
-  return new DockerDriver({
-    docker: createDockerClient(env.DOCKER_HOST),
-    image: config.engineImage,
-    gpuIds: config.gpuIds,
-    modelDir: config.modelDir,
-    localModelPath: engineFiles(config, "docker").localModelPath,
-    hostPort: config.enginePort,
-    ownerId: ownerIdFor(config.home),
-    logger,
-  });
+  const docker = createDockerClient(env.DOCKER_HOST);
+  return slots.map(
+    (slot) =>
+      new DockerDriver({
+        docker,
+        image: config.engineImage,
+        gpuIds: slot.gpuIds,
+        modelDir: config.modelDir,
+        localModelPath: engineFiles(config, "docker").localModelPath,
+        hostPort: slot.enginePort,
+        ownerId: ownerIdFor(config.home),
+        logger,
+      }),
+  );
 }
 
 /**
@@ -82,53 +98,59 @@ export async function runInstance(options: RunInstanceOptions): Promise<RunningI
   const lock = acquireHomeLock(config.home);
   const paths = instancePaths(config.home);
   const instanceId = `${Date.now().toString(36)}-${randomBytes(3).toString("hex")}`;
-  const engineLog = createWriteStream(paths.engineLog, { flags: "w", mode: 0o600 });
-  // A full or read-only disk loses engine log lines; it must not bring the runner (and its streams) down.
-  let engineLogFailed = false;
-  engineLog.on("error", (err) => {
-    if (engineLogFailed) return;
-    engineLogFailed = true;
-    logger.error(
-      { err, file: paths.engineLog },
-      "engine.log cannot be written; engine output is no longer kept",
-    );
-  });
-  let driver: EngineDriver;
+  const slots = replicaSlotsOf(config);
+  const engineLogs = new EngineLogs(slots, paths.engineLog, logger);
+  let drivers: EngineDriver[];
   try {
-    driver = await createDriver(config, options.env, logger.child({ component: "driver" }));
+    drivers = await createDrivers(config, slots, options.env, logger.child({ component: "driver" }));
   } catch (err) {
-    engineLog.end();
+    await engineLogs.end();
     lock.release();
     throw err;
   }
 
-  const supervisor = new Supervisor(
-    {
-      instanceId,
-      engine: config.engine,
-      modelId: config.modelId,
-      buildArgs: (listen) => buildVllmArgs(config, driver.kind, listen),
-      env: withoutApiKey(engineEnv(config, driver.kind, "")),
-      stallTimeoutMs: config.engineStallTimeoutMs,
-      hangTimeoutMs: config.engineHangTimeoutMs,
-      canaryIntervalMs: config.engineCanaryIntervalMs,
-      canaryTimeoutMs: config.engineCanaryTimeoutMs,
-      restart: { healthyResetMs: config.engineHealthyResetMs },
-      drainTimeoutMs: config.drainTimeoutMs,
-      stopGraceMs: config.stopGraceMs,
-    },
-    {
-      driver,
-      clock: systemClock,
-      logger: logger.child({ component: "supervisor" }),
-      probe: httpEngineProbe,
-      canary: httpEngineCanary,
-    },
-  );
-  supervisor.on((event) => {
-    if (event.type === "log") engineLog.write(`${event.line}\n`);
-    options.onEvent?.(event);
+  const members = slots.map((slot, i) => {
+    const own = replicaConfig(config, slot);
+    const driver = drivers[i] as EngineDriver;
+    const many = slots.length > 1;
+    const supervisor = new Supervisor(
+      {
+        // Each replica's engine has its own id: its container name and pid file.
+        instanceId: many ? `${instanceId}-r${slot.index}` : instanceId,
+        engine: config.engine,
+        modelId: config.modelId,
+        buildArgs: (listen) => buildVllmArgs(own, driver.kind, listen),
+        env: withoutApiKey(engineEnv(own, driver.kind, "")),
+        stallTimeoutMs: config.engineStallTimeoutMs,
+        hangTimeoutMs: config.engineHangTimeoutMs,
+        canaryIntervalMs: config.engineCanaryIntervalMs,
+        canaryTimeoutMs: config.engineCanaryTimeoutMs,
+        restart: { healthyResetMs: config.engineHealthyResetMs },
+        drainTimeoutMs: config.drainTimeoutMs,
+        stopGraceMs: config.stopGraceMs,
+        replica: slot.index,
+        sweepOrphans: false,
+      },
+      {
+        driver,
+        clock: systemClock,
+        logger: logger.child(
+          many ? { component: "supervisor", replica: slot.index } : { component: "supervisor" },
+        ),
+        probe: httpEngineProbe,
+        canary: httpEngineCanary,
+      },
+    );
+    supervisor.on((event) => {
+      if (event.type === "log") engineLogs.write(slot.index, event.line);
+    });
+    return { index: slot.index, gpuIds: slot.gpuIds, supervisor };
   });
+  const supervisor = new ReplicaSet(members, {
+    driver: drivers[0] as EngineDriver,
+    logger: logger.child({ component: "replicas" }),
+  });
+  supervisor.on((event) => options.onEvent?.(event));
 
   let ledger: LedgerGuard;
   try {
@@ -137,7 +159,7 @@ export async function runInstance(options: RunInstanceOptions): Promise<RunningI
       logger: logger.child({ component: "ledger" }),
     });
   } catch (err) {
-    engineLog.end();
+    await engineLogs.end();
     lock.release();
     throw new Error(`the usage ledger ${paths.ledger} cannot be opened: ${(err as Error).message}`);
   }
@@ -157,7 +179,7 @@ export async function runInstance(options: RunInstanceOptions): Promise<RunningI
     server = await serveGateway(app, { host: config.host, port: config.port });
   } catch (err) {
     ledger.close();
-    engineLog.end();
+    await engineLogs.end();
     lock.release();
     throw err;
   }
@@ -194,7 +216,7 @@ export async function runInstance(options: RunInstanceOptions): Promise<RunningI
       await server.close();
       status.stop();
       ledger.close();
-      await new Promise<void>((r) => engineLog.end(r));
+      await engineLogs.end();
       removeInstance(config.home, process.pid);
       lock.release();
       logger.info({}, "stopped");

@@ -1,6 +1,6 @@
 import type { Config } from "../config/types.js";
 import type { SessionTotals } from "../pricing/ledger.js";
-import type { Supervisor } from "../supervisor/supervisor.js";
+import type { ReplicaSet } from "../supervisor/replica-set.js";
 import { type StatusRecord, writeJsonAtomic } from "./instance-files.js";
 
 const REFRESH_MS = 2_000;
@@ -13,7 +13,7 @@ export class StatusWriter {
 
   constructor(
     private readonly path: string,
-    private readonly supervisor: Supervisor,
+    private readonly supervisor: ReplicaSet,
     /** Running totals since start (the ledger keeps them as rows commit: no query per refresh). */
     private readonly totals: () => SessionTotals,
     private readonly config: Config,
@@ -52,6 +52,7 @@ export class StatusWriter {
       updatedAt: new Date().toISOString(),
       snapshot: this.supervisor.snapshot(),
       gpus: this.config.gpuIds === "all" ? "all" : this.config.gpuIds.join(","),
+      ...(this.supervisor.size > 1 ? { replicas: this.supervisor.replicas() } : {}),
       totals,
     };
     try {

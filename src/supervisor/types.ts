@@ -19,6 +19,8 @@ export interface EngineEndpoint {
   apiKey: string;
   /** Increments on every engine start; lets the gateway drop pooled connections of a dead engine. */
   generation: number;
+  /** Which replica's engine this is (REPLICAS); generations count per replica. Absent: 0. */
+  replica?: number;
 }
 
 /**
