@@ -104,6 +104,10 @@ export class ReplicaSet implements SupervisorView {
     return ticket;
   }
 
+  readyEngines(): number {
+    return this.members.filter((m) => m.supervisor.snapshot().state === "ready").length;
+  }
+
   /** A ready (else draining) replica's engine, for side calls such as the metrics scrape. */
   engineEndpoint(): EngineEndpoint | null {
     let draining: EngineEndpoint | null = null;

@@ -94,4 +94,6 @@ export interface SupervisorView {
   /** The engine's address for side calls that are not requests (metrics scrape); null unless ready/draining. */
   engineEndpoint(): EngineEndpoint | null;
   on(listener: (event: SupervisorEvent) => void): () => void;
+  /** How many engines are ready (REPLICAS); absent: one engine. Admission capacity scales with it. */
+  readyEngines?(): number;
 }
