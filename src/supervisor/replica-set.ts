@@ -9,6 +9,7 @@ import { foldSnapshots } from "./replica-fold.js";
 import { SupervisorEvents } from "./supervisor-events.js";
 import type {
   EngineEndpoint,
+  ReplicaView,
   RequestTicket,
   SupervisorEvent,
   SupervisorSnapshot,
@@ -29,10 +30,7 @@ export interface Replica {
   readonly supervisor: ReplicaSupervisor;
 }
 
-export interface ReplicaSnapshot extends SupervisorSnapshot {
-  replica: number;
-  gpus: string;
-}
+export type ReplicaSnapshot = ReplicaView;
 
 export interface ReplicaSetDeps {
   /** A driver of this instance's engines, for the one orphan sweep before the start and after the stop. */
@@ -102,6 +100,10 @@ export class ReplicaSet implements SupervisorView {
     const ticket = (this.members[best.at] as Replica).supervisor.admit();
     if (ticket !== null) this.cursor = (best.at + 1) % n;
     return ticket;
+  }
+
+  replicaSnapshots(): ReplicaView[] {
+    return this.members.length > 1 ? this.replicas() : [];
   }
 
   readyEngines(): number {

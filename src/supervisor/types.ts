@@ -96,4 +96,12 @@ export interface SupervisorView {
   on(listener: (event: SupervisorEvent) => void): () => void;
   /** How many engines are ready (REPLICAS); absent: one engine. Admission capacity scales with it. */
   readyEngines?(): number;
+  /** Each replica's own snapshot (REPLICAS > 1), for /metrics; absent: one engine. */
+  replicaSnapshots?(): ReplicaView[];
+}
+
+/** One replica as /metrics and status show it. */
+export interface ReplicaView extends SupervisorSnapshot {
+  replica: number;
+  gpus: string;
 }

@@ -1,6 +1,7 @@
 import type { Hono } from "hono";
 import { vllmSeriesOnly } from "../../metrics/engine-metrics.js";
 import { renderProcessMetrics } from "../../metrics/process-metrics.js";
+import { renderReplicaGauges } from "../../metrics/replica-gauges.js";
 import { renderSupervisorGauges } from "../../metrics/supervisor-gauges.js";
 import type { RouteDeps } from "../gateway-deps.js";
 
@@ -21,6 +22,7 @@ export function registerMetrics(app: Hono, deps: RouteDeps): void {
         queueDepth: deps.admission.queueDepth,
         capacity: deps.admission.capacity,
       }),
+      renderReplicaGauges(deps.supervisor.replicaSnapshots?.() ?? []),
       renderProcessMetrics(),
       snapshot.state === "ready" ? engineSeries(deps) : "",
     ]);
