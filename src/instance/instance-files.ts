@@ -47,6 +47,7 @@ export function instancePaths(home: string) {
     status: join(home, "status.json"),
     runnerLog: join(home, "runner.log"),
     engineLog: join(home, "engine.log"),
+    reload: join(home, "reload.json"),
     ledger: join(home, "ledger.sqlite"),
   };
 }

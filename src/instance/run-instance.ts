@@ -1,10 +1,9 @@
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
-import { type ReplicaSlot, replicaConfig, replicaSlotsOf } from "../config/replica-plan.js";
+import type { ConfigSource } from "../config/config-source.js";
+import { replicaSlotsOf } from "../config/replica-plan.js";
 import type { Config } from "../config/types.js";
 import type { EngineDriver } from "../engine/engine-driver.js";
-import { ProcessDriver } from "../engine/process-driver.js";
-import { buildVllmArgs, engineEnv, engineFiles } from "../engine/vllm-args.js";
 import { createGateway } from "../gateway/create-gateway.js";
 import { serveGateway } from "../gateway/http/serve.js";
 import { gpuProbeFromEnv } from "../gpu/probe-from-env.js";
@@ -13,18 +12,16 @@ import type { Logger } from "../log/logger.js";
 import { createGatewayMetrics } from "../metrics/gateway-metrics.js";
 import { SqliteLedger } from "../pricing/ledger.js";
 import { LedgerGuard } from "../pricing/ledger-guard.js";
-import { systemClock } from "../supervisor/clock.js";
-import { httpEngineCanary } from "../supervisor/engine-canary.js";
-import { httpEngineProbe } from "../supervisor/engine-probe.js";
-import { ReplicaSet } from "../supervisor/replica-set.js";
-import { Supervisor } from "../supervisor/supervisor.js";
+import { type Replica, ReplicaSet } from "../supervisor/replica-set.js";
 import type { SupervisorEvent } from "../supervisor/types.js";
 import { VERSION } from "../version.js";
-import { ownerIdFor, RUNTIME_DIR } from "./engine-home.js";
 import { EngineLogs } from "./engine-logs.js";
 import { acquireHomeLock } from "./home-lock.js";
 import { assertHomeWritable } from "./home-writable.js";
 import { type InstanceRecord, instancePaths, removeInstance, writeInstance } from "./instance-files.js";
+import { type ReloadOutcome, reloadReplicas } from "./reload.js";
+import { writeReloadRecord } from "./reload-record.js";
+import { replicaFactory } from "./replica-factory.js";
 import { StatusWriter } from "./status-writer.js";
 
 export interface RunningInstance {
@@ -32,6 +29,8 @@ export interface RunningInstance {
   /** The engines' supervisors (one per replica) behind one view. */
   readonly supervisor: ReplicaSet;
   readonly record: InstanceRecord;
+  /** Reads the config again and rolls the replicas onto it one at a time (reload.ts). */
+  reload(): Promise<ReloadOutcome>;
   /** Drains and stops everything; idempotent. */
   shutdown(options?: { force?: boolean }): Promise<void>;
 }
@@ -44,47 +43,8 @@ export interface RunInstanceOptions {
   logFile: string | null;
   gpuProbe?: GpuProbe;
   onEvent?: (event: SupervisorEvent) => void;
-}
-
-// The docker driver pulls in dockerode (ssh2, grpc-js, protobufjs: ~20 MB and ~200 ms): loaded only when used.
-// One driver per replica: each has its own GPUs and engine port; docker replicas share one client.
-async function createDrivers(
-  config: Config,
-  slots: ReplicaSlot[],
-  env: NodeJS.ProcessEnv,
-  logger: Logger,
-): Promise<EngineDriver[]> {
-  if (config.driver === "process") {
-    return slots.map(
-      (slot) =>
-        new ProcessDriver({
-          python: config.python,
-          runtimeDir: RUNTIME_DIR,
-          home: config.home,
-          port: slot.enginePort,
-          logger,
-          baseEnv: env,
-        }),
-    );
-  }
-  const [{ createDockerClient }, { DockerDriver }] = await Promise.all([
-    import("../engine/docker-client.js"),
-    import("../engine/docker-driver.js"),
-  ]);
-  const docker = createDockerClient(env.DOCKER_HOST);
-  return slots.map(
-    (slot) =>
-      new DockerDriver({
-        docker,
-        image: config.engineImage,
-        gpuIds: slot.gpuIds,
-        modelDir: config.modelDir,
-        localModelPath: engineFiles(config, "docker").localModelPath,
-        hostPort: slot.enginePort,
-        ownerId: ownerIdFor(config.home),
-        logger,
-      }),
-  );
+  /** Where the config came from, read again on reload (default: this environment, no flags, no env file). */
+  source?: ConfigSource;
 }
 
 /**
@@ -99,55 +59,18 @@ export async function runInstance(options: RunInstanceOptions): Promise<RunningI
   const paths = instancePaths(config.home);
   const instanceId = `${Date.now().toString(36)}-${randomBytes(3).toString("hex")}`;
   const slots = replicaSlotsOf(config);
-  const engineLogs = new EngineLogs(slots, paths.engineLog, logger);
-  let drivers: EngineDriver[];
+  const engineLogs = new EngineLogs(paths.engineLog, logger);
+  const makeReplica = replicaFactory({ instanceId, env: options.env, logger, engineLogs });
+  let members: Replica[];
   try {
-    drivers = await createDrivers(config, slots, options.env, logger.child({ component: "driver" }));
+    members = await Promise.all(slots.map((slot) => makeReplica(config, slot)));
   } catch (err) {
     await engineLogs.end();
     lock.release();
     throw err;
   }
-
-  const members = slots.map((slot, i) => {
-    const own = replicaConfig(config, slot);
-    const driver = drivers[i] as EngineDriver;
-    const many = slots.length > 1;
-    const supervisor = new Supervisor(
-      {
-        // Each replica's engine has its own id: its container name and pid file.
-        instanceId: many ? `${instanceId}-r${slot.index}` : instanceId,
-        engine: config.engine,
-        modelId: config.modelId,
-        buildArgs: (listen) => buildVllmArgs(own, driver.kind, listen),
-        env: withoutApiKey(engineEnv(own, driver.kind, "")),
-        stallTimeoutMs: config.engineStallTimeoutMs,
-        hangTimeoutMs: config.engineHangTimeoutMs,
-        canaryIntervalMs: config.engineCanaryIntervalMs,
-        canaryTimeoutMs: config.engineCanaryTimeoutMs,
-        restart: { healthyResetMs: config.engineHealthyResetMs },
-        drainTimeoutMs: config.drainTimeoutMs,
-        stopGraceMs: config.stopGraceMs,
-        replica: slot.index,
-        sweepOrphans: false,
-      },
-      {
-        driver,
-        clock: systemClock,
-        logger: logger.child(
-          many ? { component: "supervisor", replica: slot.index } : { component: "supervisor" },
-        ),
-        probe: httpEngineProbe,
-        canary: httpEngineCanary,
-      },
-    );
-    supervisor.on((event) => {
-      if (event.type === "log") engineLogs.write(slot.index, event.line);
-    });
-    return { index: slot.index, gpuIds: slot.gpuIds, supervisor };
-  });
   const supervisor = new ReplicaSet(members, {
-    driver: drivers[0] as EngineDriver,
+    driver: members[0]?.driver as EngineDriver,
     logger: logger.child({ component: "replicas" }),
   });
   supervisor.on((event) => options.onEvent?.(event));
@@ -204,6 +127,37 @@ export async function runInstance(options: RunInstanceOptions): Promise<RunningI
 
   await supervisor.start();
 
+  // One reload at a time; its outcome is also written to reload.json for `llm-runner reload`.
+  let current = config;
+  let reloading: Promise<ReloadOutcome> | null = null;
+  const reload = (): Promise<ReloadOutcome> => {
+    if (stopping)
+      return Promise.resolve({ state: "failed", restarted: [], message: "the runner is stopping" });
+    if (reloading)
+      return Promise.resolve({ state: "failed", restarted: [], message: "a reload is already running" });
+    const startedAt = new Date().toISOString();
+    writeReloadRecord(paths.reload, { state: "running", startedAt, message: "reloading" });
+    reloading = (async () => {
+      const source = options.source ?? { env: options.env, overrides: {}, envFile: null, cwd: process.cwd() };
+      const deps = {
+        source,
+        replicas: supervisor,
+        makeReplica,
+        logger: logger.child({ component: "reload" }),
+      };
+      const { outcome, config: next } = await reloadReplicas(deps, current).catch((err: Error) => ({
+        outcome: { state: "failed" as const, restarted: [], message: `reload failed: ${err.message}` },
+        config: current,
+      }));
+      current = next;
+      writeReloadRecord(paths.reload, { ...outcome, startedAt, finishedAt: new Date().toISOString() });
+      return outcome;
+    })().finally(() => {
+      reloading = null;
+    });
+    return reloading;
+  };
+
   let stopping: Promise<void> | null = null;
   const shutdown = (opts: { force?: boolean } = {}): Promise<void> => {
     if (stopping) {
@@ -212,6 +166,7 @@ export async function runInstance(options: RunInstanceOptions): Promise<RunningI
     }
     stopping = (async () => {
       logger.info({}, opts.force ? "stopping now (forced)" : "draining in-flight requests, then stopping");
+      await reloading?.catch(() => undefined);
       await supervisor.stop(opts.force ? { force: true } : {});
       await server.close();
       status.stop();
@@ -223,18 +178,12 @@ export async function runInstance(options: RunInstanceOptions): Promise<RunningI
     })();
     return stopping;
   };
-  return { url: record.url, supervisor, record, shutdown };
+  return { url: record.url, supervisor, record, shutdown, reload };
 }
 
 /** A URL this machine can call: listening on all interfaces (0.0.0.0 / ::) is reached through loopback. */
 export function localUrl(url: string): string {
   return url.replace("//0.0.0.0:", "//127.0.0.1:").replace("//[::]:", "//[::1]:");
-}
-
-// The supervisor makes a fresh engine key for every start.
-function withoutApiKey(env: Record<string, string>): Record<string, string> {
-  const { VLLM_API_KEY: _unused, ...rest } = env;
-  return rest;
 }
 
 export function defaultLogFile(home: string): string {

@@ -10,6 +10,7 @@ export class StatusWriter {
   private timer: NodeJS.Timeout | null = null;
   private pending: NodeJS.Timeout | null = null;
   private off: (() => void) | null = null;
+  private offReplicas: (() => void) | null = null;
 
   constructor(
     private readonly path: string,
@@ -25,6 +26,7 @@ export class StatusWriter {
       if (ev.type === "state" || ev.type === "error") this.write();
       else if (ev.type === "progress") this.writeSoon();
     });
+    this.offReplicas = this.supervisor.onReplicaChange(() => this.write());
     this.timer = setInterval(() => this.write(), REFRESH_MS);
     this.timer.unref();
   }
@@ -43,6 +45,7 @@ export class StatusWriter {
     if (this.timer) clearInterval(this.timer);
     if (this.pending) clearTimeout(this.pending);
     this.off?.();
+    this.offReplicas?.();
     this.write();
   }
 

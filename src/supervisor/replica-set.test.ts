@@ -70,6 +70,9 @@ class FakeReplica implements ReplicaSupervisor {
   }
   async start() {}
   async stop() {}
+  async waitFor() {
+    return this.snapshot();
+  }
 }
 
 const driver: EngineDriver = {
@@ -80,7 +83,12 @@ const driver: EngineDriver = {
 
 function set(states: SupervisorState[]) {
   const fakes = states.map((s, i) => new FakeReplica(i, s));
-  const members: Replica[] = fakes.map((f) => ({ index: f.index, gpuIds: [f.index], supervisor: f }));
+  const members: Replica[] = fakes.map((f) => ({
+    index: f.index,
+    gpuIds: [f.index],
+    maxNumSeqs: 4,
+    supervisor: f,
+  }));
   return { fakes, replicas: new ReplicaSet(members, { driver, logger }) };
 }
 

@@ -21,13 +21,18 @@ import type {
 export interface ReplicaSupervisor extends SupervisorView {
   start(): Promise<void>;
   stop(options?: { drainTimeoutMs?: number; force?: boolean }): Promise<void>;
+  waitFor(states: SupervisorState[], timeoutMs: number): Promise<SupervisorSnapshot>;
 }
 
 /** One replica: its index, its GPUs, and the supervisor of its engine. */
 export interface Replica {
   readonly index: number;
   readonly gpuIds: "all" | number[];
+  /** Its engine's MAX_NUM_SEQS: admission counts the slots of the ready replicas (they differ mid-reload). */
+  readonly maxNumSeqs: number;
   readonly supervisor: ReplicaSupervisor;
+  /** Its engine driver (the set sweeps orphans with the first replica's). */
+  readonly driver?: EngineDriver;
 }
 
 export type ReplicaSnapshot = ReplicaView;
@@ -40,21 +45,22 @@ export interface ReplicaSetDeps {
 
 export class ReplicaSet implements SupervisorView {
   private readonly events: SupervisorEvents;
-  private readonly offs: Array<() => void> = [];
+  private readonly members: Replica[];
+  private readonly offs = new Map<Replica, () => void>();
+  private readonly changeListeners = new Set<() => void>();
   private state: SupervisorState;
   /** Where the next tie-break starts, so equal replicas take turns. */
   private cursor = 0;
 
   constructor(
-    private readonly members: readonly Replica[],
+    members: readonly Replica[],
     private readonly deps: ReplicaSetDeps,
   ) {
     if (members.length === 0) throw new Error("a replica set needs at least one replica");
+    this.members = [...members];
     this.events = new SupervisorEvents(deps.logger);
     this.state = this.snapshot().state;
-    for (const member of members) {
-      this.offs.push(member.supervisor.on((event) => this.forward(event)));
-    }
+    for (const member of members) this.attach(member);
   }
 
   get size(): number {
@@ -71,6 +77,72 @@ export class ReplicaSet implements SupervisorView {
   async stop(options: { drainTimeoutMs?: number; force?: boolean } = {}): Promise<void> {
     await Promise.all(this.members.map((m) => m.supervisor.stop(options)));
     await sweepOrphans(this.deps.driver, this.deps.logger, "stop");
+  }
+
+  /** The replicas' indexes, in order. */
+  indexes(): number[] {
+    return this.members.map((m) => m.index);
+  }
+
+  /** The supervisor of one replica (for its generation when it is replaced). */
+  member(index: number): Replica | undefined {
+    return this.members.find((m) => m.index === index);
+  }
+
+  /**
+   * Rolls one replica onto a new engine: it gets nothing new (draining), its in-flight requests finish (up to
+   * its drain timeout), its engine stops, then `next` starts and is waited for until ready. Rejects when `next`
+   * fails or is not ready in time; it stays in the set either way (its own supervisor restarts or fails it).
+   */
+  async replace(next: Replica, readyTimeoutMs: number): Promise<void> {
+    const at = this.members.findIndex((m) => m.index === next.index);
+    const old = this.members[at];
+    if (old === undefined) throw new Error(`no replica ${next.index}`);
+    await old.supervisor.stop();
+    this.detach(old);
+    this.members[at] = next;
+    this.attach(next);
+    this.forward({ type: "state", from: "stopped", to: "stopped", snapshot: this.snapshot() });
+    await this.startAndWait(next, readyTimeoutMs);
+  }
+
+  /** Adds a replica (REPLICAS raised) and waits until it is ready. */
+  async add(next: Replica, readyTimeoutMs: number): Promise<void> {
+    if (this.member(next.index)) throw new Error(`replica ${next.index} exists already`);
+    this.members.push(next);
+    this.attach(next);
+    await this.startAndWait(next, readyTimeoutMs);
+  }
+
+  /** Removes a replica (REPLICAS lowered): drained and stopped first. */
+  async remove(index: number): Promise<void> {
+    const old = this.member(index);
+    if (old === undefined || this.members.length === 1) throw new Error(`replica ${index} cannot be removed`);
+    await old.supervisor.stop();
+    this.detach(old);
+    this.members.splice(this.members.indexOf(old), 1);
+    this.forward({ type: "state", from: "stopped", to: "stopped", snapshot: this.snapshot() });
+  }
+
+  private async startAndWait(next: Replica, readyTimeoutMs: number): Promise<void> {
+    await next.supervisor.start();
+    const snap = await next.supervisor.waitFor(["ready", "failed"], readyTimeoutMs);
+    if (snap.state === "failed") {
+      const why = snap.lastError ? `${snap.lastError.reason}: ${snap.lastError.message}` : "no reason given";
+      throw new Error(`replica ${next.index} failed to start with the new config (${why})`);
+    }
+  }
+
+  private attach(member: Replica): void {
+    this.offs.set(
+      member,
+      member.supervisor.on((event) => this.forward(event)),
+    );
+  }
+
+  private detach(member: Replica): void {
+    this.offs.get(member)?.();
+    this.offs.delete(member);
   }
 
   snapshot(): SupervisorSnapshot {
@@ -110,6 +182,13 @@ export class ReplicaSet implements SupervisorView {
     return this.members.filter((m) => m.supervisor.snapshot().state === "ready").length;
   }
 
+  /** Σ MAX_NUM_SEQS of the ready replicas. */
+  readySlots(): number {
+    return this.members
+      .filter((m) => m.supervisor.snapshot().state === "ready")
+      .reduce((n, m) => n + m.maxNumSeqs, 0);
+  }
+
   /** A ready (else draining) replica's engine, for side calls such as the metrics scrape. */
   engineEndpoint(): EngineEndpoint | null {
     let draining: EngineEndpoint | null = null;
@@ -132,12 +211,19 @@ export class ReplicaSet implements SupervisorView {
     return this.events.waitFor(states, timeoutMs, () => this.state);
   }
 
+  /** Called on every replica's state change, and when a replica is added or removed (for status.json). */
+  onReplicaChange(listener: () => void): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
+  }
+
   /** Log, progress and error events pass through; state events are the folded state's changes. */
   private forward(event: SupervisorEvent): void {
     if (event.type !== "state") {
       this.events.emit(event);
       return;
     }
+    for (const listener of this.changeListeners) listener();
     const snapshot = this.snapshot();
     const from = this.state;
     if (snapshot.state === from) return;

@@ -19,6 +19,8 @@ export interface SupervisorOptions extends HealthWatchOptions {
   restart?: Partial<RestartPolicy>;
   /** This engine's replica index (default 0). */
   replica?: number;
+  /** Generations continue from here (a replica rebuilt by a reload): the gateway never reuses old sockets. */
+  generationBase?: number;
   /** Sweep orphaned engines on start and stop (default true); a ReplicaSet sweeps once for all its replicas. */
   sweepOrphans?: boolean;
 }

@@ -31,7 +31,6 @@ import type {
 } from "./types.js";
 
 export type { SupervisorDeps, SupervisorOptions };
-
 /**
  * Runs one engine through its life: start → loading → ready, restarts with backoff when it dies or hangs,
  * gives up after a crash loop, and drains on stop. Health checks: health-watch.ts; the restart decision:
@@ -78,6 +77,7 @@ export class Supervisor implements SupervisorView {
       onDown: (failure) => this.engineDown(failure),
     });
     this.randomKey = deps.randomKey ?? (() => randomBytes(24).toString("base64url"));
+    this.generation = options.generationBase ?? 0;
   }
 
   /** Removes orphaned engines of ours, then starts the engine. Resolves once the start is under way. */

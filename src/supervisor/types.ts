@@ -96,6 +96,8 @@ export interface SupervisorView {
   on(listener: (event: SupervisorEvent) => void): () => void;
   /** How many engines are ready (REPLICAS); absent: one engine. Admission capacity scales with it. */
   readyEngines?(): number;
+  /** Σ MAX_NUM_SEQS of the ready engines (REPLICAS; they may differ mid-reload); absent: one engine's. */
+  readySlots?(): number;
   /** Each replica's own snapshot (REPLICAS > 1), for /metrics; absent: one engine. */
   replicaSnapshots?(): ReplicaView[];
 }

@@ -136,6 +136,7 @@ function replicaJson(r: ReplicaSnapshot) {
     state: r.state,
     gpus: r.gpus,
     engineId: r.engineId,
+    generation: r.generation,
     inFlight: r.inFlight,
     restarts: r.restarts,
     lastError: r.lastError,

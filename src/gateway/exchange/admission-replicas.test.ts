@@ -19,7 +19,7 @@ function engines(ready: { n: number }): SupervisorView {
     }),
     engineEndpoint: () => null,
     on: () => () => {},
-    readyEngines: () => ready.n,
+    readySlots: () => ready.n * 4,
   };
 }
 

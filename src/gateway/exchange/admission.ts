@@ -58,9 +58,10 @@ export class Admission {
     return this.running + this.queueSize;
   }
 
-  /** MAX_NUM_SEQS × ready engines (at least one engine's worth, so refusals name the state, not "busy"). */
+  /** Σ MAX_NUM_SEQS of the ready engines (at least one engine's worth, so refusals name the state, not "busy"). */
   private get running(): number {
-    return this.maxNumSeqs * Math.max(1, this.supervisor.readyEngines?.() ?? 1);
+    const slots = this.supervisor.readySlots?.() ?? this.maxNumSeqs;
+    return slots > 0 ? slots : this.maxNumSeqs;
   }
 
   get inFlight(): number {
