@@ -78,6 +78,8 @@ export function envSchema(ctx: SchemaContext, isDir: (p: string) => boolean) {
     ENGINE_IMAGE: variable(word('an image reference, e.g. "localhost/llm-runner-vllm:0.1.0"'), null),
     GPU_IDS: variable(gpuIds, "all" as const),
     REPLICAS: variable(replicas(MAX_REPLICAS), 1 as number | "auto"),
+    DISTRIBUTED_EXECUTOR: variable(oneOf(["mp", "ray"] as const), null),
+    RAY_ADDRESS: variable(word('the Ray head\'s address, e.g. "10.0.0.1:6379"'), null),
     ENGINE_PORT: variable(integer({ min: 0, max: 65535, example: 8100 }), 8100),
     PYTHON: variable(word('a Python interpreter, e.g. "python3"'), "python3"),
     ENGINE_STALL_TIMEOUT: variable(seconds({ min: 0, minExclusive: true, example: "300" }), 300_000),

@@ -200,6 +200,8 @@ const BAD: [string, string, string][] = [
   ["ENGINE_PORT", "65536", "from 0 to 65535"],
   ["ENGINE_PORT", "8000", "same as PORT"],
   ["REPLICAS", "0", "from 1 to 64"],
+  ["DISTRIBUTED_EXECUTOR", "threads", "one of: mp, ray"],
+  ["RAY_ADDRESS", "", "is empty"],
   ["REPLICAS", "two", 'or "auto"'],
   ["REPLICAS", "2", "GPUs are not known"],
   ["PYTHON", "", "is empty"],

@@ -114,7 +114,8 @@ export async function loadConfig(input: LoadConfigInput): Promise<LoadConfigResu
     v.ENGINE !== undefined
   ) {
     const plan = planReplicas({
-      replicas: v.REPLICAS,
+      // One engine spans the Ray cluster: it is the only replica.
+      replicas: v.DISTRIBUTED_EXECUTOR === "ray" ? 1 : v.REPLICAS,
       gpuIds: v.GPU_IDS,
       hostGpus: gpus?.map((g) => g.index) ?? null,
       tensorParallelSize: v.TENSOR_PARALLEL_SIZE ?? 1,
@@ -142,6 +143,7 @@ export async function loadConfig(input: LoadConfigInput): Promise<LoadConfigResu
         maxNumSeqs: v.MAX_NUM_SEQS,
         maxNumBatchedTokens: v.MAX_NUM_BATCHED_TOKENS,
         facts: model.facts,
+        distributed: v.DISTRIBUTED_EXECUTOR === "ray",
       }),
     );
     issues.push(...gpu.issues.map(toIssue));
@@ -153,6 +155,8 @@ export async function loadConfig(input: LoadConfigInput): Promise<LoadConfigResu
   if (issues.length) return { ok: false, issues, warnings, ...kv };
   const config = toConfig(v as EnvValues);
   if (replicaSlots && replicaSlots.length > 1) config.replicaSlots = replicaSlots;
+  if (v.DISTRIBUTED_EXECUTOR) config.distributedExecutor = v.DISTRIBUTED_EXECUTOR;
+  if (v.RAY_ADDRESS) config.rayAddress = v.RAY_ADDRESS;
   if (config.driver === "docker" && config.engine === "vllm" && config.modelDir === null) {
     // A container forgets what it downloads: mount the host's Hugging Face cache when it exists.
     const hub = defaultHubCache(input.env, home);

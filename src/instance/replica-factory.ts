@@ -49,6 +49,7 @@ export function replicaFactory(options: ReplicaFactoryOptions): ReplicaFactory {
         modelDir: config.modelDir,
         localModelPath: engineFiles(config, "docker").localModelPath,
         hostPort: slot.enginePort,
+        hostNetwork: config.distributedExecutor === "ray",
         ownerId: ownerIdFor(config.home),
         logger: driverLogger,
       });

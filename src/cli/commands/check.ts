@@ -5,6 +5,7 @@ import { type CliCommand, type CliIO, EXIT } from "../cli-command.js";
 import { openConfigCommand } from "../config-command.js";
 import { checkDocker, checkPython } from "./check-engine.js";
 import { checkGpus, checkHome, checkModelFiles, checkPorts } from "./check-host.js";
+import { checkRay } from "./check-ray.js";
 import type { CheckLevel, CheckResult } from "./check-result.js";
 
 const HELP = `Usage: llm-runner check [--json] [config flags]
@@ -76,6 +77,7 @@ async function checkSetup(config: Config, io: CliIO): Promise<CheckResult[]> {
   if (config.driver === "docker") results.push(...(await checkDocker(config, io.env)));
   else results.push(...(await checkPython(config, io.env)));
   results.push(...(await checkGpus(config, io.env)));
+  if (config.distributedExecutor === "ray") results.push(await checkRay(config));
   results.push(checkModelFiles(config, io.env));
   results.push(...(await checkPorts(config)));
   results.push(checkHome(config));
