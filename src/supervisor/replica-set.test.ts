@@ -160,3 +160,26 @@ describe("ReplicaSet state", () => {
     ]);
   });
 });
+
+describe("ReplicaSet.replace (reload)", () => {
+  it("one replica rolled: reads LOADING while it drains and stops (never stopped/ERROR), ready after", async () => {
+    const { replicas, fakes } = set(["ready"]);
+    const seen: string[] = [];
+    replicas.on((e) => {
+      if (e.type === "state") seen.push(e.to);
+    });
+    const old = fakes[0] as FakeReplica;
+    old.stop = async () => {
+      old.setState("draining");
+      old.setState("stopped");
+    };
+    const next = new FakeReplica(0, "stopped");
+    next.start = async () => {
+      next.setState("loading");
+      next.setState("ready");
+    };
+    await replicas.replace({ index: 0, gpuIds: [0], maxNumSeqs: 4, supervisor: next }, 1_000);
+    expect(seen).toEqual(["loading", "ready"]);
+    expect(replicas.admit()?.endpoint.replica).toBe(0);
+  });
+});

@@ -48,6 +48,8 @@ export class ReplicaSet implements SupervisorView {
   private readonly members: Replica[];
   private readonly offs = new Map<Replica, () => void>();
   private readonly changeListeners = new Set<() => void>();
+  /** Replicas being rolled by a reload: their drain and stop read as loading, not as the runner going away. */
+  private readonly replacing = new Set<number>();
   private state: SupervisorState;
   /** Where the next tie-break starts, so equal replicas take turns. */
   private cursor = 0;
@@ -98,12 +100,18 @@ export class ReplicaSet implements SupervisorView {
     const at = this.members.findIndex((m) => m.index === next.index);
     const old = this.members[at];
     if (old === undefined) throw new Error(`no replica ${next.index}`);
-    await old.supervisor.stop();
-    this.detach(old);
-    this.members[at] = next;
-    this.attach(next);
-    this.forward({ type: "state", from: "stopped", to: "stopped", snapshot: this.snapshot() });
-    await this.startAndWait(next, readyTimeoutMs);
+    this.replacing.add(next.index);
+    try {
+      await old.supervisor.stop();
+      this.detach(old);
+      this.members[at] = next;
+      this.attach(next);
+      this.forward({ type: "state", from: "stopped", to: "stopped", snapshot: this.snapshot() });
+      await this.startAndWait(next, readyTimeoutMs);
+    } finally {
+      this.replacing.delete(next.index);
+      this.forward({ type: "state", from: "stopped", to: "stopped", snapshot: this.snapshot() });
+    }
   }
 
   /** Adds a replica (REPLICAS raised) and waits until it is ready. */
@@ -146,7 +154,19 @@ export class ReplicaSet implements SupervisorView {
   }
 
   snapshot(): SupervisorSnapshot {
-    return foldSnapshots(this.members.map((m) => m.supervisor.snapshot()));
+    return foldSnapshots(this.members.map((m) => this.view(m)));
+  }
+
+  /** A replica as the fold sees it: one being rolled reads as loading while it drains and stops. */
+  private view(m: Replica): SupervisorSnapshot {
+    const snap = m.supervisor.snapshot();
+    if (!this.replacing.has(m.index) || (snap.state !== "draining" && snap.state !== "stopped")) return snap;
+    return {
+      ...snap,
+      state: "loading",
+      progress: null,
+      progressDetail: "restarting with the new configuration",
+    };
   }
 
   /** Each replica's own snapshot, for status and /metrics. */
