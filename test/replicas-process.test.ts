@@ -78,6 +78,18 @@ describe("REPLICAS=3 (simulator, process driver)", () => {
     for (const n of peak) expect(n).toBeLessThanOrEqual(1.5 * mean);
     const spreadResults = await Promise.all(spread);
     expect(spreadResults.filter(({ route, result }) => streamProblem(route, result) !== null)).toEqual([]);
+    // Each engine's own token counter, scraped per replica into /metrics with a `replica` label.
+    const metrics = await (await fetch(`${runner.url}/metrics`)).text();
+    const tokens = [0, 1, 2].map((i) => {
+      const line = metrics
+        .split("\n")
+        .find((l) => l.startsWith(`vllm:generation_tokens_total{replica="${i}"`));
+      return Number(line?.split(" ").at(-1));
+    });
+    console.log(`spread: generation tokens per replica ${tokens.join(" / ")}`);
+    const meanTokens = tokens.reduce((x, y) => x + y, 0) / 3;
+    for (const n of tokens) expect(n).toBeGreaterThan(0);
+    for (const n of tokens) expect(n).toBeLessThanOrEqual(1.5 * meanTokens);
 
     // Isolation: 60 streams, then kill -9 replica 1's engine while they run.
     const health: string[] = [];

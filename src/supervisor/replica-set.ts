@@ -194,6 +194,16 @@ export class ReplicaSet implements SupervisorView {
     return ticket;
   }
 
+  replicaEndpoints(): Array<{ replica: number; endpoint: EngineEndpoint }> {
+    if (this.members.length === 1) return [];
+    const out: Array<{ replica: number; endpoint: EngineEndpoint }> = [];
+    for (const m of this.members) {
+      const endpoint = m.supervisor.engineEndpoint();
+      if (endpoint && m.supervisor.snapshot().state === "ready") out.push({ replica: m.index, endpoint });
+    }
+    return out;
+  }
+
   replicaSnapshots(): ReplicaView[] {
     return this.members.length > 1 ? this.replicas() : [];
   }

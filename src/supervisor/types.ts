@@ -98,6 +98,8 @@ export interface SupervisorView {
   readyEngines?(): number;
   /** Σ MAX_NUM_SEQS of the ready engines (REPLICAS; they may differ mid-reload); absent: one engine's. */
   readySlots?(): number;
+  /** The ready replicas' engines (REPLICAS > 1), for the per-replica vllm:* scrape; absent or []: one engine. */
+  replicaEndpoints?(): Array<{ replica: number; endpoint: EngineEndpoint }>;
   /** Each replica's own snapshot (REPLICAS > 1), for /metrics; absent: one engine. */
   replicaSnapshots?(): ReplicaView[];
 }
