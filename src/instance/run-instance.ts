@@ -166,7 +166,6 @@ export async function runInstance(options: RunInstanceOptions): Promise<RunningI
     }
     stopping = (async () => {
       logger.info({}, opts.force ? "stopping now (forced)" : "draining in-flight requests, then stopping");
-      await reloading?.catch(() => undefined);
       await supervisor.stop(opts.force ? { force: true } : {});
       await server.close();
       status.stop();

@@ -183,3 +183,27 @@ describe("ReplicaSet.replace (reload)", () => {
     expect(replicas.admit()?.endpoint.replica).toBe(0);
   });
 });
+
+describe("ReplicaSet.stop during a reload", () => {
+  it("a replace whose old replica is still draining starts no new engine once the set is stopping", async () => {
+    const { replicas, fakes } = set(["ready", "ready"]);
+    const old = fakes[0] as FakeReplica;
+    // Like Supervisor.stop: one drain, the same promise to every caller.
+    let finishDrain = () => {};
+    const drained = new Promise<void>((resolve) => {
+      finishDrain = resolve;
+    });
+    old.stop = () => drained;
+    const next = new FakeReplica(0, "stopped");
+    let started = false;
+    next.start = async () => {
+      started = true;
+    };
+    const rolling = replicas.replace({ index: 0, gpuIds: [0], maxNumSeqs: 4, supervisor: next }, 1_000);
+    const stopping = replicas.stop();
+    finishDrain();
+    await expect(rolling).rejects.toThrow(/stopping/);
+    await stopping;
+    expect(started).toBe(false);
+  });
+});

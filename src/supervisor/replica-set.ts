@@ -50,6 +50,8 @@ export class ReplicaSet implements SupervisorView {
   private readonly changeListeners = new Set<() => void>();
   /** Replicas being rolled by a reload: their drain and stop read as loading, not as the runner going away. */
   private readonly replacing = new Set<number>();
+  /** Set by stop(): a reload under way starts no engine after it. */
+  private stopping = false;
   private state: SupervisorState;
   /** Where the next tie-break starts, so equal replicas take turns. */
   private cursor = 0;
@@ -77,6 +79,7 @@ export class ReplicaSet implements SupervisorView {
 
   /** Drains and stops every replica at once, then sweeps: nothing of ours outlives a stop. */
   async stop(options: { drainTimeoutMs?: number; force?: boolean } = {}): Promise<void> {
+    this.stopping = true;
     await Promise.all(this.members.map((m) => m.supervisor.stop(options)));
     await sweepOrphans(this.deps.driver, this.deps.logger, "stop");
   }
@@ -103,6 +106,7 @@ export class ReplicaSet implements SupervisorView {
     this.replacing.add(next.index);
     try {
       await old.supervisor.stop();
+      if (this.stopping) throw new Error("the runner is stopping");
       this.detach(old);
       this.members[at] = next;
       this.attach(next);
@@ -117,6 +121,7 @@ export class ReplicaSet implements SupervisorView {
   /** Adds a replica (REPLICAS raised) and waits until it is ready. */
   async add(next: Replica, readyTimeoutMs: number): Promise<void> {
     if (this.member(next.index)) throw new Error(`replica ${next.index} exists already`);
+    if (this.stopping) throw new Error("the runner is stopping");
     this.members.push(next);
     this.attach(next);
     await this.startAndWait(next, readyTimeoutMs);
