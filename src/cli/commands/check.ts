@@ -1,5 +1,6 @@
 import { configFlagsHelp } from "../../config/config-flags.js";
 import { formatKvCacheLine } from "../../config/kv-fit-check.js";
+import { formatGpuIds, replicaSlotsOf } from "../../config/replica-plan.js";
 import type { Config } from "../../config/types.js";
 import { type CliCommand, type CliIO, EXIT } from "../cli-command.js";
 import { openConfigCommand } from "../config-command.js";
@@ -50,6 +51,14 @@ export const checkCommand: CliCommand = {
         name: "config",
         message: `configuration valid (MODEL_ID=${c.modelId}, ENGINE=${c.engine}, DRIVER=${c.driver}, TP=${c.tensorParallelSize}, PP=${c.pipelineParallelSize})`,
       });
+      const slots = replicaSlotsOf(c);
+      if (slots.length > 1) {
+        results.push({
+          level: "ok",
+          name: "replicas",
+          message: `${slots.length} replicas on GPU ${slots.map((s) => formatGpuIds(s.gpuIds)).join(" | ")}`,
+        });
+      }
     }
     for (const w of loaded.warnings) results.push({ level: "warn", name: "config", message: w });
     if (loaded.kvCache && loaded.kvCache.verdict !== "short") {
