@@ -27,6 +27,7 @@ export const CONFIG_FLAGS: readonly ConfigFlag[] = [
   { flag: "--engine-image", env: "ENGINE_IMAGE" },
   { flag: "--gpu-ids", env: "GPU_IDS" },
   { flag: "--engine-port", env: "ENGINE_PORT" },
+  { flag: "--replicas", env: "REPLICAS" },
   { flag: "--home", env: "LLM_RUNNER_HOME" },
 ];
 

@@ -19,6 +19,16 @@ export function crossFieldIssues(v: Partial<EnvValues>): Finding[] {
       message: `is the same as PORT (${v.PORT}): the gateway and the engine cannot listen on one port. Pick another ENGINE_PORT (e.g. ${v.PORT === 8100 ? 8101 : 8100}) or 0 for a free one.`,
     });
   }
+  if (v.DISTRIBUTED_EXECUTOR === "ray") issues.push(...rayIssues(v));
+  const count = typeof v.REPLICAS === "number" ? v.REPLICAS : 1;
+  if (v.PORT !== undefined && v.ENGINE_PORT && count > 1) {
+    const last = v.ENGINE_PORT + count - 1;
+    if (v.PORT > v.ENGINE_PORT && v.PORT <= last)
+      issues.push({
+        variable: "ENGINE_PORT",
+        message: `is ${v.ENGINE_PORT}: with REPLICAS=${count} the engines take ports ${v.ENGINE_PORT}…${last}, which include PORT (${v.PORT}). Pick an ENGINE_PORT above ${v.PORT} or at most ${v.PORT - count}, or 0 for free ports.`,
+      });
+  }
   return issues;
 }
 
@@ -38,4 +48,30 @@ export function crossFieldNotes(v: Partial<EnvValues>): string[] {
     );
   }
   return notes;
+}
+
+/** DISTRIBUTED_EXECUTOR=ray: one engine over a Ray cluster the operator started (README "Past one node"). */
+function rayIssues(v: Partial<EnvValues>): Finding[] {
+  const issues: Finding[] = [];
+  if (v.RAY_ADDRESS === null) {
+    issues.push({
+      variable: "RAY_ADDRESS",
+      message:
+        "is not set, but DISTRIBUTED_EXECUTOR=ray needs the Ray cluster's address. Start the cluster first (ray start --head --port=6379 on this node, ray start --address=<this node's IP>:6379 on the others), then set RAY_ADDRESS=<this node's IP>:6379.",
+    });
+  }
+  if (v.REPLICAS !== undefined && v.REPLICAS !== 1 && v.REPLICAS !== "auto") {
+    issues.push({
+      variable: "REPLICAS",
+      message: `is ${v.REPLICAS}, but DISTRIBUTED_EXECUTOR=ray runs one engine over the whole Ray cluster. Set REPLICAS=1, or drop DISTRIBUTED_EXECUTOR to run one engine per GPU group on this node.`,
+    });
+  }
+  if (v.DRIVER !== "process" && v.ENGINE_PORT === 0) {
+    issues.push({
+      variable: "ENGINE_PORT",
+      message:
+        "is 0, but with DISTRIBUTED_EXECUTOR=ray the engine container uses the host's network and must listen on a known port. Set ENGINE_PORT, e.g. 8100.",
+    });
+  }
+  return issues;
 }

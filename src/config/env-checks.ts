@@ -203,6 +203,18 @@ export const gpuIds: Check<"all" | number[]> = (raw) => {
   return ids;
 };
 
+/** REPLICAS: a whole number of engines, or "auto" (as many as the GPUs allow). */
+export function replicas(max: number): Check<number | "auto"> {
+  const count = integer({ min: 1, max, example: 2 });
+  return (raw) => {
+    if (raw.trim().toLowerCase() === "auto") return "auto";
+    const n = count(raw);
+    return n instanceof Invalid
+      ? new Invalid(`${n.message.replace(/\.$/, "")}; or "auto" for one per GPU group.`)
+      : n;
+  };
+}
+
 export const currency: Check<string> = (raw) =>
   /^[A-Za-z]{1,10}$/.test(raw.trim())
     ? raw.trim()

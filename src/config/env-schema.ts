@@ -21,6 +21,7 @@ import {
   LOG_LEVELS,
   modelId,
   oneOf,
+  replicas,
   type SchemaContext,
   SIM_MODES,
   seconds,
@@ -28,6 +29,7 @@ import {
   variable,
   word,
 } from "./env-checks.js";
+import { MAX_REPLICAS } from "./replica-plan.js";
 
 export { AI_RUNNER_CONTRACT_VERSION, expandPath, isLocalModelId, type SchemaContext } from "./env-checks.js";
 
@@ -75,6 +77,9 @@ export function envSchema(ctx: SchemaContext, isDir: (p: string) => boolean) {
     DRIVER: variable(oneOf(["docker", "process"] as const), "docker" as const),
     ENGINE_IMAGE: variable(word('an image reference, e.g. "localhost/llm-runner-vllm:0.1.0"'), null),
     GPU_IDS: variable(gpuIds, "all" as const),
+    REPLICAS: variable(replicas(MAX_REPLICAS), 1 as number | "auto"),
+    DISTRIBUTED_EXECUTOR: variable(oneOf(["mp", "ray"] as const), null),
+    RAY_ADDRESS: variable(word('the Ray head\'s address, e.g. "10.0.0.1:6379"'), null),
     ENGINE_PORT: variable(integer({ min: 0, max: 65535, example: 8100 }), 8100),
     PYTHON: variable(word('a Python interpreter, e.g. "python3"'), "python3"),
     ENGINE_STALL_TIMEOUT: variable(seconds({ min: 0, minExclusive: true, example: "300" }), 300_000),

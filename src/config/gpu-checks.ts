@@ -19,6 +19,8 @@ export interface GpuCheckInput {
   maxNumSeqs?: number;
   maxNumBatchedTokens?: number;
   facts: ModelFacts | null;
+  /** DISTRIBUTED_EXECUTOR=ray: the engine may span more GPUs than this host has (the cluster provides them). */
+  distributed?: boolean;
 }
 
 export interface GpuCheckResult {
@@ -60,7 +62,11 @@ export function checkGpus(input: GpuCheckInput): GpuCheckResult {
   const pp = input.pipelineParallelSize;
   if (tp === undefined || pp === undefined) return { issues, warnings };
   const world = tp * pp;
-  if (world > given) {
+  if (world > given && input.distributed) {
+    warnings.push(
+      `TENSOR_PARALLEL_SIZE × PIPELINE_PARALLEL_SIZE = ${world} GPUs, more than the ${given} here (${givenHow}): the Ray cluster at RAY_ADDRESS must provide the rest. 'llm-runner check' compares with 'ray status'.`,
+    );
+  } else if (world > given) {
     issues.push({
       variable: tp > 1 || pp === 1 ? "TENSOR_PARALLEL_SIZE" : "PIPELINE_PARALLEL_SIZE",
       message: `TENSOR_PARALLEL_SIZE × PIPELINE_PARALLEL_SIZE = ${tp} × ${pp} = ${world} GPUs, but the engine gets ${given} (${givenHow}). Lower them so the product is at most ${given}, or give the engine more GPUs with GPU_IDS. (Spreading one model over several machines needs vLLM's multi-node Ray backend, which llm-runner does not set up.)`,

@@ -21,6 +21,8 @@ import { checkGpus } from "./gpu-checks.js";
 import type { KvCacheSummary } from "./kv-fit-check.js";
 import { checkModel, type Finding } from "./model-checks.js";
 import { isDir } from "./model-info.js";
+import { checkReplicaGpus } from "./replica-checks.js";
+import { planReplicas, type ReplicaSlot } from "./replica-plan.js";
 import type { Config, ConfigIssue } from "./types.js";
 
 export interface LoadConfigInput {
@@ -95,16 +97,44 @@ export async function loadConfig(input: LoadConfigInput): Promise<LoadConfigResu
   issues.push(...model.issues.map(toIssue));
   warnings.push(...model.warnings);
 
+  let gpus: GpuInfo[] | null = null;
   if (v.ENGINE === "vllm" && input.gpuProbe) {
-    const gpus = await listGpus(input.gpuProbe, warnings);
+    gpus = await listGpus(input.gpuProbe, warnings);
     if (gpus && gpus.length === 0) {
       warnings.push(
         "no NVIDIA GPU found (nvidia-smi is not on PATH): GPU count and memory checks skipped. ENGINE=vllm needs a GPU to run; ENGINE=sim does not.",
       );
-    } else if (gpus) {
-      const gpu = checkGpus({
-        gpus,
-        gpuIds: v.GPU_IDS,
+    }
+  }
+  let replicaSlots: ReplicaSlot[] | undefined;
+  if (
+    v.REPLICAS !== undefined &&
+    v.GPU_IDS !== undefined &&
+    v.ENGINE_PORT !== undefined &&
+    v.ENGINE !== undefined
+  ) {
+    const plan = planReplicas({
+      // One engine spans the Ray cluster: it is the only replica.
+      replicas: v.DISTRIBUTED_EXECUTOR === "ray" ? 1 : v.REPLICAS,
+      gpuIds: v.GPU_IDS,
+      hostGpus: gpus?.map((g) => g.index) ?? null,
+      tensorParallelSize: v.TENSOR_PARALLEL_SIZE ?? 1,
+      pipelineParallelSize: v.PIPELINE_PARALLEL_SIZE ?? 1,
+      enginePort: v.ENGINE_PORT,
+      engine: v.ENGINE,
+    });
+    if (plan.ok) {
+      replicaSlots = plan.slots;
+      warnings.push(...plan.notes);
+    } else issues.push(toIssue(plan.issue));
+  }
+  if (gpus && gpus.length > 0) {
+    // One replica: GPU_IDS as a whole. Several: each group on its own, the findings merged (replica-checks.ts).
+    const groups = replicaSlots && replicaSlots.length > 1 ? replicaSlots : null;
+    const gpu = checkReplicaGpus(groups, (gpuIds) =>
+      checkGpus({
+        gpus: gpus as GpuInfo[],
+        gpuIds: gpuIds ?? v.GPU_IDS,
         tensorParallelSize: v.TENSOR_PARALLEL_SIZE,
         pipelineParallelSize: v.PIPELINE_PARALLEL_SIZE,
         use8bit: v.USE_8BIT,
@@ -113,16 +143,20 @@ export async function loadConfig(input: LoadConfigInput): Promise<LoadConfigResu
         maxNumSeqs: v.MAX_NUM_SEQS,
         maxNumBatchedTokens: v.MAX_NUM_BATCHED_TOKENS,
         facts: model.facts,
-      });
-      issues.push(...gpu.issues.map(toIssue));
-      warnings.push(...gpu.warnings);
-      kvCache = gpu.kvCache;
-    }
+        distributed: v.DISTRIBUTED_EXECUTOR === "ray",
+      }),
+    );
+    issues.push(...gpu.issues.map(toIssue));
+    warnings.push(...gpu.warnings);
+    kvCache = gpu.kvCache;
   }
 
   const kv = kvCache ? { kvCache } : {};
   if (issues.length) return { ok: false, issues, warnings, ...kv };
   const config = toConfig(v as EnvValues);
+  if (replicaSlots && replicaSlots.length > 1) config.replicaSlots = replicaSlots;
+  if (v.DISTRIBUTED_EXECUTOR) config.distributedExecutor = v.DISTRIBUTED_EXECUTOR;
+  if (v.RAY_ADDRESS) config.rayAddress = v.RAY_ADDRESS;
   if (config.driver === "docker" && config.engine === "vllm" && config.modelDir === null) {
     // A container forgets what it downloads: mount the host's Hugging Face cache when it exists.
     const hub = defaultHubCache(input.env, home);

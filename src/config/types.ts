@@ -1,5 +1,6 @@
 // The typed configuration every module receives. Built once at start by `loadConfig`
 // (src/config/load-config.ts) from the environment plus CLI flags; never re-read process.env elsewhere.
+import type { ReplicaSlot } from "./replica-plan.js";
 
 export type EngineKind = "vllm" | "sim";
 export type DriverKind = "docker" | "process";
@@ -47,6 +48,12 @@ export interface Config {
   driver: DriverKind; // DRIVER (default docker)
   engineImage: string; // ENGINE_IMAGE (default depends on ENGINE)
   gpuIds: "all" | number[]; // GPU_IDS
+  /** DISTRIBUTED_EXECUTOR: vLLM's --distributed-executor-backend (absent: vLLM picks). */
+  distributedExecutor?: "mp" | "ray";
+  /** RAY_ADDRESS: the Ray cluster the engine joins with DISTRIBUTED_EXECUTOR=ray. */
+  rayAddress?: string;
+  /** REPLICAS resolved: each engine's GPUs and port (set by loadConfig; absent = one engine on gpuIds/enginePort). */
+  replicaSlots?: ReplicaSlot[];
   enginePort: number; // ENGINE_PORT: the engine's port on 127.0.0.1 (default 8100; 0 = pick a free port)
   python: string; // PYTHON (process driver interpreter, default python3)
   engineStallTimeoutMs: number; // ENGINE_STALL_TIMEOUT seconds (default 300)

@@ -23,6 +23,8 @@ export interface ContainerSpecInput {
   /** 0 = an ephemeral port chosen by the engine. */
   hostPort: number;
   ownerId: string;
+  /** DISTRIBUTED_EXECUTOR=ray: the host's network (Ray and NCCL reach the other nodes), listening on hostPort. */
+  hostNetwork?: boolean;
   spec: Pick<EngineStartSpec, "instanceId" | "engine" | "env" | "modelId" | "buildArgs">;
 }
 
@@ -49,7 +51,11 @@ export function containerCreateOptions(input: ContainerSpecInput): Docker.Contai
     name: containerName(spec.instanceId),
     Image: input.image,
     // The image's ENTRYPOINT is `python3 -m llm_runtime`; these are the `vllm serve` arguments.
-    Cmd: spec.buildArgs(listenAddress("docker", CONTAINER_ENGINE_PORT)),
+    Cmd: spec.buildArgs(
+      input.hostNetwork
+        ? listenAddress("docker", input.hostPort, true)
+        : listenAddress("docker", CONTAINER_ENGINE_PORT),
+    ),
     Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
     Labels: {
       [LABEL_MANAGED]: "true",
@@ -57,13 +63,18 @@ export function containerCreateOptions(input: ContainerSpecInput): Docker.Contai
       [LABEL_INSTANCE]: spec.instanceId,
       [LABEL_MODEL]: spec.modelId,
     },
-    ExposedPorts: { [port]: {} },
+    ...(input.hostNetwork ? {} : { ExposedPorts: { [port]: {} } }),
     Tty: false,
     HostConfig: {
-      PortBindings: {
-        [port]: [{ HostIp: "127.0.0.1", HostPort: input.hostPort ? String(input.hostPort) : "" }],
-      },
-      // vLLM's workers share tensors through /dev/shm; the container default of 64 MiB is far too small.
+      ...(input.hostNetwork
+        ? { NetworkMode: "host" }
+        : {
+            PortBindings: {
+              [port]: [{ HostIp: "127.0.0.1", HostPort: input.hostPort ? String(input.hostPort) : "" }],
+            },
+          }),
+      // vLLM's workers (and Ray's object store) share tensors through /dev/shm: the host's, not the container
+      // default of 64 MiB, which is far too small.
       IpcMode: "host",
       SecurityOpt: ["no-new-privileges"],
       // An init as PID 1 forwards SIGTERM to the engine (PID 1 ignores signals it has no handler for).

@@ -22,6 +22,8 @@ export interface DockerDriverOptions {
   localModelPath?: string | null;
   /** The engine's port on 127.0.0.1; 0 = an ephemeral port. */
   hostPort: number;
+  /** DISTRIBUTED_EXECUTOR=ray: run on the host's network (hostPort must then be set). */
+  hostNetwork?: boolean;
   /** A stable id of this LLM_RUNNER_HOME: labels our containers so orphans can be found after a crash. */
   ownerId: string;
   pullTimeoutMs?: number;
@@ -55,7 +57,10 @@ export class DockerDriver implements EngineDriver {
       // Logs and wait first: an engine that fails at once must still deliver its fatal line and exit code.
       const logs = await attachLogs(container, spec);
       const exited = waitForExit(container, logs.done, log);
-      const hostPort = await publishedPort(container, this.options.hostPort);
+      // On the host's network the engine listens on ENGINE_PORT itself; otherwise on the port Docker published.
+      const hostPort = this.options.hostNetwork
+        ? this.options.hostPort
+        : await publishedPort(container, this.options.hostPort);
       return new DockerEngineHandle(container, `http://127.0.0.1:${hostPort}`, exited, log);
     } catch (err) {
       await container.remove({ force: true }).catch(() => {});

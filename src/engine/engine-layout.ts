@@ -12,9 +12,12 @@ export const CONTAINER_MODELS_DIR = "/models";
 
 export type DriverKind = "process" | "docker";
 
-/** Where the engine listens: `port` is the host port for the process driver (0: the driver picks a free one). */
-export function listenAddress(driver: DriverKind, port: number): ListenAddress {
-  return driver === "process"
+/**
+ * Where the engine listens: `port` is the host port for the process driver (0: the driver picks a free one), and
+ * for a container on the host's network (DISTRIBUTED_EXECUTOR=ray), which listens on loopback like a process.
+ */
+export function listenAddress(driver: DriverKind, port: number, hostNetwork = false): ListenAddress {
+  return driver === "process" || hostNetwork
     ? { host: "127.0.0.1", port }
     : { host: "0.0.0.0", port: CONTAINER_ENGINE_PORT };
 }

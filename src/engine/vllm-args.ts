@@ -57,6 +57,8 @@ export function buildVllmArgs(config: Config, driver: DriverKind, listen: Listen
   // Current vLLM infers --load-format from the quantization.
   if (config.use8bit) args.push("--quantization", "bitsandbytes");
   if (placement.downloadDir !== null) args.push("--download-dir", placement.downloadDir);
+  // vLLM's own executor over a Ray cluster (multi-node); the cluster is the operator's (RAY_ADDRESS).
+  if (config.distributedExecutor) args.push("--distributed-executor-backend", config.distributedExecutor);
   // The gateway logs every request itself; the engine's access lines only repeat them, unless debugging.
   if (config.logLevel !== "debug" && config.logLevel !== "trace") args.push("--disable-uvicorn-access-log");
   if (config.engine === "sim") args.push(...simArgs(config.sim));
@@ -101,6 +103,8 @@ export function engineEnv(
 ): Record<string, string> {
   const env: Record<string, string> = { VLLM_API_KEY: apiKey, CUDA_DEVICE_ORDER: "PCI_BUS_ID" };
   if (config.hfToken) env.HF_TOKEN = config.hfToken;
+  // ray.init() inside vLLM joins the cluster at RAY_ADDRESS instead of starting a local one.
+  if (config.distributedExecutor === "ray" && config.rayAddress) env.RAY_ADDRESS = config.rayAddress;
   // The model was pulled before the engine starts: vLLM reads the cache only, so it can never stall on a download.
   // --download-dir covers only the weights; transformers reads config.json and the tokenizer from the hub cache
   // (vLLM's get_config passes no cache_dir), so point that cache at MODEL_DIR too, or offline loading fails.

@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { isAlive } from "../engine/process-group.js";
+import type { ReplicaSnapshot } from "../supervisor/replica-set.js";
 import type { SupervisorSnapshot } from "../supervisor/types.js";
 
 // Files a running instance keeps in LLM_RUNNER_HOME, so other CLI invocations can find and talk to it:
@@ -28,6 +29,8 @@ export interface StatusRecord {
   updatedAt: string;
   snapshot: SupervisorSnapshot;
   gpus: string;
+  /** Each replica's snapshot (REPLICAS > 1). */
+  replicas?: ReplicaSnapshot[];
   totals: {
     requests: number;
     promptTokens: number;
@@ -44,6 +47,7 @@ export function instancePaths(home: string) {
     status: join(home, "status.json"),
     runnerLog: join(home, "runner.log"),
     engineLog: join(home, "engine.log"),
+    reload: join(home, "reload.json"),
     ledger: join(home, "ledger.sqlite"),
   };
 }

@@ -1,11 +1,10 @@
 import { randomBytes } from "node:crypto";
-import { createWriteStream } from "node:fs";
 import { join } from "node:path";
+import type { ConfigSource } from "../config/config-source.js";
 import { readHostEnv } from "../config/host-env.js";
+import { replicaSlotsOf } from "../config/replica-plan.js";
 import type { Config } from "../config/types.js";
 import type { EngineDriver } from "../engine/engine-driver.js";
-import { ProcessDriver } from "../engine/process-driver.js";
-import { buildVllmArgs, engineEnv, engineFiles } from "../engine/vllm-args.js";
 import { createGateway } from "../gateway/create-gateway.js";
 import { serveGateway } from "../gateway/http/serve.js";
 import { gpuProbeFor } from "../gpu/probe-from-env.js";
@@ -14,22 +13,25 @@ import type { Logger } from "../log/logger.js";
 import { createGatewayMetrics } from "../metrics/gateway-metrics.js";
 import { SqliteLedger } from "../pricing/ledger.js";
 import { LedgerGuard } from "../pricing/ledger-guard.js";
-import { systemClock } from "../supervisor/clock.js";
-import { httpEngineCanary } from "../supervisor/engine-canary.js";
-import { httpEngineProbe } from "../supervisor/engine-probe.js";
-import { Supervisor } from "../supervisor/supervisor.js";
+import { type Replica, ReplicaSet } from "../supervisor/replica-set.js";
 import type { SupervisorEvent } from "../supervisor/types.js";
 import { VERSION } from "../version.js";
-import { ownerIdFor, RUNTIME_DIR } from "./engine-home.js";
+import { EngineLogs } from "./engine-logs.js";
 import { acquireHomeLock } from "./home-lock.js";
 import { assertHomeWritable } from "./home-writable.js";
 import { type InstanceRecord, instancePaths, removeInstance, writeInstance } from "./instance-files.js";
+import { type ReloadOutcome, reloadReplicas } from "./reload.js";
+import { writeReloadRecord } from "./reload-record.js";
+import { replicaFactory } from "./replica-factory.js";
 import { StatusWriter } from "./status-writer.js";
 
 export interface RunningInstance {
   readonly url: string;
-  readonly supervisor: Supervisor;
+  /** The engines' supervisors (one per replica) behind one view. */
+  readonly supervisor: ReplicaSet;
   readonly record: InstanceRecord;
+  /** Reads the config again and rolls the replicas onto it one at a time (reload.ts). */
+  reload(): Promise<ReloadOutcome>;
   /** Drains and stops everything; idempotent. */
   shutdown(options?: { force?: boolean }): Promise<void>;
 }
@@ -42,34 +44,8 @@ export interface RunInstanceOptions {
   logFile: string | null;
   gpuProbe?: GpuProbe;
   onEvent?: (event: SupervisorEvent) => void;
-}
-
-// The docker driver pulls in dockerode (ssh2, grpc-js, protobufjs: ~20 MB and ~200 ms): loaded only when used.
-async function createDriver(config: Config, env: NodeJS.ProcessEnv, logger: Logger): Promise<EngineDriver> {
-  if (config.driver === "process") {
-    return new ProcessDriver({
-      python: config.python,
-      runtimeDir: RUNTIME_DIR,
-      home: config.home,
-      port: config.enginePort,
-      logger,
-      baseEnv: env,
-    });
-  }
-  const [{ createDockerClient }, { DockerDriver }] = await Promise.all([
-    import("../engine/docker-client.js"),
-    import("../engine/docker-driver.js"),
-  ]);
-  return new DockerDriver({
-    docker: createDockerClient(readHostEnv(env).dockerHost),
-    image: config.engineImage,
-    gpuIds: config.gpuIds,
-    modelDir: config.modelDir,
-    localModelPath: engineFiles(config, "docker").localModelPath,
-    hostPort: config.enginePort,
-    ownerId: ownerIdFor(config.home),
-    logger,
-  });
+  /** Where the config came from, read again on reload (default: this environment, no flags, no env file). */
+  source?: ConfigSource;
 }
 
 /**
@@ -83,53 +59,22 @@ export async function runInstance(options: RunInstanceOptions): Promise<RunningI
   const lock = acquireHomeLock(config.home);
   const paths = instancePaths(config.home);
   const instanceId = `${Date.now().toString(36)}-${randomBytes(3).toString("hex")}`;
-  const engineLog = createWriteStream(paths.engineLog, { flags: "w", mode: 0o600 });
-  // A full or read-only disk loses engine log lines; it must not bring the runner (and its streams) down.
-  let engineLogFailed = false;
-  engineLog.on("error", (err) => {
-    if (engineLogFailed) return;
-    engineLogFailed = true;
-    logger.error(
-      { err, file: paths.engineLog },
-      "engine.log cannot be written; engine output is no longer kept",
-    );
-  });
-  let driver: EngineDriver;
+  const slots = replicaSlotsOf(config);
+  const engineLogs = new EngineLogs(paths.engineLog, logger);
+  const makeReplica = replicaFactory({ instanceId, env: options.env, logger, engineLogs });
+  let members: Replica[];
   try {
-    driver = await createDriver(config, options.env, logger.child({ component: "driver" }));
+    members = await Promise.all(slots.map((slot) => makeReplica(config, slot)));
   } catch (err) {
-    engineLog.end();
+    await engineLogs.end();
     lock.release();
     throw err;
   }
-
-  const supervisor = new Supervisor(
-    {
-      instanceId,
-      engine: config.engine,
-      modelId: config.modelId,
-      buildArgs: (listen) => buildVllmArgs(config, driver.kind, listen),
-      env: withoutApiKey(engineEnv(config, driver.kind, "")),
-      stallTimeoutMs: config.engineStallTimeoutMs,
-      hangTimeoutMs: config.engineHangTimeoutMs,
-      canaryIntervalMs: config.engineCanaryIntervalMs,
-      canaryTimeoutMs: config.engineCanaryTimeoutMs,
-      restart: { healthyResetMs: config.engineHealthyResetMs },
-      drainTimeoutMs: config.drainTimeoutMs,
-      stopGraceMs: config.stopGraceMs,
-    },
-    {
-      driver,
-      clock: systemClock,
-      logger: logger.child({ component: "supervisor" }),
-      probe: httpEngineProbe,
-      canary: httpEngineCanary,
-    },
-  );
-  supervisor.on((event) => {
-    if (event.type === "log") engineLog.write(`${event.line}\n`);
-    options.onEvent?.(event);
+  const supervisor = new ReplicaSet(members, {
+    driver: members[0]?.driver as EngineDriver,
+    logger: logger.child({ component: "replicas" }),
   });
+  supervisor.on((event) => options.onEvent?.(event));
 
   let ledger: LedgerGuard;
   try {
@@ -138,7 +83,7 @@ export async function runInstance(options: RunInstanceOptions): Promise<RunningI
       logger: logger.child({ component: "ledger" }),
     });
   } catch (err) {
-    engineLog.end();
+    await engineLogs.end();
     lock.release();
     throw new Error(`the usage ledger ${paths.ledger} cannot be opened: ${(err as Error).message}`);
   }
@@ -158,7 +103,7 @@ export async function runInstance(options: RunInstanceOptions): Promise<RunningI
     server = await serveGateway(app, { host: config.host, port: config.port });
   } catch (err) {
     ledger.close();
-    engineLog.end();
+    await engineLogs.end();
     lock.release();
     throw err;
   }
@@ -183,6 +128,37 @@ export async function runInstance(options: RunInstanceOptions): Promise<RunningI
 
   await supervisor.start();
 
+  // One reload at a time; its outcome is also written to reload.json for `llm-runner reload`.
+  let current = config;
+  let reloading: Promise<ReloadOutcome> | null = null;
+  const reload = (): Promise<ReloadOutcome> => {
+    if (stopping)
+      return Promise.resolve({ state: "failed", restarted: [], message: "the runner is stopping" });
+    if (reloading)
+      return Promise.resolve({ state: "failed", restarted: [], message: "a reload is already running" });
+    const startedAt = new Date().toISOString();
+    writeReloadRecord(paths.reload, { state: "running", startedAt, message: "reloading" });
+    reloading = (async () => {
+      const source = options.source ?? { env: options.env, overrides: {}, envFile: null, cwd: process.cwd() };
+      const deps = {
+        source,
+        replicas: supervisor,
+        makeReplica,
+        logger: logger.child({ component: "reload" }),
+      };
+      const { outcome, config: next } = await reloadReplicas(deps, current).catch((err: Error) => ({
+        outcome: { state: "failed" as const, restarted: [], message: `reload failed: ${err.message}` },
+        config: current,
+      }));
+      current = next;
+      writeReloadRecord(paths.reload, { ...outcome, startedAt, finishedAt: new Date().toISOString() });
+      return outcome;
+    })().finally(() => {
+      reloading = null;
+    });
+    return reloading;
+  };
+
   let stopping: Promise<void> | null = null;
   const shutdown = (opts: { force?: boolean } = {}): Promise<void> => {
     if (stopping) {
@@ -195,25 +171,19 @@ export async function runInstance(options: RunInstanceOptions): Promise<RunningI
       await server.close();
       status.stop();
       ledger.close();
-      await new Promise<void>((r) => engineLog.end(r));
+      await engineLogs.end();
       removeInstance(config.home, process.pid);
       lock.release();
       logger.info({}, "stopped");
     })();
     return stopping;
   };
-  return { url: record.url, supervisor, record, shutdown };
+  return { url: record.url, supervisor, record, shutdown, reload };
 }
 
 /** A URL this machine can call: listening on all interfaces (0.0.0.0 / ::) is reached through loopback. */
 export function localUrl(url: string): string {
   return url.replace("//0.0.0.0:", "//127.0.0.1:").replace("//[::]:", "//[::1]:");
-}
-
-// The supervisor makes a fresh engine key for every start.
-function withoutApiKey(env: Record<string, string>): Record<string, string> {
-  const { VLLM_API_KEY: _unused, ...rest } = env;
-  return rest;
 }
 
 export function defaultLogFile(home: string): string {

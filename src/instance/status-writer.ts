@@ -1,6 +1,6 @@
 import type { Config } from "../config/types.js";
 import type { SessionTotals } from "../pricing/ledger.js";
-import type { Supervisor } from "../supervisor/supervisor.js";
+import type { ReplicaSet } from "../supervisor/replica-set.js";
 import { type StatusRecord, writeJsonAtomic } from "./instance-files.js";
 
 const REFRESH_MS = 2_000;
@@ -10,10 +10,11 @@ export class StatusWriter {
   private timer: NodeJS.Timeout | null = null;
   private pending: NodeJS.Timeout | null = null;
   private off: (() => void) | null = null;
+  private offReplicas: (() => void) | null = null;
 
   constructor(
     private readonly path: string,
-    private readonly supervisor: Supervisor,
+    private readonly supervisor: ReplicaSet,
     /** Running totals since start (the ledger keeps them as rows commit: no query per refresh). */
     private readonly totals: () => SessionTotals,
     private readonly config: Config,
@@ -25,6 +26,7 @@ export class StatusWriter {
       if (ev.type === "state" || ev.type === "error") this.write();
       else if (ev.type === "progress") this.writeSoon();
     });
+    this.offReplicas = this.supervisor.onReplicaChange(() => this.write());
     this.timer = setInterval(() => this.write(), REFRESH_MS);
     this.timer.unref();
   }
@@ -43,6 +45,7 @@ export class StatusWriter {
     if (this.timer) clearInterval(this.timer);
     if (this.pending) clearTimeout(this.pending);
     this.off?.();
+    this.offReplicas?.();
     this.write();
   }
 
@@ -52,6 +55,7 @@ export class StatusWriter {
       updatedAt: new Date().toISOString(),
       snapshot: this.supervisor.snapshot(),
       gpus: this.config.gpuIds === "all" ? "all" : this.config.gpuIds.join(","),
+      ...(this.supervisor.size > 1 ? { replicas: this.supervisor.replicas() } : {}),
       totals,
     };
     try {

@@ -35,4 +35,10 @@ describe("aiModelsEntry", () => {
     expect(runnerUrl({ host: "::", port: 8000 })).toBe("http://127.0.0.1:8000");
     expect(runnerUrl({ host: "fd00::1", port: 8000 })).toBe("http://[fd00::1]:8000");
   });
+
+  it("capacity follows the replicas: MAX_NUM_SEQS per engine", () => {
+    const slots = [0, 1, 2].map((index) => ({ index, gpuIds: [index], enginePort: 8100 + index }));
+    const config = gatewayTestConfig({ maxNumSeqs: 64, replicaSlots: slots });
+    expect(aiModelsEntry(config).capacity).toBe(192);
+  });
 });

@@ -30,7 +30,15 @@ export function runnerUrl(config: Pick<Config, "host" | "port">): string {
 export function aiModelsEntry(
   config: Pick<
     Config,
-    "modelId" | "host" | "port" | "authToken" | "maxNumSeqs" | "pricePerUnit" | "pixelsPerUnit" | "currency"
+    | "modelId"
+    | "host"
+    | "port"
+    | "authToken"
+    | "maxNumSeqs"
+    | "pricePerUnit"
+    | "pixelsPerUnit"
+    | "currency"
+    | "replicaSlots"
   >,
   options: { url?: string; token?: string; pricePerUnit?: number } = {},
 ): AiModelsEntry {

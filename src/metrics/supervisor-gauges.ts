@@ -1,7 +1,7 @@
 import { Counter, Gauge, Registry } from "prom-client";
 import type { SupervisorSnapshot, SupervisorState } from "../supervisor/types.js";
 
-const STATES: readonly SupervisorState[] = [
+export const SUPERVISOR_STATES: readonly SupervisorState[] = [
   "stopped",
   "starting",
   "loading",
@@ -36,7 +36,7 @@ export function renderSupervisorGauges(
     labelNames: ["state"] as const,
     registers,
   });
-  for (const s of STATES) state.set({ state: s }, s === snapshot.state ? 1 : 0);
+  for (const s of SUPERVISOR_STATES) state.set({ state: s }, s === snapshot.state ? 1 : 0);
   gauge("llm_runner_engine_restarts", "Engine restarts since the supervisor started.", snapshot.restarts);
   gauge("llm_runner_engine_generation", "Engine starts since the supervisor started.", snapshot.generation);
   gauge(

@@ -17,6 +17,12 @@ export interface SupervisorOptions extends HealthWatchOptions {
   drainTimeoutMs: number;
   stopGraceMs: number;
   restart?: Partial<RestartPolicy>;
+  /** This engine's replica index (default 0). */
+  replica?: number;
+  /** Generations continue from here (a replica rebuilt by a reload): the gateway never reuses old sockets. */
+  generationBase?: number;
+  /** Sweep orphaned engines on start and stop (default true); a ReplicaSet sweeps once for all its replicas. */
+  sweepOrphans?: boolean;
 }
 
 export interface SupervisorDeps {

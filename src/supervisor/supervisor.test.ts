@@ -15,7 +15,12 @@ describe("Supervisor", () => {
     await t.clock.advance(300);
     expect(t.states).toEqual(["starting", "loading", "ready"]);
     const ticket = t.sup.admit();
-    expect(ticket?.endpoint).toEqual({ baseUrl: "http://127.0.0.1:1/e1", apiKey: "key-1", generation: 1 });
+    expect(ticket?.endpoint).toEqual({
+      baseUrl: "http://127.0.0.1:1/e1",
+      apiKey: "key-1",
+      generation: 1,
+      replica: 0,
+    });
     expect(t.sup.snapshot().inFlight).toBe(1);
     ticket?.end();
     ticket?.end();

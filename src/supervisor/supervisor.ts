@@ -31,7 +31,6 @@ import type {
 } from "./types.js";
 
 export type { SupervisorDeps, SupervisorOptions };
-
 /**
  * Runs one engine through its life: start → loading → ready, restarts with backoff when it dies or hangs,
  * gives up after a crash loop, and drains on stop. Health checks: health-watch.ts; the restart decision:
@@ -78,6 +77,7 @@ export class Supervisor implements SupervisorView {
       onDown: (failure) => this.engineDown(failure),
     });
     this.randomKey = deps.randomKey ?? (() => randomBytes(24).toString("base64url"));
+    this.generation = options.generationBase ?? 0;
   }
 
   /** Removes orphaned engines of ours, then starts the engine. Resolves once the start is under way. */
@@ -85,7 +85,7 @@ export class Supervisor implements SupervisorView {
     if (this.state !== "stopped" || this.stopRequested) throw new Error(`supervisor already ${this.state}`);
     this.startedAt = new Date(this.deps.clock.now()).toISOString();
     this.setState("starting");
-    await sweepOrphans(this.deps.driver, this.deps.logger, "start");
+    if (this.options.sweepOrphans !== false) await sweepOrphans(this.deps.driver, this.deps.logger, "start");
     if (this.stopRequested) return;
     this.spawn();
   }
@@ -172,7 +172,7 @@ export class Supervisor implements SupervisorView {
       return;
     }
     this.handle = handle;
-    this.endpoint = { baseUrl: handle.baseUrl, apiKey, generation };
+    this.endpoint = { baseUrl: handle.baseUrl, apiKey, generation, replica: this.options.replica ?? 0 };
     this.deps.logger.info({ engineId: handle.id, baseUrl: handle.baseUrl, generation }, "engine started");
     void handle.exited.then((exit) => this.onExit(generation, exit));
     if (this.state === "starting") this.setState("loading");
@@ -281,7 +281,7 @@ export class Supervisor implements SupervisorView {
     if (handle) await handle.stop(options.force ? 0 : this.options.stopGraceMs);
     if (this.cleanup) await this.cleanup;
     // Safety net: nothing of ours may outlive a stop (e.g. an engine whose start raced a failure).
-    await sweepOrphans(this.deps.driver, this.deps.logger, "stop");
+    if (this.options.sweepOrphans !== false) await sweepOrphans(this.deps.driver, this.deps.logger, "stop");
     this.setState("stopped");
   }
 

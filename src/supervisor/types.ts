@@ -19,6 +19,8 @@ export interface EngineEndpoint {
   apiKey: string;
   /** Increments on every engine start; lets the gateway drop pooled connections of a dead engine. */
   generation: number;
+  /** Which replica's engine this is (REPLICAS); generations count per replica. Absent: 0. */
+  replica?: number;
 }
 
 /**
@@ -92,4 +94,18 @@ export interface SupervisorView {
   /** The engine's address for side calls that are not requests (metrics scrape); null unless ready/draining. */
   engineEndpoint(): EngineEndpoint | null;
   on(listener: (event: SupervisorEvent) => void): () => void;
+  /** How many engines are ready (REPLICAS); absent: one engine. Admission capacity scales with it. */
+  readyEngines?(): number;
+  /** Σ MAX_NUM_SEQS of the ready engines (REPLICAS; they may differ mid-reload); absent: one engine's. */
+  readySlots?(): number;
+  /** The ready replicas' engines (REPLICAS > 1), for the per-replica vllm:* scrape; absent or []: one engine. */
+  replicaEndpoints?(): Array<{ replica: number; endpoint: EngineEndpoint }>;
+  /** Each replica's own snapshot (REPLICAS > 1), for /metrics; absent: one engine. */
+  replicaSnapshots?(): ReplicaView[];
+}
+
+/** One replica as /metrics and status show it. */
+export interface ReplicaView extends SupervisorSnapshot {
+  replica: number;
+  gpus: string;
 }

@@ -1,10 +1,12 @@
 // `check`: does this machine fit the configuration? GPUs, model files, ports and the home folder.
+
 import { accessSync, constants, mkdirSync, readdirSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { readHostEnv } from "../../config/host-env.js";
 import { defaultHubCache } from "../../config/load-config.js";
 import { locateModelConfig } from "../../config/model-info.js";
+import { replicaSlotsOf } from "../../config/replica-plan.js";
 import type { Config } from "../../config/types.js";
 import { assertPortFree } from "../../engine/ports.js";
 import { gpuProbeFor } from "../../gpu/probe-from-env.js";
@@ -90,7 +92,12 @@ export async function checkPorts(config: Config): Promise<CheckResult[]> {
   const running = findRunningInstance(config.home);
   const results: CheckResult[] = [];
   const ports: Array<[number, string, string]> = [[config.port, "PORT", config.host]];
-  if (config.enginePort !== 0) ports.push([config.enginePort, "ENGINE_PORT", "127.0.0.1"]);
+  // One engine port per replica (ENGINE_PORT + N).
+  for (const slot of replicaSlotsOf(config)) {
+    if (slot.enginePort === 0) continue;
+    const name = slot.index === 0 ? "ENGINE_PORT" : `ENGINE_PORT+${slot.index} (replica ${slot.index})`;
+    ports.push([slot.enginePort, name, "127.0.0.1"]);
+  }
   for (const [port, variable, host] of ports) {
     try {
       await assertPortFree(port, variable, host);

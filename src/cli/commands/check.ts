@@ -1,10 +1,12 @@
 import { configFlagsHelp } from "../../config/config-flags.js";
 import { formatKvCacheLine } from "../../config/kv-fit-check.js";
+import { formatGpuIds, replicaSlotsOf } from "../../config/replica-plan.js";
 import type { Config } from "../../config/types.js";
 import { type CliCommand, type CliIO, EXIT } from "../cli-command.js";
 import { openConfigCommand } from "../config-command.js";
 import { checkDocker, checkPython } from "./check-engine.js";
 import { checkGpus, checkHome, checkModelFiles, checkPorts } from "./check-host.js";
+import { checkRay } from "./check-ray.js";
 import type { CheckLevel, CheckResult } from "./check-result.js";
 
 const HELP = `Usage: llm-runner check [--json] [config flags]
@@ -49,6 +51,14 @@ export const checkCommand: CliCommand = {
         name: "config",
         message: `configuration valid (MODEL_ID=${c.modelId}, ENGINE=${c.engine}, DRIVER=${c.driver}, TP=${c.tensorParallelSize}, PP=${c.pipelineParallelSize})`,
       });
+      const slots = replicaSlotsOf(c);
+      if (slots.length > 1) {
+        results.push({
+          level: "ok",
+          name: "replicas",
+          message: `${slots.length} replicas on GPU ${slots.map((s) => formatGpuIds(s.gpuIds)).join(" | ")}`,
+        });
+      }
     }
     for (const w of loaded.warnings) results.push({ level: "warn", name: "config", message: w });
     if (loaded.kvCache && loaded.kvCache.verdict !== "short") {
@@ -76,6 +86,7 @@ async function checkSetup(config: Config, io: CliIO): Promise<CheckResult[]> {
   if (config.driver === "docker") results.push(...(await checkDocker(config, io.env)));
   else results.push(...(await checkPython(config, io.env)));
   results.push(...(await checkGpus(config, io.env)));
+  if (config.distributedExecutor === "ray") results.push(await checkRay(config));
   results.push(checkModelFiles(config, io.env));
   results.push(...(await checkPorts(config)));
   results.push(checkHome(config));

@@ -141,4 +141,46 @@ describe("shellQuote", () => {
       expect(shellWords(shellQuote(word))).toEqual([word]);
     },
   );
+
+  it("REPLICAS=auto with TP=2 on 8 × H100: one argv per replica, each with its GPUs and port", async () => {
+    const fake = path.join(REPO, "test/fixtures/gpu/8xh100-query-gpu.csv");
+    const env = { LLM_RUNNER_FAKE_GPUS: fake, TENSOR_PARALLEL_SIZE: "2" };
+    const { code, out } = await runFlags(["--json", "--replicas", "auto"], env);
+    expect(code).toBe(0);
+    const parsed = JSON.parse(out) as {
+      argv: string[];
+      replicas: Array<{ replica: number; gpus: string; argv: string[]; env: Record<string, string> }>;
+    };
+    expect(parsed.replicas.map((r) => [r.replica, r.gpus, r.env.CUDA_VISIBLE_DEVICES])).toEqual([
+      [0, "0,1", "0,1"],
+      [1, "2,3", "2,3"],
+      [2, "4,5", "4,5"],
+      [3, "6,7", "6,7"],
+    ]);
+    expect(parsed.replicas.map((r) => r.argv[r.argv.indexOf("--port") + 1])).toEqual([
+      "8100",
+      "8101",
+      "8102",
+      "8103",
+    ]);
+    expect(parsed.argv).toEqual(parsed.replicas[0]?.argv);
+    const text = await runFlags(["--replicas", "auto"], env);
+    expect(text.out.split("\n").filter((l) => l.startsWith("# replica"))).toEqual([
+      "# replica 0 (GPU 0,1)",
+      "# replica 1 (GPU 2,3)",
+      "# replica 2 (GPU 4,5)",
+      "# replica 3 (GPU 6,7)",
+    ]);
+  });
+
+  it("REPLICAS that the GPUs cannot hold: exit 2 naming REPLICAS", async () => {
+    const fake = path.join(REPO, "test/fixtures/gpu/8xh100-query-gpu.csv");
+    const { code, err } = await runFlags(["--replicas", "3"], {
+      LLM_RUNNER_FAKE_GPUS: fake,
+      TENSOR_PARALLEL_SIZE: "4",
+    });
+    expect(code).toBe(2);
+    expect(err).toContain("REPLICAS");
+    expect(err).toContain("3 × 4 × 1 = 12 GPUs, but the engines get 8");
+  });
 });

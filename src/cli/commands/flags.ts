@@ -3,6 +3,7 @@
 import { configFlagsHelp } from "../../config/config-flags.js";
 import { formatConfigIssues } from "../../config/config-issues.js";
 import { formatKvCacheLine } from "../../config/kv-fit-check.js";
+import { formatGpuIds, replicaConfig, replicaSlotsOf } from "../../config/replica-plan.js";
 import { engineCommand, engineEnv } from "../../engine/vllm-args.js";
 import { type CliCommand, EXIT } from "../cli-command.js";
 import { openConfigCommand } from "../config-command.js";
@@ -26,12 +27,14 @@ the engine gets in front (secrets masked; VLLM_API_KEY is random per start). Not
 On a bad configuration it lists every problem on stderr and exits 2.
 
 Flags:
-  --json  print {"argv": [...], "env": {...}} instead of a shell line
+  --json  print {"argv": [...], "env": {...}, "replicas": [{"replica", "gpus", "argv", "env"}, ...]}
+          instead of shell lines (argv/env: the first engine; replicas: one per engine, see REPLICAS)
 ${configFlagsHelp()}
 
 Examples:
   llm-runner flags
   TENSOR_PARALLEL_SIZE=2 MAX_MODEL_LEN=16384 llm-runner flags
+  TENSOR_PARALLEL_SIZE=2 llm-runner flags --replicas auto
   llm-runner flags --json --model-id Qwen/Qwen2.5-0.5B-Instruct --gpu-memory-utilization 0.5
 `,
   async run(args, io) {
@@ -43,14 +46,23 @@ Examples:
       io.stderr.write(formatConfigIssues(result.issues));
       return EXIT.usage;
     }
-    const argv = engineCommand(result.config);
-    const env = engineEnv(result.config, "process", MASK);
-    if (result.config.hfToken) env.HF_TOKEN = MASK;
+    // One engine per replica (REPLICAS): each with its own GPUs and port.
+    const engines = replicaSlotsOf(result.config).map((slot) => {
+      const own = replicaConfig(result.config, slot);
+      const env = engineEnv(own, "process", MASK);
+      if (own.hfToken) env.HF_TOKEN = MASK;
+      return { replica: slot.index, gpus: formatGpuIds(slot.gpuIds), argv: engineCommand(own), env };
+    });
+    const first = engines[0] as (typeof engines)[number];
     if (json) {
-      io.stdout.write(`${JSON.stringify({ argv, env })}\n`);
+      // argv/env: the first (or only) engine, as before replicas; replicas: every engine's.
+      io.stdout.write(`${JSON.stringify({ argv: first.argv, env: first.env, replicas: engines })}\n`);
     } else {
-      const assignments = Object.entries(env).map(([k, v]) => `${k}=${shellQuote(v)}`);
-      io.stdout.write(`${[...assignments, ...argv.map(shellQuote)].join(" ")}\n`);
+      for (const engine of engines) {
+        if (engines.length > 1) io.stdout.write(`# replica ${engine.replica} (GPU ${engine.gpus})\n`);
+        const assignments = Object.entries(engine.env).map(([k, v]) => `${k}=${shellQuote(v)}`);
+        io.stdout.write(`${[...assignments, ...engine.argv.map(shellQuote)].join(" ")}\n`);
+      }
     }
     return EXIT.ok;
   },

@@ -25,6 +25,11 @@ export const COMMANDS: CommandEntry[] = [
     load: async () => (await import("./stop.js")).stopCommand,
   },
   {
+    name: "reload",
+    summary: "re-read the configuration and restart the engines one replica at a time",
+    load: async () => (await import("./reload.js")).reloadCommand,
+  },
+  {
     name: "status",
     summary: "show state, model, uptime, restarts, traffic and revenue",
     load: async () => (await import("./status.js")).statusCommand,

@@ -1,10 +1,11 @@
 import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { resolveHome } from "../../config/resolve-home.js";
+import { engineLogFile } from "../../instance/engine-logs.js";
 import { findRunningInstance, instancePaths } from "../../instance/instance-files.js";
 import { type CliCommand, EXIT, UsageError } from "../cli-command.js";
 
-const HELP = `Usage: llm-runner logs [-f] [--engine] [-n LINES] [--home DIR]
+const HELP = `Usage: llm-runner logs [-f] [--engine [--replica N]] [-n LINES] [--home DIR]
 
 Prints the supervisor's log (runner.log, written when started with --detach), or with --engine the engine's
 own output (engine.log: vLLM's or the simulator's lines). -f keeps following until Ctrl-C or the runner stops.
@@ -12,12 +13,14 @@ own output (engine.log: vLLM's or the simulator's lines). -f keeps following unt
 Flags:
   -f, --follow        keep printing new lines
   --engine            the engine's log instead of the supervisor's
+  --replica N         with --engine: replica N's engine (REPLICAS; default 0, engine.log; N: engine-N.log)
   -n, --lines LINES   how many of the last lines to print first (default 100; 0 = all)
   --home DIR          the runner's state folder (default: LLM_RUNNER_HOME or ~/.llm-runner)
 
 Examples:
   llm-runner logs -f
   llm-runner logs --engine -n 50
+  llm-runner logs --engine --replica 2 -f
 `;
 
 export const logsCommand: CliCommand = {
@@ -25,13 +28,14 @@ export const logsCommand: CliCommand = {
   summary: "print (or follow) the supervisor's or the engine's log",
   help: HELP,
   async run(args, io) {
-    let values: { follow?: boolean; engine?: boolean; lines?: string; home?: string };
+    let values: { follow?: boolean; engine?: boolean; replica?: string; lines?: string; home?: string };
     try {
       values = parseArgs({
         args,
         options: {
           follow: { type: "boolean", short: "f" },
           engine: { type: "boolean" },
+          replica: { type: "string" },
           lines: { type: "string", short: "n" },
           home: { type: "string" },
         },
@@ -46,11 +50,18 @@ export const logsCommand: CliCommand = {
     }
     const home = resolveHome(io.env, io.cwd, values.home);
     const paths = instancePaths(home);
-    const file = values.engine ? paths.engineLog : paths.runnerLog;
+    const replica = values.replica === undefined ? 0 : Number(values.replica);
+    if (values.replica !== undefined && !values.engine)
+      throw new UsageError("--replica picks an engine's log: use it with --engine");
+    if (!Number.isInteger(replica) || replica < 0 || !/^\d+$/.test(values.replica ?? "0"))
+      throw new UsageError(
+        `--replica must be a replica number ≥ 0 (as 'llm-runner status' lists them), got '${values.replica}'`,
+      );
+    const file = values.engine ? engineLogFile(paths.engineLog, replica) : paths.runnerLog;
     if (!existsSync(file)) {
       io.stderr.write(
         values.engine
-          ? `no engine log at ${file}: the runner has not started an engine in this home yet.\n`
+          ? `no engine log at ${file}: the runner has not started ${replica === 0 ? "an engine" : `replica ${replica}`} in this home yet.\n`
           : `no runner log at ${file}: a runner started in the foreground logs to its terminal; 'llm-runner start --detach' writes this file.\n`,
       );
       return findRunningInstance(home) ? EXIT.ok : EXIT.notRunning;

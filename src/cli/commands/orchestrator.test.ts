@@ -166,4 +166,11 @@ describe("llm-runner orchestrator", () => {
     const euro = await cli(["--target-usd-per-mtok", "0.08"], { LLM_RUNNER_HOME: dir, CURRENCY: "EUR" });
     expect(euro.err).toContain("CURRENCY is EUR");
   });
+
+  it("capacity follows the replicas: MAX_NUM_SEQS × REPLICAS", async () => {
+    const dir = home();
+    const { code, out } = await cli(["--json"], { LLM_RUNNER_HOME: dir, MAX_NUM_SEQS: "64", REPLICAS: "3" });
+    expect(code).toBe(0);
+    expect((JSON.parse(out) as { aiModels: Array<{ capacity: number }> }).aiModels[0]?.capacity).toBe(192);
+  });
 });

@@ -3,7 +3,8 @@
 import { existsSync } from "node:fs";
 import { configFlagsHelp, splitConfigFlags } from "../../config/config-flags.js";
 import { formatConfigIssues } from "../../config/config-issues.js";
-import { loadConfig } from "../../config/load-config.js";
+import { loadConfigFrom } from "../../config/config-source.js";
+import { ENV_FILE_VARIABLE } from "../../config/env-file.js";
 import type { Config } from "../../config/types.js";
 import { findRunningInstance } from "../../instance/instance-files.js";
 import { aiModelsEntry } from "../../livepeer/ai-models-entry.js";
@@ -113,7 +114,9 @@ Examples:
       throw new UsageError("--since only applies with --target-usd-per-mtok");
     }
     const since = options.since === null ? undefined : parseSince(options.since, new Date());
-    const result = await loadConfig({ env: io.env, overrides, cwd: io.cwd });
+    // As start reads it (env file, GPUs), so capacity follows the replicas start would run.
+    const envFile = io.env[ENV_FILE_VARIABLE] || null;
+    const result = await loadConfigFrom({ env: io.env, overrides, envFile, cwd: io.cwd });
     if (!result.ok) {
       io.stderr.write(formatConfigIssues(result.issues));
       return EXIT.usage;

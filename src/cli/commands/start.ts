@@ -3,6 +3,7 @@ import { closeSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { configFlagsHelp } from "../../config/config-flags.js";
 import { formatConfigIssues } from "../../config/config-issues.js";
+import type { ConfigSource } from "../../config/config-source.js";
 import { DETACHED_VARIABLE, readHostEnv } from "../../config/host-env.js";
 import type { Config } from "../../config/types.js";
 import { lockHolder } from "../../instance/home-lock.js";
@@ -27,10 +28,13 @@ Starts the engine (vLLM, or the simulator) under the supervisor, and the gateway
 foreground and logs to stdout (readable lines on a terminal, JSON lines otherwise); loading progress and the
 URL to call go to stderr. With ENGINE=vllm and a hub model that is not in MODEL_DIR yet, it first pulls the model
 (as 'llm-runner pull' does, with progress), then runs the engine with HF_HUB_OFFLINE=1.
-Ctrl-C (or SIGTERM) drains in-flight requests and stops; a second Ctrl-C forces.
+Ctrl-C (or SIGTERM) drains in-flight requests and stops; a second Ctrl-C forces. SIGHUP (or 'llm-runner
+reload') reads the configuration again and restarts the engines one replica at a time.
 
 Flags:
   --detach                  start in the background; return once the engine is ready (or failed, with why)
+  --env-file FILE           NAME=value lines read over the environment (also LLM_RUNNER_ENV_FILE); read
+                            again by 'llm-runner reload'
 ${configFlagsHelp()}
 
 Examples:
@@ -44,7 +48,7 @@ export const startCommand: CliCommand = {
   summary: "start the engine and the gateway (foreground, or --detach)",
   help: HELP,
   async run(args, io) {
-    const { flag: detach, overrides, loaded } = await openConfigCommand(args, io, "detach");
+    const { flag: detach, overrides, source, loaded } = await openConfigCommand(args, io, "detach");
     if (!loaded.ok) {
       io.stderr.write(`${formatConfigIssues(loaded.issues)}\n`);
       return EXIT.usage;
@@ -74,7 +78,7 @@ export const startCommand: CliCommand = {
     if (!model.ok) return model.code;
     if (model.pulled) {
       // The model-aware checks (heads, layers, memory) were skipped while the model was missing: run them now.
-      const again = await loadConfigFor(io, overrides);
+      const again = await loadConfigFor(io, overrides, source.envFile);
       if (!again.ok) {
         io.stderr.write(`${formatConfigIssues(again.issues)}\n`);
         return EXIT.usage;
@@ -83,11 +87,11 @@ export const startCommand: CliCommand = {
       config.hubOffline = true;
     }
     for (const w of warnings) io.stderr.write(`warning: ${w}\n`);
-    return detach ? startDetached(args, config, io) : startForeground(config, io);
+    return detach ? startDetached(args, config, io) : startForeground(config, io, source);
   },
 };
 
-async function startForeground(config: Config, io: CliIO): Promise<number> {
+async function startForeground(config: Config, io: CliIO, source: ConfigSource): Promise<number> {
   const progress = new ProgressView(io.stderr);
   const logOut = {
     isTTY: io.stdout.isTTY === true,
@@ -105,6 +109,7 @@ async function startForeground(config: Config, io: CliIO): Promise<number> {
       config,
       logger,
       env: io.env,
+      source,
       logFile: detached ? instancePaths(config.home).runnerLog : null,
       onEvent: (event) => {
         progress.onEvent(event);
@@ -140,6 +145,14 @@ async function startForeground(config: Config, io: CliIO): Promise<number> {
     };
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
+    // SIGHUP (llm-runner reload): read the config again and roll the replicas onto it, one at a time.
+    process.on("SIGHUP", () => {
+      io.stderr.write("SIGHUP: reloading the configuration…\n");
+      void instance.reload().then((outcome) => {
+        io.stderr.write(`reload ${outcome.state}: ${outcome.message}\n`);
+        if (outcome.state === "invalid") io.stderr.write(formatConfigIssues(outcome.issues));
+      });
+    });
   });
   return EXIT.ok;
 }

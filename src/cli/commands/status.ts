@@ -7,6 +7,7 @@ import {
   type StatusRecord,
 } from "../../instance/instance-files.js";
 import { healthWord } from "../../supervisor/health-word.js";
+import type { ReplicaSnapshot } from "../../supervisor/replica-set.js";
 import { type CliCommand, EXIT, UsageError } from "../cli-command.js";
 
 const HELP = `Usage: llm-runner status [--json] [--home DIR]
@@ -83,6 +84,7 @@ export const statusCommand: CliCommand = {
             restarts: snap.restarts,
             inFlight: snap.inFlight,
             lastError: snap.lastError,
+            ...(status.replicas ? { replicas: status.replicas.map(replicaJson) } : {}),
             totals: t,
             updatedAt: status.updatedAt,
             version: instance.version,
@@ -121,10 +123,30 @@ export const statusCommand: CliCommand = {
       ]);
       if (snap.lastError.hint) lines.push(["fix", snap.lastError.hint]);
     }
+    for (const r of status.replicas ?? []) lines.push([`replica ${r.replica}`, replicaLine(r)]);
     for (const [k, v] of lines) io.stdout.write(`${k.padEnd(11)} ${v}\n`);
     return EXIT.ok;
   },
 };
+
+/** One replica for status --json: state, GPUs, engine, in flight, restarts, last error. */
+function replicaJson(r: ReplicaSnapshot) {
+  return {
+    replica: r.replica,
+    state: r.state,
+    gpus: r.gpus,
+    engineId: r.engineId,
+    generation: r.generation,
+    inFlight: r.inFlight,
+    restarts: r.restarts,
+    lastError: r.lastError,
+  };
+}
+
+function replicaLine(r: ReplicaSnapshot): string {
+  const error = r.lastError ? `  last error ${r.lastError.reason}: ${r.lastError.message}` : "";
+  return `${r.state}  GPU ${r.gpus}  in flight ${r.inFlight}  restarts ${r.restarts}${error}`;
+}
 
 function fmtMoney(x: number): string {
   return x === 0 ? "0" : x.toPrecision(4);

@@ -42,8 +42,8 @@ export function notReadyError(snapshot: SupervisorSnapshot): GatewayError {
 }
 
 /**
- * Bounds the requests in front of the engine: MAX_NUM_SEQS can run and QUEUE_SIZE can wait in the engine's
- * queue; beyond that a request gets 429 at once instead of piling up.
+ * Bounds the requests in front of the engines: MAX_NUM_SEQS per ready engine (REPLICAS) can run and QUEUE_SIZE
+ * can wait in the engines' queues; beyond that a request gets 429 at once instead of piling up.
  */
 export class Admission {
   private admitted = 0;
@@ -55,7 +55,13 @@ export class Admission {
   ) {}
 
   get capacity(): number {
-    return this.maxNumSeqs + this.queueSize;
+    return this.running + this.queueSize;
+  }
+
+  /** Σ MAX_NUM_SEQS of the ready engines (at least one engine's worth, so refusals name the state, not "busy"). */
+  private get running(): number {
+    const slots = this.supervisor.readySlots?.() ?? this.maxNumSeqs;
+    return slots > 0 ? slots : this.maxNumSeqs;
   }
 
   get inFlight(): number {
@@ -63,7 +69,7 @@ export class Admission {
   }
 
   get queueDepth(): number {
-    return Math.max(0, this.admitted - this.maxNumSeqs);
+    return Math.max(0, this.admitted - this.running);
   }
 
   /** A slot and a ticket, or a GatewayError (429 over capacity, 503 not ready). */

@@ -41,17 +41,18 @@ export interface UndiciUpstreamOptions {
  * reaches the engine except the body — and carry the engine's own per-start API key.
  */
 export class UndiciUpstreamClient implements UpstreamClient {
-  private readonly pools = new Map<string, { generation: number; pool: Pool }>();
+  private readonly pools = new Map<string, { replica: number; generation: number; pool: Pool }>();
 
   constructor(private readonly options: UndiciUpstreamOptions) {}
 
   private poolFor(endpoint: EngineEndpoint): Pool {
-    const key = `${endpoint.generation}|${endpoint.baseUrl}`;
+    const key = `${endpoint.replica ?? 0}|${endpoint.generation}|${endpoint.baseUrl}`;
     const found = this.pools.get(key);
     if (found) return found.pool;
-    // A new engine generation: the old engine is gone, so are its sockets.
+    // A new engine generation of this replica: its old engine is gone, so are its sockets (other replicas' stay).
+    const replica = endpoint.replica ?? 0;
     for (const [oldKey, old] of this.pools) {
-      if (old.generation < endpoint.generation) {
+      if (old.replica === replica && old.generation < endpoint.generation) {
         this.pools.delete(oldKey);
         old.pool.destroy().catch(() => {});
       }
@@ -65,7 +66,7 @@ export class UndiciUpstreamClient implements UpstreamClient {
       bodyTimeout: 0,
       keepAliveTimeout: 30_000,
     });
-    this.pools.set(key, { generation: endpoint.generation, pool });
+    this.pools.set(key, { replica, generation: endpoint.generation, pool });
     return pool;
   }
 

@@ -1,7 +1,10 @@
 import type { Hono } from "hono";
 import { vllmSeriesOnly } from "../../metrics/engine-metrics.js";
 import { renderProcessMetrics } from "../../metrics/process-metrics.js";
+import { renderReplicaGauges } from "../../metrics/replica-gauges.js";
+import { mergeReplicaSeries } from "../../metrics/replica-series.js";
 import { renderSupervisorGauges } from "../../metrics/supervisor-gauges.js";
+import type { EngineEndpoint } from "../../supervisor/types.js";
 import type { RouteDeps } from "../gateway-deps.js";
 
 // A scrape must not hang on a busy or dying engine: its series are skipped after this long.
@@ -21,6 +24,7 @@ export function registerMetrics(app: Hono, deps: RouteDeps): void {
         queueDepth: deps.admission.queueDepth,
         capacity: deps.admission.capacity,
       }),
+      renderReplicaGauges(deps.supervisor.replicaSnapshots?.() ?? []),
       renderProcessMetrics(),
       snapshot.state === "ready" ? engineSeries(deps) : "",
     ]);
@@ -31,9 +35,20 @@ export function registerMetrics(app: Hono, deps: RouteDeps): void {
 }
 
 async function engineSeries(deps: RouteDeps): Promise<string> {
-  // A scrape is not a request: it takes no ticket, so /health stays IDLE while Prometheus polls.
+  // REPLICAS: every ready engine's series, labelled `replica`, each family once.
+  const replicas = deps.supervisor.replicaEndpoints?.() ?? [];
+  if (replicas.length > 0) {
+    const parts = await Promise.all(
+      replicas.map(async ({ replica, endpoint }) => ({ replica, text: await scrape(deps, endpoint) })),
+    );
+    return mergeReplicaSeries(parts);
+  }
   const endpoint = deps.supervisor.engineEndpoint();
-  if (endpoint === null) return "";
+  return endpoint === null ? "" : scrape(deps, endpoint);
+}
+
+async function scrape(deps: RouteDeps, endpoint: EngineEndpoint): Promise<string> {
+  // A scrape is not a request: it takes no ticket, so /health stays IDLE while Prometheus polls.
   try {
     const signal = AbortSignal.timeout(ENGINE_METRICS_TIMEOUT_MS);
     const res = await deps.upstream.send({

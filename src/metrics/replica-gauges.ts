@@ -1,0 +1,40 @@
+// Per-replica series (REPLICAS > 1), labelled `replica`: each engine's state, in-flight requests, restarts and
+// generation, so a dashboard shows which engine is down or loaded. The set-wide llm_runner_* gauges stay as they are.
+import { Gauge, Registry } from "prom-client";
+import type { ReplicaSnapshot } from "../supervisor/replica-set.js";
+import { SUPERVISOR_STATES } from "./supervisor-gauges.js";
+
+export async function renderReplicaGauges(replicas: readonly ReplicaSnapshot[]): Promise<string> {
+  if (replicas.length === 0) return "";
+  const registry = new Registry();
+  const registers = [registry];
+  const perReplica = (name: string, help: string, value: (r: ReplicaSnapshot) => number) => {
+    const g = new Gauge({ name, help, labelNames: ["replica", "gpus"] as const, registers });
+    for (const r of replicas) g.set({ replica: String(r.replica), gpus: r.gpus }, value(r));
+  };
+  const state = new Gauge({
+    name: "llm_runner_replica_state",
+    help: "1 for each replica's current supervisor state, 0 for the others.",
+    labelNames: ["replica", "state"] as const,
+    registers,
+  });
+  for (const r of replicas)
+    for (const s of SUPERVISOR_STATES)
+      state.set({ replica: String(r.replica), state: s }, s === r.state ? 1 : 0);
+  perReplica(
+    "llm_runner_replica_in_flight_requests",
+    "Requests in flight at the replica's engine.",
+    (r) => r.inFlight,
+  );
+  perReplica(
+    "llm_runner_replica_restarts",
+    "The replica's engine restarts since the runner started.",
+    (r) => r.restarts,
+  );
+  perReplica(
+    "llm_runner_replica_generation",
+    "The replica's engine starts since the runner started.",
+    (r) => r.generation,
+  );
+  return registry.metrics();
+}

@@ -1,0 +1,209 @@
+import { describe, expect, it } from "vitest";
+import type { EngineDriver } from "../engine/engine-driver.js";
+import { createLogger } from "../log/logger.js";
+import { foldState } from "./replica-fold.js";
+import { type Replica, ReplicaSet, type ReplicaSupervisor } from "./replica-set.js";
+import { SupervisorEvents } from "./supervisor-events.js";
+import type { RequestTicket, SupervisorSnapshot, SupervisorState } from "./types.js";
+
+const logger = createLogger({ level: "error" });
+
+/** A supervisor of one fake engine: a state, tickets counted, state events emitted. */
+class FakeReplica implements ReplicaSupervisor {
+  private readonly events = new SupervisorEvents(logger);
+  private live = new Set<AbortController>();
+  constructor(
+    readonly index: number,
+    public state: SupervisorState = "ready",
+  ) {}
+  setState(to: SupervisorState): void {
+    const from = this.state;
+    this.state = to;
+    this.events.emit({ type: "state", from, to, snapshot: this.snapshot() });
+  }
+  fail(): void {
+    for (const c of this.live) c.abort(new Error("the engine failed"));
+    this.live.clear();
+    this.setState("restarting");
+  }
+  snapshot(): SupervisorSnapshot {
+    return {
+      state: this.state,
+      progress: null,
+      progressDetail: null,
+      engine: "sim",
+      driver: "process",
+      modelId: "m",
+      engineId: String(this.index),
+      generation: 1,
+      restarts: 0,
+      inFlight: this.live.size,
+      startedAt: null,
+      readySince: null,
+      lastError: null,
+    };
+  }
+  admit(): RequestTicket | null {
+    if (this.state !== "ready") return null;
+    const controller = new AbortController();
+    this.live.add(controller);
+    const endpoint = {
+      baseUrl: `http://127.0.0.1:${9000 + this.index}`,
+      apiKey: "k",
+      generation: 1,
+      replica: this.index,
+    };
+    return {
+      endpoint,
+      signal: controller.signal,
+      progress() {},
+      end: () => {
+        this.live.delete(controller);
+      },
+    };
+  }
+  engineEndpoint() {
+    return null;
+  }
+  on(listener: Parameters<ReplicaSupervisor["on"]>[0]) {
+    return this.events.on(listener);
+  }
+  async start() {}
+  async stop() {}
+  async waitFor() {
+    return this.snapshot();
+  }
+}
+
+const driver: EngineDriver = {
+  kind: "process",
+  start: () => Promise.reject(new Error("not used")),
+  removeOrphans: async () => [],
+};
+
+function set(states: SupervisorState[]) {
+  const fakes = states.map((s, i) => new FakeReplica(i, s));
+  const members: Replica[] = fakes.map((f) => ({
+    index: f.index,
+    gpuIds: [f.index],
+    maxNumSeqs: 4,
+    supervisor: f,
+  }));
+  return { fakes, replicas: new ReplicaSet(members, { driver, logger }) };
+}
+
+describe("ReplicaSet routing", () => {
+  it("sends each request to the ready replica with the fewest in flight; ties rotate", () => {
+    const { replicas } = set(["ready", "ready", "ready"]);
+    const picks = Array.from({ length: 6 }, () => replicas.admit()?.endpoint.replica);
+    expect(picks).toEqual([0, 1, 2, 0, 1, 2]);
+  });
+
+  it("a replica with fewer in flight is chosen first", () => {
+    const { replicas } = set(["ready", "ready"]);
+    const a = replicas.admit();
+    const b = replicas.admit();
+    expect([a?.endpoint.replica, b?.endpoint.replica]).toEqual([0, 1]);
+    b?.end();
+    expect(replicas.admit()?.endpoint.replica).toBe(1);
+  });
+
+  it("loading, restarting and draining replicas get nothing; none ready → null", () => {
+    const { replicas, fakes } = set(["loading", "ready", "draining"]);
+    for (let i = 0; i < 4; i++) expect(replicas.admit()?.endpoint.replica).toBe(1);
+    fakes[1]?.setState("restarting");
+    expect(replicas.admit()).toBeNull();
+  });
+
+  it("one replica failing aborts only its own tickets", () => {
+    const { replicas, fakes } = set(["ready", "ready"]);
+    const tickets = Array.from({ length: 4 }, () => replicas.admit() as RequestTicket);
+    fakes[0]?.fail();
+    expect(tickets.map((t) => [t.endpoint.replica, t.signal.aborted])).toEqual([
+      [0, true],
+      [1, false],
+      [0, true],
+      [1, false],
+    ]);
+    expect(replicas.snapshot().state).toBe("ready");
+    expect(replicas.snapshot().inFlight).toBe(2);
+  });
+});
+
+describe("ReplicaSet state", () => {
+  it("folds: ready while any is ready, loading while none is but one loads, failed only when all failed", () => {
+    expect(foldState(["failed", "ready", "restarting"])).toBe("ready");
+    expect(foldState(["failed", "loading", "restarting"])).toBe("loading");
+    expect(foldState(["failed", "restarting"])).toBe("restarting");
+    expect(foldState(["failed", "failed"])).toBe("failed");
+  });
+
+  it("emits the folded state's changes only", () => {
+    const { replicas, fakes } = set(["loading", "loading"]);
+    const seen: string[] = [];
+    replicas.on((e) => {
+      if (e.type === "state") seen.push(`${e.from}->${e.to}`);
+    });
+    fakes[0]?.setState("ready");
+    fakes[1]?.setState("ready");
+    fakes[0]?.setState("restarting");
+    fakes[1]?.setState("failed");
+    fakes[0]?.setState("failed");
+    expect(seen).toEqual(["loading->ready", "ready->restarting", "restarting->failed"]);
+  });
+
+  it("reports each replica with its GPUs", () => {
+    const { replicas } = set(["ready", "loading"]);
+    expect(replicas.replicas().map((r) => [r.replica, r.gpus, r.state])).toEqual([
+      [0, "0", "ready"],
+      [1, "1", "loading"],
+    ]);
+  });
+});
+
+describe("ReplicaSet.replace (reload)", () => {
+  it("one replica rolled: reads LOADING while it drains and stops (never stopped/ERROR), ready after", async () => {
+    const { replicas, fakes } = set(["ready"]);
+    const seen: string[] = [];
+    replicas.on((e) => {
+      if (e.type === "state") seen.push(e.to);
+    });
+    const old = fakes[0] as FakeReplica;
+    old.stop = async () => {
+      old.setState("draining");
+      old.setState("stopped");
+    };
+    const next = new FakeReplica(0, "stopped");
+    next.start = async () => {
+      next.setState("loading");
+      next.setState("ready");
+    };
+    await replicas.replace({ index: 0, gpuIds: [0], maxNumSeqs: 4, supervisor: next }, 1_000);
+    expect(seen).toEqual(["loading", "ready"]);
+    expect(replicas.admit()?.endpoint.replica).toBe(0);
+  });
+});
+
+describe("ReplicaSet.stop during a reload", () => {
+  it("a replace whose old replica is still draining starts no new engine once the set is stopping", async () => {
+    const { replicas, fakes } = set(["ready", "ready"]);
+    const old = fakes[0] as FakeReplica;
+    // Like Supervisor.stop: one drain, the same promise to every caller.
+    let finishDrain = () => {};
+    const drained = new Promise<void>((resolve) => {
+      finishDrain = resolve;
+    });
+    old.stop = () => drained;
+    const next = new FakeReplica(0, "stopped");
+    let started = false;
+    next.start = async () => {
+      started = true;
+    };
+    const rolling = replicas.replace({ index: 0, gpuIds: [0], maxNumSeqs: 4, supervisor: next }, 1_000);
+    const stopping = replicas.stop();
+    finishDrain();
+    await expect(rolling).rejects.toThrow(/stopping/);
+    await stopping;
+    expect(started).toBe(false);
+  });
+});

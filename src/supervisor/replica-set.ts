@@ -1,0 +1,268 @@
+// REPLICAS: N engines, each with its own Supervisor (driver, port, key, restarts, watchdog, canary, crash loop),
+// behind one SupervisorView. The gateway sees one supervisor: admit() routes to the ready replica with the fewest
+// requests in flight (ties rotate), snapshot() folds the replicas' states (replica-fold.ts). A replica that fails
+// aborts only its own tickets; the others go on.
+import type { EngineDriver } from "../engine/engine-driver.js";
+import type { Logger } from "../log/logger.js";
+import { sweepOrphans } from "./engine-output.js";
+import { foldSnapshots } from "./replica-fold.js";
+import { SupervisorEvents } from "./supervisor-events.js";
+import type {
+  EngineEndpoint,
+  ReplicaView,
+  RequestTicket,
+  SupervisorEvent,
+  SupervisorSnapshot,
+  SupervisorState,
+  SupervisorView,
+} from "./types.js";
+
+/** What the set needs of a replica's Supervisor (supervisor.ts, built with sweepOrphans: false). */
+export interface ReplicaSupervisor extends SupervisorView {
+  start(): Promise<void>;
+  stop(options?: { drainTimeoutMs?: number; force?: boolean }): Promise<void>;
+  waitFor(states: SupervisorState[], timeoutMs: number): Promise<SupervisorSnapshot>;
+}
+
+/** One replica: its index, its GPUs, and the supervisor of its engine. */
+export interface Replica {
+  readonly index: number;
+  readonly gpuIds: "all" | number[];
+  /** Its engine's MAX_NUM_SEQS: admission counts the slots of the ready replicas (they differ mid-reload). */
+  readonly maxNumSeqs: number;
+  readonly supervisor: ReplicaSupervisor;
+  /** Its engine driver (the set sweeps orphans with the first replica's). */
+  readonly driver?: EngineDriver;
+}
+
+export type ReplicaSnapshot = ReplicaView;
+
+export interface ReplicaSetDeps {
+  /** A driver of this instance's engines, for the one orphan sweep before the start and after the stop. */
+  driver: EngineDriver;
+  logger: Logger;
+}
+
+export class ReplicaSet implements SupervisorView {
+  private readonly events: SupervisorEvents;
+  private readonly members: Replica[];
+  private readonly offs = new Map<Replica, () => void>();
+  private readonly changeListeners = new Set<() => void>();
+  /** Replicas being rolled by a reload: their drain and stop read as loading, not as the runner going away. */
+  private readonly replacing = new Set<number>();
+  /** Set by stop(): a reload under way starts no engine after it. */
+  private stopping = false;
+  private state: SupervisorState;
+  /** Where the next tie-break starts, so equal replicas take turns. */
+  private cursor = 0;
+
+  constructor(
+    members: readonly Replica[],
+    private readonly deps: ReplicaSetDeps,
+  ) {
+    if (members.length === 0) throw new Error("a replica set needs at least one replica");
+    this.members = [...members];
+    this.events = new SupervisorEvents(deps.logger);
+    this.state = this.snapshot().state;
+    for (const member of members) this.attach(member);
+  }
+
+  get size(): number {
+    return this.members.length;
+  }
+
+  /** Removes orphaned engines of this instance once, then starts every replica. */
+  async start(): Promise<void> {
+    await sweepOrphans(this.deps.driver, this.deps.logger, "start");
+    await Promise.all(this.members.map((m) => m.supervisor.start()));
+  }
+
+  /** Drains and stops every replica at once, then sweeps: nothing of ours outlives a stop. */
+  async stop(options: { drainTimeoutMs?: number; force?: boolean } = {}): Promise<void> {
+    this.stopping = true;
+    await Promise.all(this.members.map((m) => m.supervisor.stop(options)));
+    await sweepOrphans(this.deps.driver, this.deps.logger, "stop");
+  }
+
+  /** The replicas' indexes, in order. */
+  indexes(): number[] {
+    return this.members.map((m) => m.index);
+  }
+
+  /** The supervisor of one replica (for its generation when it is replaced). */
+  member(index: number): Replica | undefined {
+    return this.members.find((m) => m.index === index);
+  }
+
+  /**
+   * Rolls one replica onto a new engine: it gets nothing new (draining), its in-flight requests finish (up to
+   * its drain timeout), its engine stops, then `next` starts and is waited for until ready. Rejects when `next`
+   * fails or is not ready in time; it stays in the set either way (its own supervisor restarts or fails it).
+   */
+  async replace(next: Replica, readyTimeoutMs: number): Promise<void> {
+    const at = this.members.findIndex((m) => m.index === next.index);
+    const old = this.members[at];
+    if (old === undefined) throw new Error(`no replica ${next.index}`);
+    this.replacing.add(next.index);
+    try {
+      await old.supervisor.stop();
+      if (this.stopping) throw new Error("the runner is stopping");
+      this.detach(old);
+      this.members[at] = next;
+      this.attach(next);
+      this.forward({ type: "state", from: "stopped", to: "stopped", snapshot: this.snapshot() });
+      await this.startAndWait(next, readyTimeoutMs);
+    } finally {
+      this.replacing.delete(next.index);
+      this.forward({ type: "state", from: "stopped", to: "stopped", snapshot: this.snapshot() });
+    }
+  }
+
+  /** Adds a replica (REPLICAS raised) and waits until it is ready. */
+  async add(next: Replica, readyTimeoutMs: number): Promise<void> {
+    if (this.member(next.index)) throw new Error(`replica ${next.index} exists already`);
+    if (this.stopping) throw new Error("the runner is stopping");
+    this.members.push(next);
+    this.attach(next);
+    await this.startAndWait(next, readyTimeoutMs);
+  }
+
+  /** Removes a replica (REPLICAS lowered): drained and stopped first. */
+  async remove(index: number): Promise<void> {
+    const old = this.member(index);
+    if (old === undefined || this.members.length === 1) throw new Error(`replica ${index} cannot be removed`);
+    await old.supervisor.stop();
+    this.detach(old);
+    this.members.splice(this.members.indexOf(old), 1);
+    this.forward({ type: "state", from: "stopped", to: "stopped", snapshot: this.snapshot() });
+  }
+
+  private async startAndWait(next: Replica, readyTimeoutMs: number): Promise<void> {
+    await next.supervisor.start();
+    const snap = await next.supervisor.waitFor(["ready", "failed"], readyTimeoutMs);
+    if (snap.state === "failed") {
+      const why = snap.lastError ? `${snap.lastError.reason}: ${snap.lastError.message}` : "no reason given";
+      throw new Error(`replica ${next.index} failed to start with the new config (${why})`);
+    }
+  }
+
+  private attach(member: Replica): void {
+    this.offs.set(
+      member,
+      member.supervisor.on((event) => this.forward(event)),
+    );
+  }
+
+  private detach(member: Replica): void {
+    this.offs.get(member)?.();
+    this.offs.delete(member);
+  }
+
+  snapshot(): SupervisorSnapshot {
+    return foldSnapshots(this.members.map((m) => this.view(m)));
+  }
+
+  /** A replica as the fold sees it: one being rolled reads as loading while it drains and stops. */
+  private view(m: Replica): SupervisorSnapshot {
+    const snap = m.supervisor.snapshot();
+    if (!this.replacing.has(m.index) || (snap.state !== "draining" && snap.state !== "stopped")) return snap;
+    return {
+      ...snap,
+      state: "loading",
+      progress: null,
+      progressDetail: "restarting with the new configuration",
+    };
+  }
+
+  /** Each replica's own snapshot, for status and /metrics. */
+  replicas(): ReplicaSnapshot[] {
+    return this.members.map((m) => ({
+      ...m.supervisor.snapshot(),
+      replica: m.index,
+      gpus: m.gpuIds === "all" ? "all" : m.gpuIds.join(","),
+    }));
+  }
+
+  /** The ready replica with the fewest requests in flight (ties: the next one after the last chosen). */
+  admit(): RequestTicket | null {
+    const n = this.members.length;
+    let best: { at: number; inFlight: number } | null = null;
+    for (let k = 0; k < n; k++) {
+      const at = (this.cursor + k) % n;
+      const snap = (this.members[at] as Replica).supervisor.snapshot();
+      if (snap.state !== "ready") continue;
+      if (best === null || snap.inFlight < best.inFlight) best = { at, inFlight: snap.inFlight };
+    }
+    if (best === null) return null;
+    const ticket = (this.members[best.at] as Replica).supervisor.admit();
+    if (ticket !== null) this.cursor = (best.at + 1) % n;
+    return ticket;
+  }
+
+  replicaEndpoints(): Array<{ replica: number; endpoint: EngineEndpoint }> {
+    if (this.members.length === 1) return [];
+    const out: Array<{ replica: number; endpoint: EngineEndpoint }> = [];
+    for (const m of this.members) {
+      const endpoint = m.supervisor.engineEndpoint();
+      if (endpoint && m.supervisor.snapshot().state === "ready") out.push({ replica: m.index, endpoint });
+    }
+    return out;
+  }
+
+  replicaSnapshots(): ReplicaView[] {
+    return this.members.length > 1 ? this.replicas() : [];
+  }
+
+  readyEngines(): number {
+    return this.members.filter((m) => m.supervisor.snapshot().state === "ready").length;
+  }
+
+  /** Σ MAX_NUM_SEQS of the ready replicas. */
+  readySlots(): number {
+    return this.members
+      .filter((m) => m.supervisor.snapshot().state === "ready")
+      .reduce((n, m) => n + m.maxNumSeqs, 0);
+  }
+
+  /** A ready (else draining) replica's engine, for side calls such as the metrics scrape. */
+  engineEndpoint(): EngineEndpoint | null {
+    let draining: EngineEndpoint | null = null;
+    for (const m of this.members) {
+      const endpoint = m.supervisor.engineEndpoint();
+      if (endpoint === null) continue;
+      if (m.supervisor.snapshot().state === "ready") return endpoint;
+      draining ??= endpoint;
+    }
+    return draining;
+  }
+
+  on(listener: (event: SupervisorEvent) => void): () => void {
+    return this.events.on(listener);
+  }
+
+  /** Resolves when the folded state reaches one of the states (or rejects on timeout). */
+  waitFor(states: SupervisorState[], timeoutMs: number): Promise<SupervisorSnapshot> {
+    if (states.includes(this.state)) return Promise.resolve(this.snapshot());
+    return this.events.waitFor(states, timeoutMs, () => this.state);
+  }
+
+  /** Called on every replica's state change, and when a replica is added or removed (for status.json). */
+  onReplicaChange(listener: () => void): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
+  }
+
+  /** Log, progress and error events pass through; state events are the folded state's changes. */
+  private forward(event: SupervisorEvent): void {
+    if (event.type !== "state") {
+      this.events.emit(event);
+      return;
+    }
+    for (const listener of this.changeListeners) listener();
+    const snapshot = this.snapshot();
+    const from = this.state;
+    if (snapshot.state === from) return;
+    this.state = snapshot.state;
+    this.events.emit({ type: "state", from, to: snapshot.state, snapshot });
+  }
+}
