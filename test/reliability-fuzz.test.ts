@@ -505,6 +505,7 @@ function garbageFor(name: string): fc.Arbitrary<string> {
     DRIVER: ["docker", "process"],
     LOG_LEVEL: ["trace", "debug", "info", "warn", "error"],
     SIM_MODE: ["echo", "lorem"],
+    DISTRIBUTED_EXECUTOR: ["mp", "ray"],
     SIM_FAIL_START: [...FATAL_REASONS],
   };
   const int = ints[name];
@@ -560,6 +561,14 @@ function garbageFor(name: string): fc.Arbitrary<string> {
     case "AUTH_TOKEN":
       return fc.oneof(fc.constant(""), withSpace);
     case "HF_TOKEN":
+      return withSpace;
+    case "REPLICAS":
+      // A whole number from 1 to 64, or "auto".
+      return fc.oneof(
+        letters.filter((s) => s.trim().toLowerCase() !== "auto"),
+        fc.constantFrom("", "0", "-1", "65", "1.5", "1e1", "auto-2", "two"),
+      );
+    case "RAY_ADDRESS":
       return withSpace;
     case "HF_ENDPOINT":
       // Anything that is not an http(s) URL.
