@@ -231,7 +231,8 @@ describe("suspect replicas", () => {
   });
 
   it("is trusted again once its supervisor runs a new engine (new generation)", async () => {
-    const { replicas, fakes } = set(["ready"]);
+    // A second replica (loading) makes the set one that can divert traffic; only then are replicas marked.
+    const { replicas, fakes } = set(["ready", "loading"]);
     const a = await replicas.acquire();
     a?.failed?.();
     a?.end();
@@ -244,7 +245,7 @@ describe("suspect replicas", () => {
   });
 
   it("is trusted again when a probe of its /health answers ok, and then wakes the waiters", async () => {
-    const { replicas, clock, probe } = set(["ready"]);
+    const { replicas, clock, probe } = set(["ready", "loading"]);
     const a = await replicas.acquire();
     const log: string[] = [];
     track(replicas.acquire(), "w1", log);
@@ -259,5 +260,17 @@ describe("suspect replicas", () => {
     await flush();
     expect(probe.asked).toBe(2);
     expect(log).toEqual(["w1@0"]);
+  });
+
+  it("a lone replica is never marked: one engine error must not refuse everyone while a probe waits", async () => {
+    const { replicas, probe, clock } = set(["ready"]);
+    const a = await replicas.acquire();
+    a?.failed?.();
+    a?.end();
+    const next = replicas.admit();
+    expect(next?.endpoint.replica).toBe(0);
+    next?.end();
+    await clock.advance(500);
+    expect(probe.asked).toBe(0);
   });
 });

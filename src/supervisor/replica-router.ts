@@ -136,13 +136,22 @@ export class Suspects {
 /**
  * The replica's ticket as the gateway holds it: failed() marks the replica suspect, and (Exchange.finish calls
  * failed() before end()) it is marked before its slot frees, so the queue can't take that slot; end() wakes the queue.
+ * `divert`: whether there are other replicas to send the traffic to. A lone replica is never marked: a one-off
+ * engine error must not refuse everyone for a probe's second; its supervisor handles a real death.
  */
-export function routedTicket(ticket: RequestTicket, suspects: Suspects, freed: () => void): RequestTicket {
+export function routedTicket(
+  ticket: RequestTicket,
+  suspects: Suspects,
+  freed: () => void,
+  divert: boolean,
+): RequestTicket {
   return {
     endpoint: ticket.endpoint,
     signal: ticket.signal,
     progress: () => ticket.progress(),
-    failed: () => suspects.mark(ticket.endpoint),
+    failed: () => {
+      if (divert) suspects.mark(ticket.endpoint);
+    },
     end: () => {
       ticket.end();
       freed();

@@ -226,7 +226,7 @@ export class ReplicaSet implements SupervisorView {
     const ticket = (this.members[best.at] as Replica).supervisor.admit();
     if (ticket === null) return null;
     this.cursor = (best.at + 1) % n;
-    return routedTicket(ticket, this.suspects, () => this.pump());
+    return routedTicket(ticket, this.suspects, () => this.pump(), n > 1);
   }
 
   replicaEndpoints(): Array<{ replica: number; endpoint: EngineEndpoint }> {
