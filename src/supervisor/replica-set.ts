@@ -1,11 +1,11 @@
-// REPLICAS: N engines, each with its own Supervisor (driver, port, key, restarts, watchdog, canary, crash loop),
-// behind one SupervisorView. The gateway sees one supervisor: admit() routes to the ready replica with the fewest
-// requests in flight (ties rotate), snapshot() folds the replicas' states (replica-fold.ts). A replica that fails
-// aborts only its own tickets; the others go on.
+// REPLICAS: N engines, each with its own Supervisor, behind one SupervisorView: admit()/acquire() route to the ready
+// replica with the fewest requests in flight (ties rotate; acquire() queues beyond the free slots, replica-router.ts),
+// snapshot() folds their states (replica-fold.ts). A replica that fails aborts only its own tickets.
 import type { EngineDriver } from "../engine/engine-driver.js";
 import type { Logger } from "../log/logger.js";
 import { sweepOrphans } from "./engine-output.js";
 import { foldSnapshots } from "./replica-fold.js";
+import { routedTicket, type SuspectProbing, Suspects, WaitQueue } from "./replica-router.js";
 import { SupervisorEvents } from "./supervisor-events.js";
 import type {
   EngineEndpoint,
@@ -41,6 +41,8 @@ export interface ReplicaSetDeps {
   /** A driver of this instance's engines, for the one orphan sweep before the start and after the stop. */
   driver: EngineDriver;
   logger: Logger;
+  /** How suspect replicas are probed (replica-router.ts; defaults: system clock, GET /health, 1 s). */
+  suspects?: SuspectProbing;
 }
 
 export class ReplicaSet implements SupervisorView {
@@ -55,6 +57,8 @@ export class ReplicaSet implements SupervisorView {
   private state: SupervisorState;
   /** Where the next tie-break starts, so equal replicas take turns. */
   private cursor = 0;
+  private readonly queue = new WaitQueue();
+  private readonly suspects: Suspects;
 
   constructor(
     members: readonly Replica[],
@@ -63,6 +67,7 @@ export class ReplicaSet implements SupervisorView {
     if (members.length === 0) throw new Error("a replica set needs at least one replica");
     this.members = [...members];
     this.events = new SupervisorEvents(deps.logger);
+    this.suspects = new Suspects(() => this.pump(), deps.suspects);
     this.state = this.snapshot().state;
     for (const member of members) this.attach(member);
   }
@@ -80,6 +85,8 @@ export class ReplicaSet implements SupervisorView {
   /** Drains and stops every replica at once, then sweeps: nothing of ours outlives a stop. */
   async stop(options: { drainTimeoutMs?: number; force?: boolean } = {}): Promise<void> {
     this.stopping = true;
+    this.pump();
+    this.suspects.clearAll();
     await Promise.all(this.members.map((m) => m.supervisor.stop(options)));
     await sweepOrphans(this.deps.driver, this.deps.logger, "stop");
   }
@@ -183,20 +190,43 @@ export class ReplicaSet implements SupervisorView {
     }));
   }
 
-  /** The ready replica with the fewest requests in flight (ties: the next one after the last chosen). */
-  admit(): RequestTicket | null {
+  /** The ready, trusted replica with the fewest requests in flight (ties: the next one after the last chosen). */
+  admit = (): RequestTicket | null => this.take(false);
+
+  /** A ticket on a replica with a free slot, else a place in the FIFO (types.ts SupervisorView.acquire). */
+  acquire(signal?: AbortSignal): Promise<RequestTicket | null> {
+    if (this.stopping || this.readySlots() === 0) return Promise.resolve(null);
+    const ticket = this.queue.size === 0 ? this.take(true) : null;
+    return ticket === null ? this.queue.enqueue(signal) : Promise.resolve(ticket);
+  }
+
+  /** Hands free slots to the waiters in order; ends every wait when no replica is ready or the set stops. */
+  private pump(): void {
+    if (this.stopping || this.readySlots() === 0) this.queue.flush();
+    while (this.queue.size > 0) {
+      const ticket = this.take(true);
+      if (ticket === null) break;
+      this.queue.give(ticket); // someone waits: it can't be refused
+    }
+  }
+
+  /** Picks among ready replicas not suspect (with a free slot when `slotted`) and wraps the ticket. */
+  private take(slotted: boolean): RequestTicket | null {
     const n = this.members.length;
     let best: { at: number; inFlight: number } | null = null;
     for (let k = 0; k < n; k++) {
       const at = (this.cursor + k) % n;
-      const snap = (this.members[at] as Replica).supervisor.snapshot();
-      if (snap.state !== "ready") continue;
+      const m = this.members[at] as Replica;
+      const snap = m.supervisor.snapshot();
+      if (snap.state !== "ready" || this.suspects.isSuspect(m.index, snap.generation)) continue;
+      if (slotted && snap.inFlight >= m.maxNumSeqs) continue;
       if (best === null || snap.inFlight < best.inFlight) best = { at, inFlight: snap.inFlight };
     }
     if (best === null) return null;
     const ticket = (this.members[best.at] as Replica).supervisor.admit();
-    if (ticket !== null) this.cursor = (best.at + 1) % n;
-    return ticket;
+    if (ticket === null) return null;
+    this.cursor = (best.at + 1) % n;
+    return routedTicket(ticket, this.suspects, () => this.pump(), n > 1);
   }
 
   replicaEndpoints(): Array<{ replica: number; endpoint: EngineEndpoint }> {
@@ -258,6 +288,7 @@ export class ReplicaSet implements SupervisorView {
       this.events.emit(event);
       return;
     }
+    this.pump(); // a replica ready wakes waiters; none ready ends them
     for (const listener of this.changeListeners) listener();
     const snapshot = this.snapshot();
     const from = this.state;

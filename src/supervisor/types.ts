@@ -81,6 +81,8 @@ export interface RequestTicket {
   /** Call whenever bytes arrive from the engine for this request. */
   progress(): void;
   end(): void;
+  /** The engine failed this request (connection error, 5xx, death): its replica gets nothing new for now. */
+  failed?(): void;
   /** Aborted when the engine this request uses dies, hangs or is stopped. */
   readonly signal: AbortSignal;
   readonly endpoint: EngineEndpoint;
@@ -91,6 +93,12 @@ export interface SupervisorView {
   snapshot(): SupervisorSnapshot;
   /** A ticket when ready and admitting; null otherwise (not ready, draining, failed). */
   admit(): RequestTicket | null;
+  /**
+   * A ticket on a replica with a free slot (MAX_NUM_SEQS), waiting in arrival order for the first one to free
+   * when all are full; null when no replica is ready (or the runner stops); rejects when `signal` aborts.
+   * Absent: one engine, admit() at once (the engine queues).
+   */
+  acquire?(signal?: AbortSignal): Promise<RequestTicket | null>;
   /** The engine's address for side calls that are not requests (metrics scrape); null unless ready/draining. */
   engineEndpoint(): EngineEndpoint | null;
   on(listener: (event: SupervisorEvent) => void): () => void;

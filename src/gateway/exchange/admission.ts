@@ -43,7 +43,7 @@ export function notReadyError(snapshot: SupervisorSnapshot): GatewayError {
 
 /**
  * Bounds the requests in front of the engines: MAX_NUM_SEQS per ready engine (REPLICAS) can run and QUEUE_SIZE
- * can wait in the engines' queues; beyond that a request gets 429 at once instead of piling up.
+ * can wait (in the gateway's FIFO with replicas, else in the engine's queue); beyond that a request gets 429 at once instead of piling up.
  */
 export class Admission {
   private admitted = 0;
@@ -81,6 +81,33 @@ export class Admission {
     const ticket = this.supervisor.admit();
     if (ticket === null) throw notReadyError(this.supervisor.snapshot());
     this.admitted += 1;
+    return this.hold(ticket);
+  }
+
+  /**
+   * Like admit(), but with replicas (supervisor.acquire) a request beyond the free slots waits here, in arrival
+   * order, for the first slot freed on a ready replica; it holds its place in the capacity while it waits.
+   * Rejects with the signal's reason when it aborts (the client went away) while waiting.
+   */
+  async acquire(signal?: AbortSignal): Promise<AdmittedRequest> {
+    if (this.supervisor.acquire === undefined) return this.admit();
+    if (this.admitted >= this.capacity) return this.admit(); // throws the refusal
+    this.admitted += 1;
+    let ticket: RequestTicket | null;
+    try {
+      ticket = await this.supervisor.acquire(signal);
+    } catch (err) {
+      this.admitted -= 1;
+      throw err;
+    }
+    if (ticket === null) {
+      this.admitted -= 1;
+      throw notReadyError(this.supervisor.snapshot());
+    }
+    return this.hold(ticket);
+  }
+
+  private hold(ticket: RequestTicket): AdmittedRequest {
     let released = false;
     return {
       ticket,

@@ -37,10 +37,15 @@ export async function callEngine(
   body: string | BodyPlan,
   path = "/v1/chat/completions",
 ): Promise<UpstreamResponse | EngineRefusal> {
-  let admitted: ReturnType<RouteDeps["admission"]["admit"]>;
+  // Watched before admission: a client gone while its request waits for a slot leaves the queue.
+  const node = nodeBindings(c);
+  if (node) ex.watchResponse(node.outgoing);
+  else ex.watchClient(c.req.raw.signal);
+  let admitted: Awaited<ReturnType<RouteDeps["admission"]["acquire"]>>;
   try {
-    admitted = deps.admission.admit();
+    admitted = await deps.admission.acquire(ex.upstreamAbort.signal);
   } catch (err) {
+    if (ex.abortCause === "client") throw failExchange(ex, err, errors.engineUnreachable);
     const status = err instanceof GatewayError ? err.status : 503;
     ex.finish({
       status: "rejected",
@@ -50,9 +55,6 @@ export async function callEngine(
     throw err;
   }
   ex.attach(admitted);
-  const node = nodeBindings(c);
-  if (node) ex.watchResponse(node.outgoing);
-  else ex.watchClient(c.req.raw.signal);
   const send = (payload: string) =>
     deps.upstream.send({
       endpoint: admitted.ticket.endpoint,

@@ -176,6 +176,8 @@ export class Exchange {
       currency: row.currency,
       e2eSeconds: input.status === "rejected" ? null : row.durationMs / 1000,
     });
+    // The engine failed it: its replica gets nothing new before its slot frees (replica-router.ts).
+    if (input.status === "engine_error") this.admitted?.ticket.failed?.();
     this.admitted?.release();
     this.onDone(this);
   }
