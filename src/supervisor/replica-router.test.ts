@@ -5,57 +5,11 @@ import { GatewayError } from "../gateway/http/gateway-error.js";
 import { createLogger } from "../log/logger.js";
 import { FakeClock } from "./clock.js";
 import type { ProbeResult } from "./engine-probe.js";
-import { type Replica, ReplicaSet, type ReplicaSupervisor } from "./replica-set.js";
-import { SupervisorEvents } from "./supervisor-events.js";
-import type { RequestTicket, SupervisorSnapshot, SupervisorState } from "./types.js";
+import { type Replica, ReplicaSet } from "./replica-set.js";
+import { FakeReplica } from "./testing/fake-replica.js";
+import type { RequestTicket, SupervisorState } from "./types.js";
 
 const logger = createLogger({ level: "error" });
-
-/** A fake engine's supervisor: a state, a generation, tickets counted, state events emitted. */
-class FakeReplica implements ReplicaSupervisor {
-  private readonly events = new SupervisorEvents(logger);
-  readonly live = new Set<object>();
-  generation = 1;
-  constructor(
-    readonly index: number,
-    public state: SupervisorState = "ready",
-  ) {}
-  setState(to: SupervisorState): void {
-    const from = this.state;
-    this.state = to;
-    this.events.emit({ type: "state", from, to, snapshot: this.snapshot() });
-  }
-  snapshot(): SupervisorSnapshot {
-    return {
-      ...{ state: this.state, progress: null, progressDetail: null, engine: "sim", driver: "process" },
-      ...{ modelId: "m", engineId: String(this.index), generation: this.generation, restarts: 0 },
-      ...{ inFlight: this.live.size, startedAt: null, readySince: null, lastError: null },
-    };
-  }
-  admit(): RequestTicket | null {
-    if (this.state !== "ready") return null;
-    const token = {};
-    this.live.add(token);
-    const endpoint = { baseUrl: "http://x", apiKey: "k", generation: this.generation, replica: this.index };
-    return {
-      endpoint,
-      signal: new AbortController().signal,
-      progress() {},
-      end: () => this.live.delete(token),
-    };
-  }
-  engineEndpoint() {
-    return null;
-  }
-  on(listener: Parameters<ReplicaSupervisor["on"]>[0]) {
-    return this.events.on(listener);
-  }
-  async start() {}
-  async stop() {}
-  async waitFor() {
-    return this.snapshot();
-  }
-}
 
 const driver: EngineDriver = {
   kind: "process",

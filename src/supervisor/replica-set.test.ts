@@ -2,78 +2,11 @@ import { describe, expect, it } from "vitest";
 import type { EngineDriver } from "../engine/engine-driver.js";
 import { createLogger } from "../log/logger.js";
 import { foldState } from "./replica-fold.js";
-import { type Replica, ReplicaSet, type ReplicaSupervisor } from "./replica-set.js";
-import { SupervisorEvents } from "./supervisor-events.js";
-import type { RequestTicket, SupervisorSnapshot, SupervisorState } from "./types.js";
+import { type Replica, ReplicaSet } from "./replica-set.js";
+import { FakeReplica } from "./testing/fake-replica.js";
+import type { RequestTicket, SupervisorState } from "./types.js";
 
 const logger = createLogger({ level: "error" });
-
-/** A supervisor of one fake engine: a state, tickets counted, state events emitted. */
-class FakeReplica implements ReplicaSupervisor {
-  private readonly events = new SupervisorEvents(logger);
-  private live = new Set<AbortController>();
-  constructor(
-    readonly index: number,
-    public state: SupervisorState = "ready",
-  ) {}
-  setState(to: SupervisorState): void {
-    const from = this.state;
-    this.state = to;
-    this.events.emit({ type: "state", from, to, snapshot: this.snapshot() });
-  }
-  fail(): void {
-    for (const c of this.live) c.abort(new Error("the engine failed"));
-    this.live.clear();
-    this.setState("restarting");
-  }
-  snapshot(): SupervisorSnapshot {
-    return {
-      state: this.state,
-      progress: null,
-      progressDetail: null,
-      engine: "sim",
-      driver: "process",
-      modelId: "m",
-      engineId: String(this.index),
-      generation: 1,
-      restarts: 0,
-      inFlight: this.live.size,
-      startedAt: null,
-      readySince: null,
-      lastError: null,
-    };
-  }
-  admit(): RequestTicket | null {
-    if (this.state !== "ready") return null;
-    const controller = new AbortController();
-    this.live.add(controller);
-    const endpoint = {
-      baseUrl: `http://127.0.0.1:${9000 + this.index}`,
-      apiKey: "k",
-      generation: 1,
-      replica: this.index,
-    };
-    return {
-      endpoint,
-      signal: controller.signal,
-      progress() {},
-      end: () => {
-        this.live.delete(controller);
-      },
-    };
-  }
-  engineEndpoint() {
-    return null;
-  }
-  on(listener: Parameters<ReplicaSupervisor["on"]>[0]) {
-    return this.events.on(listener);
-  }
-  async start() {}
-  async stop() {}
-  async waitFor() {
-    return this.snapshot();
-  }
-}
 
 const driver: EngineDriver = {
   kind: "process",
