@@ -72,7 +72,9 @@ describe("Supervisor + DockerDriver + simulator image", () => {
       await docker.getContainer(String(first.engineId)).kill({ signal: "SIGKILL" });
       await sup.waitFor(["restarting"], 10_000);
       const again = await sup.waitFor(["ready", "failed"], 60_000);
-      expect(again.lastError?.reason).toBe("crash");
+      // Two watchers see a killed container: the exit event (crash) and the liveness poll every 500 ms
+      // (unhealthy: its port stops answering). Under load the poll can win the race; either way it is restarted.
+      expect(["crash", "unhealthy"]).toContain(again.lastError?.reason);
       expect(again.state).toBe("ready");
       expect(again.engineId).not.toBe(first.engineId);
       console.log(`docker: container kill → ready again in ${Date.now() - killedAt} ms`);
