@@ -215,6 +215,18 @@ export function replicas(max: number): Check<number | "auto"> {
   };
 }
 
+/** GATEWAY_WORKERS: a whole number of HTTP worker processes, or "auto" (one per core but one). */
+export function gatewayWorkers(max: number): Check<number | "auto"> {
+  const count = integer({ min: 1, max, example: 2 });
+  return (raw) => {
+    if (raw.trim().toLowerCase() === "auto") return "auto";
+    const n = count(raw);
+    return n instanceof Invalid
+      ? new Invalid(`${n.message.replace(/\.$/, "")}; or "auto" for one per core but one.`)
+      : n;
+  };
+}
+
 export const currency: Check<string> = (raw) =>
   /^[A-Za-z]{1,10}$/.test(raw.trim())
     ? raw.trim()

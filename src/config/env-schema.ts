@@ -14,6 +14,7 @@ import {
   currency,
   decimal,
   folder,
+  gatewayWorkers,
   gpuIds,
   hfToken,
   hubEndpoint,
@@ -29,6 +30,7 @@ import {
   variable,
   word,
 } from "./env-checks.js";
+import { MAX_GATEWAY_WORKERS } from "./gateway-workers.js";
 import { MAX_REPLICAS } from "./replica-plan.js";
 
 export { AI_RUNNER_CONTRACT_VERSION, expandPath, isLocalModelId, type SchemaContext } from "./env-checks.js";
@@ -72,6 +74,7 @@ export function envSchema(ctx: SchemaContext, isDir: (p: string) => boolean) {
     MAX_BODY_BYTES: variable(integer({ min: 1, example: 1048576, unit: "of bytes" }), 1048576),
     RUNNER_VERSION: variable(semver, AI_RUNNER_CONTRACT_VERSION),
     CORS_ORIGINS: variable(corsOrigins, "*" as CorsOrigins),
+    GATEWAY_WORKERS: variable(gatewayWorkers(MAX_GATEWAY_WORKERS), 1 as number | "auto"),
 
     ENGINE: variable(oneOf(["vllm", "sim"] as const), "vllm" as const),
     DRIVER: variable(oneOf(["docker", "process"] as const), "docker" as const),

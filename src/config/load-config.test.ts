@@ -25,6 +25,7 @@ describe("loadConfig defaults", () => {
       maxBodyBytes: 1048576,
       runnerVersion: "0.14.1",
       corsOrigins: "*",
+      gatewayWorkers: 1,
       engine: "vllm",
       driver: "docker",
       engineImage: "localhost/llm-runner-vllm:0.1.0",

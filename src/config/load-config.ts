@@ -17,6 +17,7 @@ import {
   envSchema,
   SECRET_VARIABLES,
 } from "./env-schema.js";
+import { gatewayWorkersNote, resolveGatewayWorkers } from "./gateway-workers.js";
 import { checkGpus } from "./gpu-checks.js";
 import type { KvCacheSummary } from "./kv-fit-check.js";
 import { checkModel, type Finding } from "./model-checks.js";
@@ -75,6 +76,8 @@ export async function loadConfig(input: LoadConfigInput): Promise<LoadConfigResu
   issues.push(...crossFieldIssues(v).map(toIssue));
   warnings.push(...crossFieldNotes(v));
   warnings.push(...misspeltVariables(input.env, known));
+  const workersNote = v.GATEWAY_WORKERS === undefined ? null : gatewayWorkersNote(v.GATEWAY_WORKERS);
+  if (workersNote) warnings.push(workersNote);
   if (v.AUTH_TOKEN === null && v.HOST !== undefined && !isLoopback(v.HOST)) {
     warnings.push(
       `AUTH_TOKEN is not set and HOST=${v.HOST}: anyone who can reach port ${v.PORT ?? 8000} can spend this GPU's time. Set AUTH_TOKEN, or HOST=127.0.0.1 behind a proxy.`,
@@ -245,6 +248,7 @@ function toConfig(v: EnvValues): Config {
     maxBodyBytes: v.MAX_BODY_BYTES,
     runnerVersion: v.RUNNER_VERSION,
     corsOrigins: v.CORS_ORIGINS,
+    gatewayWorkers: resolveGatewayWorkers(v.GATEWAY_WORKERS),
     engine: v.ENGINE,
     driver: v.DRIVER,
     engineImage: v.ENGINE_IMAGE ?? (v.ENGINE === "sim" ? DEFAULT_SIM_IMAGE : DEFAULT_VLLM_IMAGE),

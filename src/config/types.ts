@@ -42,6 +42,7 @@ export interface Config {
   maxBodyBytes: number; // MAX_BODY_BYTES (default 1 MiB)
   runnerVersion: string; // RUNNER_VERSION: the semver /version reports (default: AI-runner contract 0.14.1)
   corsOrigins: "*" | string[]; // CORS_ORIGINS: browser origins allowed on /v1/* (default "*"; [] = CORS off)
+  gatewayWorkers: number; // GATEWAY_WORKERS resolved: HTTP processes (default 1 = in the runner's own process)
 
   // Engine
   engine: EngineKind; // ENGINE (default vllm)

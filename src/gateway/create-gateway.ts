@@ -76,7 +76,7 @@ export function createGateway(deps: GatewayDeps): GatewayApp {
     upstream,
     rate,
     exchanges,
-    admission: new Admission(deps.supervisor, config.maxNumSeqs, config.queueSize),
+    admission: deps.admission ?? new Admission(deps.supervisor, config.maxNumSeqs, config.queueSize),
   };
 
   const app = new Hono();

@@ -5,7 +5,7 @@ import type { GatewayMetrics } from "../metrics/gateway-metrics.js";
 import type { Ledger } from "../pricing/ledger-types.js";
 import type { PriceRate } from "../pricing/price.js";
 import type { SupervisorView } from "../supervisor/types.js";
-import type { Admission } from "./exchange/admission.js";
+import type { AdmissionPort } from "./exchange/admission.js";
 import type { ExchangeTracker } from "./exchange/exchange-tracker.js";
 import type { UpstreamClient } from "./exchange/upstream-client.js";
 
@@ -21,11 +21,13 @@ export interface GatewayDeps {
   clock?: () => number;
   /** Default: undici pools sized above MAX_NUM_SEQS + QUEUE_SIZE. */
   upstream?: UpstreamClient;
+  /** Default: an Admission over `supervisor` (MAX_NUM_SEQS per ready engine + QUEUE_SIZE). */
+  admission?: AdmissionPort;
 }
 
 /** What every route receives: the deps with defaults filled in, plus the gateway's own parts. */
 export interface RouteDeps extends Required<GatewayDeps> {
-  admission: Admission;
+  admission: AdmissionPort;
   exchanges: ExchangeTracker;
   rate: PriceRate;
 }

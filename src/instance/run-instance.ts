@@ -5,18 +5,14 @@ import { readHostEnv } from "../config/host-env.js";
 import { replicaSlotsOf } from "../config/replica-plan.js";
 import type { Config } from "../config/types.js";
 import type { EngineDriver } from "../engine/engine-driver.js";
-import { createGateway } from "../gateway/create-gateway.js";
-import { serveGateway } from "../gateway/http/serve.js";
 import { gpuProbeFor } from "../gpu/probe-from-env.js";
 import type { GpuProbe } from "../gpu/types.js";
 import type { Logger } from "../log/logger.js";
-import { createGatewayMetrics } from "../metrics/gateway-metrics.js";
-import { SqliteLedger } from "../pricing/ledger.js";
-import { LedgerGuard } from "../pricing/ledger-guard.js";
 import { type Replica, ReplicaSet } from "../supervisor/replica-set.js";
 import type { SupervisorEvent } from "../supervisor/types.js";
 import { VERSION } from "../version.js";
 import { EngineLogs } from "./engine-logs.js";
+import { type GatewayFront, startGatewayFront } from "./gateway-front.js";
 import { acquireHomeLock } from "./home-lock.js";
 import { assertHomeWritable } from "./home-writable.js";
 import { type InstanceRecord, instancePaths, removeInstance, writeInstance } from "./instance-files.js";
@@ -32,6 +28,8 @@ export interface RunningInstance {
   readonly record: InstanceRecord;
   /** Reads the config again and rolls the replicas onto it one at a time (reload.ts). */
   reload(): Promise<ReloadOutcome>;
+  /** Resolves with the reason when the runner cannot go on and must be stopped (its HTTP workers keep dying). */
+  readonly stoppedByItself: Promise<string>;
   /** Drains and stops everything; idempotent. */
   shutdown(options?: { force?: boolean }): Promise<void>;
 }
@@ -76,43 +74,33 @@ export async function runInstance(options: RunInstanceOptions): Promise<RunningI
   });
   supervisor.on((event) => options.onEvent?.(event));
 
-  let ledger: LedgerGuard;
+  const fakeGpusFile = readHostEnv(options.env).fakeGpusFile ?? null;
+  const gpus = options.gpuProbe ?? gpuProbeFor(fakeGpusFile ?? undefined);
+  let fatal: (reason: string) => void = () => {};
+  const stoppedByItself = new Promise<string>((resolve) => {
+    fatal = resolve;
+  });
+  let front: GatewayFront;
   try {
-    ledger = new LedgerGuard(SqliteLedger.open(paths.ledger), {
-      dir: config.home,
-      logger: logger.child({ component: "ledger" }),
+    front = await startGatewayFront({
+      config,
+      supervisor,
+      logger,
+      gpus,
+      ledgerPath: paths.ledger,
+      fakeGpusFile,
+      onFatal: (reason) => fatal(reason),
     });
   } catch (err) {
     await engineLogs.end();
     lock.release();
-    throw new Error(`the usage ledger ${paths.ledger} cannot be opened: ${(err as Error).message}`);
-  }
-  ledger.start();
-  const metrics = createGatewayMetrics();
-  const gpus = options.gpuProbe ?? gpuProbeFor(readHostEnv(options.env).fakeGpusFile);
-  const app = createGateway({
-    config,
-    supervisor,
-    ledger,
-    metrics,
-    gpus,
-    logger: logger.child({ component: "gateway" }),
-  });
-  let server: Awaited<ReturnType<typeof serveGateway>>;
-  try {
-    server = await serveGateway(app, { host: config.host, port: config.port });
-  } catch (err) {
-    ledger.close();
-    await engineLogs.end();
-    lock.release();
     throw err;
   }
-
   const record: InstanceRecord = {
     pid: process.pid,
-    url: localUrl(server.url),
+    url: localUrl(front.url),
     host: config.host,
-    port: Number(new URL(server.url).port),
+    port: Number(new URL(front.url).port),
     engine: config.engine,
     driver: config.driver,
     modelId: config.modelId,
@@ -123,7 +111,7 @@ export async function runInstance(options: RunInstanceOptions): Promise<RunningI
     version: VERSION,
   };
   writeInstance(config.home, record);
-  const status = new StatusWriter(paths.status, supervisor, () => ledger.sessionTotals(), config);
+  const status = new StatusWriter(paths.status, supervisor, () => front.totals(), config);
   status.start();
 
   await supervisor.start();
@@ -168,9 +156,8 @@ export async function runInstance(options: RunInstanceOptions): Promise<RunningI
     stopping = (async () => {
       logger.info({}, opts.force ? "stopping now (forced)" : "draining in-flight requests, then stopping");
       await supervisor.stop(opts.force ? { force: true } : {});
-      await server.close();
+      await front.close();
       status.stop();
-      ledger.close();
       await engineLogs.end();
       removeInstance(config.home, process.pid);
       lock.release();
@@ -178,7 +165,7 @@ export async function runInstance(options: RunInstanceOptions): Promise<RunningI
     })();
     return stopping;
   };
-  return { url: record.url, supervisor, record, shutdown, reload };
+  return { url: record.url, supervisor, record, shutdown, reload, stoppedByItself };
 }
 
 /** A URL this machine can call: listening on all interfaces (0.0.0.0 / ::) is reached through loopback. */

@@ -28,6 +28,10 @@ export interface GatewayMetrics {
   finished(request: FinishedRequest): void;
   /** Our series in Prometheus text (llm_runner_*). */
   render(): Promise<string>;
+  /** The same series as prom-client's JSON, for merging several processes' counts (GATEWAY_WORKERS). */
+  json(): Promise<unknown[]>;
+  /** True when render() already holds the process and nodejs series (merged over the HTTP workers). */
+  readonly rendersProcess?: boolean;
 }
 
 const TTFT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
@@ -44,6 +48,7 @@ export function createGatewayMetrics(): GatewayMetrics {
     help: "Always 1; the version label is llm-runner's own version.",
     labelNames: ["version"] as const,
     registers,
+    aggregator: "first", // one per runner, however many HTTP workers report it
   }).set({ version: VERSION }, 1);
   const responses = new Counter({
     name: "llm_runner_http_responses_total",
@@ -117,5 +122,6 @@ export function createGatewayMetrics(): GatewayMetrics {
       usage.inc({ route: r.route, currency: r.currency }, r.usagePrice);
     },
     render: () => registry.metrics(),
+    json: () => registry.getMetricsAsJSON(),
   };
 }

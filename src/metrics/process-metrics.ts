@@ -19,3 +19,8 @@ function processRegistry(): Registry {
 export function renderProcessMetrics(): Promise<string> {
   return processRegistry().metrics();
 }
+
+/** The same series as prom-client's JSON, for merging several processes' (GATEWAY_WORKERS). */
+export function processMetricsJson(): Promise<unknown[]> {
+  return processRegistry().getMetricsAsJSON();
+}

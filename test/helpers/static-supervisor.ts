@@ -141,6 +141,7 @@ export function gatewayTestConfig(overrides: Partial<Config> = {}): Config {
     maxBodyBytes: 1024 * 1024,
     runnerVersion: "0.14.1",
     corsOrigins: "*",
+    gatewayWorkers: 1,
     engine: "sim",
     driver: "process",
     engineImage: "unused",

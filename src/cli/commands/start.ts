@@ -131,7 +131,13 @@ async function startForeground(config: Config, io: CliIO, source: ConfigSource):
     `gateway listening on ${config.host}:${instance.record.port}; starting the ${config.engine} engine (${config.driver})…\n`,
   );
 
+  let exitCode: number = EXIT.ok;
   await new Promise<void>((resolve) => {
+    void instance.stoppedByItself.then((reason) => {
+      io.stderr.write(`llm-runner: ${reason}\n`);
+      exitCode = EXIT.failure;
+      void instance.shutdown().then(resolve);
+    });
     let signals = 0;
     const onSignal = (sig: NodeJS.Signals) => {
       signals++;
@@ -154,7 +160,7 @@ async function startForeground(config: Config, io: CliIO, source: ConfigSource):
       });
     });
   });
-  return EXIT.ok;
+  return exitCode;
 }
 
 /** Re-runs `start` in the background (logs to runner.log) and waits until its engine is ready or failed. */

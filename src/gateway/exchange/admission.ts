@@ -9,6 +9,18 @@ export interface AdmittedRequest {
   release(): void;
 }
 
+/**
+ * What the routes need of admission: a slot (or a refusal) per request, and the figures /ready and /metrics show.
+ * In the runner's own process it is Admission below; in an HTTP worker (GATEWAY_WORKERS > 1) it asks the primary,
+ * whose one Admission counts every worker's requests (src/instance/workers/remote-engines.ts).
+ */
+export interface AdmissionPort {
+  acquire(signal?: AbortSignal): Promise<AdmittedRequest>;
+  readonly inFlight: number;
+  readonly queueDepth: number;
+  readonly capacity: number;
+}
+
 /** Why the supervisor refuses work, for the 503 message, and how long a client should wait. */
 export function notReadyError(snapshot: SupervisorSnapshot): GatewayError {
   const status = healthWord(snapshot);
@@ -45,7 +57,7 @@ export function notReadyError(snapshot: SupervisorSnapshot): GatewayError {
  * Bounds the requests in front of the engines: MAX_NUM_SEQS per ready engine (REPLICAS) can run and QUEUE_SIZE
  * can wait (in the gateway's FIFO with replicas, else in the engine's queue); beyond that a request gets 429 at once instead of piling up.
  */
-export class Admission {
+export class Admission implements AdmissionPort {
   private admitted = 0;
 
   constructor(

@@ -25,7 +25,7 @@ export function registerMetrics(app: Hono, deps: RouteDeps): void {
         capacity: deps.admission.capacity,
       }),
       renderReplicaGauges(deps.supervisor.replicaSnapshots?.() ?? []),
-      renderProcessMetrics(),
+      deps.metrics.rendersProcess ? "" : renderProcessMetrics(),
       snapshot.state === "ready" ? engineSeries(deps) : "",
     ]);
     return c.body(parts.map(endWithNewline).join(""), 200, {

@@ -1,0 +1,98 @@
+// The HTTP side of a runner: in its own process (GATEWAY_WORKERS=1), or in several worker processes that share
+// the port while this process keeps the engines (workers/worker-pool.ts). Either way: a URL, the session's
+// ledger totals for status.json, and a close that ends every request in flight cleanly.
+import type { Config } from "../config/types.js";
+import { Admission } from "../gateway/exchange/admission.js";
+import { createGateway } from "../gateway/create-gateway.js";
+import { serveGateway } from "../gateway/http/serve.js";
+import type { GpuProbe } from "../gpu/types.js";
+import type { Logger } from "../log/logger.js";
+import { createGatewayMetrics } from "../metrics/gateway-metrics.js";
+import { type SessionTotals, SqliteLedger } from "../pricing/ledger.js";
+import { LedgerGuard } from "../pricing/ledger-guard.js";
+import type { SupervisorView } from "../supervisor/types.js";
+import { WorkerPool } from "./workers/worker-pool.js";
+
+export interface GatewayFront {
+  readonly url: string;
+  /** Σ of the rows recorded since start (served requests). */
+  totals(): SessionTotals;
+  /** Stops listening, ends what is in flight (error chunk + [DONE]), closes the ledger. */
+  close(): Promise<void>;
+}
+
+export interface GatewayFrontOptions {
+  config: Config;
+  supervisor: SupervisorView;
+  logger: Logger;
+  gpus: GpuProbe;
+  ledgerPath: string;
+  /** LLM_RUNNER_FAKE_GPUS, for the workers' own GPU probe. */
+  fakeGpusFile: string | null;
+  /** The HTTP workers keep dying: the runner must stop (GATEWAY_WORKERS > 1 only). */
+  onFatal(reason: string): void;
+}
+
+export function startGatewayFront(options: GatewayFrontOptions): Promise<GatewayFront> {
+  return options.config.gatewayWorkers > 1 ? startWorkers(options) : startInProcess(options);
+}
+
+function openLedger(path: string): SqliteLedger {
+  try {
+    return SqliteLedger.open(path);
+  } catch (err) {
+    throw new Error(`the usage ledger ${path} cannot be opened: ${(err as Error).message}`);
+  }
+}
+
+async function startInProcess(options: GatewayFrontOptions): Promise<GatewayFront> {
+  const { config, logger } = options;
+  const ledger = new LedgerGuard(openLedger(options.ledgerPath), {
+    dir: config.home,
+    logger: logger.child({ component: "ledger" }),
+  });
+  ledger.start();
+  const app = createGateway({
+    config,
+    supervisor: options.supervisor,
+    ledger,
+    metrics: createGatewayMetrics(),
+    gpus: options.gpus,
+    logger: logger.child({ component: "gateway" }),
+  });
+  let server: Awaited<ReturnType<typeof serveGateway>>;
+  try {
+    server = await serveGateway(app, { host: config.host, port: config.port });
+  } catch (err) {
+    ledger.close();
+    throw err;
+  }
+  return {
+    url: server.url,
+    totals: () => ledger.sessionTotals(),
+    close: async () => {
+      await server.close();
+      ledger.close();
+    },
+  };
+}
+
+async function startWorkers(options: GatewayFrontOptions): Promise<GatewayFront> {
+  const { config, logger } = options;
+  // Opened here first, so its tables exist before the workers open it together, and a bad path fails the start.
+  openLedger(options.ledgerPath).close();
+  const pool = new WorkerPool({
+    count: config.gatewayWorkers,
+    config,
+    supervisor: options.supervisor,
+    // The one admission of the runner: every worker's requests count against the same slots and queue.
+    admission: new Admission(options.supervisor, config.maxNumSeqs, config.queueSize),
+    logger: logger.child({ component: "workers" }),
+    ledgerPath: options.ledgerPath,
+    fakeGpusFile: options.fakeGpusFile,
+    onFatal: options.onFatal,
+  });
+  const url = await pool.start();
+  logger.info({ workers: config.gatewayWorkers, pids: pool.pids() }, "HTTP workers listening");
+  return { url, totals: () => pool.totals(), close: () => pool.close() };
+}

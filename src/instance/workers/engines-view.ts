@@ -1,0 +1,20 @@
+import type { AdmissionPort } from "../../gateway/exchange/admission.js";
+import type { SupervisorView } from "../../supervisor/types.js";
+import type { EnginesView } from "./worker-messages.js";
+
+/** The primary's engines and admission as the workers see them (worker-messages.ts). */
+export function enginesView(supervisor: SupervisorView, admission: AdmissionPort): EnginesView {
+  return {
+    snapshot: supervisor.snapshot(),
+    engineEndpoint: supervisor.engineEndpoint(),
+    readyEngines: supervisor.readyEngines?.() ?? (supervisor.snapshot().state === "ready" ? 1 : 0),
+    readySlots: supervisor.readySlots?.() ?? 0,
+    replicaEndpoints: supervisor.replicaEndpoints?.() ?? [],
+    replicaSnapshots: supervisor.replicaSnapshots?.() ?? [],
+    admission: {
+      inFlight: admission.inFlight,
+      queueDepth: admission.queueDepth,
+      capacity: admission.capacity,
+    },
+  };
+}

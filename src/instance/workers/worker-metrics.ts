@@ -1,0 +1,24 @@
+// /metrics with several HTTP workers: each worker counts what it served; a scrape (which lands on any one worker)
+// asks the primary, which collects every worker's series as JSON and sums them with prom-client's aggregator
+// (counters and histograms add up; llm_runner_build_info and the process gauges use their own aggregators).
+import { AggregatorRegistry } from "prom-client";
+import type { GatewayMetrics } from "../../metrics/gateway-metrics.js";
+
+/** Every worker's series, merged into one Prometheus text. */
+export function mergeWorkerSeries(perWorker: unknown[][]): Promise<string> {
+  // biome-ignore lint/suspicious/noExplicitAny: prom-client types the JSON as its own metric objects
+  return AggregatorRegistry.aggregate(perWorker as any).metrics();
+}
+
+/** A worker's metrics: recorded locally, rendered merged over all workers (through `merged`). */
+export function workerMetrics(local: GatewayMetrics, merged: () => Promise<string>): GatewayMetrics {
+  return {
+    response: (route, code) => local.response(route, code),
+    timeToFirstToken: (route, seconds) => local.timeToFirstToken(route, seconds),
+    interTokenGap: (route, seconds) => local.interTokenGap(route, seconds),
+    finished: (request) => local.finished(request),
+    json: () => local.json(),
+    render: merged,
+    rendersProcess: true,
+  };
+}
