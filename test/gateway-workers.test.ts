@@ -1,0 +1,167 @@
+// GATEWAY_WORKERS=2 through the built CLI: two HTTP worker processes share the port while the runner's own
+// process owns the engine and the one admission. The issue's correctness bar: never more than the engine's
+// capacity in flight (MAX_NUM_SEQS running + QUEUE_SIZE waiting) however the connections are spread, one ledger,
+// merged /metrics, and no process left behind when a worker dies, the runner stops, or the runner is killed -9.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { assertBuilt, waitFor } from "./helpers/cli.js";
+import { call, chatBody, metric, metricsText, sseData, startRunner, stopAllRunners } from "./helpers/load.js";
+
+beforeAll(() => assertBuilt());
+afterEach(async () => {
+  await stopAllRunners();
+});
+
+/** The worker processes of a runner: its children running worker-main.js. */
+function workerPids(runnerPid: number): number[] {
+  const children = readFileSync(`/proc/${runnerPid}/task/${runnerPid}/children`, "utf8").trim();
+  if (children === "") return [];
+  return children
+    .split(/\s+/)
+    .map(Number)
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("worker-main.js");
+      } catch {
+        return false;
+      }
+    });
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const CAPACITY = { MAX_NUM_SEQS: "4", QUEUE_SIZE: "4" };
+const stream = (maxTokens: number) =>
+  chatBody("/v1/chat/completions", "count with me please", maxTokens, true);
+
+describe("GATEWAY_WORKERS=2", () => {
+  it("admits MAX_NUM_SEQS + QUEUE_SIZE over both workers, one ledger, merged metrics", {
+    timeout: 120_000,
+  }, async () => {
+    // Each stream lasts ~2 s (100 tokens, 20 ms apart): the 40 requests all arrive while the first 8 run.
+    const runner = await startRunner({
+      GATEWAY_WORKERS: "2",
+      ...CAPACITY,
+      SIM_MODE: "lorem",
+      SIM_ITL_MS: "20",
+    });
+    const workers = workerPids(runner.pid);
+    expect(workers).toHaveLength(2);
+
+    let sampling = true;
+    let peakInFlight = 0;
+    let peakEngine = 0;
+    const sampler = (async () => {
+      while (sampling) {
+        const text = await metricsText(runner.url).catch(() => "");
+        peakInFlight = Math.max(peakInFlight, metric(text, "llm_runner_in_flight_requests") ?? 0);
+        peakEngine = Math.max(peakEngine, metric(text, "vllm:num_requests_running") ?? 0);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    })();
+    // 40 connections at once: the primary deals them out to the two workers in turn.
+    const results = await Promise.all(
+      Array.from({ length: 40 }, () =>
+        call(runner.url, "/v1/chat/completions", stream(100), { timeoutMs: 60_000 }),
+      ),
+    );
+    sampling = false;
+    await sampler;
+
+    const served = results.filter((r) => r.status === 200);
+    const refused = results.filter((r) => r.status === 429);
+    // Per-worker admission would have let 8 through each worker (16); the runner's one admission lets 8 through.
+    expect(served).toHaveLength(8);
+    expect(refused).toHaveLength(32);
+    for (const r of served) expect(sseData(r.text).at(-1)).toBe("[DONE]");
+    expect(peakInFlight).toBeLessThanOrEqual(8);
+    expect(peakEngine).toBeLessThanOrEqual(4);
+
+    // Metrics of both workers, merged: every response is counted once.
+    const text = await metricsText(runner.url);
+    expect(text).toContain('llm_runner_requests_total{route="/v1/chat/completions",outcome="ok"} 8');
+    expect(text).toContain('llm_runner_requests_total{route="/v1/chat/completions",outcome="rejected"} 32');
+    expect(text.match(/^# TYPE process_resident_memory_bytes /gm)).toHaveLength(1);
+
+    // One ledger written by both workers: a row per request, the served ones with their tokens.
+    const db = new Database(join(runner.home, "ledger.sqlite"), { readonly: true });
+    const rows = db.prepare("SELECT status, count(*) AS n FROM requests GROUP BY status").all() as Array<{
+      status: string;
+      n: number;
+    }>;
+    db.close();
+    expect(Object.fromEntries(rows.map((r) => [r.status, r.n]))).toEqual({ ok: 8, rejected: 32 });
+    await waitFor(
+      async () =>
+        ((await runner.status()).totals as { requests?: number } | undefined)?.requests === 8 || null,
+      10_000,
+      "status.json to count the 8 served requests of both workers",
+    );
+
+    await runner.stop();
+    for (const pid of workers) expect(alive(pid)).toBe(false);
+  });
+
+  it("a worker killed -9 is replaced, its slots come back, the other worker's streams finish", {
+    timeout: 120_000,
+  }, async () => {
+    const runner = await startRunner({
+      GATEWAY_WORKERS: "2",
+      ...CAPACITY,
+      SIM_MODE: "lorem",
+      SIM_ITL_MS: "20",
+    });
+    const [victim, survivor] = workerPids(runner.pid) as [number, number];
+    const streams = Array.from({ length: 6 }, () =>
+      call(runner.url, "/v1/chat/completions", stream(100), { timeoutMs: 60_000 }),
+    );
+    await new Promise((r) => setTimeout(r, 500));
+    process.kill(victim, "SIGKILL");
+    const results = await Promise.all(streams);
+    const finished = results.filter((r) => r.complete && sseData(r.text).at(-1) === "[DONE]");
+    const cut = results.filter((r) => !r.complete);
+    // Connections are dealt out in turn, so each worker had some of the 6.
+    expect(finished.length).toBeGreaterThan(0);
+    expect(cut.length).toBeGreaterThan(0);
+    expect(finished.length + cut.length).toBe(6);
+
+    const replaced = await waitFor(
+      () => {
+        const now = workerPids(runner.pid);
+        return now.length === 2 && !now.includes(victim) ? now : null;
+      },
+      20_000,
+      "a new worker in place of the killed one",
+    );
+    expect(replaced).toContain(survivor);
+    // The killed worker's slots were given back: all 8 can be taken again.
+    await waitFor(
+      async () => metric(await metricsText(runner.url), "llm_runner_in_flight_requests") === 0 || null,
+      10_000,
+      "in-flight back to 0",
+    );
+    const again = await Promise.all(
+      Array.from({ length: 8 }, () =>
+        call(runner.url, "/v1/chat/completions", stream(5), { timeoutMs: 30_000 }),
+      ),
+    );
+    expect(again.map((r) => r.status)).toEqual(Array(8).fill(200));
+  });
+
+  it("kill -9 of the runner: its workers exit by themselves", { timeout: 60_000 }, async () => {
+    const runner = await startRunner({ GATEWAY_WORKERS: "2" });
+    const workers = workerPids(runner.pid);
+    expect(workers).toHaveLength(2);
+    process.kill(runner.pid, "SIGKILL");
+    await waitFor(() => workers.every((pid) => !alive(pid)) || null, 10_000, "the orphaned workers to exit");
+  });
+});
