@@ -56,6 +56,12 @@ describe("GATEWAY_WORKERS=2", () => {
     });
     const workers = workerPids(runner.pid);
     expect(workers).toHaveLength(2);
+    const shown = await waitFor(
+      async () => ((await runner.status()).gatewayWorkers as number[] | undefined) ?? null,
+      10_000,
+      "status --json to list the workers",
+    );
+    expect([...shown].sort()).toEqual([...workers].sort());
 
     let sampling = true;
     let peakInFlight = 0;

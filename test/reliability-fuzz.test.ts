@@ -568,6 +568,12 @@ function garbageFor(name: string): fc.Arbitrary<string> {
         letters.filter((s) => s.trim().toLowerCase() !== "auto"),
         fc.constantFrom("", "0", "-1", "65", "1.5", "1e1", "auto-2", "two"),
       );
+    case "GATEWAY_WORKERS":
+      // A whole number from 1 to 32, or "auto".
+      return fc.oneof(
+        letters.filter((s) => s.trim().toLowerCase() !== "auto"),
+        fc.constantFrom("", "0", "-1", "33", "1.5", "2e1", "auto-1", "all"),
+      );
     case "RAY_ADDRESS":
       return withSpace;
     case "HF_ENDPOINT":

@@ -2,8 +2,8 @@
 // the port while this process keeps the engines (workers/worker-pool.ts). Either way: a URL, the session's
 // ledger totals for status.json, and a close that ends every request in flight cleanly.
 import type { Config } from "../config/types.js";
-import { Admission } from "../gateway/exchange/admission.js";
 import { createGateway } from "../gateway/create-gateway.js";
+import { Admission } from "../gateway/exchange/admission.js";
 import { serveGateway } from "../gateway/http/serve.js";
 import type { GpuProbe } from "../gpu/types.js";
 import type { Logger } from "../log/logger.js";
@@ -17,6 +17,8 @@ export interface GatewayFront {
   readonly url: string;
   /** Σ of the rows recorded since start (served requests). */
   totals(): SessionTotals;
+  /** The HTTP worker processes' pids; [] when the gateway serves in this process. */
+  workerPids(): number[];
   /** Stops listening, ends what is in flight (error chunk + [DONE]), closes the ledger. */
   close(): Promise<void>;
 }
@@ -70,6 +72,7 @@ async function startInProcess(options: GatewayFrontOptions): Promise<GatewayFron
   return {
     url: server.url,
     totals: () => ledger.sessionTotals(),
+    workerPids: () => [],
     close: async () => {
       await server.close();
       ledger.close();
@@ -94,5 +97,5 @@ async function startWorkers(options: GatewayFrontOptions): Promise<GatewayFront>
   });
   const url = await pool.start();
   logger.info({ workers: config.gatewayWorkers, pids: pool.pids() }, "HTTP workers listening");
-  return { url, totals: () => pool.totals(), close: () => pool.close() };
+  return { url, totals: () => pool.totals(), workerPids: () => pool.pids(), close: () => pool.close() };
 }

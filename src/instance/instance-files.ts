@@ -31,6 +31,8 @@ export interface StatusRecord {
   gpus: string;
   /** Each replica's snapshot (REPLICAS > 1). */
   replicas?: ReplicaSnapshot[];
+  /** The HTTP worker processes' pids (GATEWAY_WORKERS > 1). */
+  workers?: number[];
   totals: {
     requests: number;
     promptTokens: number;

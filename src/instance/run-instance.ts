@@ -111,7 +111,13 @@ export async function runInstance(options: RunInstanceOptions): Promise<RunningI
     version: VERSION,
   };
   writeInstance(config.home, record);
-  const status = new StatusWriter(paths.status, supervisor, () => front.totals(), config);
+  const status = new StatusWriter(
+    paths.status,
+    supervisor,
+    () => front.totals(),
+    config,
+    () => front.workerPids(),
+  );
   status.start();
 
   await supervisor.start();

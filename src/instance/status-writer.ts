@@ -18,6 +18,8 @@ export class StatusWriter {
     /** Running totals since start (the ledger keeps them as rows commit: no query per refresh). */
     private readonly totals: () => SessionTotals,
     private readonly config: Config,
+    /** The HTTP worker processes (GATEWAY_WORKERS > 1); none when the gateway runs in this process. */
+    private readonly workers: () => number[] = () => [],
   ) {}
 
   start(): void {
@@ -56,6 +58,7 @@ export class StatusWriter {
       snapshot: this.supervisor.snapshot(),
       gpus: this.config.gpuIds === "all" ? "all" : this.config.gpuIds.join(","),
       ...(this.supervisor.size > 1 ? { replicas: this.supervisor.replicas() } : {}),
+      ...(this.workers().length > 0 ? { workers: this.workers() } : {}),
       totals,
     };
     try {

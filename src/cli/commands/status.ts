@@ -85,6 +85,7 @@ export const statusCommand: CliCommand = {
             inFlight: snap.inFlight,
             lastError: snap.lastError,
             ...(status.replicas ? { replicas: status.replicas.map(replicaJson) } : {}),
+            ...(status.workers ? { gatewayWorkers: status.workers } : {}),
             totals: t,
             updatedAt: status.updatedAt,
             version: instance.version,
@@ -110,6 +111,14 @@ export const statusCommand: CliCommand = {
       ["uptime", formatDuration(uptimeMs)],
       ["restarts", String(snap.restarts)],
       ["in flight", String(snap.inFlight)],
+      ...(status.workers
+        ? [
+            [
+              "workers",
+              `${status.workers.length} HTTP worker processes (pids ${status.workers.join(", ")})`,
+            ] as [string, string],
+          ]
+        : []),
       ["requests", `${t.requests}  (tokens: ${t.promptTokens} prompt, ${t.completionTokens} completion)`],
       [
         "revenue",
