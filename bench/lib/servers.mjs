@@ -28,7 +28,10 @@ async function getText(url) {
  * Starts the gateway through the built CLI and waits until /health says the engine is ready.
  * @param {import("./procs.mjs").ProcessSet} procs
  */
-export async function startGateway(procs, { repo, home, sim, limits, cores, cpuProfDir = null }) {
+export async function startGateway(
+  procs,
+  { repo, home, sim, limits, cores, cpuProfDir = null, env: extraEnv = {} },
+) {
   const port = await freePort();
   const enginePort = await freePort();
   const token = randomBytes(24).toString("hex");
@@ -43,6 +46,7 @@ export async function startGateway(procs, { repo, home, sim, limits, cores, cpuP
     MAX_NUM_SEQS: String(limits.maxNumSeqs),
     MAX_NUM_BATCHED_TOKENS: String(limits.maxNumBatchedTokens),
     QUEUE_SIZE: String(limits.queueSize),
+    ...extraEnv,
   };
   const nodeArgs = cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${cpuProfDir}`] : [];
   const args = [
