@@ -163,6 +163,38 @@ describe("GATEWAY_WORKERS=2", () => {
     expect(again.map((r) => r.status)).toEqual(Array(8).fill(200));
   });
 
+  it("progress reaches the hang watchdog through the runner's process; a real hang still ends the stream", {
+    timeout: 90_000,
+  }, async () => {
+    // A stream of > 3 s with a token every 30 ms outlives ENGINE_HANG_TIMEOUT=2 s: it must not be taken for a hang
+    // (its progress is forwarded every 100 ms). The second request hangs: the watchdog ends it and restarts.
+    const runner = await startRunner({
+      GATEWAY_WORKERS: "2",
+      SIM_MODE: "lorem",
+      SIM_ITL_MS: "30",
+      ENGINE_HANG_TIMEOUT: "2",
+      ENGINE_CANARY_INTERVAL: "0",
+      SIM_HANG_AFTER: "1",
+    });
+    const long = await call(runner.url, "/v1/chat/completions", stream(200), { timeoutMs: 30_000 });
+    expect(long.status).toBe(200);
+    const data = sseData(long.text);
+    expect(data.at(-1)).toBe("[DONE]");
+    expect(long.text).not.toContain('"finish_reason":"error"');
+    expect(data.length).toBeGreaterThan(100); // > 100 tokens × 30 ms: longer than the hang timeout
+
+    const hung = await call(runner.url, "/v1/chat/completions", stream(20), { timeoutMs: 30_000 });
+    expect(hung.status).toBe(200);
+    expect(sseData(hung.text).at(-1)).toBe("[DONE]");
+    expect(hung.text).toMatch(/"finish_reason":"error"|"error":/);
+    const restarted = await waitFor(
+      async () => ((await runner.status()).restarts as number) >= 1 || null,
+      20_000,
+      "the hang restart",
+    );
+    expect(restarted).toBe(true);
+  });
+
   it("kill -9 of the runner: its workers exit by themselves", { timeout: 60_000 }, async () => {
     const runner = await startRunner({ GATEWAY_WORKERS: "2" });
     const workers = workerPids(runner.pid);

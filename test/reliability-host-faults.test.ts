@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { afterEach, describe, expect, it, onTestFinished } from "vitest";
@@ -124,6 +124,23 @@ describe("LLM_RUNNER_HOME cannot be written", () => {
   });
 });
 
+/** Live HTTP worker processes started for this home (their environment names it). */
+function workersOf(home: string): number[] {
+  return readdirSync("/proc")
+    .filter((d) => /^\d+$/.test(d))
+    .filter((pid) => {
+      try {
+        return (
+          readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("worker-main.js") &&
+          readFileSync(`/proc/${pid}/environ`, "utf8").includes(`LLM_RUNNER_HOME=${home}`)
+        );
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
 describe("the gateway's port is taken", () => {
   it("start fails with a clear error, leaves no engine and no lock behind", { timeout: 60_000 }, async () => {
     assertBuilt();
@@ -134,8 +151,14 @@ describe("the gateway's port is taken", () => {
     const { home, cleanup } = tempHome("llmr-port-");
     onTestFinished(cleanup);
     mkdirSync(home, { recursive: true });
-    for (const args of [["start"], ["start", "--detach"]]) {
-      const res = await runCli(args, cliEnv(home, { ...SIM, PORT: String(port) }), 30_000);
+    const runs: Array<[string[], Record<string, string>]> = [
+      [["start"], {}],
+      [["start", "--detach"], {}],
+      // With HTTP workers the workers find the port taken: same message, and no worker is left running.
+      [["start"], { GATEWAY_WORKERS: "2" }],
+    ];
+    for (const [args, extra] of runs) {
+      const res = await runCli(args, cliEnv(home, { ...SIM, PORT: String(port), ...extra }), 30_000);
       const text = `${res.stdout}\n${res.stderr}`;
       expect(res.code, text).toBe(1);
       expect(text).toContain(
@@ -146,6 +169,7 @@ describe("the gateway's port is taken", () => {
       expect(engines, "engine records left behind").toEqual([]);
       expect(existsSync(join(home, "runner.lock")), "lock left behind").toBe(false);
       expect(existsSync(join(home, "instance.json"))).toBe(false);
+      expect(workersOf(home), "HTTP workers left behind").toEqual([]);
     }
   });
 });
