@@ -118,6 +118,24 @@ describe("admission across workers", () => {
     expect(c.admission.inFlight).toBe(0);
   });
 
+  it("once the primary is gone, waiting and new requests get a 503 at once and held tickets are aborted", async () => {
+    const c = cluster(1, 1, 1);
+    const remote = c.remotes[0] as RemoteEngines;
+    const first = remote.admission.acquire();
+    const second = remote.admission.acquire();
+    c.deliverToPrimary(0);
+    await settle();
+    c.deliverToWorker(0);
+    const held = await first;
+    remote.disconnected("the runner's main process exited");
+    await expect(second).rejects.toMatchObject({ status: 503 });
+    await expect(remote.admission.acquire()).rejects.toMatchObject({
+      status: 503,
+      message: "the runner's main process exited",
+    });
+    expect(held.ticket.signal.aborted).toBe(true);
+  });
+
   it("never more than capacity in flight, whatever the interleaving (property)", async () => {
     type Op =
       | { kind: "acquire"; worker: number; leaveAfter: boolean }

@@ -32,6 +32,8 @@ export class RemoteEngines implements SupervisorView {
   private progressed = new Set<number>();
   private progressTimer: NodeJS.Timeout | null = null;
   private readonly listeners = new Set<(event: SupervisorEvent) => void>();
+  /** Why the primary can no longer be asked (set once its channel closed). */
+  private gone: string | null = null;
 
   constructor(
     initial: EnginesView,
@@ -87,6 +89,7 @@ export class RemoteEngines implements SupervisorView {
 
   /** The primary is gone: nothing can be admitted or finished through it any more. */
   disconnected(reason: string): void {
+    this.gone = reason;
     for (const [id, waiting] of this.waiting) {
       this.waiting.delete(id);
       waiting.reject(new GatewayError(503, "engine_unavailable", reason, { retryAfter: 5 }));
@@ -117,6 +120,9 @@ export class RemoteEngines implements SupervisorView {
 
   private acquireSlot(signal?: AbortSignal): Promise<AdmittedRequest> {
     if (signal?.aborted) return Promise.reject(signal.reason);
+    if (this.gone !== null) {
+      return Promise.reject(new GatewayError(503, "engine_unavailable", this.gone, { retryAfter: 5 }));
+    }
     const id = ++this.nextId;
     return new Promise<AdmittedRequest>((resolve, reject) => {
       const onAbort = () => {
