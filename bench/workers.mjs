@@ -8,7 +8,7 @@
 //   npm run bench:workers                 # 3 rounds, medians (~3 minutes)
 //   npm run bench:workers -- --rounds 1
 //   npm run bench:workers -- --layout spread   # the gateway's processes not pinned (may use both cores)
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -63,9 +63,27 @@ function gatewayPids(runnerPid) {
 
 const cpuOf = (pids) => pids.reduce((sum, pid) => sum + (cpuSeconds(pid) ?? 0), 0);
 
+/** Context switches (voluntary + not) of every thread of the processes: how often they woke up. */
+function switchesOf(pids) {
+  let sum = 0;
+  for (const pid of pids) {
+    try {
+      for (const tid of readdirSync(`/proc/${pid}/task`)) {
+        const status = readFileSync(`/proc/${pid}/task/${tid}/status`, "utf8");
+        sum += Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+        sum += Number(/^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+      }
+    } catch {
+      // gone
+    }
+  }
+  return sum;
+}
+
 async function measure(target, cell) {
   const pids = target.pids;
-  const before = { primary: cpuOf([pids.primary]), workers: cpuOf(pids.workers) };
+  const all = [pids.primary, ...pids.workers];
+  const before = { primary: cpuOf([pids.primary]), workers: cpuOf(pids.workers), switches: switchesOf(all) };
   const res = await runCell({
     target: { ...target, body: target.makeBody(cell.stream ? STREAM_TOKENS : 16) },
     stream: cell.stream,
@@ -78,6 +96,7 @@ async function measure(target, cell) {
   });
   const primary = cpuOf([pids.primary]) - before.primary;
   const workers = cpuOf(pids.workers) - before.workers;
+  const switches = switchesOf(all) - before.switches;
   const per = cell.stream ? res.events : res.completed;
   return {
     rate: cell.stream ? res.eventsPerSec : res.reqPerSec,
@@ -87,6 +106,7 @@ async function measure(target, cell) {
     cpuUsPerUnit: per > 0 ? ((primary + workers) * 1e6) / per : null,
     primaryUsPerUnit: per > 0 ? (primary * 1e6) / per : null,
     workersUsPerUnit: per > 0 ? (workers * 1e6) / per : null,
+    eventsPerSwitch: switches > 0 ? per / switches : null,
   };
 }
 
@@ -201,6 +221,7 @@ async function main() {
     row("CPU µs per event, all gateway processes", "stream c=100", "cpuUsPerUnit");
     row("… of which the runner's process", "stream c=100", "primaryUsPerUnit");
     row("… of which the workers", "stream c=100", "workersUsPerUnit");
+    row("events per context switch (all gateway processes)", "stream c=100", "eventsPerSwitch");
     row("JSON req/s @64", "json c=64", "rate");
     row("CPU µs per JSON request, all gateway processes", "json c=64", "cpuUsPerUnit");
     row("… of which the runner's process", "json c=64", "primaryUsPerUnit");

@@ -7,6 +7,16 @@ const nextCheckPhase: Scheduler = (fn) => {
   setImmediate(fn);
 };
 
+/** A commit that failed only because another process held the write lock: try again shortly. */
+export interface BusyRetry {
+  isBusy(err: unknown): boolean;
+  /** Give up (reject the rows) when the lock stayed taken this long. */
+  maxWaitMs: number;
+}
+
+const RETRY_FIRST_MS = 1;
+const RETRY_MAX_STEP_MS = 16;
+
 interface Waiter {
   resolve(): void;
   reject(err: unknown): void;
@@ -24,12 +34,24 @@ export class GroupCommit {
   private rows: LedgerRow[] = [];
   private waiters: Waiter[] = [];
   private scheduled = false;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private busySince: number | null = null;
+  private retryStepMs = RETRY_FIRST_MS;
   /** Transactions committed (tests and the bench read it). */
   commits = 0;
+  /** Commits put off because another writer held the lock (several HTTP workers share one ledger). */
+  busyRetries = 0;
 
   constructor(
     private readonly commit: (rows: readonly LedgerRow[]) => void,
     private readonly schedule: Scheduler = nextCheckPhase,
+    /**
+     * Several processes writing one ledger (GATEWAY_WORKERS): a commit that meets the other writers' lock is
+     * retried 1, 2, 4 … 16 ms later, without blocking the event loop (SQLite's own busy wait would sleep in it
+     * and stall every stream of the process), and the rows that arrive meanwhile join the same commit.
+     */
+    private readonly busy: BusyRetry | null = null,
+    private readonly now: () => number = () => Date.now(),
   ) {}
 
   /** Queues the row for this round's commit; resolves once it is durable, rejects when the commit failed. */
@@ -44,9 +66,16 @@ export class GroupCommit {
     });
   }
 
-  /** Commits what is queued now (the scheduled round, or before the ledger closes). */
-  flush(): void {
+  /**
+   * Commits what is queued now (the scheduled round, or before the ledger closes). `final`: no retry is
+   * scheduled for a busy lock (the ledger is closing; its caller made the wait blocking).
+   */
+  flush(final = false): void {
     this.scheduled = false;
+    if (this.retryTimer) {
+      clearTimeout(this.retryTimer);
+      this.retryTimer = null;
+    }
     if (this.rows.length === 0) return;
     const rows = this.rows;
     const waiters = this.waiters;
@@ -56,9 +85,28 @@ export class GroupCommit {
       this.commit(rows);
       this.commits++;
     } catch (err) {
+      if (!final && this.busy?.isBusy(err) && this.retryBusy(rows, waiters)) return;
+      this.busySince = null;
       for (const w of waiters) w.reject(err);
       return;
     }
+    this.busySince = null;
+    this.retryStepMs = RETRY_FIRST_MS;
     for (const w of waiters) w.resolve();
+  }
+
+  /** Puts the rows back (first in line) and tries again shortly; false once the lock stayed taken too long. */
+  private retryBusy(rows: LedgerRow[], waiters: Waiter[]): boolean {
+    const now = this.now();
+    this.busySince ??= now;
+    if (now - this.busySince > (this.busy as BusyRetry).maxWaitMs) return false;
+    this.busyRetries++;
+    this.rows = [...rows, ...this.rows];
+    this.waiters = [...waiters, ...this.waiters];
+    this.scheduled = true; // rows added meanwhile wait for the retry
+    const step = this.retryStepMs;
+    this.retryStepMs = Math.min(step * 2, RETRY_MAX_STEP_MS);
+    this.retryTimer = setTimeout(() => this.flush(), step);
+    return true;
   }
 }

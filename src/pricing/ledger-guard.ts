@@ -11,6 +11,8 @@ export interface GuardedStore extends Ledger {
   sessionTotals(): SessionTotals;
   /** Several rows in one transaction, durable on return. */
   recordMany(rows: readonly LedgerRow[]): void;
+  /** How long a write waits, blocking, for another process's lock (ms). */
+  setBusyTimeout?(ms: number): void;
 }
 
 export interface LedgerGuardOptions {
@@ -23,6 +25,21 @@ export interface LedgerGuardOptions {
   minFreeBytes?: number;
   /** Free bytes for unprivileged users on the filesystem holding `dir` (tests pass a fake). */
   freeBytes?: (dir: string) => Promise<number>;
+  /**
+   * Other processes write the same ledger (GATEWAY_WORKERS): the store was opened with no busy wait, and a
+   * write that meets their lock is retried later instead of failing or blocking. Absent: this process is the
+   * only writer.
+   */
+  sharedWriters?: boolean;
+}
+
+/** How long a group commit keeps retrying against other writers' lock before its rows fail. */
+export const LEDGER_BUSY_MAX_WAIT_MS = 5_000;
+
+/** SQLite's "database is locked": another connection holds the write lock. Not a disk problem. */
+export function isBusy(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  return code === "SQLITE_BUSY" || (typeof code === "string" && code.startsWith("SQLITE_BUSY_"));
 }
 
 export const LEDGER_CHECK_INTERVAL_MS = 1_000;
@@ -63,7 +80,11 @@ export class LedgerGuard implements Ledger {
     this.intervalMs = options.intervalMs ?? LEDGER_CHECK_INTERVAL_MS;
     this.minFreeBytes = options.minFreeBytes ?? LEDGER_MIN_FREE_BYTES;
     this.freeBytes = options.freeBytes ?? statfsFree;
-    this.group = new GroupCommit((rows) => this.commitMany(rows));
+    this.group = new GroupCommit(
+      (rows) => this.commitMany(rows),
+      undefined,
+      options.sharedWriters ? { isBusy, maxWaitMs: LEDGER_BUSY_MAX_WAIT_MS } : null,
+    );
   }
 
   /** Starts the periodic disk check (an unref'd timer: it never keeps the process alive). */
@@ -82,6 +103,11 @@ export class LedgerGuard implements Ledger {
     try {
       this.store.record(row);
     } catch (err) {
+      if (this.options.sharedWriters && isBusy(err)) {
+        // Another worker is committing: this row (a refusal's, sent without waiting) joins the next group commit.
+        this.group.add(row).catch(() => {});
+        return;
+      }
       this.markDown(`a ledger row could not be written (${describe(err)})`);
       throw err;
     }
@@ -101,6 +127,7 @@ export class LedgerGuard implements Ledger {
     try {
       this.store.recordMany(rows);
     } catch (err) {
+      if (this.options.sharedWriters && isBusy(err)) throw err; // retried by the group commit, not a disk problem
       this.markDown(`${rows.length} ledger row(s) could not be written (${describe(err)})`);
       throw err;
     }
@@ -117,7 +144,9 @@ export class LedgerGuard implements Ledger {
   close(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
-    this.group.flush(); // rows queued this round are committed before the file closes
+    // Rows queued this round are committed before the file closes, waiting (blocking) for other writers' lock.
+    this.store.setBusyTimeout?.(LEDGER_BUSY_MAX_WAIT_MS);
+    this.group.flush(true);
     this.store.close();
   }
 
@@ -142,6 +171,7 @@ export class LedgerGuard implements Ledger {
       try {
         this.store.probeWrite();
       } catch (err) {
+        if (this.options.sharedWriters && isBusy(err)) return; // another writer is busy: the disk is fine
         this.markDown(`the ledger cannot be written (${describe(err)})`);
         return;
       }

@@ -4,6 +4,8 @@ import Database from "better-sqlite3";
 import type { Ledger, LedgerRow, LedgerStatus, UsageSummaryRow } from "./ledger-types.js";
 
 export const LEDGER_FILE = "ledger.sqlite";
+/** How long a write waits for another process's write lock, by default (ms). */
+export const DEFAULT_BUSY_TIMEOUT_MS = 5_000;
 
 export function ledgerPath(home: string): string {
   return join(home, LEDGER_FILE);
@@ -98,8 +100,12 @@ export class SqliteLedger implements Ledger {
     });
   }
 
-  /** Opens (creating when needed) the ledger for writing. `path` may be ":memory:" in tests. */
-  static open(path: string): SqliteLedger {
+  /**
+   * Opens (creating when needed) the ledger for writing. `path` may be ":memory:" in tests. `busyTimeoutMs`:
+   * how long a write waits, blocking, for another process's write lock (0 for the HTTP workers, which share
+   * the file and retry without blocking: group-commit.ts).
+   */
+  static open(path: string, options: { busyTimeoutMs?: number } = {}): SqliteLedger {
     if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
     const db = new Database(path);
     // WAL + NORMAL: a commit is durable against a crash or kill -9 of this process (the WAL is in the OS
@@ -107,15 +113,22 @@ export class SqliteLedger implements Ledger {
     // Only an OS crash or power loss can drop the last commits; a torn row is never possible.
     db.pragma("journal_mode = WAL");
     db.pragma("synchronous = NORMAL");
-    db.pragma("busy_timeout = 5000");
+    db.pragma(`busy_timeout = ${DEFAULT_BUSY_TIMEOUT_MS}`); // creating the tables may wait for another writer
     db.exec(SCHEMA);
-    return new SqliteLedger(db, true);
+    const ledger = new SqliteLedger(db, true);
+    if (options.busyTimeoutMs !== undefined) ledger.setBusyTimeout(options.busyTimeoutMs);
+    return ledger;
   }
 
   /** Opens an existing ledger read-only (`llm-runner usage`); throws when the file does not exist. */
   static openReadOnly(path: string): SqliteLedger {
     const db = new Database(path, { readonly: true, fileMustExist: true });
     return new SqliteLedger(db, false);
+  }
+
+  /** How long a write waits, blocking, for another process's lock (ms). */
+  setBusyTimeout(ms: number): void {
+    this.db.pragma(`busy_timeout = ${Math.max(0, Math.floor(ms))}`);
   }
 
   record(row: LedgerRow): void {

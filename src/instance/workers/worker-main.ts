@@ -66,9 +66,12 @@ async function startWorker(init: WorkerInit): Promise<Worker> {
   const engines = new RemoteEngines(init.view, post);
   let ledger: LedgerGuard;
   try {
-    ledger = new LedgerGuard(SqliteLedger.open(init.ledgerPath), {
+    // Every worker writes the same file: no blocking busy wait (it would stall this worker's streams while
+    // another worker commits); a commit that meets the lock is retried a few ms later (group-commit.ts).
+    ledger = new LedgerGuard(SqliteLedger.open(init.ledgerPath, { busyTimeoutMs: 0 }), {
       dir: config.home,
       logger: ipcLogger(post, config.logLevel, { component: "ledger" }),
+      sharedWriters: true,
     });
   } catch (err) {
     post({
