@@ -6,8 +6,18 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { assertBuilt, waitFor } from "./helpers/cli.js";
-import { call, chatBody, metric, metricsText, sseData, startRunner, stopAllRunners } from "./helpers/load.js";
+import { assertBuilt, runCli, waitFor } from "./helpers/cli.js";
+import {
+  type ClientResult,
+  call,
+  chatBody,
+  metric,
+  metricsText,
+  sseData,
+  startRunner,
+  stopAllRunners,
+  words,
+} from "./helpers/load.js";
 
 beforeAll(() => assertBuilt());
 afterEach(async () => {
@@ -193,6 +203,62 @@ describe("GATEWAY_WORKERS=2", () => {
       "the hang restart",
     );
     expect(restarted).toBe(true);
+  });
+
+  it("kill -9 of a worker under load: every request that got its final byte has exactly one row", {
+    timeout: 90_000,
+  }, async () => {
+    // Two writers on one ledger (group commit each, retrying on the other's lock) while 32 clients loop.
+    const runner = await startRunner({
+      GATEWAY_WORKERS: "2",
+      SIM_ITL_MS: "5",
+      MAX_NUM_SEQS: "64",
+      QUEUE_SIZE: "64",
+    });
+    const [victim] = workerPids(runner.pid) as [number];
+    const finished: ClientResult[] = [];
+    let stop = false;
+    const client = async (c: number) => {
+      for (let i = 0; !stop; i++) {
+        const streamed = (c + i) % 3 !== 0;
+        const body = chatBody("/v1/chat/completions", words(4 + ((c + i) % 9), c + i), 12, streamed);
+        const result = await call(runner.url, "/v1/chat/completions", body, { timeoutMs: 15_000 });
+        finished.push(result);
+      }
+    };
+    const clients = Promise.all(Array.from({ length: 32 }, (_, c) => client(c)));
+    await new Promise((r) => setTimeout(r, 1_500));
+    process.kill(victim, "SIGKILL");
+    await new Promise((r) => setTimeout(r, 1_500));
+    stop = true;
+    await clients;
+    // The survivors commit what they queued and close the file (runner.stop() would remove the home).
+    expect((await runCli(["stop", "--timeout", "30"], runner.env, 60_000)).code).toBe(0);
+
+    const delivered = finished.filter(
+      (r) =>
+        r.status === 200 &&
+        r.complete &&
+        r.requestId !== null &&
+        (r.text.endsWith("data: [DONE]\n\n") || r.text.startsWith("{")),
+    );
+    expect(delivered.length).toBeGreaterThan(100);
+    expect(
+      finished.some((r) => !r.complete),
+      "the killed worker's connections were cut",
+    ).toBe(true);
+    const db = new Database(join(runner.home, "ledger.sqlite"), { readonly: true, fileMustExist: true });
+    try {
+      expect(db.pragma("integrity_check", { simple: true })).toBe("ok");
+      const counts = new Map<string, number>();
+      for (const { id } of db.prepare("SELECT id FROM requests").all() as Array<{ id: string }>) {
+        counts.set(id, (counts.get(id) ?? 0) + 1);
+      }
+      const missing = delivered.filter((r) => counts.get(r.requestId as string) !== 1);
+      expect(missing.map((r) => r.requestId)).toEqual([]);
+    } finally {
+      db.close();
+    }
   });
 
   it("kill -9 of the runner: its workers exit by themselves", { timeout: 60_000 }, async () => {
