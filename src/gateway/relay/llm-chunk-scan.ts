@@ -55,7 +55,7 @@ export function scanLlmTextChunk(data: string): EngineChunk | null {
 }
 
 /** No backslash, quote or control character: the JSON literal's text is the characters themselves. */
-function plainLiteral(s: string): boolean {
+export function plainLiteral(s: string): boolean {
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
     if (c < 0x20 || c === 0x22 || c === 0x5c) return false;
