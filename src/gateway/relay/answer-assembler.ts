@@ -64,6 +64,16 @@ export class AnswerAssembler {
     }
   }
 
+  /** Whether the answer's id, created and model are known: a later chunk's head would not change them. */
+  hasHead(): boolean {
+    return this.id !== null && this.created !== null && this.model !== null;
+  }
+
+  /** A chunk whose only content is this text of choice 0 (answer-text-scan.ts): what add() would make of it. */
+  addText(text: string): void {
+    this.text += text;
+  }
+
   /** The engine ran past max_tokens and the gateway cut the answer there. */
   cutAtLength(): void {
     this.finishReason = "length";

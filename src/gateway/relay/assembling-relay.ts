@@ -1,4 +1,5 @@
 import type { AnswerAssembler } from "./answer-assembler.js";
+import { scanAnswerText } from "./answer-text-scan.js";
 import { EngineProtocolError } from "./engine-chunk.js";
 import type { OpenAiRelay } from "./openai-relay.js";
 import type { RelayProtocol, RelayStep } from "./relay-stream.js";
@@ -19,6 +20,14 @@ export class AssemblingRelay implements RelayProtocol {
     if (step.end === "cut") {
       this.assembler.cutAtLength();
       return step;
+    }
+    // The usual text chunk is read by a scan; the first chunk (the answer's head) and anything else in full.
+    if (this.assembler.hasHead()) {
+      const text = scanAnswerText(data, this.assembler.kind);
+      if (text !== null) {
+        this.assembler.addText(text);
+        return step;
+      }
     }
     let chunk: unknown;
     try {

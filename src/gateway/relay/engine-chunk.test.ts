@@ -62,6 +62,57 @@ describe("scanTextChunk", () => {
   });
 });
 
+describe("scanTextChunk over chunks of every shape", () => {
+  // One choice or none (n > 1 is refused at the door: chat-request.ts, completion-request.ts), of either kind,
+  // each finish_reason, usage in any form, an error, a logprobs "content" array, content null or absent.
+  const choice = fc.record({
+    body: fc.constantFrom("content", "content", "empty", "null", "none", "text"),
+    text: fc.oneof(fc.string(), fc.constantFrom('"finish_reason":"stop"', '"usage":', "")),
+    finish: fc.constantFrom(null, null, "stop", "length", "", "absent"),
+    logprobs: fc.boolean(),
+  });
+  const chunk = fc
+    .record({
+      choices: fc.array(choice, { maxLength: 1 }),
+      usage: fc.constantFrom("none", "none", "flat", "null"),
+      error: fc.boolean(),
+    })
+    .map((g) => {
+      const choices = g.choices.map((c, index) => {
+        const out: Record<string, unknown> = { index };
+        if (c.body === "text") out.text = c.text;
+        else if (c.body === "none") out.delta = {};
+        else out.delta = { content: c.body === "null" ? null : c.body === "empty" ? "" : c.text };
+        out.logprobs = c.logprobs ? { content: [{ token: "x", logprob: -1 }] } : null;
+        if (c.finish !== "absent") out.finish_reason = c.finish;
+        return out;
+      });
+      const data: Record<string, unknown> = { ...head, choices };
+      if (g.usage === "flat") data.usage = { prompt_tokens: 3, total_tokens: 4, completion_tokens: 1 };
+      if (g.usage === "null") data.usage = null;
+      if (g.error) data.error = { message: "boom" };
+      return JSON.stringify(data);
+    });
+
+  it("answers only for chunks the relay would account the same way as after a full parse", () => {
+    let fast = 0;
+    fc.assert(
+      fc.property(chunk, (data) => {
+        const scanned = scanTextChunk(data);
+        if (scanned === null) return;
+        fast++;
+        const parsed = parseEngineChunk(data);
+        expect(parsed.error).toBeNull();
+        expect(parsed.usage).toBeNull();
+        expect(parsed.choices[0]?.finishReason ?? null).toBeNull();
+        expect(scanned).toBe((parsed.choices[0]?.content ?? "") !== "");
+      }),
+      { numRuns: 2000 },
+    );
+    expect(fast).toBeGreaterThan(100); // the fast path is really taken
+  });
+});
+
 describe("text_completion chunks", () => {
   const cmpl = { id: "cmpl-1", object: "text_completion", created: 1, model: "m" };
   const choice = (text: string, finish: string | null = null) => ({

@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { Exchange, FinishInput } from "../exchange/exchange.js";
 import { UndiciUpstreamClient } from "../exchange/upstream-client.js";
 import { OpenAiRelay } from "./openai-relay.js";
+import { drainRelay } from "./relay-drain.js";
 import { relayStream } from "./relay-stream.js";
 
 // The non-streaming routes drain relayStream; they must leave the engine connection in the pool (a new TCP
@@ -71,6 +72,13 @@ async function engine(answer: (res: ServerResponse) => void) {
       }
       return { out, finished };
     },
+    /** The same read by drainRelay (what the routes call): no frames, the exchange finished. */
+    async drain(maxTokens = 100) {
+      const { ex, finished } = fakeExchange();
+      const res = await this.send();
+      await drainRelay(ex, res, new OpenAiRelay(maxTokens, false), 502);
+      return { finished };
+    },
   };
 }
 
@@ -124,5 +132,85 @@ describe("relayStream (non-streaming routes) over a real engine socket", () => {
     expect(out.endsWith("data: [DONE]\n\n")).toBe(true);
     expect(finished).toEqual([expect.objectContaining({ status: "ok", completionTokens: 1 })]);
     await closed;
+  });
+});
+
+describe("drainRelay (what the non-streaming routes call) over a real engine socket", () => {
+  it("reuses one engine connection for answers read one after another", async () => {
+    let ended: Promise<unknown> = Promise.resolve();
+    const e = await engine((res) => {
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      res.write(chunk("a"));
+      res.write(`${chunk("b")}data: [DONE]\n\n`);
+      ended = new Promise((r) => setTimeout(() => res.end(r), 5));
+    });
+    for (let i = 0; i < 5; i++) {
+      const { finished } = await e.drain();
+      expect(finished).toEqual([expect.objectContaining({ status: "ok", completionTokens: 2 })]);
+      await ended;
+      for (let t = 0; t < 5; t++) await new Promise((r) => setImmediate(r));
+    }
+    expect(e.connections()).toBe(1);
+  });
+
+  it("finishes the exchange at [DONE] even when the engine keeps its body open", async () => {
+    const open: ServerResponse[] = [];
+    const e = await engine((res) => {
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      res.write(`${chunk("a")}data: [DONE]\n\n`);
+      open.push(res); // never ended
+    });
+    const { finished } = await e.drain();
+    expect(finished).toEqual([expect.objectContaining({ status: "ok", completionTokens: 1 })]);
+    for (const res of open) res.end();
+  });
+
+  it("a max_tokens cut tears the engine request down (the engine sees its connection close)", async () => {
+    let closed: Promise<unknown> = new Promise(() => {});
+    const e = await engine((res) => {
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      res.write(`${chunk("a")}${chunk("b")}${chunk("c")}`); // past max_tokens 1, and the body stays open
+      closed = once(res, "close");
+    });
+    const { finished } = await e.drain(1);
+    expect(finished).toEqual([expect.objectContaining({ status: "ok", completionTokens: 1 })]);
+    await closed;
+  });
+
+  it("an engine that drops the connection mid-answer fails the exchange (engine_error), without [DONE]", async () => {
+    const e = await engine((res) => {
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      res.write(chunk("a"), () => setTimeout(() => res.socket?.destroy(), 5));
+    });
+    const { finished } = await e.drain();
+    expect(finished).toEqual([
+      expect.objectContaining({
+        status: "engine_error",
+        error: expect.stringContaining("the connection to the engine failed"),
+      }),
+    ]);
+  });
+
+  it("an engine body that ends without [DONE] fails the exchange", async () => {
+    const e = await engine((res) => {
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      res.end(chunk("a"));
+    });
+    const { finished } = await e.drain();
+    expect(finished).toEqual([
+      expect.objectContaining({
+        status: "engine_error",
+        error: "the engine closed the stream before sending [DONE]",
+      }),
+    ]);
+  });
+
+  it("reads any other body (not a Node stream) through relayStream", async () => {
+    const { ex, finished } = fakeExchange();
+    const body = (async function* () {
+      yield Buffer.from(`${chunk("a")}${chunk("b")}data: [DONE]\n\n`);
+    })();
+    await drainRelay(ex, { body }, new OpenAiRelay(100, false), 502);
+    expect(finished).toEqual([expect.objectContaining({ status: "ok", completionTokens: 2 })]);
   });
 });

@@ -1,10 +1,12 @@
+import { Utf8StreamDecoder } from "./utf8-stream-decoder.js";
+
 /**
  * Splits an SSE byte stream into events as bytes arrive. Returns each complete event's `data` (the data lines
  * joined by "\n"); events without data (comments, keep-alives) are skipped. Partial events and partial UTF-8
  * sequences wait for the next chunk, so an event is handed on the moment its last byte arrives.
  */
 export class SseParser {
-  private readonly decoder = new TextDecoder();
+  private readonly decoder = new Utf8StreamDecoder();
   private buffer = "";
   /**
    * After push(): true when that read was exactly its events, each framed as `data: <data>\n\n` (no partial
@@ -14,7 +16,7 @@ export class SseParser {
   verbatim = false;
 
   push(chunk: Uint8Array): string[] {
-    const text = this.decoder.decode(chunk, { stream: true });
+    const text = this.decoder.write(chunk);
     const fresh = this.buffer === "";
     this.buffer += text;
     const events = this.drain();
@@ -31,7 +33,7 @@ export class SseParser {
 
   /** The end of the stream: whatever complete event is left (an unterminated last event counts). */
   end(): string[] {
-    this.buffer += this.decoder.decode();
+    this.buffer += this.decoder.end();
     const events = this.drain();
     if (this.buffer.trim() !== "") {
       const data = dataOf(this.buffer);

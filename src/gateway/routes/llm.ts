@@ -7,7 +7,7 @@ import type { RouteDeps } from "../gateway-deps.js";
 import { errors, GatewayError } from "../http/gateway-error.js";
 import { readJsonBody } from "../http/read-json-body.js";
 import { LlmRelay } from "../relay/llm-relay.js";
-import { relayStream } from "../relay/relay-stream.js";
+import { drainRelay } from "../relay/relay-drain.js";
 import { streamExchange } from "../relay/sse-writer.js";
 import { parseLlmRequest } from "../requests/llm-request.js";
 
@@ -53,8 +53,7 @@ export function registerLlm(app: Hono, deps: RouteDeps): void {
       return streamExchange(c, ex, answer, relay, quoteHeaders(ex));
     }
     // The frames are for streaming clients; the relay assembles the JSON response from the same chunks.
-    for await (const _ of relayStream(ex, answer, relay, 502)) {
-    }
+    await drainRelay(ex, answer, relay, 502);
     if (ex.outcome === "client_abort") throw clientGone();
     if (ex.outcome !== "ok") throw errors.engineFailed(ex.failure ?? "unknown failure");
     if (!ex.recorded) throw unrecorded(deps);

@@ -9,7 +9,7 @@ import { readJsonBody } from "../http/read-json-body.js";
 import { AnswerAssembler, type CompletionKind } from "../relay/answer-assembler.js";
 import { AssemblingRelay } from "../relay/assembling-relay.js";
 import { OpenAiRelay } from "../relay/openai-relay.js";
-import { relayStream } from "../relay/relay-stream.js";
+import { drainRelay } from "../relay/relay-drain.js";
 import { streamExchange } from "../relay/sse-writer.js";
 import type { ChatRequestFacts } from "../requests/chat-request.js";
 
@@ -63,9 +63,7 @@ export function registerOpenAiGeneration(app: Hono, deps: RouteDeps, spec: Gener
     if (needsEngineJson(request.body)) return engineJsonAnswer(c, ex, deps, answer, maxTokens);
 
     const assembler = new AnswerAssembler(spec.kind, deps.config.modelId, deps.clock);
-    for await (const _ of relayStream(ex, answer, new AssemblingRelay(relay, assembler), 502)) {
-      // frames are for streaming clients; the assembler keeps what the answer needs
-    }
+    await drainRelay(ex, answer, new AssemblingRelay(relay, assembler), 502); // the assembler keeps the answer
     if (ex.outcome === "client_abort") throw clientGone();
     if (ex.outcome !== "ok") throw errors.engineFailed(ex.failure ?? "unknown failure");
     if (!ex.recorded) throw unrecorded(deps);

@@ -5,7 +5,7 @@ import { unrecorded } from "../exchange/unrecorded.js";
 import type { RouteDeps } from "../gateway-deps.js";
 import { errors } from "../http/gateway-error.js";
 import { readJsonBody } from "../http/read-json-body.js";
-import { relayStream } from "../relay/relay-stream.js";
+import { drainRelay } from "../relay/relay-drain.js";
 import { ResponsesRelay } from "../relay/responses-relay.js";
 import { streamExchange } from "../relay/sse-writer.js";
 import { parseResponsesRequest } from "../requests/responses-request.js";
@@ -36,9 +36,7 @@ export function registerResponses(app: Hono, deps: RouteDeps): void {
     const relay = new ResponsesRelay(maxTokens);
     if (request.stream) return streamExchange(c, ex, answer, relay, quoteHeaders(ex));
 
-    for await (const _ of relayStream(ex, answer, relay, 502)) {
-      // the events are for streaming clients; the terminal one carries the whole response
-    }
+    await drainRelay(ex, answer, relay, 502); // the terminal event carries the whole response
     if (ex.outcome === "client_abort") throw clientGone();
     const response = relay.response();
     if (ex.outcome !== "ok" || response === null) {

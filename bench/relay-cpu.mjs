@@ -1,0 +1,155 @@
+// In-process micro-benchmark of the gateway's own work per relayed request, free of the sockets, the engine and
+// the other processes that make the full bench noisy on a small shared machine: a real Exchange (real gateway
+// metrics, a ledger stub) and a StreamRelay fed one engine read per event, as the simulator writes them, for
+//   - a /v1 stream of 32 tokens (OpenAiRelay: text chunks relayed as the engine's bytes),
+//   - a /llm stream of 32 tokens (LlmRelay: continuous usage on every chunk, frames rebuilt),
+//   - a /v1 non-streaming answer of 16 tokens (AssemblingRelay: the JSON answer assembled),
+// and the per-chunk text scans (/v1's scanTextChunk, /llm's scanLlmTextChunk) over vLLM-shaped chunks.
+// With --against <other dist> both builds run in one process, alternated run by run (an A/B of two commits:
+// build the other one with `git worktree add` or `git archive <commit> | tar -x -C <dir>` and `npm run build`).
+//
+//   npm run build --silent && node bench/relay-cpu.mjs [--against <dist>] [--runs 9]
+import path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
+
+const { values } = parseArgs({
+  options: { against: { type: "string" }, runs: { type: "string", default: "9" } },
+});
+const RUNS = Number(values.runs);
+const HERE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../dist");
+
+async function load(dist) {
+  const m = (f) => import(pathToFileURL(path.join(dist, f)).href);
+  const [exchange, stream, openai, llm, assembling, assembler, chunk, llmScan, metrics] = await Promise.all([
+    m("gateway/exchange/exchange.js"),
+    m("gateway/relay/relay-stream.js"),
+    m("gateway/relay/openai-relay.js"),
+    m("gateway/relay/llm-relay.js"),
+    m("gateway/relay/assembling-relay.js"),
+    m("gateway/relay/answer-assembler.js"),
+    m("gateway/relay/engine-chunk.js"),
+    m("gateway/relay/llm-chunk-scan.js"),
+    m("metrics/gateway-metrics.js"),
+  ]);
+  return {
+    dist,
+    ...exchange,
+    ...stream,
+    ...openai,
+    ...llm,
+    ...assembling,
+    ...assembler,
+    scanTextChunk: chunk.scanTextChunk,
+    scanLlmTextChunk: llmScan.scanLlmTextChunk,
+    metrics: metrics.createGatewayMetrics(),
+  };
+}
+
+// vLLM's chunks (serving_chat.py key order), as the simulator writes them.
+const WORDS = ["The", " quick", " brown", " fox", " jumps", " over", " the", " lazy", " dog", "é", " ☃"];
+const head = (choices) =>
+  `{"id":"chatcmpl-abcdef0123456789abcdef","object":"chat.completion.chunk","created":1764460000,` +
+  `"model":"meta-llama/Llama-3.1-8B-Instruct","choices":[${choices}]`;
+const usage = (c) => `"usage":{"prompt_tokens":93,"total_tokens":${93 + c},"completion_tokens":${c}}`;
+const text = (i) =>
+  `{"index":0,"delta":{"content":${JSON.stringify(WORDS[i % WORDS.length])}},"logprobs":null,"finish_reason":null}`;
+
+/** The engine's chunks for n tokens: role, n-1 texts, the last text with finish_reason, usage. */
+function chunks(n, continuous) {
+  const tail = (c) => (continuous ? `,${usage(c)}}` : "}");
+  const out = [
+    `${head('{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}')}${tail(0)}`,
+  ];
+  for (let i = 1; i < n; i++) out.push(`${head(text(i))}${tail(i)}`);
+  out.push(
+    `${head('{"index":0,"delta":{"content":" end"},"logprobs":null,"finish_reason":"length","stop_reason":null}')}${tail(n)}`,
+  );
+  out.push(`${head("")},${usage(n)}}`);
+  return out;
+}
+const reads = (list) => [...list.map((c) => Buffer.from(`data: ${c}\n\n`)), Buffer.from("data: [DONE]\n\n")];
+const V1 = reads(chunks(32, false));
+const LLM = reads(chunks(32, true));
+const JSON16 = reads(chunks(16, false));
+const clock = () => performance.timeOrigin + performance.now();
+
+function request(M, kind) {
+  const deps = {
+    ledger: { record() {} },
+    metrics: M.metrics,
+    logger: { error() {}, warn() {}, info() {} },
+    clock,
+    rate: { pricePerUnit: 1, pixelsPerUnit: 1_000_000, currency: "USD" },
+    model: "m",
+  };
+  const route = kind === "llm" ? "/llm" : "/v1/chat/completions";
+  const input = kind === "llm" ? LLM : kind === "json" ? JSON16 : V1;
+  return () => {
+    const ex = new M.Exchange(deps, { route, stream: kind !== "json", maxTokens: 100 }, () => {});
+    const assembler = kind === "json" ? new M.AnswerAssembler("chat", "m", clock) : null;
+    const protocol =
+      kind === "llm"
+        ? new M.LlmRelay({ id: "chatcmpl-x", model: "m", created: 1 }, 100)
+        : assembler
+          ? new M.AssemblingRelay(new M.OpenAiRelay(100, false, "chat"), assembler)
+          : new M.OpenAiRelay(100, true, "chat");
+    const relay = new M.StreamRelay(ex, protocol, 502);
+    let bytes = 0;
+    for (const read of input) bytes += relay.push(read).length;
+    bytes += relay.complete().length;
+    if (assembler) bytes += JSON.stringify(assembler.response(protocol.usage(), "x")).length;
+    return bytes;
+  };
+}
+
+const LLM_CHUNKS = chunks(64, true).slice(1, 64);
+const V1_CHUNKS = chunks(64, false).slice(1, 64);
+const scan = (fn, list) => () => {
+  let n = 0;
+  for (const c of list) if (fn(c)) n++;
+  return n;
+};
+
+let sink = 0;
+/** µs per call of fn, over enough calls for ~50 ms, after a warm-up. */
+function time(fn, calls) {
+  for (let i = 0; i < calls / 10; i++) sink += fn();
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < calls; i++) sink += fn();
+  return Number(process.hrtime.bigint() - t0) / calls / 1000;
+}
+const median = (a) => [...a].sort((x, y) => x - y)[a.length >> 1];
+
+const builds = [await load(HERE)];
+if (values.against) builds.unshift(await load(path.resolve(values.against)));
+const cases = [
+  ["/v1 stream, 32 tokens (µs per request)", (M) => request(M, "v1"), 3000, 1],
+  ["/llm stream, 32 tokens (µs per request)", (M) => request(M, "llm"), 3000, 1],
+  ["/v1 non-streaming, 16 tokens (µs per request)", (M) => request(M, "json"), 3000, 1],
+  ["/v1 text scan (ns per chunk)", (M) => scan(M.scanTextChunk, V1_CHUNKS), 5000, 1000 / V1_CHUNKS.length],
+  [
+    "/llm text scan (ns per chunk)",
+    (M) => scan(M.scanLlmTextChunk, LLM_CHUNKS),
+    5000,
+    1000 / LLM_CHUNKS.length,
+  ],
+];
+console.log(
+  `node ${process.version}; median of ${RUNS} runs${builds.length > 1 ? ", builds alternated" : ""}`,
+);
+console.log(builds.map((b, i) => `  ${builds.length > 1 ? "AB"[i] : "this"}: ${b.dist}`).join("\n"));
+for (const [label, make, calls, scale] of cases) {
+  const fns = builds.map(make);
+  const outputs = fns.map((f) => f());
+  if (outputs.some((o) => o !== outputs[0])) console.log(`  (${label}: the builds' outputs differ in size)`);
+  const samples = fns.map(() => []);
+  for (let r = 0; r < RUNS; r++) {
+    for (const [i, f] of fns.entries()) samples[i].push(time(f, calls) * scale);
+  }
+  const m = samples.map(median);
+  const cells = m.map((v, i) => `${builds.length > 1 ? `${"AB"[i]} ` : ""}${v.toFixed(1)}`).join("   ");
+  const change = m.length > 1 ? `   (${(100 * (m[1] / m[0] - 1)).toFixed(0)} %)` : "";
+  console.log(`${label.padEnd(48)} ${cells}${change}`);
+}
+if (sink === 0) console.log("(nothing measured)");
