@@ -217,7 +217,7 @@ async function main() {
       const b = med(key, w2, field);
       lines.push(`| ${label} | ${a} | ${b} | ${round(b / a, 2)} |`);
     };
-    row("stream events/s @100 (one core for the gateway)", "stream c=100", "rate");
+    row("stream events/s @100", "stream c=100", "rate");
     row("CPU µs per event, all gateway processes", "stream c=100", "cpuUsPerUnit");
     row("… of which the runner's process", "stream c=100", "primaryUsPerUnit");
     row("… of which the workers", "stream c=100", "workersUsPerUnit");
@@ -263,12 +263,12 @@ async function main() {
     ].join("\n");
     process.stdout.write(`${md}\n`);
     mkdirSync(RESULTS, { recursive: true });
-    writeFileSync(path.join(RESULTS, "workers-latest.md"), md);
+    writeFileSync(path.join(RESULTS, `workers-${layoutName}.md`), md);
     writeFileSync(
-      path.join(RESULTS, "workers-latest.json"),
-      `${JSON.stringify({ rounds, rows }, null, 2)}\n`,
+      path.join(RESULTS, `workers-${layoutName}.json`),
+      `${JSON.stringify({ rounds, layout: layoutName, rows }, null, 2)}\n`,
     );
-    log("wrote bench/results/workers-latest.{md,json}");
+    log(`wrote bench/results/workers-${layoutName}.{md,json}`);
   } finally {
     await procs.stopAll();
     rmSync(tmp, { recursive: true, force: true });
