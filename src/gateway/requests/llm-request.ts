@@ -10,7 +10,7 @@ const llmMessage = z.object({
   content: z.string({ error: "content must be a string" }),
 });
 
-const llmRequestSchema = z.object({
+export const llmRequestSchema = z.object({
   messages: z
     .array(llmMessage, { error: "messages must be a list of {role, content} objects" })
     .min(1, { error: "messages must hold at least one message" }),
@@ -40,6 +40,42 @@ const llmRequestSchema = z.object({
 
 export type LlmRequest = z.infer<typeof llmRequestSchema>;
 
+const ROLES: ReadonlySet<unknown> = new Set(["system", "user", "assistant"]);
+const num = (v: unknown, min: number, max: number) => typeof v === "number" && v >= min && v <= max;
+const int = (v: unknown) => typeof v === "number" && Number.isSafeInteger(v);
+
+/**
+ * The common case without zod: a body whose every field is already valid gives the same LlmRequest the schema
+ * would (a property test holds them equal); anything else returns null and goes through the schema, which
+ * words every error. Measured: zod's parse was ~2 % of the gateway's CPU on /llm streams.
+ */
+export function fastLlmRequest(body: Record<string, unknown>): LlmRequest | null {
+  const { messages, model, temperature, max_tokens, top_p, top_k, stream } = body;
+  if (!Array.isArray(messages) || messages.length === 0) return null;
+  const out: LlmRequest["messages"] = [];
+  for (const m of messages) {
+    if (typeof m !== "object" || m === null || Array.isArray(m)) return null;
+    const { role, content } = m as Record<string, unknown>;
+    if (!ROLES.has(role) || typeof content !== "string") return null;
+    out.push({ role: role as LlmRequest["messages"][number]["role"], content });
+  }
+  if (model !== undefined && typeof model !== "string") return null;
+  if (temperature !== undefined && !num(temperature, 0, 2)) return null;
+  if (max_tokens !== undefined && !(int(max_tokens) && (max_tokens as number) >= 1)) return null;
+  if (top_p !== undefined && !num(top_p, 0, 1)) return null;
+  if (top_k !== undefined && !(int(top_k) && (top_k === -1 || (top_k as number) >= 1))) return null;
+  if (stream !== undefined && typeof stream !== "boolean") return null;
+  return {
+    messages: out,
+    model: model ?? "",
+    temperature: (temperature as number | undefined) ?? 0.7,
+    max_tokens: (max_tokens as number | undefined) ?? 256,
+    top_p: (top_p as number | undefined) ?? 1.0,
+    top_k: (top_k as number | undefined) ?? -1,
+    stream: stream ?? false,
+  };
+}
+
 function issueType(issue: z.core.$ZodIssue): string {
   if (issue.code === "invalid_type" && issue.input === undefined) return "missing";
   return issue.code;
@@ -66,6 +102,8 @@ export function parseLlmRequest(body: unknown, servedModel: string): LlmRequest 
       },
     );
   }
+  const fast = fastLlmRequest(body as Record<string, unknown>);
+  if (fast !== null) return checkModel(fast, servedModel);
   // reportInput: without it zod v4 leaves issue.input unset, and every wrong type would read as "missing".
   const result = llmRequestSchema.safeParse(body, { reportInput: true });
   if (!result.success) {
@@ -77,7 +115,10 @@ export function parseLlmRequest(body: unknown, servedModel: string): LlmRequest 
     const summary = issues.map((i) => `${i.loc.slice(1).join(".")}: ${i.msg}`).join("; ");
     throw new GatewayError(400, "invalid_request", `Invalid /llm request: ${summary}`, { issues });
   }
-  const request = result.data;
+  return checkModel(result.data, servedModel);
+}
+
+function checkModel(request: LlmRequest, servedModel: string): LlmRequest {
   if (request.model !== "" && request.model !== servedModel) {
     throw errors.invalidBody(
       `Model '${request.model}' is not served here; this runner serves '${servedModel}'. Send "model": "${servedModel}" or leave it empty.`,
