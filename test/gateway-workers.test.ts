@@ -2,7 +2,6 @@
 // process owns the engine and the one admission. The issue's correctness bar: never more than the engine's
 // capacity in flight (MAX_NUM_SEQS running + QUEUE_SIZE waiting) however the connections are spread, one ledger,
 // merged /metrics, and no process left behind when a worker dies, the runner stops, or the runner is killed -9.
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -18,27 +17,12 @@ import {
   stopAllRunners,
   words,
 } from "./helpers/load.js";
+import { workerPids } from "./helpers/workers.js";
 
 beforeAll(() => assertBuilt());
 afterEach(async () => {
   await stopAllRunners();
 });
-
-/** The worker processes of a runner: its children running worker-main.js. */
-function workerPids(runnerPid: number): number[] {
-  const children = readFileSync(`/proc/${runnerPid}/task/${runnerPid}/children`, "utf8").trim();
-  if (children === "") return [];
-  return children
-    .split(/\s+/)
-    .map(Number)
-    .filter((pid) => {
-      try {
-        return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("worker-main.js");
-      } catch {
-        return false;
-      }
-    });
-}
 
 function alive(pid: number): boolean {
   try {

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { afterEach, describe, expect, it, onTestFinished } from "vitest";
@@ -7,6 +7,7 @@ import { SqliteLedger } from "../src/pricing/ledger.js";
 import { assertBuilt, cliEnv, freePort, runCli, spawnCli, tempHome, waitFor } from "./helpers/cli.js";
 import { fillDisk, SIM, stopForeground, tmpfs } from "./helpers/host-faults.js";
 import { authHeaders, call, chatBody, type Route, stopAllRunners, waitForHealth } from "./helpers/load.js";
+import { workersOfHome } from "./helpers/workers.js";
 
 // Issue 16 item 6, faults of the host: the ledger's disk full, LLM_RUNNER_HOME read-only, the gateway's port
 // taken (two runners on one home: reliability-home-lock.test.ts). The disks are small tmpfs mounts (root only:
@@ -124,23 +125,6 @@ describe("LLM_RUNNER_HOME cannot be written", () => {
   });
 });
 
-/** Live HTTP worker processes started for this home (their environment names it). */
-function workersOf(home: string): number[] {
-  return readdirSync("/proc")
-    .filter((d) => /^\d+$/.test(d))
-    .filter((pid) => {
-      try {
-        return (
-          readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("worker-main.js") &&
-          readFileSync(`/proc/${pid}/environ`, "utf8").includes(`LLM_RUNNER_HOME=${home}`)
-        );
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
-}
-
 describe("the gateway's port is taken", () => {
   it("start fails with a clear error, leaves no engine and no lock behind", { timeout: 60_000 }, async () => {
     assertBuilt();
@@ -169,7 +153,7 @@ describe("the gateway's port is taken", () => {
       expect(engines, "engine records left behind").toEqual([]);
       expect(existsSync(join(home, "runner.lock")), "lock left behind").toBe(false);
       expect(existsSync(join(home, "instance.json"))).toBe(false);
-      expect(workersOf(home), "HTTP workers left behind").toEqual([]);
+      expect(workersOfHome(home), "HTTP workers left behind").toEqual([]);
     }
   });
 });

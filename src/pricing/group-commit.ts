@@ -39,8 +39,6 @@ export class GroupCommit {
   private retryStepMs = RETRY_FIRST_MS;
   /** Transactions committed (tests and the bench read it). */
   commits = 0;
-  /** Commits put off because another writer held the lock (several HTTP workers share one ledger). */
-  busyRetries = 0;
 
   constructor(
     private readonly commit: (rows: readonly LedgerRow[]) => void,
@@ -100,7 +98,6 @@ export class GroupCommit {
     const now = this.now();
     this.busySince ??= now;
     if (now - this.busySince > (this.busy as BusyRetry).maxWaitMs) return false;
-    this.busyRetries++;
     this.rows = [...rows, ...this.rows];
     this.waiters = [...waiters, ...this.waiters];
     this.scheduled = true; // rows added meanwhile wait for the retry

@@ -95,13 +95,6 @@ export class AdmissionHost {
     }
   }
 
-  /** Slots held plus requests waiting, per worker (tests, logs). */
-  counts(): Map<number, { waiting: number; held: number }> {
-    const out = new Map<number, { waiting: number; held: number }>();
-    for (const [worker, s] of this.workers) out.set(worker, { waiting: s.waiting.size, held: s.held.size });
-    return out;
-  }
-
   private slotsOf(worker: number): WorkerSlots {
     let slots = this.workers.get(worker);
     if (!slots) {

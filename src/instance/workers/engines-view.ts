@@ -4,10 +4,11 @@ import type { EnginesView } from "./worker-messages.js";
 
 /** The primary's engines and admission as the workers see them (worker-messages.ts). */
 export function enginesView(supervisor: SupervisorView, admission: AdmissionPort): EnginesView {
+  const snapshot = supervisor.snapshot();
   return {
-    snapshot: supervisor.snapshot(),
+    snapshot,
     engineEndpoint: supervisor.engineEndpoint(),
-    readyEngines: supervisor.readyEngines?.() ?? (supervisor.snapshot().state === "ready" ? 1 : 0),
+    readyEngines: supervisor.readyEngines?.() ?? (snapshot.state === "ready" ? 1 : 0),
     readySlots: supervisor.readySlots?.() ?? 0,
     replicaEndpoints: supervisor.replicaEndpoints?.() ?? [],
     replicaSnapshots: supervisor.replicaSnapshots?.() ?? [],

@@ -145,11 +145,6 @@ export class RemoteEngines implements SupervisorView {
     });
   }
 
-  /** Requests of this worker holding or waiting for a slot (tests, drain). */
-  get local(): number {
-    return this.waiting.size + this.held.size;
-  }
-
   // ---- SupervisorView ----
 
   snapshot(): SupervisorSnapshot {

@@ -258,7 +258,7 @@ export class WorkerPool {
   }
 
   private sendTo(id: number, message: ToWorker): void {
-    const worker = this.members.get(id)?.worker ?? cluster.workers?.[id];
+    const worker = this.members.get(id)?.worker;
     if (!worker?.isConnected()) return;
     worker.send(message);
   }
