@@ -259,3 +259,81 @@ export const semver: Check<string> = (raw) => {
     `must be a semantic version MAJOR.MINOR.PATCH (no leading "v"), e.g. ${AI_RUNNER_CONTRACT_VERSION}; gateways compare it with -aiMinRunnerVersion. Unset it for ${AI_RUNNER_CONTRACT_VERSION}.`,
   );
 };
+
+/** An absolute http(s) base URL without query or fragment; the trailing slash is dropped. */
+export function baseUrl(example: string): Check<string> {
+  const fix = `Set it to an absolute http(s) address, e.g. "${example}".`;
+  return (raw) => {
+    const s = raw.trim().replace(/\/+$/, "");
+    let url: URL;
+    try {
+      url = new URL(s);
+    } catch {
+      return new Invalid(`is not a URL. ${fix}`);
+    }
+    if (url.protocol !== "https:" && url.protocol !== "http:")
+      return new Invalid(`must be an http(s) URL. ${fix}`);
+    if (url.username || url.password) return new Invalid(`must not carry a user or password. ${fix}`);
+    if (url.search || url.hash) return new Invalid(`must not have a query or fragment. ${fix}`);
+    return s;
+  };
+}
+
+/**
+ * LIVE_RUNNER_SECRET: go-livepeer compares the Authorization header with its -orchSecret byte for byte
+ * (ai/runner/live_runner.go validSecret), and HTTP trims header values: whitespace could never match.
+ */
+export const liveRunnerSecret: Check<string> = (raw) => {
+  if (raw === "")
+    return new Invalid(
+      "is set but empty. Set it to the orchestrator's -orchSecret, or unset LIVE_RUNNER_ORCH_URL.",
+    );
+  if (/\s/.test(raw) || hasControl(raw))
+    return new Invalid(
+      "must not contain spaces, line breaks or control characters (check for a stray newline).",
+    );
+  return raw;
+};
+
+export const LIVE_RUNNER_MODES = ["single-shot", "persistent"] as const;
+export type LiveRunnerMode = (typeof LIVE_RUNNER_MODES)[number];
+
+/** go-livepeer accepts "single_shot" and normalizes it (ai/runner/live_runner.go normalizeHeartbeat). */
+export const liveRunnerMode: Check<LiveRunnerMode> = (raw) => {
+  const s = raw.trim().toLowerCase().replace("_", "-");
+  if (s === "single-shot" || s === "persistent") return s;
+  return new Invalid(
+    'must be "single-shot" (one reservation per request, the default) or "persistent" (a client reserves a session and sends several requests).',
+  );
+};
+
+/** LIVE_RUNNER_PRICE_USD_PER_HOUR: a positive decimal, or "auto" (from the ledger's measured tokens per second). */
+export const usdPerHour: Check<number | "auto"> = (raw) => {
+  if (raw.trim().toLowerCase() === "auto") return "auto";
+  const n = decimal({
+    min: 0,
+    minExclusive: true,
+    example: "2.5",
+    what: ' USD per hour per session slot; or "auto" to price from the ledger',
+  })(raw);
+  return n;
+};
+
+/** A short label or name sent to the orchestrator: go-livepeer wants it trimmed and non-empty. */
+export function trimmedText(what: string, max: number): Check<string> {
+  return (raw) => {
+    if (raw.trim() === "") return new Invalid(`is empty. Set it to ${what}, or unset it for the default.`);
+    if (raw !== raw.trim()) return new Invalid(`must not start or end with spaces (go-livepeer refuses it).`);
+    if (hasControl(raw)) return new Invalid("must not contain control characters.");
+    if (raw.length > max) return new Invalid(`is longer than ${max} characters.`);
+    return raw;
+  };
+}
+
+function hasControl(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 32 || c === 127) return true;
+  }
+  return false;
+}

@@ -9,6 +9,7 @@ import type { CorsOrigins } from "./cors-origins.js";
 import {
   AI_RUNNER_CONTRACT_VERSION,
   authToken,
+  baseUrl,
   boolean,
   corsOrigins,
   currency,
@@ -19,7 +20,10 @@ import {
   hfToken,
   hubEndpoint,
   integer,
+  type LiveRunnerMode,
   LOG_LEVELS,
+  liveRunnerMode,
+  liveRunnerSecret,
   modelId,
   oneOf,
   replicas,
@@ -27,13 +31,22 @@ import {
   SIM_MODES,
   seconds,
   semver,
+  trimmedText,
+  usdPerHour,
   variable,
   word,
 } from "./env-checks.js";
 import { MAX_GATEWAY_WORKERS } from "./gateway-workers.js";
 import { MAX_REPLICAS } from "./replica-plan.js";
 
-export { AI_RUNNER_CONTRACT_VERSION, expandPath, isLocalModelId, type SchemaContext } from "./env-checks.js";
+export {
+  AI_RUNNER_CONTRACT_VERSION,
+  expandPath,
+  isLocalModelId,
+  LIVE_RUNNER_MODES,
+  type LiveRunnerMode,
+  type SchemaContext,
+} from "./env-checks.js";
 
 export const DEFAULT_MODEL_ID = "meta-llama/Meta-Llama-3.1-8B-Instruct";
 export const DEFAULT_VLLM_IMAGE = "localhost/llm-runner-vllm:0.1.0";
@@ -75,6 +88,15 @@ export function envSchema(ctx: SchemaContext, isDir: (p: string) => boolean) {
     RUNNER_VERSION: variable(semver, AI_RUNNER_CONTRACT_VERSION),
     CORS_ORIGINS: variable(corsOrigins, "*" as CorsOrigins),
     GATEWAY_WORKERS: variable(gatewayWorkers(MAX_GATEWAY_WORKERS), 1 as number | "auto"),
+
+    LIVE_RUNNER_ORCH_URL: variable(baseUrl("http://10.0.0.2:8935"), null),
+    LIVE_RUNNER_SECRET: variable(liveRunnerSecret, null),
+    LIVE_RUNNER_URL: variable(baseUrl("http://10.0.0.5:8000"), null),
+    LIVE_RUNNER_MODE: variable(liveRunnerMode, "single-shot" as LiveRunnerMode),
+    LIVE_RUNNER_PRICE_USD_PER_HOUR: variable(usdPerHour, null),
+    LIVE_RUNNER_LABEL: variable(trimmedText('a name for this runner, e.g. "gpu-node-1"', 128), null),
+    LIVE_RUNNER_APP: variable(trimmedText("the app name clients discover, e.g. the model id", 256), null),
+    LIVE_RUNNER_TLS_INSECURE: variable(boolean, false),
 
     ENGINE: variable(oneOf(["vllm", "sim"] as const), "vllm" as const),
     DRIVER: variable(oneOf(["docker", "process"] as const), "docker" as const),
@@ -130,4 +152,8 @@ export type EnvName = keyof EnvValues & string;
 /** Every variable the schema reads, in documentation order. */
 export const ENV_NAMES = Object.keys(envSchema({ home: "/", cwd: "/" }, () => false).shape) as EnvName[];
 
-export const SECRET_VARIABLES: ReadonlySet<string> = new Set(["AUTH_TOKEN", "HF_TOKEN"]);
+export const SECRET_VARIABLES: ReadonlySet<string> = new Set([
+  "AUTH_TOKEN",
+  "HF_TOKEN",
+  "LIVE_RUNNER_SECRET",
+]);

@@ -26,6 +26,16 @@ describe("loadConfig defaults", () => {
       runnerVersion: "0.14.1",
       corsOrigins: "*",
       gatewayWorkers: 1,
+      liveRunner: {
+        orchestratorUrl: null,
+        secret: null,
+        url: null,
+        mode: "single-shot",
+        priceUsdPerHour: null,
+        label: null,
+        app: "meta-llama/Meta-Llama-3.1-8B-Instruct",
+        tlsInsecure: false,
+      },
       engine: "vllm",
       driver: "docker",
       engineImage: "localhost/llm-runner-vllm:0.1.0",
@@ -221,6 +231,16 @@ const BAD: [string, string, string][] = [
   ["CURRENCY", "US$", "letters only"],
   ["LLM_RUNNER_HOME", "", "is empty"],
   ["LOG_LEVEL", "verbose", "one of: trace, debug, info, warn, error"],
+  ["LIVE_RUNNER_ORCH_URL", "ftp://orch.example", "must be an http(s) URL"],
+  ["LIVE_RUNNER_ORCH_URL", "orchestrator", "is not a URL"],
+  ["LIVE_RUNNER_SECRET", "two words", "must not contain spaces"],
+  ["LIVE_RUNNER_URL", "http://10.0.0.5:8000/?x=1", "must not have a query"],
+  ["LIVE_RUNNER_MODE", "batch", 'must be "single-shot"'],
+  ["LIVE_RUNNER_PRICE_USD_PER_HOUR", "-1", "must not be negative"],
+  ["LIVE_RUNNER_PRICE_USD_PER_HOUR", "0", '> 0 USD per hour per session slot; or "auto"'],
+  ["LIVE_RUNNER_LABEL", " gpu-1", "must not start or end with spaces"],
+  ["LIVE_RUNNER_APP", "", "is empty"],
+  ["LIVE_RUNNER_TLS_INSECURE", "yes", '"true" or "false"'],
   ["SIM_TTFT_MS", "fast", "not a decimal number"],
   ["SIM_ERROR_RATE", "2", "≤ 1"],
   ["SIM_CRASH_AFTER", "1.5", "not a fraction"],
@@ -234,7 +254,7 @@ describe("loadConfig rejects each rule's violations", () => {
     expect(issues).toHaveLength(1);
     const [issue] = issues as [ConfigIssue];
     expect(issue.variable).toBe(name);
-    if (name !== "AUTH_TOKEN" && name !== "HF_TOKEN") expect(issue.value).toBe(value);
+    if (!["AUTH_TOKEN", "HF_TOKEN", "LIVE_RUNNER_SECRET"].includes(name)) expect(issue.value).toBe(value);
     expect(issue.message).toContain(phrase);
   });
 

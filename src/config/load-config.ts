@@ -20,6 +20,7 @@ import {
 import { gatewayWorkersNote, resolveGatewayWorkers } from "./gateway-workers.js";
 import { checkGpus } from "./gpu-checks.js";
 import type { KvCacheSummary } from "./kv-fit-check.js";
+import { isLoopbackHost, liveRunnerIssues, liveRunnerNotes } from "./live-runner-rules.js";
 import { checkModel, type Finding } from "./model-checks.js";
 import { isDir } from "./model-info.js";
 import { checkReplicaGpus } from "./replica-checks.js";
@@ -75,10 +76,16 @@ export async function loadConfig(input: LoadConfigInput): Promise<LoadConfigResu
 
   issues.push(...crossFieldIssues(v).map(toIssue));
   warnings.push(...crossFieldNotes(v));
+  issues.push(...liveRunnerIssues(v).map(toIssue));
+  warnings.push(...liveRunnerNotes(v));
   warnings.push(...misspeltVariables(input.env, known));
   const workersNote = v.GATEWAY_WORKERS === undefined ? null : gatewayWorkersNote(v.GATEWAY_WORKERS);
   if (workersNote) warnings.push(workersNote);
-  if (v.AUTH_TOKEN === null && v.HOST !== undefined && !isLoopback(v.HOST)) {
+  if (v.AUTH_TOKEN === null && v.HOST !== undefined && !isLoopbackHost(v.HOST) && v.LIVE_RUNNER_ORCH_URL) {
+    warnings.push(
+      `AUTH_TOKEN is not set and HOST=${v.HOST}: only requests for sessions the orchestrator reserved are served; direct requests are refused. Set AUTH_TOKEN to serve direct traffic too.`,
+    );
+  } else if (v.AUTH_TOKEN === null && v.HOST !== undefined && !isLoopbackHost(v.HOST)) {
     warnings.push(
       `AUTH_TOKEN is not set and HOST=${v.HOST}: anyone who can reach port ${v.PORT ?? 8000} can spend this GPU's time. Set AUTH_TOKEN, or HOST=127.0.0.1 behind a proxy.`,
     );
@@ -183,10 +190,6 @@ async function listGpus(probe: GpuProbe, warnings: string[]): Promise<GpuInfo[] 
   }
 }
 
-function isLoopback(host: string): boolean {
-  return host === "localhost" || host === "::1" || host.startsWith("127.");
-}
-
 /** Where vLLM (through huggingface_hub) caches models when no download dir is given. */
 export function defaultHubCache(env: NodeJS.ProcessEnv, home: string): string {
   if (env.HF_HUB_CACHE) return env.HF_HUB_CACHE;
@@ -249,6 +252,16 @@ function toConfig(v: EnvValues): Config {
     runnerVersion: v.RUNNER_VERSION,
     corsOrigins: v.CORS_ORIGINS,
     gatewayWorkers: resolveGatewayWorkers(v.GATEWAY_WORKERS),
+    liveRunner: {
+      orchestratorUrl: v.LIVE_RUNNER_ORCH_URL,
+      secret: v.LIVE_RUNNER_SECRET,
+      url: v.LIVE_RUNNER_URL,
+      mode: v.LIVE_RUNNER_MODE,
+      priceUsdPerHour: v.LIVE_RUNNER_PRICE_USD_PER_HOUR,
+      label: v.LIVE_RUNNER_LABEL,
+      app: v.LIVE_RUNNER_APP ?? v.MODEL_ID,
+      tlsInsecure: v.LIVE_RUNNER_TLS_INSECURE,
+    },
     engine: v.ENGINE,
     driver: v.DRIVER,
     engineImage: v.ENGINE_IMAGE ?? (v.ENGINE === "sim" ? DEFAULT_SIM_IMAGE : DEFAULT_VLLM_IMAGE),

@@ -5,6 +5,18 @@ import type { ReplicaSlot } from "./replica-plan.js";
 export type EngineKind = "vllm" | "sim";
 export type DriverKind = "docker" | "process";
 
+/** Livepeer Live Runner registration (README "On the Livepeer network"); off while orchestratorUrl is null. */
+export interface LiveRunnerConfig {
+  orchestratorUrl: string | null; // LIVE_RUNNER_ORCH_URL: the orchestrator's -liveRunnerAddr (dynamic registration)
+  secret: string | null; // LIVE_RUNNER_SECRET: the orchestrator's -orchSecret (secret)
+  url: string | null; // LIVE_RUNNER_URL: where the orchestrator reaches this runner (null: from HOST/PORT)
+  mode: "single-shot" | "persistent"; // LIVE_RUNNER_MODE
+  priceUsdPerHour: number | "auto" | null; // LIVE_RUNNER_PRICE_USD_PER_HOUR per session slot (null: none sent)
+  label: string | null; // LIVE_RUNNER_LABEL
+  app: string; // LIVE_RUNNER_APP (default MODEL_ID)
+  tlsInsecure: boolean; // LIVE_RUNNER_TLS_INSECURE: accept the orchestrator's self-signed certificate
+}
+
 export interface SimOptions {
   ttftMs?: number; // SIM_TTFT_MS -> --sim-ttft-ms
   itlMs?: number; // SIM_ITL_MS -> --sim-itl-ms
@@ -43,6 +55,7 @@ export interface Config {
   runnerVersion: string; // RUNNER_VERSION: the semver /version reports (default: AI-runner contract 0.14.1)
   corsOrigins: "*" | string[]; // CORS_ORIGINS: browser origins allowed on /v1/* (default "*"; [] = CORS off)
   gatewayWorkers: number; // GATEWAY_WORKERS resolved: HTTP processes (default 1 = in the runner's own process)
+  liveRunner: LiveRunnerConfig; // LIVE_RUNNER_*
 
   // Engine
   engine: EngineKind; // ENGINE (default vllm)

@@ -1,10 +1,11 @@
 import { Hono } from "hono";
+import { isLoopbackHost } from "../config/live-runner-rules.js";
 import { priceRate } from "../pricing/price.js";
 import { Admission } from "./exchange/admission.js";
 import { ExchangeTracker } from "./exchange/exchange-tracker.js";
 import { UndiciUpstreamClient } from "./exchange/upstream-client.js";
 import type { GatewayDeps, RouteDeps } from "./gateway-deps.js";
-import { bearerAuth } from "./http/auth.js";
+import { accessGuard } from "./http/access.js";
 import { corsMiddleware } from "./http/cors.js";
 import { errorResponse, toGatewayError, wireShapeFor } from "./http/error-response.js";
 import { errors } from "./http/gateway-error.js";
@@ -14,6 +15,7 @@ import { registerChatCompletions } from "./routes/chat-completions.js";
 import { registerCompletions } from "./routes/completions.js";
 import { registerHardware } from "./routes/hardware.js";
 import { registerHealth } from "./routes/health.js";
+import { registerLiveRunner } from "./routes/live-runner.js";
 import { registerLlm } from "./routes/llm.js";
 import { registerMetrics } from "./routes/metrics.js";
 import { registerModels } from "./routes/models.js";
@@ -42,7 +44,10 @@ export const KNOWN_ROUTES: ReadonlySet<string> = new Set([
   "/hardware/stats",
   "/version",
   "/metrics",
+  "/live-runner",
 ]);
+
+const NO_LIVE_RUNNER = { snapshot: () => null, gate: null };
 
 function preciseClock(): number {
   return performance.timeOrigin + performance.now();
@@ -77,6 +82,7 @@ export function createGateway(deps: GatewayDeps): GatewayApp {
     rate,
     exchanges,
     admission: deps.admission ?? new Admission(deps.supervisor, config.maxNumSeqs, config.queueSize),
+    liveRunner: deps.liveRunner ?? NO_LIVE_RUNNER,
   };
 
   const app = new Hono();
@@ -99,7 +105,14 @@ export function createGateway(deps: GatewayDeps): GatewayApp {
   // Before auth: browsers send preflights without the bearer token.
   const cors = corsMiddleware(config.corsOrigins);
   if (cors !== null) app.use("/v1/*", cors);
-  const auth = bearerAuth(config.authToken);
+  const gate = routeDeps.liveRunner.gate;
+  const auth = accessGuard({
+    token: config.authToken,
+    sessions: gate,
+    // A registered Live Runner listening beyond loopback serves only the orchestrator's sessions, unless AUTH_TOKEN.
+    directWithoutToken: gate === null || isLoopbackHost(config.host),
+    stickySessions: config.liveRunner.mode === "persistent",
+  });
   const limit = bodyLimitFor(config.maxBodyBytes);
   for (const path of ["/llm", "/llm/", "/v1/*"]) app.use(path, auth, limit);
 
@@ -113,6 +126,7 @@ export function createGateway(deps: GatewayDeps): GatewayApp {
   registerHardware(app, routeDeps);
   registerVersion(app, routeDeps);
   registerMetrics(app, routeDeps);
+  registerLiveRunner(app, routeDeps);
 
   return Object.assign(app, {
     abortInFlight: (reason: string) => exchanges.abortAll(reason),

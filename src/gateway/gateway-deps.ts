@@ -1,5 +1,6 @@
 import type { Config } from "../config/types.js";
 import type { GpuProbe } from "../gpu/types.js";
+import type { LiveRunnerPort } from "../livepeer/live-runner/live-runner-port.js";
 import type { Logger } from "../log/logger.js";
 import type { GatewayMetrics } from "../metrics/gateway-metrics.js";
 import type { Ledger } from "../pricing/ledger-types.js";
@@ -23,6 +24,8 @@ export interface GatewayDeps {
   upstream?: UpstreamClient;
   /** Default: an Admission over `supervisor` (MAX_NUM_SEQS per ready engine + QUEUE_SIZE). */
   admission?: AdmissionPort;
+  /** The Live Runner registration (default: none, proxied sessions are not checked). */
+  liveRunner?: LiveRunnerPort;
 }
 
 /** What every route receives: the deps with defaults filled in, plus the gateway's own parts. */

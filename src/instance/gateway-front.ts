@@ -6,6 +6,7 @@ import { createGateway } from "../gateway/create-gateway.js";
 import { Admission } from "../gateway/exchange/admission.js";
 import { serveGateway } from "../gateway/http/serve.js";
 import type { GpuProbe } from "../gpu/types.js";
+import type { LiveRunnerLink } from "../livepeer/live-runner/live-runner-link.js";
 import type { Logger } from "../log/logger.js";
 import { createGatewayMetrics } from "../metrics/gateway-metrics.js";
 import { type SessionTotals, SqliteLedger } from "../pricing/ledger.js";
@@ -19,6 +20,8 @@ export interface GatewayFront {
   totals(): SessionTotals;
   /** The HTTP worker processes' pids; [] when the gateway serves in this process. */
   workerPids(): number[];
+  /** Why the ledger cannot be written now, or null. */
+  ledgerProblem(): string | null;
   /** Stops listening, ends what is in flight (error chunk + [DONE]), closes the ledger. */
   close(): Promise<void>;
 }
@@ -33,6 +36,8 @@ export interface GatewayFrontOptions {
   fakeGpusFile: string | null;
   /** The HTTP workers keep dying: the runner must stop (GATEWAY_WORKERS > 1 only). */
   onFatal(reason: string): void;
+  /** The Live Runner registration, when LIVE_RUNNER_ORCH_URL is set. */
+  liveRunner?: LiveRunnerLink;
 }
 
 export function startGatewayFront(options: GatewayFrontOptions): Promise<GatewayFront> {
@@ -61,6 +66,7 @@ async function startInProcess(options: GatewayFrontOptions): Promise<GatewayFron
     metrics: createGatewayMetrics(),
     gpus: options.gpus,
     logger: logger.child({ component: "gateway" }),
+    ...(options.liveRunner ? { liveRunner: options.liveRunner } : {}),
   });
   let server: Awaited<ReturnType<typeof serveGateway>>;
   try {
@@ -73,6 +79,7 @@ async function startInProcess(options: GatewayFrontOptions): Promise<GatewayFron
     url: server.url,
     totals: () => ledger.sessionTotals(),
     workerPids: () => [],
+    ledgerProblem: () => ledger.unwritable(),
     close: async () => {
       await server.close();
       ledger.close();
@@ -82,8 +89,16 @@ async function startInProcess(options: GatewayFrontOptions): Promise<GatewayFron
 
 async function startWorkers(options: GatewayFrontOptions): Promise<GatewayFront> {
   const { config, logger } = options;
-  // Opened here first, so its tables exist before the workers open it together, and a bad path fails the start.
-  openLedger(options.ledgerPath).close();
+  // Opened here first, so its tables exist before the workers open it together, and a bad path fails the start;
+  // kept open for its guard only: whether the ledger can be written is part of what a Live Runner heartbeat says.
+  const store = openLedger(options.ledgerPath);
+  store.setBusyTimeout(0);
+  const probe = new LedgerGuard(store, {
+    dir: config.home,
+    logger: logger.child({ component: "ledger" }),
+    sharedWriters: true,
+  });
+  probe.start();
   const pool = new WorkerPool({
     count: config.gatewayWorkers,
     config,
@@ -94,8 +109,24 @@ async function startWorkers(options: GatewayFrontOptions): Promise<GatewayFront>
     ledgerPath: options.ledgerPath,
     fakeGpusFile: options.fakeGpusFile,
     onFatal: options.onFatal,
+    ...(options.liveRunner ? { liveRunner: options.liveRunner } : {}),
   });
-  const url = await pool.start();
+  let url: string;
+  try {
+    url = await pool.start();
+  } catch (err) {
+    probe.close();
+    throw err;
+  }
   logger.info({ workers: config.gatewayWorkers, pids: pool.pids() }, "HTTP workers listening");
-  return { url, totals: () => pool.totals(), workerPids: () => pool.pids(), close: () => pool.close() };
+  return {
+    url,
+    totals: () => pool.totals(),
+    workerPids: () => pool.pids(),
+    ledgerProblem: () => probe.unwritable(),
+    close: async () => {
+      await pool.close();
+      probe.close();
+    },
+  };
 }

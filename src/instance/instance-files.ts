@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { isAlive } from "../engine/process-group.js";
+import type { LiveRunnerSnapshot } from "../livepeer/live-runner/live-runner-agent.js";
 import type { ReplicaSnapshot } from "../supervisor/replica-set.js";
 import type { SupervisorSnapshot } from "../supervisor/types.js";
 
@@ -33,6 +34,8 @@ export interface StatusRecord {
   replicas?: ReplicaSnapshot[];
   /** The HTTP worker processes' pids (GATEWAY_WORKERS > 1). */
   workers?: number[];
+  /** The Live Runner registration (LIVE_RUNNER_ORCH_URL set). */
+  liveRunner?: LiveRunnerSnapshot;
   totals: {
     requests: number;
     promptTokens: number;

@@ -16,6 +16,7 @@ import { type GatewayFront, startGatewayFront } from "./gateway-front.js";
 import { acquireHomeLock } from "./home-lock.js";
 import { assertHomeWritable } from "./home-writable.js";
 import { type InstanceRecord, instancePaths, removeInstance, writeInstance } from "./instance-files.js";
+import { createLiveRunnerLink, startLiveRunner } from "./live-runner.js";
 import { type ReloadOutcome, reloadReplicas } from "./reload.js";
 import { writeReloadRecord } from "./reload-record.js";
 import { replicaFactory } from "./replica-factory.js";
@@ -80,6 +81,7 @@ export async function runInstance(options: RunInstanceOptions): Promise<RunningI
   const stoppedByItself = new Promise<string>((resolve) => {
     fatal = resolve;
   });
+  const liveRunner = createLiveRunnerLink(config, logger);
   let front: GatewayFront;
   try {
     front = await startGatewayFront({
@@ -90,6 +92,7 @@ export async function runInstance(options: RunInstanceOptions): Promise<RunningI
       ledgerPath: paths.ledger,
       fakeGpusFile,
       onFatal: (reason) => fatal(reason),
+      ...(liveRunner ? { liveRunner } : {}),
     });
   } catch (err) {
     await engineLogs.end();
@@ -117,8 +120,24 @@ export async function runInstance(options: RunInstanceOptions): Promise<RunningI
     () => front.totals(),
     config,
     () => front.workerPids(),
+    () => liveRunner?.snapshot() ?? null,
   );
   status.start();
+
+  let stopping: Promise<void> | null = null;
+  const live =
+    liveRunner &&
+    (await startLiveRunner({
+      link: liveRunner,
+      config,
+      listenUrl: front.url,
+      supervisor,
+      ledgerProblem: () => front.ledgerProblem(),
+      stopping: () => stopping !== null,
+      gpus,
+      ledgerPath: paths.ledger,
+      logger,
+    }));
 
   await supervisor.start();
 
@@ -153,7 +172,6 @@ export async function runInstance(options: RunInstanceOptions): Promise<RunningI
     return reloading;
   };
 
-  let stopping: Promise<void> | null = null;
   const shutdown = (opts: { force?: boolean } = {}): Promise<void> => {
     if (stopping) {
       if (opts.force) void supervisor.stop({ force: true });
@@ -161,6 +179,9 @@ export async function runInstance(options: RunInstanceOptions): Promise<RunningI
     }
     stopping = (async () => {
       logger.info({}, opts.force ? "stopping now (forced)" : "draining in-flight requests, then stopping");
+      // The orchestrator first: it must route nothing new here while the engines drain.
+      if (live && !opts.force) await live.stop();
+      else void live?.stop();
       await supervisor.stop(opts.force ? { force: true } : {});
       await front.close();
       status.stop();

@@ -1,4 +1,5 @@
 import type { Config } from "../config/types.js";
+import type { LiveRunnerSnapshot } from "../livepeer/live-runner/live-runner-agent.js";
 import type { SessionTotals } from "../pricing/ledger.js";
 import type { ReplicaSet } from "../supervisor/replica-set.js";
 import { type StatusRecord, writeJsonAtomic } from "./instance-files.js";
@@ -20,6 +21,8 @@ export class StatusWriter {
     private readonly config: Config,
     /** The HTTP worker processes (GATEWAY_WORKERS > 1); none when the gateway runs in this process. */
     private readonly workers: () => number[] = () => [],
+    /** The Live Runner registration, when there is one. */
+    private readonly liveRunner: () => LiveRunnerSnapshot | null = () => null,
   ) {}
 
   start(): void {
@@ -53,12 +56,14 @@ export class StatusWriter {
 
   write(): void {
     const totals = { ...this.totals(), currency: this.config.currency };
+    const live = this.liveRunner();
     const record: StatusRecord = {
       updatedAt: new Date().toISOString(),
       snapshot: this.supervisor.snapshot(),
       gpus: this.config.gpuIds === "all" ? "all" : this.config.gpuIds.join(","),
       ...(this.supervisor.size > 1 ? { replicas: this.supervisor.replicas() } : {}),
       ...(this.workers().length > 0 ? { workers: this.workers() } : {}),
+      ...(live ? { liveRunner: live } : {}),
       totals,
     };
     try {

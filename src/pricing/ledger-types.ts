@@ -23,6 +23,8 @@ export interface LedgerRow {
   ttftMs: number | null;
   durationMs: number;
   error: string | null;
+  /** The Livepeer-Session-Id of a request proxied by a Live Runner orchestrator. */
+  sessionId?: string | null;
 }
 
 export interface UsageSummaryRow {

@@ -28,6 +28,7 @@ function row(overrides: Partial<LedgerRow>): LedgerRow {
     ttftMs: 12.5,
     durationMs: 300,
     error: null,
+    sessionId: null,
     ...overrides,
   };
 }

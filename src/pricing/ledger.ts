@@ -28,15 +28,19 @@ CREATE TABLE IF NOT EXISTS requests (
   http_status INTEGER NOT NULL,
   ttft_ms REAL,
   duration_ms REAL NOT NULL,
-  error TEXT
+  error TEXT,
+  session_id TEXT
 );
 CREATE INDEX IF NOT EXISTS requests_ts ON requests (ts);
 CREATE TABLE IF NOT EXISTS write_probe (id INTEGER PRIMARY KEY, ts TEXT NOT NULL);
 `;
 
 const INSERT = `INSERT INTO requests (id, ts, route, model, stream, max_tokens, prompt_tokens, completion_tokens,
-  quote, usage_price, currency, status, http_status, ttft_ms, duration_ms, error)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+  quote, usage_price, currency, status, http_status, ttft_ms, duration_ms, error, session_id)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+
+// Ledgers written before the Live Runner (no session_id) get the column on their first open for writing.
+const HAS_SESSION = "SELECT 1 FROM pragma_table_info('requests') WHERE name = 'session_id'";
 
 const SUMMARY = `SELECT model, substr(ts, 1, 10) AS day, currency,
   SUM(status != 'rejected') AS requests,
@@ -73,6 +77,29 @@ export interface OutputRatio {
   requests: number;
   maxTokens: number;
   completionTokens: number;
+}
+
+/** Served requests' generated tokens and their seconds from arrival to the end. */
+export interface Throughput {
+  requests: number;
+  completionTokens: number;
+  seconds: number;
+}
+
+/** One Live Runner session in the ledger (`llm-runner usage --by-session`). */
+export interface SessionUsageRow {
+  sessionId: string;
+  first: string; // arrival of its first request (ISO)
+  last: string;
+  requests: number; // served (every status but "rejected")
+  rejected: number;
+  promptTokens: number;
+  completionTokens: number;
+  /** Time with at least one served request of the session in flight. */
+  computeSeconds: number;
+  quoteTotal: number;
+  usageTotal: number;
+  currency: string;
 }
 
 /** The usage ledger in SQLite: `<home>/ledger.sqlite`. */
@@ -115,6 +142,8 @@ export class SqliteLedger implements Ledger {
     db.pragma("synchronous = NORMAL");
     db.pragma(`busy_timeout = ${DEFAULT_BUSY_TIMEOUT_MS}`); // creating the tables may wait for another writer
     db.exec(SCHEMA);
+    if (db.prepare(HAS_SESSION).get() === undefined)
+      db.exec("ALTER TABLE requests ADD COLUMN session_id TEXT");
     const ledger = new SqliteLedger(db, true);
     if (options.busyTimeoutMs !== undefined) ledger.setBusyTimeout(options.busyTimeoutMs);
     return ledger;
@@ -171,6 +200,7 @@ export class SqliteLedger implements Ledger {
       row.ttftMs,
       row.durationMs,
       row.error,
+      row.sessionId ?? null,
     );
   }
 
@@ -222,6 +252,86 @@ export class SqliteLedger implements Ledger {
     return { requests: row.requests, maxTokens: row.maxTokens, completionTokens: row.completionTokens };
   }
 
+  /**
+   * Requests that finished normally for one model: their generated tokens and their seconds from arrival to the
+   * end. A single-shot Live Runner session lasts exactly its request, so this is tokens per billed second.
+   */
+  throughput(options: { model: string; since?: Date }): Throughput {
+    const row = this.db
+      .prepare(
+        `SELECT COUNT(*) AS requests, COALESCE(SUM(completion_tokens), 0) AS completionTokens,
+          COALESCE(SUM(duration_ms), 0) / 1000.0 AS seconds
+          FROM requests WHERE status = 'ok' AND model = ? AND ts >= ? AND completion_tokens > 0`,
+      )
+      .get(options.model, options.since ? options.since.toISOString() : "") as Throughput;
+    return { requests: row.requests, completionTokens: row.completionTokens, seconds: row.seconds };
+  }
+
+  /**
+   * Per Live Runner session (rows with a session id): requests, tokens, prices, and compute seconds, the time
+   * with at least one of its requests in flight (the union of [arrival, end] of its served requests).
+   */
+  sessionUsage(options: { since?: Date } = {}): SessionUsageRow[] {
+    if (this.db.prepare(HAS_SESSION).get() === undefined) return [];
+    const raw = this.db
+      .prepare(
+        `SELECT session_id, ts, duration_ms, status, prompt_tokens, completion_tokens, quote, usage_price, currency
+          FROM requests WHERE session_id IS NOT NULL AND ts >= ? ORDER BY session_id, ts`,
+      )
+      .all(options.since ? options.since.toISOString() : "") as Array<{
+      session_id: string;
+      ts: string;
+      duration_ms: number;
+      status: LedgerStatus;
+      prompt_tokens: number;
+      completion_tokens: number;
+      quote: number;
+      usage_price: number;
+      currency: string;
+    }>;
+    const out = new Map<string, SessionUsageRow & { busyUntil: number }>();
+    for (const r of raw) {
+      let s = out.get(r.session_id);
+      if (s === undefined) {
+        s = {
+          sessionId: r.session_id,
+          first: r.ts,
+          last: r.ts,
+          requests: 0,
+          rejected: 0,
+          promptTokens: 0,
+          completionTokens: 0,
+          computeSeconds: 0,
+          quoteTotal: 0,
+          usageTotal: 0,
+          currency: r.currency,
+          busyUntil: -Infinity,
+        };
+        out.set(r.session_id, s);
+      }
+      s.last = r.ts;
+      if (r.status === "rejected") {
+        s.rejected += 1;
+        continue;
+      }
+      s.requests += 1;
+      s.promptTokens += r.prompt_tokens;
+      s.completionTokens += r.completion_tokens;
+      s.quoteTotal += r.quote;
+      s.usageTotal += r.usage_price;
+      // Rows come in arrival order: each adds only the part of its interval not already counted.
+      const start = Date.parse(r.ts);
+      const end = start + r.duration_ms;
+      if (end > s.busyUntil) {
+        s.computeSeconds += (end - Math.max(start, s.busyUntil)) / 1000;
+        s.busyUntil = end;
+      }
+    }
+    return [...out.values()]
+      .map(({ busyUntil: _, ...row }) => row)
+      .sort((a, b) => (a.first < b.first ? -1 : a.first > b.first ? 1 : 0));
+  }
+
   /** Every row, oldest first (tests and audits). */
   rows(): LedgerRow[] {
     const raw = this.db.prepare("SELECT * FROM requests ORDER BY ts, rowid").all() as Array<
@@ -253,5 +363,6 @@ function fromSql(r: Record<string, unknown>): LedgerRow {
     ttftMs: r.ttft_ms === null ? null : Number(r.ttft_ms),
     durationMs: Number(r.duration_ms),
     error: r.error === null ? null : String(r.error),
+    sessionId: r.session_id === null || r.session_id === undefined ? null : String(r.session_id),
   };
 }

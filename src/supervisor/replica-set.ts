@@ -37,6 +37,9 @@ export interface Replica {
 
 export type ReplicaSnapshot = ReplicaView;
 
+// Sticky keys kept (≈100 bytes each): far more sessions than any node holds at once.
+const MAX_STICKY_KEYS = 10_000;
+
 export interface ReplicaSetDeps {
   /** A driver of this instance's engines, for the one orphan sweep before the start and after the stop. */
   driver: EngineDriver;
@@ -58,6 +61,8 @@ export class ReplicaSet implements SupervisorView {
   /** Where the next tie-break starts, so equal replicas take turns. */
   private cursor = 0;
   private readonly queue = new WaitQueue();
+  /** Affinity key → replica index, in least-recently-used order (Map keeps insertion order). */
+  private readonly sticky = new Map<string, number>();
   private readonly suspects: Suspects;
 
   constructor(
@@ -193,10 +198,13 @@ export class ReplicaSet implements SupervisorView {
   /** The ready, trusted replica with the fewest requests in flight (ties: the next one after the last chosen). */
   admit = (): RequestTicket | null => this.take(false);
 
-  /** A ticket on a replica with a free slot, else a place in the FIFO (types.ts SupervisorView.acquire). */
-  acquire(signal?: AbortSignal): Promise<RequestTicket | null> {
+  /**
+   * A ticket on a replica with a free slot, else a place in the FIFO (types.ts SupervisorView.acquire). `affinity`
+   * (a persistent Live Runner session) keeps a key's requests on one replica while it is ready and has room.
+   */
+  acquire(signal?: AbortSignal, affinity?: string): Promise<RequestTicket | null> {
     if (this.stopping || this.readySlots() === 0) return Promise.resolve(null);
-    const ticket = this.queue.size === 0 ? this.take(true) : null;
+    const ticket = this.queue.size === 0 ? this.take(true, affinity) : null;
     return ticket === null ? this.queue.enqueue(signal) : Promise.resolve(ticket);
   }
 
@@ -210,23 +218,54 @@ export class ReplicaSet implements SupervisorView {
     }
   }
 
-  /** Picks among ready replicas not suspect (with a free slot when `slotted`) and wraps the ticket. */
-  private take(slotted: boolean): RequestTicket | null {
+  /**
+   * Picks among ready replicas not suspect (with a free slot when `slotted`) and wraps the ticket: the affinity
+   * key's replica when it can take it, else the one with the fewest in flight (which the key then sticks to,
+   * unless its own replica is only full).
+   */
+  private take(slotted: boolean, affinity?: string): RequestTicket | null {
     const n = this.members.length;
-    let best: { at: number; inFlight: number } | null = null;
-    for (let k = 0; k < n; k++) {
-      const at = (this.cursor + k) % n;
-      const m = this.members[at] as Replica;
-      const snap = m.supervisor.snapshot();
-      if (snap.state !== "ready" || this.suspects.isSuspect(m.index, snap.generation)) continue;
-      if (slotted && snap.inFlight >= m.maxNumSeqs) continue;
-      if (best === null || snap.inFlight < best.inFlight) best = { at, inFlight: snap.inFlight };
+    const usable = (m: Replica, snap: SupervisorSnapshot): boolean =>
+      snap.state === "ready" &&
+      !this.suspects.isSuspect(m.index, snap.generation) &&
+      !(slotted && snap.inFlight >= m.maxNumSeqs);
+    const stuck = affinity === undefined ? undefined : this.sticky.get(affinity);
+    let chosen: number | null = null;
+    let keepSticky = false;
+    if (stuck !== undefined) {
+      const at = this.members.findIndex((m) => m.index === stuck);
+      const m = this.members[at];
+      if (m !== undefined) {
+        const snap = m.supervisor.snapshot();
+        if (usable(m, snap)) chosen = at;
+        else keepSticky = snap.state === "ready" && !this.suspects.isSuspect(m.index, snap.generation);
+      }
     }
-    if (best === null) return null;
-    const ticket = (this.members[best.at] as Replica).supervisor.admit();
+    if (chosen === null) {
+      let best: { at: number; inFlight: number } | null = null;
+      for (let k = 0; k < n; k++) {
+        const at = (this.cursor + k) % n;
+        const m = this.members[at] as Replica;
+        const snap = m.supervisor.snapshot();
+        if (!usable(m, snap)) continue;
+        if (best === null || snap.inFlight < best.inFlight) best = { at, inFlight: snap.inFlight };
+      }
+      if (best === null) return null;
+      chosen = best.at;
+      this.cursor = (best.at + 1) % n;
+    }
+    const member = this.members[chosen] as Replica;
+    const ticket = member.supervisor.admit();
     if (ticket === null) return null;
-    this.cursor = (best.at + 1) % n;
+    if (affinity !== undefined && !keepSticky) this.stick(affinity, member.index);
     return routedTicket(ticket, this.suspects, () => this.pump(), n > 1);
+  }
+
+  /** Remembers a key's replica; the least recently used keys go first past the bound. */
+  private stick(key: string, replica: number): void {
+    this.sticky.delete(key);
+    this.sticky.set(key, replica);
+    if (this.sticky.size > MAX_STICKY_KEYS) this.sticky.delete(this.sticky.keys().next().value as string);
   }
 
   replicaEndpoints(): Array<{ replica: number; endpoint: EngineEndpoint }> {

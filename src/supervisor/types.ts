@@ -96,9 +96,10 @@ export interface SupervisorView {
   /**
    * A ticket on a replica with a free slot (MAX_NUM_SEQS), waiting in arrival order for the first one to free
    * when all are full; null when no replica is ready (or the runner stops); rejects when `signal` aborts.
-   * Absent: one engine, admit() at once (the engine queues).
+   * Absent: one engine, admit() at once (the engine queues). `affinity`: requests with the same key go to the same
+   * replica while it is ready and has room (a persistent Live Runner session's prefix cache).
    */
-  acquire?(signal?: AbortSignal): Promise<RequestTicket | null>;
+  acquire?(signal?: AbortSignal, affinity?: string): Promise<RequestTicket | null>;
   /** The engine's address for side calls that are not requests (metrics scrape); null unless ready/draining. */
   engineEndpoint(): EngineEndpoint | null;
   on(listener: (event: SupervisorEvent) => void): () => void;

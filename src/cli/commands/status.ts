@@ -6,6 +6,7 @@ import {
   readJson,
   type StatusRecord,
 } from "../../instance/instance-files.js";
+import type { LiveRunnerSnapshot } from "../../livepeer/live-runner/live-runner-agent.js";
 import { healthWord } from "../../supervisor/health-word.js";
 import type { ReplicaSnapshot } from "../../supervisor/replica-set.js";
 import { type CliCommand, EXIT, UsageError } from "../cli-command.js";
@@ -86,6 +87,7 @@ export const statusCommand: CliCommand = {
             lastError: snap.lastError,
             ...(status.replicas ? { replicas: status.replicas.map(replicaJson) } : {}),
             ...(status.workers ? { gatewayWorkers: status.workers } : {}),
+            ...(status.liveRunner ? { liveRunner: liveRunnerJson(status.liveRunner) } : {}),
             totals: t,
             updatedAt: status.updatedAt,
             version: instance.version,
@@ -133,10 +135,48 @@ export const statusCommand: CliCommand = {
       if (snap.lastError.hint) lines.push(["fix", snap.lastError.hint]);
     }
     for (const r of status.replicas ?? []) lines.push([`replica ${r.replica}`, replicaLine(r)]);
+    if (status.liveRunner) lines.push(...liveRunnerLines(status.liveRunner));
     for (const [k, v] of lines) io.stdout.write(`${k.padEnd(11)} ${v}\n`);
     return EXIT.ok;
   },
 };
+
+/** The Live Runner registration for status --json (no secret is ever in it). */
+function liveRunnerJson(l: LiveRunnerSnapshot) {
+  return {
+    orchestrator: l.orchestrator,
+    registered: l.registered,
+    runnerId: l.runnerId,
+    mode: l.mode,
+    app: l.app,
+    runnerUrl: l.runnerUrl,
+    problem: l.problem,
+    lastResult: l.lastResult,
+    lastOkAt: l.lastOkAt,
+    sent: l.sent,
+    intervalSeconds: l.intervalMs === null ? null : l.intervalMs / 1000,
+    ttlSeconds: l.ttlMs === null ? null : l.ttlMs / 1000,
+    sessions: l.sessions,
+    o2r: l.o2r,
+    heartbeats: l.heartbeats,
+  };
+}
+
+function liveRunnerLines(l: LiveRunnerSnapshot): Array<[string, string]> {
+  const head = l.registered
+    ? `registered as ${l.runnerId} with ${l.orchestrator} (${l.mode}, app ${l.app})`
+    : `${l.problem ?? "not registered"} (orchestrator ${l.orchestrator})`;
+  const lines: Array<[string, string]> = [["live runner", head]];
+  if (l.sent) {
+    const price = l.sent.priceUsdPerHour === null ? "no price" : `${l.sent.priceUsdPerHour} USD/hour`;
+    lines.push([
+      "heartbeat",
+      `status ${l.sent.status}, capacity ${l.sent.capacity}, ${price}; last accepted ${l.lastOkAt ?? "never"}; ${l.sessions} session(s) reserved; o2r ${l.o2r}`,
+    ]);
+  }
+  if (l.registered && l.problem) lines.push(["warning", l.problem]);
+  return lines;
+}
 
 /** One replica for status --json: state, GPUs, engine, in flight, restarts, last error. */
 function replicaJson(r: ReplicaSnapshot) {

@@ -15,7 +15,8 @@ export interface AdmittedRequest {
  * whose one Admission counts every worker's requests (src/instance/workers/remote-engines.ts).
  */
 export interface AdmissionPort {
-  acquire(signal?: AbortSignal): Promise<AdmittedRequest>;
+  /** `affinity`: keep requests with this key on one replica (SupervisorView.acquire). */
+  acquire(signal?: AbortSignal, affinity?: string): Promise<AdmittedRequest>;
   readonly inFlight: number;
   readonly queueDepth: number;
   readonly capacity: number;
@@ -101,13 +102,13 @@ export class Admission implements AdmissionPort {
    * order, for the first slot freed on a ready replica; it holds its place in the capacity while it waits.
    * Rejects with the signal's reason when it aborts (the client went away) while waiting.
    */
-  async acquire(signal?: AbortSignal): Promise<AdmittedRequest> {
+  async acquire(signal?: AbortSignal, affinity?: string): Promise<AdmittedRequest> {
     if (this.supervisor.acquire === undefined) return this.admit();
     if (this.admitted >= this.capacity) return this.admit(); // throws the refusal
     this.admitted += 1;
     let ticket: RequestTicket | null;
     try {
-      ticket = await this.supervisor.acquire(signal);
+      ticket = await this.supervisor.acquire(signal, affinity);
     } catch (err) {
       this.admitted -= 1;
       throw err;

@@ -1,5 +1,6 @@
 import type { Context } from "hono";
 import type { RouteDeps } from "../gateway-deps.js";
+import { livepeerSessionOf } from "../http/access.js";
 import { errors, GatewayError } from "../http/gateway-error.js";
 import { nodeBindings } from "../http/node-bindings.js";
 import { engineErrorMessage } from "../relay/engine-chunk.js";
@@ -41,9 +42,14 @@ export async function callEngine(
   const node = nodeBindings(c);
   if (node) ex.watchResponse(node.outgoing);
   else ex.watchClient(c.req.raw.signal);
+  // Proxied for a Live Runner session (access.ts): the ledger row and logs name it, and a persistent session's
+  // requests stay on one replica (its prefix cache).
+  const session = livepeerSessionOf(c);
+  if (session) ex.sessionId = session.id;
+  const affinity = session?.sticky ? session.id : undefined;
   let admitted: Awaited<ReturnType<RouteDeps["admission"]["acquire"]>>;
   try {
-    admitted = await deps.admission.acquire(ex.upstreamAbort.signal);
+    admitted = await deps.admission.acquire(ex.upstreamAbort.signal, affinity);
   } catch (err) {
     if (ex.abortCause === "client") throw failExchange(ex, err, errors.engineUnreachable);
     const status = err instanceof GatewayError ? err.status : 503;

@@ -38,11 +38,12 @@ export async function engineJsonAnswer(
   } catch {
     // not JSON: priced as zero usage below, and logged
   }
-  if (usage === null) deps.logger.warn({ requestId: ex.id }, "the engine's response carried no usage");
+  if (usage === null)
+    deps.logger.warn({ requestId: ex.id, session: ex.sessionId }, "the engine's response carried no usage");
   const reported = usage?.completion_tokens ?? 0;
   if (reported > maxTokens) {
     deps.logger.warn(
-      { requestId: ex.id, reported, maxTokens },
+      { requestId: ex.id, session: ex.sessionId, reported, maxTokens },
       "the engine overshot max_tokens; billed at max_tokens",
     );
   }

@@ -54,6 +54,8 @@ export class Exchange {
   settled: Promise<void> = DONE;
   /** How it ended, once finished. */
   outcome: LedgerStatus | null = null;
+  /** The Live Runner session it was proxied for (Livepeer-Session-Id), if any. */
+  sessionId: string | null = null;
   failure: string | null = null;
   private admitted: AdmittedRequest | null = null;
   private firstTokenAt: number | null = null;
@@ -149,6 +151,7 @@ export class Exchange {
       ttftMs: this.firstTokenAt === null ? null : this.firstTokenAt - this.arrivedAt,
       durationMs: now - this.arrivedAt,
       error: input.error ?? null,
+      sessionId: this.sessionId,
     };
     // A non-streaming answer whose row failed is withheld (the route checks `recorded`); a stream has already gone
     // out. Either way the operator sees the lost row in the log.

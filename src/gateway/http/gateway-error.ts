@@ -43,6 +43,7 @@ function sentence(detail: string): string {
 
 export const errors = {
   unauthorized: (message: string) => new GatewayError(401, "unauthorized", message),
+  forbidden: (message: string) => new GatewayError(403, "forbidden", message),
   invalidJson: (detail: string) =>
     new GatewayError(
       400,

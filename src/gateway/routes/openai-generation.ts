@@ -69,7 +69,7 @@ export function registerOpenAiGeneration(app: Hono, deps: RouteDeps, spec: Gener
     if (!ex.recorded) throw unrecorded(deps);
     if (relay.budget.overshoot) {
       deps.logger.warn(
-        { requestId: ex.id, maxTokens },
+        { requestId: ex.id, session: ex.sessionId, maxTokens },
         "the engine overshot max_tokens; the answer was cut there",
       );
     }

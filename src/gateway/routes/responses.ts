@@ -45,7 +45,7 @@ export function registerResponses(app: Hono, deps: RouteDeps): void {
     if (!ex.recorded) throw unrecorded(deps);
     if (relay.overshoot) {
       deps.logger.warn(
-        { requestId: ex.id, maxTokens },
+        { requestId: ex.id, session: ex.sessionId, maxTokens },
         "the engine overshot max_output_tokens; billed at it",
       );
     }

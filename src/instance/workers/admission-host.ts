@@ -21,11 +21,11 @@ export class AdmissionHost {
   ) {}
 
   /** A worker asks for a slot: it gets "granted" (with the engine) or "refused" (the GatewayError to answer). */
-  acquire(worker: number, id: number): void {
+  acquire(worker: number, id: number, affinity?: string): void {
     const slots = this.slotsOf(worker);
     const cancel = new AbortController();
     slots.waiting.set(id, cancel);
-    this.admission.acquire(cancel.signal).then(
+    this.admission.acquire(cancel.signal, affinity).then(
       (request) => {
         slots.waiting.delete(id);
         if (cancel.signal.aborted || this.workers.get(worker) !== slots) {

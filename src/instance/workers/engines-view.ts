@@ -1,9 +1,14 @@
 import type { AdmissionPort } from "../../gateway/exchange/admission.js";
+import type { LiveRunnerLink } from "../../livepeer/live-runner/live-runner-link.js";
 import type { SupervisorView } from "../../supervisor/types.js";
 import type { EnginesView } from "./worker-messages.js";
 
 /** The primary's engines and admission as the workers see them (worker-messages.ts). */
-export function enginesView(supervisor: SupervisorView, admission: AdmissionPort): EnginesView {
+export function enginesView(
+  supervisor: SupervisorView,
+  admission: AdmissionPort,
+  liveRunner?: LiveRunnerLink,
+): EnginesView {
   const snapshot = supervisor.snapshot();
   return {
     snapshot,
@@ -17,5 +22,8 @@ export function enginesView(supervisor: SupervisorView, admission: AdmissionPort
       queueDepth: admission.queueDepth,
       capacity: admission.capacity,
     },
+    ...(liveRunner
+      ? { liveRunner: { snapshot: liveRunner.snapshot(), sessions: liveRunner.sessions.list() } }
+      : {}),
   };
 }

@@ -105,7 +105,7 @@ export class RemoteEngines implements SupervisorView {
   private makeAdmission(): AdmissionPort {
     const engines = this;
     return {
-      acquire: (signal) => engines.acquireSlot(signal),
+      acquire: (signal, affinity) => engines.acquireSlot(signal, affinity),
       get inFlight() {
         return engines.view.admission.inFlight;
       },
@@ -118,7 +118,7 @@ export class RemoteEngines implements SupervisorView {
     };
   }
 
-  private acquireSlot(signal?: AbortSignal): Promise<AdmittedRequest> {
+  private acquireSlot(signal?: AbortSignal, affinity?: string): Promise<AdmittedRequest> {
     if (signal?.aborted) return Promise.reject(signal.reason);
     if (this.gone !== null) {
       return Promise.reject(new GatewayError(503, "engine_unavailable", this.gone, { retryAfter: 5 }));
@@ -141,7 +141,7 @@ export class RemoteEngines implements SupervisorView {
           reject(err);
         },
       });
-      this.post({ t: "acquire", id });
+      this.post(affinity === undefined ? { t: "acquire", id } : { t: "acquire", id, key: affinity });
     });
   }
 

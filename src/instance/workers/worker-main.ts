@@ -12,6 +12,7 @@ import { LedgerGuard } from "../../pricing/ledger-guard.js";
 import { IpcBatcher } from "./ipc-batcher.js";
 import { ipcLogger } from "./ipc-logger.js";
 import { RemoteEngines } from "./remote-engines.js";
+import { RemoteLiveRunner } from "./remote-live-runner.js";
 import { type FromWorker, forEachMessage, type ToWorker, type WorkerInit } from "./worker-messages.js";
 import { workerMetrics } from "./worker-metrics.js";
 
@@ -64,6 +65,7 @@ async function startWorker(init: WorkerInit): Promise<Worker> {
   const { config } = init;
   const logger = ipcLogger(post, config.logLevel, { component: "gateway" });
   const engines = new RemoteEngines(init.view, post);
+  const liveRunner = init.view.liveRunner ? new RemoteLiveRunner(init.view.liveRunner, post) : null;
   let ledger: LedgerGuard;
   try {
     // Every worker writes the same file: no blocking busy wait (it would stall this worker's streams while
@@ -111,6 +113,7 @@ async function startWorker(init: WorkerInit): Promise<Worker> {
     metrics,
     gpus: gpuProbeFor(init.fakeGpusFile ?? undefined),
     logger,
+    ...(liveRunner ? { liveRunner } : {}),
   });
   let server: Awaited<ReturnType<typeof serveGateway>>;
   try {
@@ -148,6 +151,10 @@ async function startWorker(init: WorkerInit): Promise<Worker> {
       switch (message.t) {
         case "view":
           engines.setView(message.view);
+          if (message.view.liveRunner) liveRunner?.setView(message.view.liveRunner);
+          return;
+        case "session-verdict":
+          liveRunner?.verdict(message.id, message.verdict);
           return;
         case "granted":
           engines.granted(message.id, message.endpoint);

@@ -1,6 +1,8 @@
 // The messages between the runner's process (the primary: engines, admission, reloads) and its HTTP worker
 // processes (GATEWAY_WORKERS > 1), over Node's cluster IPC channel. Plain JSON: no class crosses the channel.
 import type { Config } from "../../config/types.js";
+import type { LiveRunnerSnapshot } from "../../livepeer/live-runner/live-runner-agent.js";
+import type { LivepeerHeaders, SessionVerdict } from "../../livepeer/live-runner/session-gate.js";
 import type { SessionTotals } from "../../pricing/ledger.js";
 import type { EngineEndpoint, ReplicaView, SupervisorSnapshot } from "../../supervisor/types.js";
 
@@ -14,6 +16,14 @@ export interface EnginesView {
   replicaSnapshots: ReplicaView[];
   /** The primary's admission across every worker: requests holding or waiting for an engine slot. */
   admission: { inFlight: number; queueDepth: number; capacity: number };
+  /** The Live Runner registration (LIVE_RUNNER_ORCH_URL set). */
+  liveRunner?: LiveRunnerView;
+}
+
+export interface LiveRunnerView {
+  snapshot: LiveRunnerSnapshot;
+  /** The sessions the orchestrator reserved for this runner. */
+  sessions: string[];
 }
 
 /** A GatewayError as it crosses the channel (the worker rebuilds it and answers with it). */
@@ -42,19 +52,21 @@ export type ToWorker =
   | { t: "abort"; id: number; reason: string }
   | { t: "collect"; id: number }
   | { t: "metrics"; id: number; text: string }
+  | { t: "session-verdict"; id: number; verdict: SessionVerdict }
   | { t: "close" };
 
 export type FromWorker =
   | { t: "hello" } // the worker's handlers are in place: send init
   | { t: "listening"; url: string }
   | { t: "listen-failed"; message: string }
-  | { t: "acquire"; id: number }
+  | { t: "acquire"; id: number; key?: string }
   | { t: "cancel"; id: number }
   | { t: "failed"; id: number }
   | { t: "release"; id: number }
   | { t: "progress"; ids: number[] }
   | { t: "totals"; totals: SessionTotals }
   | { t: "metrics-request"; id: number }
+  | { t: "session-check"; id: number; headers: LivepeerHeaders }
   | { t: "metrics-json"; id: number; json: unknown[] }
   | {
       t: "log";

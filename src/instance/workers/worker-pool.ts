@@ -7,6 +7,7 @@ import cluster, { type Worker } from "node:cluster";
 import { fileURLToPath } from "node:url";
 import type { Config } from "../../config/types.js";
 import type { AdmissionPort } from "../../gateway/exchange/admission.js";
+import type { LiveRunnerLink } from "../../livepeer/live-runner/live-runner-link.js";
 import type { Logger } from "../../log/logger.js";
 import type { SessionTotals } from "../../pricing/ledger.js";
 import type { SupervisorView } from "../../supervisor/types.js";
@@ -35,6 +36,8 @@ export interface WorkerPoolOptions {
   onFatal(reason: string): void;
   /** The worker script (default: worker-main.js beside this file, i.e. the build in dist/). */
   entry?: string;
+  /** The Live Runner registration, whose state and sessions the workers' gateways need. */
+  liveRunner?: LiveRunnerLink;
 }
 
 interface Member {
@@ -71,9 +74,14 @@ export class WorkerPool {
       execArgv: [],
       silent: false,
     });
-    this.offEvents = this.options.supervisor.on((event) => {
+    const offSupervisor = this.options.supervisor.on((event) => {
       if (event.type !== "log") this.pushView(true);
     });
+    const offLiveRunner = this.options.liveRunner?.onChange(() => this.pushView(true));
+    this.offEvents = () => {
+      offSupervisor();
+      offLiveRunner?.();
+    };
     this.viewTimer = setInterval(() => this.pushView(false), VIEW_EVERY_MS);
     this.viewTimer.unref();
     try {
@@ -137,7 +145,7 @@ export class WorkerPool {
                 index,
                 ledgerPath: this.options.ledgerPath,
                 fakeGpusFile: this.options.fakeGpusFile,
-                view: enginesView(this.options.supervisor, this.options.admission),
+                view: enginesView(this.options.supervisor, this.options.admission, this.options.liveRunner),
               },
             });
           } else if (message.t === "listening") {
@@ -187,7 +195,7 @@ export class WorkerPool {
     const id = member.worker.id;
     switch (message.t) {
       case "acquire":
-        this.host.acquire(id, message.id);
+        this.host.acquire(id, message.id, message.key);
         return;
       case "cancel":
         this.host.cancel(id, message.id);
@@ -210,6 +218,21 @@ export class WorkerPool {
       case "metrics-request":
         void this.collectMetrics().then((text) => this.sendTo(id, { t: "metrics", id: message.id, text }));
         return;
+      case "session-check": {
+        const gate = this.options.liveRunner?.gate;
+        if (!gate) {
+          this.sendTo(id, {
+            t: "session-verdict",
+            id: message.id,
+            verdict: { ok: false, message: "Live Runner registration is off." },
+          });
+          return;
+        }
+        void gate
+          .check(message.headers)
+          .then((verdict) => this.sendTo(id, { t: "session-verdict", id: message.id, verdict }));
+        return;
+      }
       case "metrics-json": {
         const c = this.collects.get(message.id);
         if (c?.want.delete(id)) {
@@ -250,7 +273,7 @@ export class WorkerPool {
 
   /** Sends the engines' view to every worker: at once on a supervisor event, else when it changed. */
   private pushView(force: boolean): void {
-    const view = enginesView(this.options.supervisor, this.options.admission);
+    const view = enginesView(this.options.supervisor, this.options.admission, this.options.liveRunner);
     const text = JSON.stringify(view);
     if (!force && text === this.lastView) return;
     this.lastView = text;

@@ -1,0 +1,63 @@
+// Who may spend GPU time on /llm and /v1/*: a caller with the bearer AUTH_TOKEN, a request the Live Runner
+// orchestrator proxied for a session it reserved for us (livepeer/live-runner/session-gate.ts), or anyone when
+// there is no token and the runner is not exposed as a Live Runner beyond loopback.
+import type { Context, MiddlewareHandler } from "hono";
+import type { SessionGate } from "../../livepeer/live-runner/session-gate.js";
+import { bearerCheck, bearerRefusal } from "./auth.js";
+import { errors } from "./gateway-error.js";
+import { requestHeader } from "./node-bindings.js";
+
+/** The Hono variable the guard sets on a request proxied for a Live Runner session (read by engine-call.ts). */
+export const LIVEPEER_SESSION = "livepeerSession";
+export interface LivepeerSession {
+  id: string;
+  /** Keep the session's requests on one replica (persistent sessions). */
+  sticky: boolean;
+}
+
+/** The session a request was proxied for, as the access guard saw it. */
+export function livepeerSessionOf(c: Context): LivepeerSession | undefined {
+  return (c.var as Record<string, LivepeerSession | undefined> | undefined)?.[LIVEPEER_SESSION];
+}
+
+export interface AccessRules {
+  token: string | null;
+  /** Dynamic Live Runner registration: proxied sessions are checked against what the orchestrator reserved. */
+  sessions: SessionGate | null;
+  /** Without a token: whether direct requests (no Livepeer session) are served. */
+  directWithoutToken: boolean;
+  /** LIVE_RUNNER_MODE=persistent: a session's requests stay on one replica. */
+  stickySessions: boolean;
+}
+
+export function accessGuard(rules: AccessRules): MiddlewareHandler {
+  const bearer = rules.token === null || rules.token === "" ? null : bearerCheck(rules.token);
+  return async (c, next) => {
+    // Recorded whatever the rule (a static runner's orchestrator proxies too): the ledger row names the session.
+    const sessionId = requestHeader(c, "livepeer-session-id");
+    if (sessionId !== undefined && sessionId !== "")
+      c.set(
+        LIVEPEER_SESSION as never,
+        { id: sessionId.slice(0, 128), sticky: rules.stickySessions } as never,
+      );
+    if (bearer === null && rules.sessions === null) return next();
+    const presented = bearer?.(requestHeader(c, "authorization")) ?? null;
+    if (presented === "ok") return next();
+    if (rules.sessions !== null && sessionId !== undefined) {
+      const verdict = await rules.sessions.check({
+        sessionId,
+        route: requestHeader(c, "livepeer-runner-route"),
+        token: requestHeader(c, "livepeer-session-token"),
+      });
+      if (!verdict.ok) throw errors.forbidden(verdict.message);
+      return next();
+    }
+    if (presented === null) {
+      if (rules.directWithoutToken) return next();
+      throw errors.unauthorized(
+        "This runner serves requests for sessions reserved through its Livepeer orchestrator; direct requests need 'Authorization: Bearer <AUTH_TOKEN>', and AUTH_TOKEN is not set.",
+      );
+    }
+    throw bearerRefusal(presented);
+  };
+}
