@@ -1,8 +1,10 @@
 // The hub's metadata API through @huggingface/hub (Hugging Face's own JS client): the commit a revision points
 // at (GET /api/models/{id}/revision/{rev}) and the file tree with sizes and hashes
 // (GET /api/models/{id}/tree/{commit}?recursive=true, paged by Link headers). File transfers do not use it:
-// see download-file.ts for why. The hub is not trusted: each entry is checked (hub-file-check.ts).
+// see download-file.ts for why. The hub is not trusted: each entry is checked (hub-file-check.ts) and the calls
+// stay on HF_ENDPOINT's origin with a size cap (hub-api-fetch.ts).
 import { HubApiError, listFiles, modelInfo } from "@huggingface/hub";
+import { hubApiFetch } from "./hub-api-fetch.js";
 import { hubFileFromEntry, untrustedListError } from "./hub-file-check.js";
 import { describeError, PullError, statusError } from "./pull-error.js";
 
@@ -39,8 +41,9 @@ export function createHubApi(settings: HubSettings, baseFetch: typeof fetch = fe
   // gated repo from a missing one: remember it from the failed response.
   let lastErrorCode: string | null = null;
   const host = new URL(settings.endpoint).host;
+  const apiFetch = hubApiFetch(settings.endpoint, baseFetch);
   const fetchImpl: typeof fetch = async (input, init) => {
-    const res = await baseFetch(input, init);
+    const res = await apiFetch(input, init);
     if (!res.ok) lastErrorCode = res.headers.get("x-error-code");
     return res;
   };
