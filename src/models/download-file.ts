@@ -14,6 +14,7 @@ import { pipeline } from "node:stream/promises";
 import { type Dispatcher, request } from "undici";
 import { sizeOrZero } from "./hf-cache.js";
 import type { HubFile } from "./hub-api.js";
+import { isPrivateHost } from "./private-address.js";
 import { describeError, PullError, statusError } from "./pull-error.js";
 import { startHash, verifyDownload } from "./verify-file.js";
 
@@ -115,6 +116,7 @@ async function transfer(t: DownloadTarget, offset: number, hooks: DownloadHooks)
         );
       }
       const next = new URL(String(res.headers.location), url);
+      checkRedirect(t, url, next);
       // huggingface_hub drops the token when it follows the hub's redirect to the CDN (a presigned URL).
       if (next.origin !== first.origin) delete headers.authorization;
       url = next;
@@ -193,6 +195,26 @@ async function oversizeError(t: DownloadTarget, url: URL, what: string): Promise
     "corrupt",
     `${url.host} ${what} for ${t.file.path}, which the hub lists as ${t.file.size} bytes; the download was stopped and deleted`,
     "a proxy or mirror (HF_ENDPOINT) is serving other content than the hub lists; check it, then run the command again",
+  );
+}
+
+/**
+ * Refuses a redirect from a public hub to this machine or its private network (an attacker's way to make the
+ * pull call a local service); a hub that is itself on a private address (a local mirror) may redirect there.
+ */
+function checkRedirect(t: DownloadTarget, from: URL, to: URL): void {
+  if (to.protocol !== "http:" && to.protocol !== "https:") {
+    throw new PullError(
+      "hub_error",
+      `${from.host} redirected ${t.file.path} to a ${to.protocol} URL; only http and https are followed`,
+      "check HF_ENDPOINT and any proxy in between",
+    );
+  }
+  if (!isPrivateHost(to.hostname) || isPrivateHost(new URL(t.endpoint).hostname)) return;
+  throw new PullError(
+    "hub_error",
+    `${from.host} redirected ${t.file.path} to ${to.host}, a loopback, link-local or private address, while HF_ENDPOINT is public; the redirect was not followed`,
+    "check HF_ENDPOINT: the Hugging Face hub redirects only to its public CDN; to pull from a mirror on your own network, set HF_ENDPOINT to the mirror's address",
   );
 }
 
