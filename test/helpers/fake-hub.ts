@@ -360,6 +360,7 @@ function json(res: ServerResponse, status: number, body: unknown): void {
 
 function error(res: ServerResponse, status: number, code: string | null, message: string): void {
   if (code) res.setHeader("X-Error-Code", code);
-  res.setHeader("X-Error-Message", message);
+  // A header cannot carry control characters (a hostile path may hold one): they go as "?".
+  res.setHeader("X-Error-Message", message.replace(/\p{Cc}/gu, "?"));
   json(res, status, { error: message });
 }
