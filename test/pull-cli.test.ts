@@ -80,6 +80,22 @@ describe("llm-runner pull", () => {
     );
   });
 
+  it("a hub whose file list points a blob at a file outside MODEL_DIR: exit 1, nothing linked", async () => {
+    // The tree answer's `oid` names the blob (GET /api/models/{id}/tree/{rev}, a git blob sha1 on the real hub).
+    const outside = join(tmp.home, "hostname");
+    writeFileSync(outside, "gpu-node-1\n");
+    hub.rewriteEntry = (e) => (e.path === "config.json" ? { ...e, oid: "../../../hostname" } : e);
+    const r = await runCli(["pull", REPO], env());
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(
+      `pull failed: the hub at ${new URL(hub.endpoint).host} sent a file list for ${REPO} that a Hugging Face hub never sends: config.json has the git oid "../../../hostname" (not 40 hex digits); nothing was downloaded from it`,
+    );
+    expect(r.stderr).toContain("fix: check HF_ENDPOINT");
+    expect(r.stdout).toBe("");
+    expect(existsSync(join(cache, "models--acme--tiny-llama", "snapshots"))).toBe(false);
+    expect(readFileSync(outside, "utf8")).toBe("gpu-node-1\n");
+  });
+
   it("a bad HF_ENDPOINT or MODEL_ID is a usage error naming the variable", async () => {
     const r = await runCli(["pull", "not a repo!"], env({ HF_ENDPOINT: "huggingface.co" }));
     expect(r.code).toBe(2);

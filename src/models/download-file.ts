@@ -14,6 +14,7 @@ import { pipeline } from "node:stream/promises";
 import { type Dispatcher, request } from "undici";
 import { sizeOrZero } from "./hf-cache.js";
 import type { HubFile } from "./hub-api.js";
+import { isPrivateHost } from "./private-address.js";
 import { describeError, PullError, statusError } from "./pull-error.js";
 import { startHash, verifyDownload } from "./verify-file.js";
 
@@ -115,6 +116,7 @@ async function transfer(t: DownloadTarget, offset: number, hooks: DownloadHooks)
         );
       }
       const next = new URL(String(res.headers.location), url);
+      checkRedirect(t, url, next);
       // huggingface_hub drops the token when it follows the hub's redirect to the CDN (a presigned URL).
       if (next.origin !== first.origin) delete headers.authorization;
       url = next;
@@ -127,7 +129,8 @@ async function transfer(t: DownloadTarget, offset: number, hooks: DownloadHooks)
       throw new Error("the server cannot resume this file (HTTP 416); restarting it");
     }
     if (res.statusCode !== 200 && res.statusCode !== 206) {
-      const body = await res.body.text().catch(() => "");
+      // The body is not pasted nor read in full: the hub's own message is in X-Error-Message.
+      await res.body.dump(); // reads at most 128 kB (undici), then closes
       throw statusError({
         status: res.statusCode,
         errorCode: header(res.headers, "x-error-code"),
@@ -135,7 +138,7 @@ async function transfer(t: DownloadTarget, offset: number, hooks: DownloadHooks)
         repo: t.repo,
         what: t.file.path,
         hasToken: t.token !== null,
-        detail: header(res.headers, "x-error-message") ?? body.slice(0, 200),
+        detail: header(res.headers, "x-error-message")?.slice(0, 200) ?? "",
       });
     }
     let append = offset > 0;
@@ -148,21 +151,71 @@ async function transfer(t: DownloadTarget, offset: number, hooks: DownloadHooks)
     } else if (offset > 0) {
       append = false; // the server ignored Range and sends the whole file
     }
+    const base = append ? offset : 0;
+    const announced = Number(header(res.headers, "content-length") ?? Number.NaN);
+    if (base + announced > t.file.size) {
+      await res.body.dump(); // reads at most 128 kB (undici), then closes
+      throw await oversizeError(t, url, `announced ${base + announced} bytes`);
+    }
     if (!append) await truncateOrCreate(t.incompletePath);
     const hash = await startHash(t.file, append ? t.incompletePath : null);
-    // Hashes and counts each chunk on its way to disk. A large write buffer lets the file stream batch chunks
-    // into one writev instead of one write (and one wait) per 64 kB network chunk.
+    // Hashes and counts each chunk on its way to disk, and stops before a chunk that would pass the listed size.
+    // A large write buffer lets the file stream batch chunks into one writev instead of one write (and one
+    // wait) per 64 kB network chunk.
+    let written = base;
     const meter = new Transform({
       transform(chunk: Buffer, _enc, cb) {
+        written += chunk.length;
+        if (written > t.file.size) {
+          cb(new OversizeSignal());
+          return;
+        }
         hash.update(chunk);
         hooks.onBytes(chunk.length);
         cb(null, chunk);
       },
     });
     const out = createWriteStream(t.incompletePath, { flags: "a", highWaterMark: WRITE_BUFFER });
-    await pipeline(res.body, meter, out);
+    try {
+      await pipeline(res.body, meter, out);
+    } catch (err) {
+      if (err instanceof OversizeSignal) throw await oversizeError(t, url, `sent more than that`);
+      throw err;
+    }
     return hash;
   }
+}
+
+class OversizeSignal extends Error {}
+
+/** The server sends (or announces) more bytes than the file list says: the part is deleted, no retry. */
+async function oversizeError(t: DownloadTarget, url: URL, what: string): Promise<PullError> {
+  await rm(t.incompletePath, { force: true });
+  return new PullError(
+    "corrupt",
+    `${url.host} ${what} for ${t.file.path}, which the hub lists as ${t.file.size} bytes; the download was stopped and deleted`,
+    "a proxy or mirror (HF_ENDPOINT) is serving other content than the hub lists; check it, then run the command again",
+  );
+}
+
+/**
+ * Refuses a redirect from a public hub to this machine or its private network (an attacker's way to make the
+ * pull call a local service); a hub that is itself on a private address (a local mirror) may redirect there.
+ */
+function checkRedirect(t: DownloadTarget, from: URL, to: URL): void {
+  if (to.protocol !== "http:" && to.protocol !== "https:") {
+    throw new PullError(
+      "hub_error",
+      `${from.host} redirected ${t.file.path} to a ${to.protocol} URL; only http and https are followed`,
+      "check HF_ENDPOINT and any proxy in between",
+    );
+  }
+  if (!isPrivateHost(to.hostname) || isPrivateHost(new URL(t.endpoint).hostname)) return;
+  throw new PullError(
+    "hub_error",
+    `${from.host} redirected ${t.file.path} to ${to.host}, a loopback, link-local or private address, while HF_ENDPOINT is public; the redirect was not followed`,
+    "check HF_ENDPOINT: the Hugging Face hub redirects only to its public CDN; to pull from a mirror on your own network, set HF_ENDPOINT to the mirror's address",
+  );
 }
 
 /** Checks the hub's own headers on its first answer, as huggingface_hub's get_hf_file_metadata reads them. */

@@ -7,6 +7,7 @@ import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from "n
 import { mkdir, readlink, rm, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { hfCacheFolderName } from "../config/model-info.js";
+import { GIT_OID, SHA256 } from "./hub-file-check.js";
 
 export interface RepoCache {
   repoDir: string;
@@ -20,11 +21,27 @@ export function repoCache(cacheDir: string, repo: string): RepoCache {
   const repoDir = path.join(cacheDir, hfCacheFolderName(repo));
   return {
     repoDir,
-    blobPath: (etag) => path.join(repoDir, "blobs", etag),
-    incompletePath: (etag) => path.join(repoDir, "blobs", `${etag}.incomplete`),
-    snapshotDir: (commit) => path.join(repoDir, "snapshots", commit),
-    refPath: (revision) => path.join(repoDir, "refs", revision),
+    blobPath: (etag) => path.join(repoDir, "blobs", blobName(etag)),
+    incompletePath: (etag) => path.join(repoDir, "blobs", `${blobName(etag)}.incomplete`),
+    snapshotDir: (commit) => inside(path.join(repoDir, "snapshots"), commit),
+    refPath: (revision) => inside(path.join(repoDir, "refs"), revision),
   };
+}
+
+/** A blob's file name: only a git oid or a sha256 may name one, so the hub cannot pick a path. */
+function blobName(etag: string): string {
+  if (!GIT_OID.test(etag) && !SHA256.test(etag))
+    throw new Error(`refusing the blob name ${JSON.stringify(etag)}: not a 40- or 64-hex-digit hash`);
+  return etag;
+}
+
+/** `dir`/`rel`, or an error when `rel` would lead out of `dir` (huggingface_hub's _get_pointer_path check). */
+export function inside(dir: string, rel: string): string {
+  const full = path.join(dir, rel);
+  const back = path.relative(dir, full);
+  if (back === "" || back.startsWith("..") || path.isAbsolute(back))
+    throw new Error(`refusing the path ${JSON.stringify(rel)}: it leads out of ${dir}`);
+  return full;
 }
 
 /** Links snapshots/<commit>/<file> to its blob with a relative symlink (so the cache can be moved). */
@@ -34,7 +51,7 @@ export async function linkSnapshotFile(
   file: string,
   etag: string,
 ): Promise<void> {
-  const pointer = path.join(cache.snapshotDir(commit), file);
+  const pointer = inside(cache.snapshotDir(commit), file);
   const target = path.relative(path.dirname(pointer), cache.blobPath(etag));
   await mkdir(path.dirname(pointer), { recursive: true });
   try {
@@ -90,8 +107,13 @@ export function readLocalSnapshot(cacheDir: string, repo: string, revision = "ma
   } catch {
     return null;
   }
-  const dir = cache.snapshotDir(commit);
-  if (commit === "" || !existsSync(dir)) return null;
+  let dir: string;
+  try {
+    dir = cache.snapshotDir(commit); // refuses an empty ref or one that leads out of snapshots/
+  } catch {
+    return null;
+  }
+  if (!existsSync(dir)) return null;
   const files = new Map<string, string>();
   const walk = (rel: string) => {
     const abs = path.join(dir, rel);

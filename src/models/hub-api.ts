@@ -1,9 +1,15 @@
 // The hub's metadata API through @huggingface/hub (Hugging Face's own JS client): the commit a revision points
 // at (GET /api/models/{id}/revision/{rev}) and the file tree with sizes and hashes
 // (GET /api/models/{id}/tree/{commit}?recursive=true, paged by Link headers). File transfers do not use it:
-// see download-file.ts for why.
+// see download-file.ts for why. The hub is not trusted: each entry is checked (hub-file-check.ts) and the calls
+// stay on HF_ENDPOINT's origin with a size cap (hub-api-fetch.ts).
 import { HubApiError, listFiles, modelInfo } from "@huggingface/hub";
+import { hubApiFetch } from "./hub-api-fetch.js";
+import { hubFileFromEntry, untrustedListError } from "./hub-file-check.js";
 import { describeError, PullError, statusError } from "./pull-error.js";
+
+// Far above any model repo (the largest list tens of thousands of files).
+const MAX_TREE_ENTRIES = 1_000_000;
 
 export interface HubFile {
   path: string;
@@ -34,8 +40,10 @@ export function createHubApi(settings: HubSettings, baseFetch: typeof fetch = fe
   // HubApiError keeps the status but not the hub's X-Error-Code (GatedRepo, RepoNotFound...), which tells a
   // gated repo from a missing one: remember it from the failed response.
   let lastErrorCode: string | null = null;
+  const host = new URL(settings.endpoint).host;
+  const apiFetch = hubApiFetch(settings.endpoint, baseFetch);
   const fetchImpl: typeof fetch = async (input, init) => {
-    const res = await baseFetch(input, init);
+    const res = await apiFetch(input, init);
     if (!res.ok) lastErrorCode = res.headers.get("x-error-code");
     return res;
   };
@@ -84,6 +92,7 @@ export function createHubApi(settings: HubSettings, baseFetch: typeof fetch = fe
         return fail(err, repo, "the model info");
       }
       const files: HubFile[] = [];
+      let entries = 0;
       try {
         for await (const entry of listFiles({
           repo: { type: "model", name: repo },
@@ -93,29 +102,11 @@ export function createHubApi(settings: HubSettings, baseFetch: typeof fetch = fe
           fetch: fetchImpl,
           ...credentials,
         })) {
-          if (entry.type !== "file") continue;
-          if (entry.lfs) {
-            files.push({
-              path: entry.path,
-              size: entry.lfs.size,
-              etag: entry.lfs.oid,
-              hash: { kind: "sha256", value: entry.lfs.oid },
-            });
-          } else if (entry.xetHash) {
-            // Xet-backed repo files also carry their LFS sha256; one without it cannot be verified or named.
-            throw new PullError(
-              "hub_error",
-              `the hub lists ${entry.path} of ${repo} with a Xet hash but no LFS sha256`,
-              "report this with the model id; meanwhile download the model with 'hf download' into MODEL_DIR",
-            );
-          } else if (entry.oid) {
-            files.push({
-              path: entry.path,
-              size: entry.size,
-              etag: entry.oid,
-              hash: { kind: "git-sha1", value: entry.oid },
-            });
-          }
+          // An endless chain of next pages would grow the list without bound.
+          if (++entries > MAX_TREE_ENTRIES)
+            throw untrustedListError(host, repo, `more than ${MAX_TREE_ENTRIES} entries`);
+          const file = hubFileFromEntry(entry, host, repo);
+          if (file) files.push(file);
         }
       } catch (err) {
         return fail(err, repo, "the file list");

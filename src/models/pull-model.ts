@@ -1,7 +1,7 @@
 // `pull`: resolve the revision, pick the files vLLM loads, check the disk, download what is missing (resuming
 // partial files), verify each, then link the snapshot and write refs/main last, so a half-finished pull is
 // never mistaken for a model. Progress goes out as events; the CLI draws them.
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import type { Dispatcher } from "undici";
 import { checkFreeSpace } from "./disk-space.js";
 import { AbortedError, downloadFile } from "./download-file.js";
@@ -9,6 +9,7 @@ import { linkSnapshotFile, markAbsent, repoCache, sizeOrZero, writeRef } from ".
 import type { HubApi, HubFile } from "./hub-api.js";
 import { gatedError, PullError } from "./pull-error.js";
 import { acquirePullLock } from "./pull-lock.js";
+import { isVerifiedBlob } from "./verify-file.js";
 import { filterByIndex, NoWeightsError, OPTIONAL_PROBED_FILES, selectVllmFiles } from "./vllm-files.js";
 
 export interface PlannedFile {
@@ -76,9 +77,16 @@ export async function pullModel(req: PullRequest, deps: PullDeps): Promise<PullR
   let fetched = 0;
   try {
     const beforePlan = new Set<string>(); // fetched ahead of the plan (the index): counted in it as this run's
+    // An existing blob counts only once its size and hash are the hub's (a bad one is deleted and fetched).
+    const verified = new Set<string>();
+    const haveBlob = async (file: HubFile) => {
+      if (!verified.has(file.etag) && (await isVerifiedBlob(file, cache.blobPath(file.etag))))
+        verified.add(file.etag);
+      return verified.has(file.etag);
+    };
     const fetchOne = async (file: HubFile, index: number, count: number) => {
       const blobPath = cache.blobPath(file.etag);
-      if (existsSync(blobPath)) return;
+      if (await haveBlob(file)) return;
       if (count === 0) beforePlan.add(file.path);
       const incompletePath = cache.incompletePath(file.etag);
       deps.onEvent({
@@ -110,6 +118,7 @@ export async function pullModel(req: PullRequest, deps: PullDeps): Promise<PullR
           ...(deps.dispatcher ? { dispatcher: deps.dispatcher } : {}),
         },
       );
+      verified.add(file.etag);
     };
 
     let weights = selection.weights;
@@ -121,7 +130,8 @@ export async function pullModel(req: PullRequest, deps: PullDeps): Promise<PullR
     }
     const files = [...support, ...[...weights].sort((a, b) => a.path.localeCompare(b.path))];
 
-    const onDisk = (f: HubFile) => existsSync(cache.blobPath(f.etag));
+    for (const f of files) await haveBlob(f);
+    const onDisk = (f: HubFile) => verified.has(f.etag);
     const partial = (f: HubFile) => Math.min(sizeOrZero(cache.incompletePath(f.etag)), f.size);
     const planned: PlannedFile[] = files.map((f) => ({
       path: f.path,
@@ -141,7 +151,7 @@ export async function pullModel(req: PullRequest, deps: PullDeps): Promise<PullR
     });
     checkFreeSpace({ cacheDir: req.cacheDir, needed, free, repo: req.repo });
 
-    const missing = files.filter((f) => !existsSync(cache.blobPath(f.etag)));
+    const missing = files.filter((f) => !onDisk(f));
     for (const [i, file] of missing.entries()) await fetchOne(file, i + 1, missing.length);
 
     for (const f of files) await linkSnapshotFile(cache, info.commit, f.path, f.etag);

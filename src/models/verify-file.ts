@@ -3,7 +3,7 @@
 // the bytes arrive; only a resumed file's existing prefix is read back from disk.
 import { createHash, type Hash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { rm } from "node:fs/promises";
+import { lstat, rm } from "node:fs/promises";
 import { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { sizeOrZero } from "./hf-cache.js";
@@ -44,4 +44,20 @@ export async function verifyDownload(file: HubFile, partPath: string, digest: st
     `${file.path} failed verification: ${problem}; the damaged download was deleted`,
     "run the command again to download it afresh; if it fails again, a proxy or mirror (HF_ENDPOINT) is altering the file",
   );
+}
+
+/**
+ * True when blobs/<etag> already holds the file: a regular file (not a link) of the listed size and hash, as
+ * `hf cache verify` checks a cache (huggingface_hub utils/_verification.py: sha256 for LFS, git-sha1 otherwise).
+ * A blob that fails is deleted, so the pull fetches it again.
+ */
+export async function isVerifiedBlob(file: HubFile, blobPath: string): Promise<boolean> {
+  const st = await lstat(blobPath).catch(() => null);
+  if (st === null) return false;
+  if (st.isFile() && st.size === file.size) {
+    const digest = (await startHash(file, blobPath)).digest("hex");
+    if (digest === file.hash.value) return true;
+  }
+  await rm(blobPath, { force: true });
+  return false;
 }

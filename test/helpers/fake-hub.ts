@@ -6,7 +6,8 @@
 //                                         LFS files: 302 to a CDN on another origin, with X-Repo-Commit,
 //                                         X-Linked-Etag (sha256) and X-Linked-Size, as huggingface.co does
 // Errors carry X-Error-Code (GatedRepo, RepoNotFound, RevisionNotFound, EntryNotFound) and X-Error-Message.
-// Knobs let a test cut a connection mid-file, stall one, or answer a status of its choosing.
+// Knobs let a test cut a connection mid-file, stall one, or answer a status of its choosing; the hostile ones
+// (rewriteEntry, nextPageOrigin, rawTree, oversize, redirectFor, cdnBase) play a tampering hub or mirror.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { type FakeFile, type FakeRepo, gitBlobSha1, sha256 } from "./fake-repo.js";
@@ -17,6 +18,15 @@ export interface RequestLog {
   url: string;
   range: string | null;
   authorization: string | null;
+}
+
+/** One entry of the hub's tree answer (GET /api/models/{id}/tree/{rev}), as huggingface.co sends it. */
+export interface TreeEntryJson {
+  type: string;
+  oid: string;
+  size: number;
+  path: string;
+  lfs?: { oid: string; size: number; pointerSize: number };
 }
 
 export class FakeHub {
@@ -30,6 +40,20 @@ export class FakeHub {
   /** paths whose bytes are served with the first byte flipped (a corrupting proxy). */
   readonly corrupt = new Set<string>();
   pageSize = 4;
+  /** Rewrites each file entry of the tree answer (a hub lying about oids, sizes or paths). */
+  rewriteEntry: ((entry: TreeEntryJson) => TreeEntryJson) | null = null;
+  /** An origin the tree's `Link: <…>; rel="next"` points at instead of the hub's own. */
+  nextPageOrigin: string | null = null;
+  /** A body (with its headers) every tree page answers instead of the real list. */
+  rawTree: { body: Buffer; headers: Record<string, string> } | null = null;
+  /** path -> extra bytes served after the file's own (chunked, or with a Content-Length that counts them). */
+  readonly oversize = new Map<string, { extra: number; contentLength: boolean }>();
+  /** path -> bytes of an oversize answer handed to the socket before the client went away. */
+  readonly oversizeSent = new Map<string, { bytes: number; done: boolean }>();
+  /** path -> Location the hub redirects that file to. */
+  readonly redirectFor = new Map<string, string>();
+  /** Origin in the LFS redirect's Location (default: the CDN server's own 127.0.0.1 address). */
+  cdnBase: string | null = null;
   private hub: Server;
   private cdn: Server;
   private sockets = new Set<Socket>();
@@ -101,7 +125,13 @@ export class FakeHub {
         });
         return;
       }
-      this.tree(repo, url, res);
+      if (this.rawTree) {
+        res.writeHead(200, this.rawTree.headers);
+        res.end(this.rawTree.body);
+        return;
+      }
+      // The next-page link carries the name the client used (Host), as a hub behind its own domain does.
+      this.tree(repo, new URL(url.pathname + url.search, `http://${req.headers.host}`), res);
       return;
     }
     const resolve = /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(url.pathname);
@@ -125,18 +155,26 @@ export class FakeHub {
         return;
       }
       res.setHeader("X-Repo-Commit", repo.commit);
+      const elsewhere = this.redirectFor.get(path);
+      if (elsewhere) {
+        res.writeHead(302, { Location: elsewhere });
+        res.end();
+        return;
+      }
       if (file.lfs) {
         res.setHeader("X-Linked-Etag", `"${sha256(file.content)}"`);
         res.setHeader("X-Linked-Size", String(file.content.length));
         res.setHeader("ETag", `"${gitBlobSha1(Buffer.from("pointer"))}"`);
         res.writeHead(302, {
-          Location: `${this.cdnOrigin}/lfs/${sha256(file.content)}?X-Amz-Signature=fake`,
+          Location: `${this.cdnBase ?? this.cdnOrigin}/lfs/${sha256(file.content)}?X-Amz-Signature=fake`,
         });
         res.end();
         return;
       }
       res.setHeader("ETag", `"${gitBlobSha1(file.content)}"`);
-      this.serveBytes(req, res, file);
+      const over = this.oversize.get(path);
+      if (over) void this.serveOversize(res, file, over);
+      else this.serveBytes(req, res, file);
       return;
     }
     error(res, 404, null, "Not found");
@@ -201,28 +239,68 @@ export class FakeHub {
       const parts = f.path.split("/");
       for (let i = 1; i < parts.length; i++) dirs.add(parts.slice(0, i).join("/"));
     }
+    const rewrite = this.rewriteEntry ?? ((e: TreeEntryJson) => e);
     const entries = [
       ...[...dirs].map((d) => ({ type: "directory", oid: gitBlobSha1(Buffer.from(d)), size: 0, path: d })),
       ...repo.files.map((f) =>
-        f.lfs
-          ? {
-              type: "file",
-              oid: gitBlobSha1(Buffer.from(`lfs pointer ${sha256(f.content)}`)),
-              size: 130,
-              path: f.path,
-              lfs: { oid: sha256(f.content), size: f.content.length, pointerSize: 130 },
-            }
-          : { type: "file", oid: gitBlobSha1(f.content), size: f.content.length, path: f.path },
+        rewrite(
+          f.lfs
+            ? {
+                type: "file",
+                oid: gitBlobSha1(Buffer.from(`lfs pointer ${sha256(f.content)}`)),
+                size: 130,
+                path: f.path,
+                lfs: { oid: sha256(f.content), size: f.content.length, pointerSize: 130 },
+              }
+            : { type: "file", oid: gitBlobSha1(f.content), size: f.content.length, path: f.path },
+        ),
       ),
     ];
     const cursor = Number(url.searchParams.get("cursor") ?? "0");
     const page = entries.slice(cursor, cursor + this.pageSize);
     if (cursor + this.pageSize < entries.length) {
-      const next = new URL(url);
+      const next = new URL(url.pathname + url.search, this.nextPageOrigin ?? url.origin);
       next.searchParams.set("cursor", String(cursor + this.pageSize));
       res.setHeader("Link", `<${next.href}>; rel="next"`);
     }
     json(res, 200, page);
+  }
+
+  /** The file's bytes then `extra` zero bytes, written as fast as the client takes them, until it leaves. */
+  private async serveOversize(
+    res: ServerResponse,
+    file: FakeFile,
+    over: { extra: number; contentLength: boolean },
+  ): Promise<void> {
+    const sent = { bytes: 0, done: false };
+    this.oversizeSent.set(file.path, sent);
+    const total = file.content.length + over.extra;
+    res.writeHead(200, {
+      "Content-Type": "application/octet-stream",
+      ...(over.contentLength ? { "Content-Length": String(total) } : {}),
+    });
+    let closed = false;
+    res.on("close", () => {
+      closed = true;
+    });
+    const zeros = Buffer.alloc(64 * 1024);
+    res.write(file.content);
+    sent.bytes += file.content.length;
+    while (!closed && sent.bytes < total) {
+      const chunk = zeros.subarray(0, Math.min(zeros.length, total - sent.bytes));
+      const more = res.write(chunk);
+      sent.bytes += chunk.length;
+      if (!more && !closed)
+        await new Promise<void>((resolve) => {
+          const go = () => {
+            res.off("drain", go).off("close", go);
+            resolve();
+          };
+          res.on("drain", go).on("close", go);
+        });
+    }
+    if (!closed) res.end();
+    sent.done = true;
   }
 
   private serveBytes(req: IncomingMessage, res: ServerResponse, file: FakeFile): void {
@@ -282,6 +360,7 @@ function json(res: ServerResponse, status: number, body: unknown): void {
 
 function error(res: ServerResponse, status: number, code: string | null, message: string): void {
   if (code) res.setHeader("X-Error-Code", code);
-  res.setHeader("X-Error-Message", message);
+  // A header cannot carry control characters (a hostile path may hold one): they go as "?".
+  res.setHeader("X-Error-Message", message.replace(/\p{Cc}/gu, "?"));
   json(res, status, { error: message });
 }

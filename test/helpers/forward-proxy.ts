@@ -1,5 +1,6 @@
 // A minimal HTTP forward proxy on 127.0.0.1 (absolute-form requests and CONNECT tunnels), recording where
-// each request went, to check that a client honours HTTP(S)_PROXY.
+// each request went, to check that a client honours HTTP(S)_PROXY. `hosts` plays DNS for made-up public names
+// ("hub.example.com:80" -> "127.0.0.1:PORT"), so a test can give the client a hub that is not on loopback.
 import { createServer, request, type Server } from "node:http";
 import { type AddressInfo, connect, type Socket } from "node:net";
 
@@ -8,10 +9,13 @@ export class ForwardProxy {
   private server: Server;
   private sockets = new Set<Socket>();
 
-  constructor() {
+  constructor(private readonly hosts: Record<string, string> = {}) {
     this.server = createServer((req, res) => {
       this.seen.push(`${req.method} ${req.url}`);
-      const up = request(req.url ?? "", { method: req.method, headers: req.headers }, (upRes) => {
+      const target = new URL(req.url ?? "");
+      const mapped = this.hosts[`${target.hostname}:${target.port || "80"}`];
+      if (mapped) target.host = mapped;
+      const up = request(target, { method: req.method, headers: req.headers }, (upRes) => {
         res.writeHead(upRes.statusCode ?? 502, upRes.headers);
         upRes.pipe(res);
       });
@@ -20,7 +24,7 @@ export class ForwardProxy {
     });
     this.server.on("connect", (req, client: Socket) => {
       this.seen.push(`CONNECT ${req.url}`);
-      const [host, port] = (req.url ?? "").split(":");
+      const [host, port] = (this.hosts[req.url ?? ""] ?? req.url ?? "").split(":");
       const upstream = connect(Number(port), host as string, () => {
         client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
         upstream.pipe(client);
