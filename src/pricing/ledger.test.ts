@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { ledgerPath, SqliteLedger } from "./ledger.js";
 import type { LedgerRow } from "./ledger-types.js";
@@ -93,6 +94,59 @@ describe("SqliteLedger", () => {
     expect(() => ledger.recordMany([row({ id: "d" }), row({ id: "a" })])).toThrow(/UNIQUE/);
     expect(ledger.rows().map((r) => r.id)).toEqual(["a", "b", "c"]);
     expect(ledger.sessionTotals().requests).toBe(2);
+    ledger.close();
+  });
+});
+
+describe("SqliteLedger per Live Runner session", () => {
+  it("sums each session, its compute seconds the union of its requests' time in flight", () => {
+    const ledger = SqliteLedger.open(":memory:");
+    const at = (s: number) => new Date(Date.UTC(2025, 2, 1, 10, 0, s)).toISOString();
+    // s1: [0,4] and [2,6] overlap → 6 s; then [10,11] → 7 s in all. A rejected request adds no time.
+    ledger.record(row({ sessionId: "s1", ts: at(0), durationMs: 4_000, completionTokens: 10 }));
+    ledger.record(row({ sessionId: "s1", ts: at(2), durationMs: 4_000, completionTokens: 20 }));
+    ledger.record(row({ sessionId: "s1", ts: at(10), durationMs: 1_000, completionTokens: 5 }));
+    ledger.record(
+      row({ sessionId: "s1", ts: at(20), durationMs: 0, status: "rejected", completionTokens: 0 }),
+    );
+    // s2: one request nested inside another → 5 s.
+    ledger.record(row({ sessionId: "s2", ts: at(1), durationMs: 5_000 }));
+    ledger.record(row({ sessionId: "s2", ts: at(2), durationMs: 1_000 }));
+    ledger.record(row({ ts: at(3) })); // direct traffic: no session
+    const rows = ledger.sessionUsage();
+    expect(
+      rows.map((r) => [r.sessionId, r.requests, r.rejected, r.completionTokens, r.computeSeconds]),
+    ).toEqual([
+      ["s1", 3, 1, 35, 7],
+      ["s2", 2, 0, 128, 5],
+    ]);
+    expect(ledger.sessionUsage({ since: new Date(at(5)) }).map((r) => r.sessionId)).toEqual(["s1"]);
+    expect(ledger.throughput({ model: "m" })).toEqual({
+      requests: 6,
+      completionTokens: 35 + 128 + 64,
+      seconds: 20,
+    });
+  });
+
+  it("adds the session column to a ledger written before it, keeping its rows", () => {
+    const home = mkdtempSync(join(tmpdir(), "ledger-old-"));
+    dirs.push(home);
+    const path = ledgerPath(home);
+    const old = new Database(path);
+    old.exec(`CREATE TABLE requests (id TEXT PRIMARY KEY, ts TEXT NOT NULL, route TEXT NOT NULL, model TEXT NOT NULL,
+      stream INTEGER NOT NULL, max_tokens INTEGER NOT NULL, prompt_tokens INTEGER NOT NULL,
+      completion_tokens INTEGER NOT NULL, quote REAL NOT NULL, usage_price REAL NOT NULL, currency TEXT NOT NULL,
+      status TEXT NOT NULL, http_status INTEGER NOT NULL, ttft_ms REAL, duration_ms REAL NOT NULL, error TEXT)`);
+    old
+      .prepare(
+        "INSERT INTO requests VALUES ('a', '2025-01-01T00:00:00.000Z', '/llm', 'm', 0, 8, 1, 2, 0, 0, 'USD', 'ok', 200, 1, 5, NULL)",
+      )
+      .run();
+    old.close();
+    expect(SqliteLedger.openReadOnly(path).sessionUsage()).toEqual([]);
+    const ledger = SqliteLedger.open(path);
+    ledger.record(row({ sessionId: "s9" }));
+    expect(ledger.rows().map((r) => r.sessionId)).toEqual([null, "s9"]);
     ledger.close();
   });
 });

@@ -1,3 +1,4 @@
+import type { SessionUsageRow } from "./ledger.js";
 import type { UsageSummaryRow } from "./ledger-types.js";
 import { formatPrice } from "./price.js";
 
@@ -64,13 +65,55 @@ function totals(rows: UsageSummaryRow[]): UsageSummaryRow[] {
 
 /** A plain-text table of the ledger's summary, with a TOTAL line per currency. */
 export function formatUsageTable(rows: UsageSummaryRow[]): string {
-  const body = [...rows, ...(rows.length > 1 ? totals(rows) : [])].map(cells);
-  const table = [HEADERS, ...body];
-  const widths = HEADERS.map((_, i) => Math.max(...table.map((row) => (row[i] ?? "").length)));
+  return layout(HEADERS, [...rows, ...(rows.length > 1 ? totals(rows) : [])].map(cells), RIGHT);
+}
+
+/**
+ * What per-token pricing would have earned per hour of a session's compute: the per-hour price at which billing
+ * by the second matches billing by the token (README "Pricing a Live Runner").
+ */
+export function usagePerHour(row: Pick<SessionUsageRow, "usageTotal" | "computeSeconds">): number | null {
+  return row.computeSeconds > 0 ? (row.usageTotal / row.computeSeconds) * 3600 : null;
+}
+
+const SESSION_HEADERS = [
+  "SESSION",
+  "FIRST (UTC)",
+  "REQUESTS",
+  "REJECTED",
+  "PROMPT TOK",
+  "COMPL TOK",
+  "COMPUTE S",
+  "USAGE",
+  "USAGE/HOUR",
+];
+
+/** `usage --by-session`: one line per Live Runner session. */
+export function formatSessionTable(rows: SessionUsageRow[]): string {
+  const body = rows.map((r) => {
+    const hourly = usagePerHour(r);
+    return [
+      r.sessionId,
+      r.first.slice(0, 19).replace("T", " "),
+      String(r.requests),
+      String(r.rejected),
+      String(r.promptTokens),
+      String(r.completionTokens),
+      r.computeSeconds.toFixed(2),
+      `${formatPrice(r.usageTotal)} ${r.currency}`,
+      hourly === null ? "n/a" : `${formatPrice(hourly)} ${r.currency}`,
+    ];
+  });
+  return layout(SESSION_HEADERS, body, RIGHT);
+}
+
+function layout(headers: string[], body: string[][], right: ReadonlySet<number>): string {
+  const table = [headers, ...body];
+  const widths = headers.map((_, i) => Math.max(...table.map((row) => (row[i] ?? "").length)));
   return `${table
     .map((row) =>
       row
-        .map((cell, i) => (RIGHT.has(i) ? cell.padStart(widths[i] ?? 0) : cell.padEnd(widths[i] ?? 0)))
+        .map((cell, i) => (right.has(i) ? cell.padStart(widths[i] ?? 0) : cell.padEnd(widths[i] ?? 0)))
         .join("  ")
         .trimEnd(),
     )

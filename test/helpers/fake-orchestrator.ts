@@ -194,6 +194,11 @@ export class FakeOrchestrator {
     return this.runners.get(id);
   }
 
+  /** The runners registered now. */
+  registered(): Runner[] {
+    return [...this.runners.values()].filter((r) => !r.removed);
+  }
+
   /** The only registered runner (tests register one). */
   only(): Runner {
     const live = [...this.runners.values()].filter((r) => !r.removed);

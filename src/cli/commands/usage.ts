@@ -3,7 +3,12 @@
 import { existsSync } from "node:fs";
 import { resolveHome } from "../../config/resolve-home.js";
 import { ledgerPath, SqliteLedger } from "../../pricing/ledger.js";
-import { formatUsageTable, overChargePercent } from "../../pricing/usage-table.js";
+import {
+  formatSessionTable,
+  formatUsageTable,
+  overChargePercent,
+  usagePerHour,
+} from "../../pricing/usage-table.js";
 import { type CliCommand, EXIT, UsageError } from "../cli-command.js";
 
 /** --since: a UTC day (YYYY-MM-DD), or a span back from now (7d, 24h). */
@@ -28,8 +33,13 @@ function round(value: number): number {
   return Number(value.toFixed(12));
 }
 
-function parseArgs(args: string[]): { json: boolean; since: string | null; home: string | null } {
-  const out = { json: false, since: null as string | null, home: null as string | null };
+function parseArgs(args: string[]): {
+  json: boolean;
+  bySession: boolean;
+  since: string | null;
+  home: string | null;
+} {
+  const out = { json: false, bySession: false, since: null as string | null, home: null as string | null };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i] as string;
     const [name, inline] =
@@ -38,6 +48,8 @@ function parseArgs(args: string[]): { json: boolean; since: string | null; home:
         : [arg, undefined];
     if (name === "--json" && inline === undefined) {
       out.json = true;
+    } else if (name === "--by-session" && inline === undefined) {
+      out.bySession = true;
     } else if (name === "--since" || name === "--home") {
       const value = inline ?? args[++i];
       if (value === undefined || value === "") throw new UsageError(`${name} needs a value`);
@@ -53,7 +65,7 @@ function parseArgs(args: string[]): { json: boolean; since: string | null; home:
 export const usageCommand: CliCommand = {
   name: "usage",
   summary: "sum the pricing ledger by model and day: max_tokens quotes vs usage-based prices",
-  help: `Usage: llm-runner usage [--json] [--since YYYY-MM-DD|Nd|Nh] [--home DIR]
+  help: `Usage: llm-runner usage [--json] [--by-session] [--since YYYY-MM-DD|Nd|Nh] [--home DIR]
 
 Reads the pricing ledger (<home>/ledger.sqlite, one row per finished request) and sums it by model and UTC
 day: requests served, requests rejected, prompt and completion tokens, the max_tokens quote total (what the
@@ -61,14 +73,22 @@ network charges), the usage-based total (completion_tokens at the same price) an
 ((quoted - usage) / usage). Rejected requests (not ready, queue full, refused by the engine) are counted
 but not priced.
 
+With --by-session it sums the requests a Livepeer Live Runner orchestrator proxied, one line per session
+(Livepeer-Session-Id): requests, tokens, compute seconds (the time with at least one of its requests in
+flight, which is what per-second billing charges for a single-shot session), the usage-based price, and that
+price per hour of compute: the Live Runner price per hour at which billing by the second earns what billing
+by the token would.
+
 Flags:
   --json          print the rows as JSON instead of a table
+  --by-session    one line per Live Runner session instead of per model and day
   --since VALUE   only requests from this UTC day on (YYYY-MM-DD), or from the last N days/hours (7d, 24h)
   --home DIR      the runner's home (default: $LLM_RUNNER_HOME, else ~/.llm-runner)
 
 Examples:
   llm-runner usage
   llm-runner usage --since 7d
+  llm-runner usage --by-session --since 24h
   llm-runner usage --json --since 2025-01-01 --home /srv/llm-runner
 `,
   async run(args, io) {
@@ -87,6 +107,29 @@ Examples:
     }
     const ledger = SqliteLedger.openReadOnly(path);
     try {
+      if (options.bySession) {
+        const sessions = ledger.sessionUsage(since ? { since } : {});
+        if (options.json) {
+          const out = sessions.map((r) => ({
+            ...r,
+            computeSeconds: round(r.computeSeconds),
+            quoteTotal: round(r.quoteTotal),
+            usageTotal: round(r.usageTotal),
+            usagePerHour: (() => {
+              const h = usagePerHour(r);
+              return h === null ? null : round(h);
+            })(),
+          }));
+          io.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+        } else if (sessions.length === 0) {
+          io.stdout.write(
+            `no Live Runner sessions recorded${since ? ` since ${since.toISOString()}` : ""} in ${path}\n`,
+          );
+        } else {
+          io.stdout.write(formatSessionTable(sessions));
+        }
+        return EXIT.ok;
+      }
       const rows = ledger.summary(since ? { since } : {});
       if (options.json) {
         const out = rows.map((r) => ({
