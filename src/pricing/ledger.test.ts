@@ -124,7 +124,7 @@ describe("SqliteLedger per Live Runner session", () => {
     expect(ledger.throughput({ model: "m" })).toEqual({
       requests: 6,
       completionTokens: 35 + 128 + 64,
-      seconds: 20,
+      seconds: 15.3,
     });
   });
 
