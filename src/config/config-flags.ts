@@ -30,6 +30,13 @@ export const CONFIG_FLAGS: readonly ConfigFlag[] = [
   { flag: "--replicas", env: "REPLICAS" },
   { flag: "--gateway-workers", env: "GATEWAY_WORKERS" },
   { flag: "--home", env: "LLM_RUNNER_HOME" },
+  // Not the secret: a flag shows in `ps` to every user of the machine.
+  { flag: "--live-runner-orch-url", env: "LIVE_RUNNER_ORCH_URL" },
+  { flag: "--live-runner-url", env: "LIVE_RUNNER_URL" },
+  { flag: "--live-runner-mode", env: "LIVE_RUNNER_MODE" },
+  { flag: "--live-runner-price-usd-per-hour", env: "LIVE_RUNNER_PRICE_USD_PER_HOUR" },
+  { flag: "--live-runner-label", env: "LIVE_RUNNER_LABEL" },
+  { flag: "--live-runner-app", env: "LIVE_RUNNER_APP" },
 ];
 
 /** The flag that sets an environment variable, if there is one. */

@@ -3,9 +3,9 @@
 import { resolveLiveRunnerUrl } from "../config/live-runner-rules.js";
 import type { Config } from "../config/types.js";
 import type { GpuProbe } from "../gpu/types.js";
-import type { LiveRunnerGpu } from "../livepeer/live-runner/heartbeat-wire.js";
 import { LiveRunnerLink } from "../livepeer/live-runner/live-runner-link.js";
 import { HourlyPriceSource } from "../livepeer/live-runner/price-source.js";
+import { runnerGpu } from "../livepeer/live-runner/runner-gpu.js";
 import { runnerTruth } from "../livepeer/live-runner/runner-truth.js";
 import { systemTimers } from "../livepeer/live-runner/timers.js";
 import type { Logger } from "../log/logger.js";
@@ -67,7 +67,7 @@ export async function startLiveRunner(w: LiveRunnerWiring): Promise<{ stop(): Pr
     w.logger.child({ component: "live-runner" }),
   );
   const priceNote = price.start();
-  const gpu = await firstGpu(w.gpus, config);
+  const gpu = await runnerGpu(w.gpus, config);
   link.start({
     runnerUrl,
     version: VERSION,
@@ -102,15 +102,4 @@ export async function startLiveRunner(w: LiveRunnerWiring): Promise<{ stop(): Pr
       await link.stop();
     },
   };
-}
-
-/** The heartbeat's gpu: the first GPU the engines use, as go-livepeer's LiveRunnerGPU; null without one. */
-async function firstGpu(probe: GpuProbe, config: Config): Promise<LiveRunnerGpu | null> {
-  try {
-    const gpus = await probe.list();
-    const wanted = config.gpuIds === "all" ? gpus[0] : gpus.find((g) => g.index === config.gpuIds[0]);
-    return wanted ? { id: String(wanted.index), name: wanted.name, vram_mb: wanted.memoryTotalMiB } : null;
-  } catch {
-    return null;
-  }
 }

@@ -36,6 +36,8 @@ interface Session {
 
 interface Runner {
   id: string;
+  /** Registered from runners.json: health-checked, never expires, can't heartbeat. */
+  static?: { label: string; healthUrl: string; healthyStatusCode: number };
   seed: Buffer;
   heartbeatSecret: string;
   req: Record<string, unknown>;
@@ -178,6 +180,7 @@ export class FakeOrchestrator {
 
   /** Stops answering (connections refused) until start(port) again. */
   async stop(): Promise<void> {
+    for (const loop of this.healthLoops.splice(0)) clearInterval(loop);
     if (this.sweeper) clearInterval(this.sweeper);
     if (this.keepAlive) clearInterval(this.keepAlive);
     for (const r of this.runners.values()) r.o2r.close();
@@ -236,15 +239,129 @@ export class FakeOrchestrator {
     return createHmac("sha256", r.seed).update(`session:${sessionId}`).digest("hex");
   }
 
+  private expired(r: Runner): boolean {
+    return !r.static && Date.now() - r.lastHeartbeat > this.ttlMs;
+  }
+
   private live(id: string): Runner | undefined {
     const r = this.runners.get(id);
-    if (!r || r.removed || Date.now() - r.lastHeartbeat > this.ttlMs) return undefined;
+    if (!r || r.removed || this.expired(r)) return undefined;
     return r;
   }
 
   private sweep(): void {
     for (const [id, r] of this.runners) {
-      if (Date.now() - r.lastHeartbeat > this.ttlMs) this.remove(id, r);
+      if (this.expired(r)) this.remove(id, r);
+    }
+  }
+
+  /**
+   * RegisterStaticRunnersJSON (ai/runner/live_runner.go: normalizeStaticLiveRunnerConfig, buildStaticRunner,
+   * normalizeHeartbeat; all entries valid or none registered), then the health loop: GET health_url every
+   * `healthEveryMs` with a 3 s timeout; any status but healthy_status_code is "unavailable" and releases sessions.
+   */
+  async registerStatic(
+    doc: unknown,
+    healthEveryMs = 5_000,
+  ): Promise<
+    | { status: 200; runners: Array<{ runner_id: string; label: string; healthy: boolean }> }
+    | { status: 400; message: string }
+  > {
+    const entries = (doc as { runners?: unknown })?.runners;
+    if (!Array.isArray(entries)) return { status: 400, message: "json: runners is not a list" };
+    const built: Array<{
+      body: Record<string, unknown>;
+      label: string;
+      healthUrl: string;
+      code: number;
+      routing: string;
+    }> = [];
+    const labels = new Set<string>();
+    for (const [i, raw] of entries.entries()) {
+      const e = { ...(raw as Record<string, unknown>) };
+      const routing =
+        typeof e.routing === "string" && e.routing.trim() !== "" ? e.routing.trim() : "runner-id";
+      if (routing !== "runner-id" && routing !== "label")
+        return { status: 400, message: `runners[${i}]: routing must be "runner-id" or "label"` };
+      const code =
+        e.healthy_status_code === undefined || e.healthy_status_code === 0
+          ? 200
+          : Number(e.healthy_status_code);
+      let healthUrl = String(e.health_url ?? "");
+      if (healthUrl.startsWith("/")) {
+        try {
+          const base = new URL(String(e.runner_url));
+          if (base.host === "" || !/^https?:$/.test(base.protocol)) throw new Error();
+        } catch {
+          return { status: 400, message: `runners[${i}]: invalid runner_url` };
+        }
+        healthUrl = String(e.runner_url).replace(/\/+$/, "") + healthUrl;
+      }
+      const label = typeof e.label === "string" ? e.label : "";
+      if (label === "" || label !== label.trim())
+        return { status: 400, message: `runners[${i}]: label is required and must be trimmed` };
+      if (healthUrl === "") return { status: 400, message: `runners[${i}]: health_url is required` };
+      try {
+        const h = new URL(healthUrl);
+        if (h.host === "" || !/^https?:$/.test(h.protocol)) throw new Error();
+      } catch {
+        return { status: 400, message: `runners[${i}]: invalid health_url` };
+      }
+      if (!Number.isInteger(code) || code < 100 || code > 599)
+        return {
+          status: 400,
+          message: `runners[${i}]: healthy_status_code must be a valid HTTP status code`,
+        };
+      const problem = this.normalize(e);
+      if (problem !== null) return { status: 400, message: `runners[${i}]: ${problem}` };
+      if (labels.has(label)) return { status: 400, message: `runners[${i}]: duplicate label "${label}"` };
+      if (routing === "label" && label.includes("/"))
+        return { status: 400, message: `runners[${i}]: label cannot contain / when routing is "label"` };
+      labels.add(label);
+      built.push({ body: e, label, healthUrl, code, routing });
+    }
+    const out: Array<{ runner_id: string; label: string; healthy: boolean }> = [];
+    for (const b of built) {
+      const healthy = await this.healthy(b.healthUrl, b.code);
+      const id = b.routing === "label" ? b.label : `runner_${randomBytes(5).toString("hex")}`;
+      const seed = randomBytes(32);
+      const r: Runner = {
+        id,
+        seed,
+        heartbeatSecret: "",
+        static: { label: b.label, healthUrl: b.healthUrl, healthyStatusCode: b.code },
+        req: { ...b.body, status: healthy ? "ready" : "unavailable" },
+        lastHeartbeat: Date.now(),
+        removed: false,
+        sessions: new Map(),
+        o2r: new Channel(),
+      };
+      this.runners.set(id, r);
+      out.push({ runner_id: id, label: b.label, healthy });
+    }
+    const loop = setInterval(() => void this.checkStatic(), healthEveryMs);
+    this.healthLoops.push(loop);
+    return { status: 200, runners: out };
+  }
+
+  private readonly healthLoops: NodeJS.Timeout[] = [];
+
+  private async checkStatic(): Promise<void> {
+    for (const [id, r] of this.runners) {
+      if (!r.static) continue;
+      const healthy = await this.healthy(r.static.healthUrl, r.static.healthyStatusCode);
+      r.req.status = healthy ? "ready" : "unavailable";
+      if (!healthy) for (const sid of [...r.sessions.keys()]) this.release(id, sid);
+    }
+  }
+
+  private async healthy(url: string, code: number): Promise<boolean> {
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(3_000) });
+      await res.arrayBuffer();
+      return res.status === code;
+    } catch {
+      return false;
     }
   }
 
@@ -405,13 +522,17 @@ export class FakeOrchestrator {
         session_ids: [],
       });
     }
-    if (existing.removed || Date.now() - existing.lastHeartbeat > this.ttlMs) {
+    if (existing.removed || this.expired(existing)) {
       log(404, body);
       return fail(res, 404, "runner not found");
     }
     if (!same(auth ?? "", existing.heartbeatSecret)) {
       log(401, body);
       return fail(res, 401, "invalid heartbeat authorization");
+    }
+    if (existing.static) {
+      log(400, body);
+      return fail(res, 400, "static runner cannot heartbeat");
     }
     existing.req = body;
     existing.lastHeartbeat = Date.now();

@@ -40,6 +40,8 @@ export interface StartOptions {
   port?: number;
   /** false: only prepare the home and environment (the test starts the runner its own way). */
   launch?: boolean;
+  /** Run without AUTH_TOKEN (it is set by default). */
+  noAuth?: boolean;
 }
 
 /** Starts `llm-runner start --detach` with the simulator engine and waits until it is ready. */
@@ -61,6 +63,7 @@ export async function startRunner(
     MAX_NUM_BATCHED_TOKENS: "4096",
     ...extra,
   });
+  if (options.noAuth) delete env.AUTH_TOKEN;
   const status = async () => {
     const res = await runCli(["status", "--json"], env);
     return JSON.parse(res.stdout || "{}") as Record<string, unknown>;

@@ -1,43 +1,66 @@
 // `llm-runner orchestrator`: what an operator pastes into a Livepeer orchestrator's aiModels.json to put this
 // runner behind it, optionally priced from the ledger so a real output token costs a target price.
 import { existsSync } from "node:fs";
+import { hostname } from "node:os";
 import { configFlagsHelp, splitConfigFlags } from "../../config/config-flags.js";
 import { formatConfigIssues } from "../../config/config-issues.js";
 import { loadConfigFrom } from "../../config/config-source.js";
 import { ENV_FILE_VARIABLE } from "../../config/env-file.js";
+import { readHostEnv } from "../../config/host-env.js";
 import type { Config } from "../../config/types.js";
+import { gpuProbeFor } from "../../gpu/probe-from-env.js";
 import { findRunningInstance } from "../../instance/instance-files.js";
-import { aiModelsEntry } from "../../livepeer/ai-models-entry.js";
+import { aiModelsEntry, runnerUrl } from "../../livepeer/ai-models-entry.js";
+import { runnerGpu } from "../../livepeer/live-runner/runner-gpu.js";
+import { defaultLabel, staticRunnerEntry } from "../../livepeer/live-runner/static-entry.js";
+import { type HourlyPrice, hourlyPriceForTarget, MIN_HOURLY_SAMPLE } from "../../pricing/hourly-price.js";
 import { ledgerPath, SqliteLedger } from "../../pricing/ledger.js";
 import { priceForTarget, type TargetPrice } from "../../pricing/target-price.js";
+import { VERSION } from "../../version.js";
 import { type CliCommand, type CliIO, EXIT, UsageError } from "../cli-command.js";
 import { parseSince } from "./usage.js";
 
 interface Options {
   json: boolean;
   showToken: boolean;
+  liveRunner: boolean;
   url: string | null;
+  label: string | null;
   target: number | null;
   since: string | null;
 }
 
 function parseArgs(rest: string[]): Options {
-  const out: Options = { json: false, showToken: false, url: null, target: null, since: null };
+  const out: Options = {
+    json: false,
+    showToken: false,
+    liveRunner: false,
+    url: null,
+    label: null,
+    target: null,
+    since: null,
+  };
   for (let i = 0; i < rest.length; i++) {
     const arg = rest[i] as string;
     const eq = arg.startsWith("--") ? arg.indexOf("=") : -1;
     const [name, inline] = eq > 0 ? [arg.slice(0, eq), arg.slice(eq + 1)] : [arg, undefined];
-    if ((name === "--json" || name === "--show-token") && inline === undefined) {
+    if ((name === "--json" || name === "--show-token" || name === "--live-runner") && inline === undefined) {
       if (name === "--json") out.json = true;
+      else if (name === "--live-runner") out.liveRunner = true;
       else out.showToken = true;
       continue;
     }
-    if (name !== "--url" && name !== "--target-usd-per-mtok" && name !== "--since") {
+    if (name !== "--url" && name !== "--target-usd-per-mtok" && name !== "--since" && name !== "--label") {
       throw new UsageError(`unknown argument '${arg}'`);
     }
     const value = inline ?? rest[++i];
     if (value === undefined || value === "") throw new UsageError(`${name} needs a value`);
-    if (name === "--url") {
+    if (name === "--label") {
+      if (value !== value.trim() || value.includes("/") || /[\s]/.test(value)) {
+        throw new UsageError(`--label '${value}' must be one word without "/" or spaces, e.g. gpu-node-1`);
+      }
+      out.label = value;
+    } else if (name === "--url") {
       if (!/^https?:\/\/[^\s/]+$/.test(value.replace(/\/$/, ""))) {
         throw new UsageError(`--url '${value}' is not an http(s) address like http://10.0.0.5:8000`);
       }
@@ -55,6 +78,22 @@ function parseArgs(rest: string[]): Options {
     }
   }
   return out;
+}
+
+/** The Live Runner price per hour from the ledger's tokens per second, or why there is none. */
+function hourlyPricing(config: Config, target: number, since: Date | undefined): HourlyPrice | string {
+  const path = ledgerPath(config.home);
+  if (!existsSync(path)) return `no ledger at ${path} yet: serve some traffic first`;
+  const ledger = SqliteLedger.openReadOnly(path);
+  try {
+    const sample = ledger.throughput({ model: config.modelId, ...(since ? { since } : {}) });
+    return (
+      hourlyPriceForTarget(target, sample) ??
+      `only ${sample.requests} finished request(s) for ${config.modelId} in ${path}; ${MIN_HOURLY_SAMPLE} are needed for a price per hour`
+    );
+  } finally {
+    ledger.close();
+  }
 }
 
 /** The pricing the ledger supports, or why it supports none. */
@@ -80,31 +119,47 @@ function write(io: CliIO, text: string): void {
 
 export const orchestratorCommand: CliCommand = {
   name: "orchestrator",
-  summary: "print the aiModels.json entry that puts this runner behind a Livepeer orchestrator",
+  summary:
+    "print the aiModels.json entry (or with --live-runner the runners.json entry) for a Livepeer orchestrator",
   help: `Usage: llm-runner orchestrator [--json] [--show-token] [--url URL] [--target-usd-per-mtok X [--since SPAN]] [config flags...]
+       llm-runner orchestrator --live-runner [--json] [--url URL] [--label L] [--target-usd-per-mtok X [--since SPAN]] [config flags...]
 
 Prints the entry to paste into the orchestrator's aiModels.json (go-livepeer -aiModels) for this runner as an
 external container: pipeline "llm", model_id, url, token (AUTH_TOKEN, masked unless --show-token), capacity
 (the requests the engine runs at once: MAX_NUM_SEQS), price_per_unit, pixels_per_unit, currency, warm.
 The orchestrator charges max_tokens x price_per_unit / pixels_per_unit per request, whatever is generated.
 
-With --target-usd-per-mtok X it reads the ledger (<home>/ledger.sqlite): the /llm requests that finished, and
-their completion_tokens / max_tokens ratio R. It prints price_per_unit = X x R x pixels_per_unit / 1000000, the
-price at which a real output token costs X USD per million, and the sample it used. Without a ledger (or
-without finished requests) it says so and keeps PRICE_PER_UNIT.
+With --live-runner it prints the {"runners": [...]} document for the orchestrator's -liveRunnerConfig (a
+static Live Runner): label, runner_url, health_url (/live-runner, 200 exactly when the runner can serve),
+mode (LIVE_RUNNER_MODE), capacity, price_info (LIVE_RUNNER_PRICE_USD_PER_HOUR, USD per hour per session
+slot), app (LIVE_RUNNER_APP), version and gpu. Dynamic registration (LIVE_RUNNER_ORCH_URL) needs none of this.
+
+With --target-usd-per-mtok X it reads the ledger (<home>/ledger.sqlite):
+  - for aiModels.json, the /llm requests that finished and their completion_tokens / max_tokens ratio R:
+    price_per_unit = X x R x pixels_per_unit / 1000000, the price at which a real output token costs X USD
+    per million;
+  - for a Live Runner (billed per second of a session), the generated tokens per second T of a request in
+    flight: X x T x 3600 / 1000000 USD per hour per session slot, at which a generated token costs X USD per
+    million. Both are printed, with the sample they come from. Without a sample it says so and keeps the
+    configured price.
 
 Flags:
-  --json                    print {"aiModels": [entry], "pricing": {...}|null, "notes": [...]} for scripts
+  --json                    print {"aiModels": [entry], "pricing", "liveRunnerPricing", "notes"} (with
+                            --live-runner {"runners": [entry], "pricing", "notes"}) for scripts
   --show-token              print AUTH_TOKEN itself in "token" (it is masked by default)
-  --url URL                 the address the orchestrator reaches this runner at (default: the address of
-                            the runner running on this home, else http://HOST:PORT, 127.0.0.1 for 0.0.0.0)
-  --target-usd-per-mtok X   price per million real output tokens to aim for, in USD (CURRENCY must be USD)
+  --live-runner             print the runners.json document for -liveRunnerConfig instead
+  --url URL                 the address the orchestrator reaches this runner at (default: LIVE_RUNNER_URL for
+                            --live-runner, else the address of the runner running on this home, else
+                            http://HOST:PORT, 127.0.0.1 for 0.0.0.0)
+  --label L                 the runners.json label (default: LIVE_RUNNER_LABEL, else llm-runner-<hostname>)
+  --target-usd-per-mtok X   price per million generated tokens to aim for, in USD (CURRENCY must be USD)
   --since SPAN              only ledger rows from this UTC day (YYYY-MM-DD) or the last Nd / Nh
 ${configFlagsHelp()}
 
 Examples:
   llm-runner orchestrator --show-token > /var/lib/livepeer/aiModels.json
   llm-runner orchestrator --url http://10.0.0.5:8000 --target-usd-per-mtok 0.08 --since 7d
+  llm-runner orchestrator --live-runner --url http://10.0.0.5:8000 --label gpu-node-1 > runners.json
   llm-runner orchestrator --json | jq '.aiModels[0].price_per_unit'
 `,
   async run(args, io) {
@@ -113,6 +168,10 @@ Examples:
     if (options.since !== null && options.target === null) {
       throw new UsageError("--since only applies with --target-usd-per-mtok");
     }
+    if (options.label !== null && !options.liveRunner)
+      throw new UsageError("--label only applies with --live-runner");
+    if (options.liveRunner && options.showToken)
+      throw new UsageError("--show-token does not apply with --live-runner: runners.json carries no token");
     const since = options.since === null ? undefined : parseSince(options.since, new Date());
     // As start reads it (env file, GPUs), so capacity follows the replicas start would run.
     const envFile = io.env[ENV_FILE_VARIABLE] || null;
@@ -124,16 +183,32 @@ Examples:
     const config = result.config;
     const notes: string[] = [];
     let pricing: TargetPrice | null = null;
+    let hourly: HourlyPrice | null = null;
     if (options.target !== null) {
       if (config.currency.toUpperCase() !== "USD") {
         throw new UsageError(
           `--target-usd-per-mtok prices in USD but CURRENCY is ${config.currency}; set CURRENCY=USD or leave the flag out`,
         );
       }
-      const found = targetPricing(config, options.target, since);
+      const found = options.liveRunner ? null : targetPricing(config, options.target, since);
       if (typeof found === "string") notes.push(`${found}; price_per_unit stays PRICE_PER_UNIT.`);
       else pricing = found;
+      const perHour = hourlyPricing(config, options.target, since);
+      if (typeof perHour === "string")
+        notes.push(`${perHour}; the Live Runner price stays LIVE_RUNNER_PRICE_USD_PER_HOUR.`);
+      else hourly = perHour;
     }
+    const hourlyOut = hourly && {
+      targetUsdPerMillion: options.target,
+      usdPerHour: hourly.usdPerHour,
+      tokensPerSecond: Number(hourly.tokensPerSecond.toPrecision(6)),
+      requests: hourly.sample.requests,
+      completionTokens: hourly.sample.completionTokens,
+      seconds: Number(hourly.sample.seconds.toFixed(3)),
+      since: since?.toISOString() ?? null,
+    };
+    if (options.liveRunner) return printRunners(config, options, io, notes, hourly, hourlyOut);
+
     const token = config.authToken === null ? undefined : options.showToken ? config.authToken : "***";
     if (config.authToken === null) {
       notes.push(
@@ -165,7 +240,14 @@ Examples:
       since: since?.toISOString() ?? null,
     };
     if (options.json) {
-      write(io, JSON.stringify({ aiModels: [entry], pricing: pricingOut, notes }, null, 2));
+      write(
+        io,
+        JSON.stringify(
+          { aiModels: [entry], pricing: pricingOut, liveRunnerPricing: hourlyOut, notes },
+          null,
+          2,
+        ),
+      );
       return EXIT.ok;
     }
     // stdout is the JSON list alone, so `> aiModels.json` gives a file the orchestrator reads; words go to stderr.
@@ -182,7 +264,67 @@ Examples:
           `${options.target} USD per million.\n`,
       );
     }
+    if (hourly) io.stderr.write(hourlyLine(hourly, options.target as number));
     for (const note of notes) io.stderr.write(`note: ${note}\n`);
     return EXIT.ok;
   },
 };
+
+function hourlyLine(hourly: HourlyPrice, target: number): string {
+  return (
+    `Live Runner: ${hourly.usdPerHour} USD per hour per session slot: ${hourly.sample.requests} finished requests ` +
+    `generated ${hourly.sample.completionTokens} tokens in ${hourly.sample.seconds.toFixed(1)} s in flight ` +
+    `(${hourly.tokensPerSecond.toFixed(1)} tokens/s each), so a generated token costs ${target} USD per million.\n`
+  );
+}
+
+/** --live-runner: the runners.json document for -liveRunnerConfig. */
+async function printRunners(
+  config: Config,
+  options: Options,
+  io: CliIO,
+  notes: string[],
+  hourly: HourlyPrice | null,
+  hourlyOut: Record<string, unknown> | null,
+): Promise<number> {
+  const running =
+    options.url === null && config.liveRunner.url === null ? findRunningInstance(config.home) : null;
+  const url = options.url ?? config.liveRunner.url ?? running?.url ?? runnerUrl(config);
+  const configured =
+    typeof config.liveRunner.priceUsdPerHour === "number" ? config.liveRunner.priceUsdPerHour : null;
+  const price = hourly?.usdPerHour ?? configured;
+  const entry = staticRunnerEntry(config, {
+    label: options.label ?? config.liveRunner.label ?? defaultLabel(hostname()),
+    runnerUrl: url,
+    version: VERSION,
+    priceUsdPerHour: price,
+    gpu: await runnerGpu(gpuProbeFor(readHostEnv(io.env).fakeGpusFile ?? undefined), config),
+  });
+  if (options.url === null && config.liveRunner.url === null) {
+    notes.push(
+      `runner_url is ${url} (from ${running ? `the runner running on ${config.home}` : "HOST and PORT"}): pass --url (or set LIVE_RUNNER_URL) when the orchestrator reaches this runner at another address.`,
+    );
+  }
+  if (price === null) {
+    notes.push(
+      "price_info has no price: an off-chain orchestrator ignores it, an on-chain one refuses the entry. Set LIVE_RUNNER_PRICE_USD_PER_HOUR, or pass --target-usd-per-mtok once the ledger has traffic.",
+    );
+  }
+  if (config.authToken !== null) {
+    notes.push(
+      "AUTH_TOKEN is set, but the orchestrator's proxy does not send it: proxied requests would get 401. A static runner runs without AUTH_TOKEN on an address only the orchestrator can reach; dynamic registration (LIVE_RUNNER_ORCH_URL) verifies each proxied session instead.",
+    );
+  }
+  const doc = { runners: [entry] };
+  if (options.json) {
+    write(io, JSON.stringify({ ...doc, pricing: hourlyOut, notes }, null, 2));
+    return EXIT.ok;
+  }
+  write(io, JSON.stringify(doc, null, 2));
+  io.stderr.write(
+    "The runners.json document for the orchestrator's -liveRunnerConfig (or POST it to its CLI port's /registerLiveRunners); merge the entry into an existing file's list.\n",
+  );
+  if (hourly) io.stderr.write(hourlyLine(hourly, options.target as number));
+  for (const note of notes) io.stderr.write(`note: ${note}\n`);
+  return EXIT.ok;
+}

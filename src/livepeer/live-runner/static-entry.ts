@@ -1,0 +1,57 @@
+// One entry of the orchestrator's runners.json (go-livepeer -liveRunnerConfig, ai/runner/live_runner.go
+// StaticLiveRunnerConfigEntry): a Live Runner the operator registers by hand. The orchestrator GETs health_url
+// every 5 s (3 s timeout) and takes any status but healthy_status_code as down, releasing its sessions.
+import { runnerCapacity } from "../../config/runner-capacity.js";
+import type { Config } from "../../config/types.js";
+import type { LiveRunnerGpu } from "./heartbeat-wire.js";
+
+export interface StaticRunnerEntry {
+  label: string;
+  runner_url: string;
+  /** Relative to runner_url: /live-runner answers 200 exactly when a heartbeat would say "ready". */
+  health_url: string;
+  healthy_status_code: 200;
+  app: string;
+  version: string;
+  mode: "single-shot" | "persistent";
+  capacity: number;
+  price_info: { price?: number; currency: "usd"; unit: "hour" };
+  gpu?: LiveRunnerGpu;
+}
+
+export const LIVE_RUNNER_HEALTH_PATH = "/live-runner";
+
+export function staticRunnerEntry(
+  config: Pick<Config, "liveRunner" | "maxNumSeqs" | "replicaSlots">,
+  options: {
+    label: string;
+    runnerUrl: string;
+    version: string;
+    priceUsdPerHour: number | null;
+    gpu: LiveRunnerGpu | null;
+  },
+): StaticRunnerEntry {
+  return {
+    label: options.label,
+    runner_url: options.runnerUrl,
+    health_url: LIVE_RUNNER_HEALTH_PATH,
+    healthy_status_code: 200,
+    app: config.liveRunner.app,
+    version: options.version,
+    mode: config.liveRunner.mode,
+    // What the runner serves with every replica ready: a static entry is not updated as replicas come and go.
+    capacity: runnerCapacity(config),
+    price_info: {
+      ...(options.priceUsdPerHour === null ? {} : { price: options.priceUsdPerHour }),
+      currency: "usd",
+      unit: "hour",
+    },
+    ...(options.gpu ? { gpu: options.gpu } : {}),
+  };
+}
+
+/** A label go-livepeer takes (trimmed, non-empty, no "/" so it can also be used as a route). */
+export function defaultLabel(hostname: string): string {
+  const host = hostname.replace(/[^A-Za-z0-9._-]+/g, "-").replace(/^-+|-+$/g, "") || "node";
+  return `llm-runner-${host}`;
+}
