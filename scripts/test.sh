@@ -27,8 +27,9 @@ npm run build --silent
 step "python runtime tests (unittest)"
 python3 -m unittest discover -s runtime/tests -t runtime
 
-step "Docker-API engine (Podman) and the simulator engine image"
+step "Docker-API engine (Podman), the simulator engine image and the runner image"
 bash scripts/build-sim-image.sh
+bash scripts/build-runner-image.sh
 export DOCKER_HOST="${DOCKER_HOST:-unix:///run/podman/podman.sock}"
 
 step "unit tests (vitest)"
