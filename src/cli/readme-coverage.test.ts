@@ -59,6 +59,7 @@ const ROUTES = [
   "GET /hardware/stats",
   "GET /version",
   "GET /metrics",
+  "GET /live-runner",
 ];
 
 describe("README.md covers", () => {

@@ -32,6 +32,7 @@ const FIXED: ReadonlyArray<[keyof Config, string]> = [
   ["home", "LLM_RUNNER_HOME"],
   ["logLevel", "LOG_LEVEL"],
   ["hfEndpoint", "HF_ENDPOINT"],
+  ["liveRunner", "LIVE_RUNNER_*"],
 ];
 
 export interface ReloadDeps {

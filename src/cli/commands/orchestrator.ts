@@ -147,7 +147,7 @@ Flags:
   --json                    print {"aiModels": [entry], "pricing", "liveRunnerPricing", "notes"} (with
                             --live-runner {"runners": [entry], "pricing", "notes"}) for scripts
   --show-token              print AUTH_TOKEN itself in "token" (it is masked by default)
-  --live-runner             print the runners.json document for -liveRunnerConfig instead
+  --live-runner             print the runners.json document of a static Live Runner instead
   --url URL                 the address the orchestrator reaches this runner at (default: LIVE_RUNNER_URL for
                             --live-runner, else the address of the runner running on this home, else
                             http://HOST:PORT, 127.0.0.1 for 0.0.0.0)
