@@ -19,6 +19,7 @@ import {
 } from "./env-schema.js";
 import { gatewayWorkersNote, resolveGatewayWorkers } from "./gateway-workers.js";
 import { checkGpus } from "./gpu-checks.js";
+import { httpExposureIssues, httpExposureNotes } from "./http-exposure-rules.js";
 import type { KvCacheSummary } from "./kv-fit-check.js";
 import { checkModel, type Finding } from "./model-checks.js";
 import { isDir } from "./model-info.js";
@@ -75,6 +76,8 @@ export async function loadConfig(input: LoadConfigInput): Promise<LoadConfigResu
 
   issues.push(...crossFieldIssues(v).map(toIssue));
   warnings.push(...crossFieldNotes(v));
+  issues.push(...httpExposureIssues(v).map(toIssue));
+  warnings.push(...httpExposureNotes(v));
   warnings.push(...misspeltVariables(input.env, known));
   const workersNote = v.GATEWAY_WORKERS === undefined ? null : gatewayWorkersNote(v.GATEWAY_WORKERS);
   if (workersNote) warnings.push(workersNote);
@@ -247,8 +250,11 @@ function toConfig(v: EnvValues): Config {
     queueSize: v.QUEUE_SIZE,
     maxBodyBytes: v.MAX_BODY_BYTES,
     runnerVersion: v.RUNNER_VERSION,
-    corsOrigins: v.CORS_ORIGINS,
+    corsOrigins: v.CORS_ORIGINS ?? (v.AUTH_TOKEN === null ? [] : "*"),
     gatewayWorkers: resolveGatewayWorkers(v.GATEWAY_WORKERS),
+    allowedHosts: v.ALLOWED_HOSTS,
+    maxConnections: v.MAX_CONNECTIONS,
+    metricsAuth: v.METRICS_AUTH,
     engine: v.ENGINE,
     driver: v.DRIVER,
     engineImage: v.ENGINE_IMAGE ?? (v.ENGINE === "sim" ? DEFAULT_SIM_IMAGE : DEFAULT_VLLM_IMAGE),
