@@ -40,6 +40,8 @@ export interface StartOptions {
   port?: number;
   /** false: only prepare the home and environment (the test starts the runner its own way). */
   launch?: boolean;
+  /** false: no AUTH_TOKEN (the default configuration); otherwise TOKEN. */
+  auth?: boolean;
 }
 
 /** Starts `llm-runner start --detach` with the simulator engine and waits until it is ready. */
@@ -56,7 +58,7 @@ export async function startRunner(
     HOST: "127.0.0.1",
     PORT: String(port),
     ENGINE_PORT: "0",
-    AUTH_TOKEN: TOKEN,
+    ...(options.auth === false ? {} : { AUTH_TOKEN: TOKEN }),
     MAX_MODEL_LEN: "4096",
     MAX_NUM_BATCHED_TOKENS: "4096",
     ...extra,
