@@ -1,9 +1,10 @@
 // The docker driver against a real Docker-API engine (Podman here) and the simulator image.
 // CI prepares both first: scripts/podman-setup.sh, then scripts/build-sim-image.sh (npm run engine:sim-image).
 import { randomUUID } from "node:crypto";
-import { readlinkSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
-import { networkInterfaces } from "node:os";
+import { networkInterfaces, tmpdir } from "node:os";
+import { join } from "node:path";
 import type Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { DockerDriver } from "../src/engine/docker-driver.js";
@@ -37,13 +38,21 @@ afterAll(async () => {
 });
 
 function driver(
-  options: { image?: string; hostPort?: number; ownerId?: string; pullTimeoutMs?: number } = {},
+  options: {
+    image?: string;
+    hostPort?: number;
+    ownerId?: string;
+    pullTimeoutMs?: number;
+    modelDir?: string;
+    modelDirReadOnly?: boolean;
+  } = {},
 ) {
   return new DockerDriver({
     docker,
     image: options.image ?? SIM_IMAGE,
     gpuIds: "all",
-    modelDir: null,
+    modelDir: options.modelDir ?? null,
+    modelDirReadOnly: options.modelDirReadOnly ?? false,
     hostPort: options.hostPort ?? 0,
     ownerId: options.ownerId ?? OWNER,
     pullTimeoutMs: options.pullTimeoutMs ?? 20_000,
@@ -204,6 +213,31 @@ describe("DockerDriver with Podman and the sim image", () => {
     for (const address of externalAddresses()) {
       await expect(tcpConnect(address, port)).rejects.toThrow();
     }
+  });
+
+  it("runs the engine with no capabilities, and an offline MODEL_DIR read-only even with ':' in its name", async () => {
+    const parent = mkdtempSync(join(tmpdir(), "llmr-models-"));
+    onTestFinished(() => rmSync(parent, { recursive: true, force: true }));
+    // A ":" would split a bind string ("src:dst:opts"): the mount must still be this folder, at /models.
+    const modelDir = join(parent, "hf:cache");
+    mkdirSync(modelDir);
+    writeFileSync(join(modelDir, "marker.txt"), "the host's MODEL_DIR\n");
+    const rec = new Recorder();
+    const handle = await startEngine(driver({ modelDir, modelDirReadOnly: true }), rec.spec());
+    await rec.until("ready", () => rec.events.some((e) => e.event === "ready"));
+    const container = docker.getContainer(handle.id);
+
+    // Docker's default set (CHOWN, DAC_OVERRIDE, NET_RAW, SETUID…) is gone: effective and bounding sets empty.
+    const status = await execStdout(container, ["cat", "/proc/self/status"]);
+    expect(/^CapEff:\s+(\w+)$/m.exec(status)?.[1]).toBe("0000000000000000");
+    expect(/^CapBnd:\s+(\w+)$/m.exec(status)?.[1]).toBe("0000000000000000");
+
+    expect(await execStdout(container, ["cat", "/models/marker.txt"])).toBe("the host's MODEL_DIR\n");
+    const write = await execStdout(container, ["sh", "-c", "touch /models/written 2>&1; echo exit=$?"]);
+    expect(write).toMatch(/Read-only file system/);
+    expect(write).not.toContain("exit=0");
+    expect(existsSync(join(modelDir, "written"))).toBe(false);
+    expect((await fetch(`${handle.baseUrl}/health`)).status).toBe(200);
   });
 
   it("fails with EngineStartError naming a missing image and the way to get it", async () => {

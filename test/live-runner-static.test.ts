@@ -20,7 +20,7 @@ describe("llm-runner orchestrator --live-runner", () => {
     // Static: no AUTH_TOKEN (the proxy could not send it), on an address only the orchestrator should reach.
     const runner = await startRunner(
       { MAX_NUM_SEQS: "5", LIVE_RUNNER_PRICE_USD_PER_HOUR: "1.25", LIVE_RUNNER_MODE: "persistent" },
-      { noAuth: true },
+      { auth: false },
     );
     const printed = await runCli(["orchestrator", "--live-runner", "--label", "gpu-node-1"], runner.env);
     expect(printed.code, printed.stderr).toBe(0);

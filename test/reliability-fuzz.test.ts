@@ -483,6 +483,7 @@ function garbageFor(name: string): fc.Arbitrary<string> {
     PIXELS_PER_UNIT: { min: 1 },
     SIM_CRASH_AFTER: { min: 0 },
     SIM_HANG_AFTER: { min: 0 },
+    MAX_CONNECTIONS: { min: 1 },
   };
   const decimals: Record<string, { low: string; high?: string }> = {
     GPU_MEMORY_UTILIZATION: { low: "0", high: "1.5" },
@@ -501,6 +502,7 @@ function garbageFor(name: string): fc.Arbitrary<string> {
   };
   const enums: Record<string, string[]> = {
     USE_8BIT: ["true", "false"],
+    METRICS_AUTH: ["true", "false"],
     ENGINE: ["vllm", "sim"],
     DRIVER: ["docker", "process"],
     LOG_LEVEL: ["trace", "debug", "info", "warn", "error"],
@@ -598,6 +600,12 @@ function garbageFor(name: string): fc.Arbitrary<string> {
           "ftp://a.example",
           "a.example",
         ),
+      );
+    case "ALLOWED_HOSTS":
+      // Host names, comma-separated (empty is valid); "*", URLs, ports and other characters are not.
+      return fc.oneof(
+        fc.constantFrom("*", "http://runner.lan", "runner.lan:8000", "a..b", "-x", "runner.lan/", "a b"),
+        fc.string({ maxLength: 10 }).map((s) => `x${s}!`),
       );
     case "MODEL_ID":
       return fc.oneof(

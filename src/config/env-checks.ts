@@ -2,6 +2,7 @@
 // or an Invalid whose message is the rule that was broken and how to fix it.
 import path from "node:path";
 import { z } from "zod";
+import { parseAllowedHosts } from "./allowed-hosts.js";
 import { type CorsOrigins, parseCorsOrigins } from "./cors-origins.js";
 
 export interface SchemaContext {
@@ -119,6 +120,11 @@ export const authToken: Check<string> = (raw) => {
 export const corsOrigins: Check<CorsOrigins> = (raw) => {
   const parsed = parseCorsOrigins(raw);
   return typeof parsed === "object" && !Array.isArray(parsed) ? new Invalid(parsed.problem) : parsed;
+};
+
+export const allowedHosts: Check<string[]> = (raw) => {
+  const parsed = parseAllowedHosts(raw);
+  return Array.isArray(parsed) ? parsed : new Invalid(parsed.problem);
 };
 
 export const hfToken: Check<string | null> = (raw) => {

@@ -22,4 +22,28 @@ describe("parseEnvFile", () => {
     );
     expect(() => parseEnvFile("1X=2\n", "r.env")).toThrow(/not a NAME=value line/);
   });
+
+  it("never shows the text of a bad line that may hold a secret, only where it is and what is wrong", () => {
+    const secret = "s3cret-Value-0123456789";
+    for (const line of [
+      `AUTH_TOKEN: ${secret}`,
+      `export HF_TOKEN ${secret}`,
+      `DATABASE_PASSWORD: ${secret}`,
+      secret,
+      `"${secret}"`,
+    ]) {
+      let message = "";
+      try {
+        parseEnvFile(`REPLICAS=2\n${line}\n`, "/etc/r.env");
+      } catch (err) {
+        message = (err as Error).message;
+      }
+      expect(message, line).toMatch(/^\/etc\/r.env:2: .*not a NAME=value line/);
+      expect(message, line).not.toContain(secret);
+      expect(message).not.toContain("s3cret");
+    }
+    expect(() => parseEnvFile(`AUTH_TOKEN: ${secret}\n`, "r.env")).toThrow(
+      /r.env:1: the line for AUTH_TOKEN is not a NAME=value line \(it has ':' where '=' belongs\)/,
+    );
+  });
 });

@@ -4,6 +4,7 @@
 // expansion, no escapes, no multi-line values), which docker's --env-file and systemd's EnvironmentFile also read.
 import { readFileSync } from "node:fs";
 import path from "node:path";
+import { ENV_NAMES, SECRET_VARIABLES } from "./env-schema.js";
 import { UsageError } from "./usage-error.js";
 
 export const ENV_FILE_VARIABLE = "LLM_RUNNER_ENV_FILE";
@@ -19,11 +20,7 @@ export function parseEnvFile(text: string, file: string): Record<string, string>
     const body = line.startsWith("export ") ? line.slice(7).trimStart() : line;
     const eq = body.indexOf("=");
     const name = eq > 0 ? body.slice(0, eq).trim() : "";
-    if (!NAME.test(name)) {
-      throw new UsageError(
-        `${file}:${i + 1}: '${line.slice(0, 60)}' is not a NAME=value line. Write one variable a line, e.g. REPLICAS=2, or start the line with # for a comment.`,
-      );
-    }
+    if (!NAME.test(name)) throw new UsageError(`${file}:${i + 1}: ${badLine(body)}`);
     let value = body.slice(eq + 1).trim();
     const quote = value[0];
     if ((quote === '"' || quote === "'") && value.length >= 2 && value.endsWith(quote))
@@ -36,6 +33,22 @@ export function parseEnvFile(text: string, file: string): Record<string, string>
   }
   return out;
 }
+
+/**
+ * Why a line is not NAME=value, quoting it only when it starts with one of our variables that is not secret: any
+ * other line may hold a secret (AUTH_TOKEN: hf_…, or another program's password in a shared file).
+ */
+function badLine(body: string): string {
+  const lead = /^[A-Za-z_][A-Za-z0-9_]*/.exec(body)?.[0] ?? "";
+  const fix = "Write one variable a line, e.g. REPLICAS=2, or start the line with # for a comment.";
+  const colon = /^[A-Za-z_][A-Za-z0-9_]*\s*:/.test(body) ? " (it has ':' where '=' belongs)" : "";
+  if (KNOWN.has(lead) && !SECRET_VARIABLES.has(lead))
+    return `'${body.slice(0, 60)}' is not a NAME=value line${colon}. ${fix}`;
+  const which = KNOWN.has(lead) ? `the line for ${lead}` : "this line";
+  return `${which} is not a NAME=value line${colon}; its text is not shown, as it may hold a secret. ${fix}`;
+}
+
+const KNOWN: ReadonlySet<string> = new Set(ENV_NAMES);
 
 /** Reads the env file (relative to cwd); throws UsageError when it cannot be read. */
 export function readEnvFile(file: string, cwd: string): Record<string, string> {

@@ -8,6 +8,7 @@ import { FATAL_REASONS } from "../protocol/lifecycle.js";
 import type { CorsOrigins } from "./cors-origins.js";
 import {
   AI_RUNNER_CONTRACT_VERSION,
+  allowedHosts,
   authToken,
   baseUrl,
   boolean,
@@ -86,8 +87,12 @@ export function envSchema(ctx: SchemaContext, isDir: (p: string) => boolean) {
     QUEUE_SIZE: variable(integer({ min: 0, example: 256 }), 256),
     MAX_BODY_BYTES: variable(integer({ min: 1, example: 1048576, unit: "of bytes" }), 1048576),
     RUNNER_VERSION: variable(semver, AI_RUNNER_CONTRACT_VERSION),
-    CORS_ORIGINS: variable(corsOrigins, "*" as CorsOrigins),
+    // Unset: "*" with AUTH_TOKEN, none without it (toConfig), so a web page cannot use a runner without auth.
+    CORS_ORIGINS: variable(corsOrigins, null as CorsOrigins | null),
     GATEWAY_WORKERS: variable(gatewayWorkers(MAX_GATEWAY_WORKERS), 1 as number | "auto"),
+    ALLOWED_HOSTS: variable(allowedHosts, [] as string[]),
+    MAX_CONNECTIONS: variable(integer({ min: 1, example: 2048 }), 2048),
+    METRICS_AUTH: variable(boolean, false),
 
     LIVE_RUNNER_ORCH_URL: variable(baseUrl("http://10.0.0.2:8935"), null),
     LIVE_RUNNER_SECRET: variable(liveRunnerSecret, null),

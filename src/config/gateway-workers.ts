@@ -19,3 +19,8 @@ export function gatewayWorkersNote(value: number | "auto", cores = availablePara
   if (value === "auto" || value <= cores) return null;
   return `GATEWAY_WORKERS=${value} is more than this machine's ${cores} cores: the workers share them, which adds memory and gains no speed. Set GATEWAY_WORKERS=auto (${resolveGatewayWorkers("auto", cores)} here) or at most ${cores}.`;
 }
+
+/** Each HTTP process's share of MAX_CONNECTIONS (the primary deals connections out round-robin), at least 1. */
+export function connectionsPerProcess(maxConnections: number, workers: number): number {
+  return Math.max(1, Math.floor(maxConnections / Math.max(1, workers)));
+}

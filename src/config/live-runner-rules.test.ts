@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { isLoopbackHost, resolveLiveRunnerUrl } from "./live-runner-rules.js";
+import { isLoopbackListen } from "./allowed-hosts.js";
+import { resolveLiveRunnerUrl } from "./live-runner-rules.js";
 import { bad, ok } from "./testing/load-config-kit.js";
 
 const ORCH = { LIVE_RUNNER_ORCH_URL: "http://10.0.0.2:8935", LIVE_RUNNER_SECRET: "s3cret" };
@@ -117,8 +118,8 @@ describe("resolveLiveRunnerUrl", () => {
 
   it("knows loopback names", () => {
     for (const h of ["localhost", "app.localhost", "127.0.0.1", "127.9.9.9", "::1", "[::1]"])
-      expect(isLoopbackHost(h)).toBe(true);
+      expect(isLoopbackListen(h)).toBe(true);
     for (const h of ["10.0.0.1", "0.0.0.0", "localhost.example.com", "128.0.0.1"])
-      expect(isLoopbackHost(h)).toBe(false);
+      expect(isLoopbackListen(h)).toBe(false);
   });
 });

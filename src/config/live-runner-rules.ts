@@ -1,15 +1,10 @@
 // The Live Runner variables together: registration needs the orchestrator's secret, and the orchestrator must be
 // able to reach the address we register (go-livepeer reverse-proxies clients to runner_url).
+import { isLoopbackListen } from "./allowed-hosts.js";
 import type { EnvValues } from "./env-schema.js";
 import type { Finding } from "./model-checks.js";
 
 const WILDCARD_HOSTS = new Set(["0.0.0.0", "::", "[::]", ""]);
-
-/** 127.0.0.0/8, ::1 and localhost (with *.localhost, RFC 6761): only this machine reaches them. */
-export function isLoopbackHost(host: string): boolean {
-  const h = host.toLowerCase().replace(/^\[|\]$/g, "");
-  return h === "localhost" || h.endsWith(".localhost") || h === "::1" || /^127\.\d+\.\d+\.\d+$/.test(h);
-}
 
 export function isWildcardHost(host: string): boolean {
   return WILDCARD_HOSTS.has(host.toLowerCase());
@@ -26,11 +21,11 @@ export function resolveLiveRunnerUrl(v: {
   url: string | null;
   orchestratorUrl: string | null;
 }): { url: string } | { problem: string } {
-  const orchLoopback = v.orchestratorUrl !== null && isLoopbackHost(hostOf(v.orchestratorUrl));
+  const orchLoopback = v.orchestratorUrl !== null && isLoopbackListen(hostOf(v.orchestratorUrl));
   const fix = `Set LIVE_RUNNER_URL to an address the orchestrator at ${v.orchestratorUrl} can reach, e.g. http://10.0.0.5:${v.port}.`;
   if (v.url !== null) {
     const host = hostOf(v.url);
-    if (v.orchestratorUrl !== null && !orchLoopback && (isLoopbackHost(host) || isWildcardHost(host)))
+    if (v.orchestratorUrl !== null && !orchLoopback && (isLoopbackListen(host) || isWildcardHost(host)))
       return { problem: `is ${v.url}, which the orchestrator on another machine cannot reach. ${fix}` };
     return { url: v.url };
   }
@@ -40,7 +35,7 @@ export function resolveLiveRunnerUrl(v: {
       problem: `is not set and HOST=${v.host || "(empty)"} listens on every interface, so there is no one address to register. ${fix}`,
     };
   }
-  if (v.orchestratorUrl !== null && !orchLoopback && isLoopbackHost(v.host))
+  if (v.orchestratorUrl !== null && !orchLoopback && isLoopbackListen(v.host))
     return {
       problem: `is not set and HOST=${v.host} is loopback: the orchestrator at ${v.orchestratorUrl} cannot reach it. Listen on a LAN address (HOST) and ${fix.charAt(0).toLowerCase()}${fix.slice(1)}`,
     };

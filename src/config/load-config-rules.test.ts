@@ -31,6 +31,34 @@ describe("loadConfig rules between variables", () => {
   });
 });
 
+describe("loadConfig notes on who may reach the gateway", () => {
+  it("warns that CORS_ORIGINS=* without AUTH_TOKEN lets any web page use the runner", async () => {
+    const { warnings } = await ok({ CORS_ORIGINS: "*" });
+    expect(warnings.join("\n")).toContain("CORS_ORIGINS=* without AUTH_TOKEN: any web page");
+    expect((await ok({ CORS_ORIGINS: "*", AUTH_TOKEN: "t0ken" })).warnings.join("\n")).not.toContain(
+      "CORS_ORIGINS=*",
+    );
+  });
+
+  it("says ALLOWED_HOSTS is ignored unless the gateway is on loopback without AUTH_TOKEN", async () => {
+    const onAll = await ok({ ALLOWED_HOSTS: "runner.lan" });
+    expect(onAll.warnings.join("\n")).toContain("ALLOWED_HOSTS is ignored");
+    expect(onAll.warnings.join("\n")).toContain("HOST=0.0.0.0");
+    const withToken = await ok({ ALLOWED_HOSTS: "runner.lan", HOST: "127.0.0.1", AUTH_TOKEN: "t0ken" });
+    expect(withToken.warnings.join("\n")).toContain("AUTH_TOKEN is set");
+    const used = await ok({ ALLOWED_HOSTS: "runner.lan", HOST: "127.0.0.1" });
+    expect(used.warnings.join("\n")).not.toContain("ALLOWED_HOSTS");
+  });
+
+  it("notes a MAX_CONNECTIONS below what admission can hold, with the number to set", async () => {
+    const { warnings } = await ok({ MAX_CONNECTIONS: "100", MAX_NUM_SEQS: "64", QUEUE_SIZE: "64" });
+    expect(warnings.join("\n")).toContain("Set MAX_CONNECTIONS=128 or more");
+    expect(
+      (await ok({ MAX_CONNECTIONS: "128", MAX_NUM_SEQS: "64", QUEUE_SIZE: "64" })).warnings.join("\n"),
+    ).not.toContain("MAX_CONNECTIONS");
+  });
+});
+
 describe("loadConfig reports every problem at once", () => {
   it("lists each bad variable with its value, in one result", async () => {
     const issues = await bad({

@@ -24,7 +24,8 @@ describe("loadConfig defaults", () => {
       queueSize: 256,
       maxBodyBytes: 1048576,
       runnerVersion: "0.14.1",
-      corsOrigins: "*",
+      // No AUTH_TOKEN: no browser origin may call the runner (README "Security").
+      corsOrigins: [],
       gatewayWorkers: 1,
       liveRunner: {
         orchestratorUrl: null,
@@ -36,6 +37,9 @@ describe("loadConfig defaults", () => {
         app: "meta-llama/Meta-Llama-3.1-8B-Instruct",
         tlsInsecure: false,
       },
+      allowedHosts: [],
+      maxConnections: 2048,
+      metricsAuth: false,
       engine: "vllm",
       driver: "docker",
       engineImage: "localhost/llm-runner-vllm:0.1.0",
@@ -57,6 +61,16 @@ describe("loadConfig defaults", () => {
       sim: {},
     };
     expect(config).toEqual(expected);
+  });
+
+  it("defaults CORS_ORIGINS to any origin when AUTH_TOKEN is set (a page cannot send the token unasked)", async () => {
+    expect((await ok({ AUTH_TOKEN: "t0ken" })).config.corsOrigins).toBe("*");
+    expect((await ok({ AUTH_TOKEN: "t0ken", CORS_ORIGINS: "" })).config.corsOrigins).toEqual([]);
+    expect((await ok({ CORS_ORIGINS: "*" })).config.corsOrigins).toBe("*");
+  });
+
+  it("takes METRICS_AUTH=true with an AUTH_TOKEN to check it against", async () => {
+    expect((await ok({ AUTH_TOKEN: "t0ken", METRICS_AUTH: "TRUE" })).config.metricsAuth).toBe(true);
   });
 
   it("defaults ENGINE_IMAGE to the simulator image when ENGINE=sim", async () => {
@@ -107,6 +121,10 @@ const GOOD: [string, string, keyof Config, unknown][] = [
     ["https://app.example.com", "http://localhost:3000"],
   ],
   ["CORS_ORIGINS", "", "corsOrigins", []],
+  ["ALLOWED_HOSTS", "Runner.LAN, gpu-node-1.", "allowedHosts", ["runner.lan", "gpu-node-1"]],
+  ["ALLOWED_HOSTS", "", "allowedHosts", []],
+  ["MAX_CONNECTIONS", "4096", "maxConnections", 4096],
+  ["METRICS_AUTH", "False", "metricsAuth", false],
   ["GATEWAY_WORKERS", "3", "gatewayWorkers", 3],
   ["ENGINE", "sim", "engine", "sim"],
   ["ENGINE", "VLLM", "engine", "vllm"],
@@ -203,6 +221,13 @@ const BAD: [string, string, string][] = [
   ["RUNNER_VERSION", "0.14", "must be a semantic version MAJOR.MINOR.PATCH"],
   ["CORS_ORIGINS", "https://app.example.com/", "not an origin"],
   ["CORS_ORIGINS", "*,https://a.example", 'mixes "*"'],
+  ["ALLOWED_HOSTS", "*", "DNS-rebinding"],
+  ["ALLOWED_HOSTS", "http://runner.lan", "without scheme, port or path"],
+  ["ALLOWED_HOSTS", "runner.lan:8000", "without scheme, port or path"],
+  ["ALLOWED_HOSTS", "bad name", "not a host name"],
+  ["MAX_CONNECTIONS", "0", "≥ 1"],
+  ["METRICS_AUTH", "yes", '"true" or "false"'],
+  ["METRICS_AUTH", "true", "AUTH_TOKEN is not set"],
   ["ENGINE", "tgi", "one of: vllm, sim"],
   ["DRIVER", "podman", "one of: docker, process"],
   ["ENGINE_IMAGE", "", "is empty"],

@@ -5,6 +5,7 @@ import { homedir } from "node:os";
 import path from "node:path";
 import type { z } from "zod";
 import type { GpuInfo, GpuProbe } from "../gpu/types.js";
+import { isLoopbackListen } from "./allowed-hosts.js";
 import { flagForEnv } from "./config-flags.js";
 import { maskSecret } from "./config-issues.js";
 import { crossFieldIssues, crossFieldNotes } from "./cross-field-rules.js";
@@ -19,8 +20,9 @@ import {
 } from "./env-schema.js";
 import { gatewayWorkersNote, resolveGatewayWorkers } from "./gateway-workers.js";
 import { checkGpus } from "./gpu-checks.js";
+import { httpExposureIssues, httpExposureNotes } from "./http-exposure-rules.js";
 import type { KvCacheSummary } from "./kv-fit-check.js";
-import { isLoopbackHost, liveRunnerIssues, liveRunnerNotes } from "./live-runner-rules.js";
+import { liveRunnerIssues, liveRunnerNotes } from "./live-runner-rules.js";
 import { checkModel, type Finding } from "./model-checks.js";
 import { isDir } from "./model-info.js";
 import { checkReplicaGpus } from "./replica-checks.js";
@@ -78,14 +80,16 @@ export async function loadConfig(input: LoadConfigInput): Promise<LoadConfigResu
   warnings.push(...crossFieldNotes(v));
   issues.push(...liveRunnerIssues(v).map(toIssue));
   warnings.push(...liveRunnerNotes(v));
+  issues.push(...httpExposureIssues(v).map(toIssue));
+  warnings.push(...httpExposureNotes(v));
   warnings.push(...misspeltVariables(input.env, known));
   const workersNote = v.GATEWAY_WORKERS === undefined ? null : gatewayWorkersNote(v.GATEWAY_WORKERS);
   if (workersNote) warnings.push(workersNote);
-  if (v.AUTH_TOKEN === null && v.HOST !== undefined && !isLoopbackHost(v.HOST) && v.LIVE_RUNNER_ORCH_URL) {
+  if (v.AUTH_TOKEN === null && v.HOST !== undefined && !isLoopbackListen(v.HOST) && v.LIVE_RUNNER_ORCH_URL) {
     warnings.push(
       `AUTH_TOKEN is not set and HOST=${v.HOST}: only requests for sessions the orchestrator reserved are served; direct requests are refused. Set AUTH_TOKEN to serve direct traffic too.`,
     );
-  } else if (v.AUTH_TOKEN === null && v.HOST !== undefined && !isLoopbackHost(v.HOST)) {
+  } else if (v.AUTH_TOKEN === null && v.HOST !== undefined && !isLoopbackListen(v.HOST)) {
     warnings.push(
       `AUTH_TOKEN is not set and HOST=${v.HOST}: anyone who can reach port ${v.PORT ?? 8000} can spend this GPU's time. Set AUTH_TOKEN, or HOST=127.0.0.1 behind a proxy.`,
     );
@@ -250,7 +254,7 @@ function toConfig(v: EnvValues): Config {
     queueSize: v.QUEUE_SIZE,
     maxBodyBytes: v.MAX_BODY_BYTES,
     runnerVersion: v.RUNNER_VERSION,
-    corsOrigins: v.CORS_ORIGINS,
+    corsOrigins: v.CORS_ORIGINS ?? (v.AUTH_TOKEN === null ? [] : "*"),
     gatewayWorkers: resolveGatewayWorkers(v.GATEWAY_WORKERS),
     liveRunner: {
       orchestratorUrl: v.LIVE_RUNNER_ORCH_URL,
@@ -262,6 +266,9 @@ function toConfig(v: EnvValues): Config {
       app: v.LIVE_RUNNER_APP ?? v.MODEL_ID,
       tlsInsecure: v.LIVE_RUNNER_TLS_INSECURE,
     },
+    allowedHosts: v.ALLOWED_HOSTS,
+    maxConnections: v.MAX_CONNECTIONS,
+    metricsAuth: v.METRICS_AUTH,
     engine: v.ENGINE,
     driver: v.DRIVER,
     engineImage: v.ENGINE_IMAGE ?? (v.ENGINE === "sim" ? DEFAULT_SIM_IMAGE : DEFAULT_VLLM_IMAGE),

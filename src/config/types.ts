@@ -53,9 +53,12 @@ export interface Config {
   queueSize: number; // QUEUE_SIZE: requests allowed to wait beyond MAX_NUM_SEQS running (default 256)
   maxBodyBytes: number; // MAX_BODY_BYTES (default 1 MiB)
   runnerVersion: string; // RUNNER_VERSION: the semver /version reports (default: AI-runner contract 0.14.1)
-  corsOrigins: "*" | string[]; // CORS_ORIGINS: browser origins allowed on /v1/* (default "*"; [] = CORS off)
+  corsOrigins: "*" | string[]; // CORS_ORIGINS: browser origins allowed (default "*" with AUTH_TOKEN, [] without; [] = CORS off)
   gatewayWorkers: number; // GATEWAY_WORKERS resolved: HTTP processes (default 1 = in the runner's own process)
   liveRunner: LiveRunnerConfig; // LIVE_RUNNER_*
+  allowedHosts: string[]; // ALLOWED_HOSTS: Host names answered on loopback without AUTH_TOKEN, besides IPs and localhost
+  maxConnections: number; // MAX_CONNECTIONS: open client connections at most, shared out over the HTTP workers (default 2048)
+  metricsAuth: boolean; // METRICS_AUTH: /metrics needs the bearer AUTH_TOKEN too (default false)
 
   // Engine
   engine: EngineKind; // ENGINE (default vllm)

@@ -67,17 +67,45 @@ describe("containerCreateOptions", () => {
 
   it("mounts MODEL_DIR read-write at /models and a local model folder read-only beneath it", () => {
     const o = containerCreateOptions(input({ localModelPath: "/data/llama-8b/" }));
-    expect(o.HostConfig?.Binds).toEqual(["/srv/models:/models", "/data/llama-8b:/models/llama-8b:ro"]);
+    expect(o.HostConfig?.Mounts).toEqual([
+      { Type: "bind", Source: "/srv/models", Target: "/models", ReadOnly: false },
+      { Type: "bind", Source: "/data/llama-8b", Target: "/models/llama-8b", ReadOnly: true },
+    ]);
+    expect(o.HostConfig?.Binds).toBeUndefined();
     expect(containerModelPath("/data/llama-8b/")).toBe("/models/llama-8b");
   });
 
-  it("turns relative folders into absolute bind sources (a relative one would be a named volume)", () => {
-    const binds = containerCreateOptions(input({ modelDir: "models" })).HostConfig?.Binds ?? [];
-    expect(binds[0]).toMatch(/^\/.+\/models:\/models$/);
+  it("mounts MODEL_DIR read-only when the engine runs offline (the model was pulled first)", () => {
+    const o = containerCreateOptions(input({ modelDirReadOnly: true }));
+    expect(o.HostConfig?.Mounts).toEqual([
+      { Type: "bind", Source: "/srv/models", Target: "/models", ReadOnly: true },
+    ]);
+  });
+
+  it("passes a folder with ':' in its name as it is (a bind string would split there)", () => {
+    const o = containerCreateOptions(input({ modelDir: "/srv/a:b/models:ro", localModelPath: "/data/x:y" }));
+    expect(o.HostConfig?.Mounts?.map((m) => [m.Source, m.Target])).toEqual([
+      ["/srv/a:b/models:ro", "/models"],
+      ["/data/x:y", "/models/x:y"],
+    ]);
+  });
+
+  it("turns relative folders into absolute mount sources", () => {
+    const mounts = containerCreateOptions(input({ modelDir: "models" })).HostConfig?.Mounts ?? [];
+    expect(mounts[0]?.Source).toMatch(/^\/.+\/models$/);
   });
 
   it("mounts nothing without MODEL_DIR", () => {
-    expect(containerCreateOptions(input({ modelDir: null })).HostConfig?.Binds).toEqual([]);
+    expect(containerCreateOptions(input({ modelDir: null })).HostConfig?.Mounts).toEqual([]);
+  });
+
+  it("drops every capability (vLLM needs none) and keeps no-new-privileges", () => {
+    for (const engine of ["vllm", "sim"] as const) {
+      const o = containerCreateOptions(input({}, engine));
+      expect(o.HostConfig?.CapDrop).toEqual(["ALL"]);
+      expect(o.HostConfig?.CapAdd).toBeUndefined();
+      expect(o.HostConfig?.SecurityOpt).toEqual(["no-new-privileges"]);
+    }
   });
 });
 

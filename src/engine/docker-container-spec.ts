@@ -19,6 +19,8 @@ export interface ContainerSpecInput {
   image: string;
   gpuIds: "all" | number[];
   modelDir: string | null;
+  /** The engine runs offline (the model was pulled first): it only reads MODEL_DIR, so it gets it read-only. */
+  modelDirReadOnly?: boolean;
   localModelPath?: string | null;
   /** 0 = an ephemeral port chosen by the engine. */
   hostPort: number;
@@ -41,11 +43,14 @@ export function ownerLabelFilter(ownerId: string): string[] {
 export function containerCreateOptions(input: ContainerSpecInput): Docker.ContainerCreateOptions {
   const { spec } = input;
   const port = `${CONTAINER_ENGINE_PORT}/tcp`;
-  // Bind sources must be absolute: a relative one would silently become a named volume.
-  const binds: string[] = [];
-  if (input.modelDir) binds.push(`${resolve(input.modelDir)}:${CONTAINER_MODELS_DIR}`); // rw: vLLM downloads here
+  // Mounts, not Binds: a bind string is split at ":", which a folder name may hold (Binds has no escape for it).
+  // Sources must be absolute. MODEL_DIR is writable only when vLLM may download into it (not offline).
+  const mounts: Docker.MountSettings[] = [];
+  if (input.modelDir) {
+    mounts.push(bindMount(input.modelDir, CONTAINER_MODELS_DIR, input.modelDirReadOnly === true));
+  }
   if (input.localModelPath) {
-    binds.push(`${resolve(input.localModelPath)}:${containerModelPath(input.localModelPath)}:ro`);
+    mounts.push(bindMount(input.localModelPath, containerModelPath(input.localModelPath), true));
   }
   return {
     name: containerName(spec.instanceId),
@@ -77,12 +82,19 @@ export function containerCreateOptions(input: ContainerSpecInput): Docker.Contai
       // default of 64 MiB, which is far too small.
       IpcMode: "host",
       SecurityOpt: ["no-new-privileges"],
+      // vLLM needs no capability: it listens on a high port, reads world-readable model files, writes only its
+      // own (root-owned) caches, and the GPUs are device files the NVIDIA runtime sets up from outside.
+      CapDrop: ["ALL"],
       // An init as PID 1 forwards SIGTERM to the engine (PID 1 ignores signals it has no handler for).
       Init: true,
-      Binds: binds,
+      Mounts: mounts,
       ...(spec.engine === "vllm" ? { DeviceRequests: gpuRequests(input.gpuIds) } : {}),
     },
   };
+}
+
+function bindMount(source: string, target: string, readOnly: boolean): Docker.MountSettings {
+  return { Type: "bind", Source: resolve(source), Target: target, ReadOnly: readOnly };
 }
 
 function gpuRequests(gpuIds: "all" | number[]): Docker.DeviceRequest[] {

@@ -19,6 +19,8 @@ export interface DockerDriverOptions {
   image: string;
   gpuIds: "all" | number[];
   modelDir: string | null;
+  /** MODEL_DIR mounted read-only (the engine runs offline after `pull`). */
+  modelDirReadOnly?: boolean;
   localModelPath?: string | null;
   /** The engine's port on 127.0.0.1; 0 = an ephemeral port. */
   hostPort: number;

@@ -90,10 +90,10 @@ export class ProcessDriver implements EngineDriver {
     const pid = child.pid;
     if (pid === undefined) throw new EngineStartError("the engine process did not start (no pid)");
 
-    mkdirSync(this.pidDir, { recursive: true });
+    mkdirSync(this.pidDir, { recursive: true, mode: 0o700 });
     const pidFile = join(this.pidDir, `${spec.instanceId}.json`);
     const record: PidFile = { pid, instanceId: spec.instanceId, startedAt: new Date().toISOString() };
-    writeFileSync(pidFile, `${JSON.stringify(record)}\n`);
+    writeFileSync(pidFile, `${JSON.stringify(record)}\n`, { mode: 0o600 });
 
     const out = createLineRouter(spec, "stdout");
     const err = createLineRouter(spec, "stderr");

@@ -1,15 +1,19 @@
 import { Hono } from "hono";
-import { isLoopbackHost } from "../config/live-runner-rules.js";
+import { isLoopbackListen } from "../config/allowed-hosts.js";
 import { priceRate } from "../pricing/price.js";
 import { Admission } from "./exchange/admission.js";
 import { ExchangeTracker } from "./exchange/exchange-tracker.js";
 import { UndiciUpstreamClient } from "./exchange/upstream-client.js";
 import type { GatewayDeps, RouteDeps } from "./gateway-deps.js";
 import { accessGuard } from "./http/access.js";
+import { bearerAuth } from "./http/auth.js";
+import { requireJsonContentType } from "./http/content-type.js";
 import { corsMiddleware } from "./http/cors.js";
 import { errorResponse, toGatewayError, wireShapeFor } from "./http/error-response.js";
 import { errors } from "./http/gateway-error.js";
+import { hostCheck } from "./http/host-check.js";
 import { isLlmPath, toLlmError } from "./http/llm-status.js";
+import { originCheck } from "./http/origin-check.js";
 import { bodyLimitFor } from "./http/read-json-body.js";
 import { registerChatCompletions } from "./routes/chat-completions.js";
 import { registerCompletions } from "./routes/completions.js";
@@ -55,7 +59,8 @@ function preciseClock(): number {
 
 /**
  * The gateway: /llm, /v1/chat/completions, /v1/completions, /v1/responses, /v1/models, /health, /ready, /hardware/*, /version, /metrics.
- * Auth (when AUTH_TOKEN is set) guards the routes that spend GPU time: /llm and /v1/*.
+ * Auth (when AUTH_TOKEN is set) guards the routes that spend GPU time: /llm and /v1/* (and /metrics with
+ * METRICS_AUTH). Without it, the browser guards (host-check, origin-check, content-type) stand in.
  *
  * @example
  * const app = createGateway({ config, supervisor, ledger, metrics, gpus, logger });
@@ -102,6 +107,11 @@ export function createGateway(deps: GatewayDeps): GatewayApp {
     deps.metrics.response(KNOWN_ROUTES.has(path) ? path : "other", c.res.status);
   });
 
+  // Without AUTH_TOKEN, refuse what a web page could send: a rebound Host, a foreign Origin, a non-JSON POST.
+  if (!config.authToken) {
+    if (isLoopbackListen(config.host)) app.use("*", hostCheck(config.allowedHosts, config.host));
+    app.use("*", originCheck(config.corsOrigins));
+  }
   // Before auth: browsers send preflights without the bearer token.
   const cors = corsMiddleware(config.corsOrigins);
   if (cors !== null) app.use("/v1/*", cors);
@@ -110,11 +120,16 @@ export function createGateway(deps: GatewayDeps): GatewayApp {
     token: config.authToken,
     sessions: gate,
     // A registered Live Runner listening beyond loopback serves only the orchestrator's sessions, unless AUTH_TOKEN.
-    directWithoutToken: gate === null || isLoopbackHost(config.host),
+    directWithoutToken: gate === null || isLoopbackListen(config.host),
     stickySessions: config.liveRunner.mode === "persistent",
   });
   const limit = bodyLimitFor(config.maxBodyBytes);
-  for (const path of ["/llm", "/llm/", "/v1/*"]) app.use(path, auth, limit);
+  for (const path of ["/llm", "/llm/", "/v1/*"]) {
+    if (!config.authToken) app.use(path, requireJsonContentType());
+    app.use(path, auth, limit);
+  }
+  // The operator's own scrapes: the bearer token only, never a Live Runner session.
+  if (config.metricsAuth) app.use("/metrics", bearerAuth(config.authToken));
 
   registerLlm(app, routeDeps);
   registerChatCompletions(app, routeDeps);

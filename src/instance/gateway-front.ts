@@ -59,18 +59,24 @@ async function startInProcess(options: GatewayFrontOptions): Promise<GatewayFron
     logger: logger.child({ component: "ledger" }),
   });
   ledger.start();
+  const gatewayLogger = logger.child({ component: "gateway" });
   const app = createGateway({
     config,
     supervisor: options.supervisor,
     ledger,
     metrics: createGatewayMetrics(),
     gpus: options.gpus,
-    logger: logger.child({ component: "gateway" }),
+    logger: gatewayLogger,
     ...(options.liveRunner ? { liveRunner: options.liveRunner } : {}),
   });
   let server: Awaited<ReturnType<typeof serveGateway>>;
   try {
-    server = await serveGateway(app, { host: config.host, port: config.port });
+    server = await serveGateway(app, {
+      host: config.host,
+      port: config.port,
+      maxConnections: config.maxConnections,
+      logger: gatewayLogger,
+    });
   } catch (err) {
     ledger.close();
     throw err;

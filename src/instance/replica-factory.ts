@@ -49,6 +49,7 @@ export function replicaFactory(options: ReplicaFactoryOptions): ReplicaFactory {
         image: config.engineImage,
         gpuIds: slot.gpuIds,
         modelDir: config.modelDir,
+        modelDirReadOnly: config.hubOffline === true,
         localModelPath: engineFiles(config, "docker").localModelPath,
         hostPort: slot.enginePort,
         hostNetwork: config.distributedExecutor === "ray",

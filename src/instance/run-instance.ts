@@ -13,6 +13,7 @@ import type { SupervisorEvent } from "../supervisor/types.js";
 import { VERSION } from "../version.js";
 import { EngineLogs } from "./engine-logs.js";
 import { type GatewayFront, startGatewayFront } from "./gateway-front.js";
+import { keepHomePrivate } from "./home-files.js";
 import { acquireHomeLock } from "./home-lock.js";
 import { assertHomeWritable } from "./home-writable.js";
 import { type InstanceRecord, instancePaths, removeInstance, writeInstance } from "./instance-files.js";
@@ -56,6 +57,8 @@ export async function runInstance(options: RunInstanceOptions): Promise<RunningI
   assertHomeWritable(config.home);
   // Before anything else touches the home: a second runner on it stops here, naming the first.
   const lock = acquireHomeLock(config.home);
+  const openHome = keepHomePrivate(config.home);
+  if (openHome !== null) logger.warn({ home: config.home }, openHome);
   const paths = instancePaths(config.home);
   const instanceId = `${Date.now().toString(36)}-${randomBytes(3).toString("hex")}`;
   const slots = replicaSlotsOf(config);

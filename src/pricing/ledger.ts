@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { closeSync, mkdirSync, openSync } from "node:fs";
 import { dirname, join } from "node:path";
 import Database from "better-sqlite3";
 import type { Ledger, LedgerRow, LedgerStatus, UsageSummaryRow } from "./ledger-types.js";
@@ -133,7 +133,11 @@ export class SqliteLedger implements Ledger {
    * the file and retry without blocking: group-commit.ts).
    */
   static open(path: string, options: { busyTimeoutMs?: number } = {}): SqliteLedger {
-    if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+    if (path !== ":memory:") {
+      mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+      // Created 0600 before SQLite opens it: SQLite gives the -wal and -shm files the database file's mode.
+      closeSync(openSync(path, "a", 0o600));
+    }
     const db = new Database(path);
     // WAL + NORMAL: a commit is durable against a crash or kill -9 of this process (the WAL is in the OS
     // page cache), without an fsync per request that would block the event loop and every stream on it.

@@ -40,8 +40,8 @@ export interface StartOptions {
   port?: number;
   /** false: only prepare the home and environment (the test starts the runner its own way). */
   launch?: boolean;
-  /** Run without AUTH_TOKEN (it is set by default). */
-  noAuth?: boolean;
+  /** false: no AUTH_TOKEN (the default configuration); otherwise TOKEN. */
+  auth?: boolean;
 }
 
 /** Starts `llm-runner start --detach` with the simulator engine and waits until it is ready. */
@@ -58,12 +58,11 @@ export async function startRunner(
     HOST: "127.0.0.1",
     PORT: String(port),
     ENGINE_PORT: "0",
-    AUTH_TOKEN: TOKEN,
+    ...(options.auth === false ? {} : { AUTH_TOKEN: TOKEN }),
     MAX_MODEL_LEN: "4096",
     MAX_NUM_BATCHED_TOKENS: "4096",
     ...extra,
   });
-  if (options.noAuth) delete env.AUTH_TOKEN;
   const status = async () => {
     const res = await runCli(["status", "--json"], env);
     return JSON.parse(res.stdout || "{}") as Record<string, unknown>;

@@ -46,7 +46,8 @@ export const COMMANDS: CommandEntry[] = [
   },
   {
     name: "orchestrator",
-    summary: "print the aiModels.json entry that puts this runner behind a Livepeer orchestrator",
+    summary:
+      "print the aiModels.json entry (or with --live-runner the runners.json entry) for a Livepeer orchestrator",
     load: async () => (await import("./orchestrator.js")).orchestratorCommand,
   },
   {

@@ -15,7 +15,6 @@ export function isLlmPath(path: string): boolean {
  */
 export function llmWireStatus(status: number): number {
   if (status < 400 || status === 401 || status === 499) return status;
-  if (status === 403) return 401; // a refused Live Runner session is an authorization failure, not bad input
   // 429 (queue full) and 408 (timed out) are the runner's state, not the request's fault.
   if (status === 429 || status === 408 || status >= 500) return 500;
   return 400;

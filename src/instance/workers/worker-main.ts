@@ -2,6 +2,7 @@
 // the same gateway on the shared port, with its own ledger connection (SQLite WAL takes several writers) and
 // its own engine connections; slots, engine state, logs and the merged /metrics go through the primary.
 import cluster from "node:cluster";
+import { connectionsPerProcess } from "../../config/gateway-workers.js";
 import { createGateway } from "../../gateway/create-gateway.js";
 import { serveGateway } from "../../gateway/http/serve.js";
 import { gpuProbeFor } from "../../gpu/probe-from-env.js";
@@ -117,7 +118,12 @@ async function startWorker(init: WorkerInit): Promise<Worker> {
   });
   let server: Awaited<ReturnType<typeof serveGateway>>;
   try {
-    server = await serveGateway(app, { host: config.host, port: config.port });
+    server = await serveGateway(app, {
+      host: config.host,
+      port: config.port,
+      maxConnections: connectionsPerProcess(config.maxConnections, config.gatewayWorkers),
+      logger,
+    });
   } catch (err) {
     post({ t: "listen-failed", message: (err as Error).message });
     channel.flush();
