@@ -251,7 +251,16 @@ describe("persistent sessions", () => {
       const { session_id } = (await reserved.json()) as { session_id: string };
       const before = await served();
       for (let k = 0; k < 4; k++) await replicaOf(`${o.url}/apps/${id}/session/${session_id}/app`);
-      const after = await served();
+      // /metrics keeps the engines' series for 2 s: wait until it shows these four.
+      const total = (c: number[]) => c.reduce((a, b) => a + b, 0);
+      const after = await waitFor(
+        async () => {
+          const now = await served();
+          return total(now) === total(before) + 4 ? now : null;
+        },
+        10_000,
+        "the engines' counts to show the session's requests",
+      );
       const delta = after.map((n, r) => n - (before[r] ?? 0));
       // Least-in-flight alone would alternate 2 + 2; the session's four went to one replica.
       expect(delta.sort()).toEqual([0, 4]);
