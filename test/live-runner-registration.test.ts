@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { assertBuilt, runCli, waitFor } from "./helpers/cli.js";
+import { assertBuilt, REPO, runCli, waitFor } from "./helpers/cli.js";
 import { FakeOrchestrator } from "./helpers/fake-orchestrator.js";
 import { authHeaders, startRunner, stopAllRunners } from "./helpers/load.js";
 
@@ -48,7 +48,14 @@ describe("dynamic registration", () => {
     timeout: 60_000,
   }, async () => {
     const o = await orchestrator();
-    const runner = await startRunner(liveEnv(o, { MAX_NUM_SEQS: "6" }));
+    const runner = await startRunner(
+      liveEnv(o, {
+        MAX_NUM_SEQS: "6",
+        LIVE_RUNNER_PRICE_USD_PER_HOUR: "0.75",
+        LLM_RUNNER_FAKE_GPUS: join(REPO, "test/fixtures/gpu/8xh100-query-gpu.csv"),
+        GPU_IDS: "3",
+      }),
+    );
     const registered = await waitFor(
       async () => {
         const s = await liveStatus(runner);
@@ -85,7 +92,10 @@ describe("dynamic registration", () => {
       app: "meta-llama/Meta-Llama-3.1-8B-Instruct",
       status: "ready",
       capacity: 6,
-      price_info: { currency: "usd", unit: "hour" },
+      price_info: { price: 0.75, currency: "usd", unit: "hour" },
+      // The GPU probe's first GPU of GPU_IDS, as go-livepeer's LiveRunnerGPU.
+      gpu: { id: "3", name: "NVIDIA H100 80GB HBM3", vram_mb: 81559 },
+      version: expect.stringMatching(/^\d+\.\d+\.\d+/),
     });
     // /metrics and /live-runner say the same.
     const metrics = await (await fetch(`${runner.url}/metrics`)).text();

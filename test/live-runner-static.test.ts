@@ -106,4 +106,51 @@ describe("llm-runner orchestrator --live-runner", () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("--label 'a/b'");
   });
+
+  it("--target-usd-per-mtok prices a session slot per hour from the ledger's tokens per second", {
+    timeout: 90_000,
+  }, async () => {
+    // 20 tokens 25 ms apart: about 40 tokens per second of a request in flight.
+    const runner = await startRunner(
+      { SIM_MODE: "lorem", SIM_ITL_MS: "25", SIM_TTFT_MS: "0" },
+      { auth: false },
+    );
+    const early = await runCli(
+      ["orchestrator", "--live-runner", "--target-usd-per-mtok", "0.08", "--json"],
+      runner.env,
+    );
+    expect(JSON.parse(early.stdout).notes.join("\n")).toContain("10 are needed for a price per hour");
+    for (let i = 0; i < 10; i++) {
+      const res = await fetch(`${runner.url}/v1/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          model: "meta-llama/Meta-Llama-3.1-8B-Instruct",
+          prompt: "go",
+          max_tokens: 20,
+          ignore_eos: true,
+        }),
+      });
+      expect(res.status).toBe(200);
+      await res.text();
+    }
+    const priced = await runCli(
+      ["orchestrator", "--live-runner", "--target-usd-per-mtok", "0.08", "--json"],
+      runner.env,
+    );
+    expect(priced.code, priced.stderr).toBe(0);
+    const out = JSON.parse(priced.stdout) as {
+      runners: Array<{ price_info: { price: number } }>;
+      pricing: { usdPerHour: number; tokensPerSecond: number; requests: number; completionTokens: number };
+    };
+    expect(out.pricing.requests).toBe(10);
+    expect(out.pricing.completionTokens).toBe(200);
+    expect(out.pricing.tokensPerSecond).toBeGreaterThan(15);
+    expect(out.pricing.tokensPerSecond).toBeLessThan(45);
+    // The definition: a slot busy for an hour generates tokensPerSecond × 3600 tokens, at 0.08 USD per million.
+    expect(out.pricing.usdPerHour).toBeCloseTo((0.08 * out.pricing.tokensPerSecond * 3600) / 1e6, 6);
+    expect(out.runners[0]?.price_info.price).toBe(out.pricing.usdPerHour);
+    const words = await runCli(["orchestrator", "--target-usd-per-mtok", "0.08"], runner.env);
+    expect(words.stderr).toMatch(/Live Runner: [\d.e-]+ USD per hour per session slot: 10 finished requests/);
+  });
 });
