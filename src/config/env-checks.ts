@@ -135,21 +135,9 @@ export const hfToken: Check<string | null> = (raw) => {
 };
 
 /** HF_ENDPOINT: the hub's base URL (huggingface_hub's variable), e.g. a mirror; no trailing slash kept. */
-export const hubEndpoint: Check<string> = (raw) => {
-  const s = raw.trim().replace(/\/+$/, "");
-  const fix =
-    'Set it to the hub\'s base URL, e.g. "https://huggingface.co" or a mirror such as "https://hf-mirror.com", or unset it.';
-  let url: URL;
-  try {
-    url = new URL(s);
-  } catch {
-    return new Invalid(`is not a URL. ${fix}`);
-  }
-  if (url.protocol !== "https:" && url.protocol !== "http:")
-    return new Invalid(`must be an http(s) URL. ${fix}`);
-  if (url.search || url.hash) return new Invalid(`must not have a query or fragment. ${fix}`);
-  return s;
-};
+export const hubEndpoint: Check<string> = httpBaseUrl(
+  'Set it to the hub\'s base URL, e.g. "https://huggingface.co" or a mirror such as "https://hf-mirror.com", or unset it.',
+);
 
 export function folder(ctx: SchemaContext, what: string, emptyIsUnset: boolean): Check<string | null> {
   return (raw) => {
@@ -266,9 +254,13 @@ export const semver: Check<string> = (raw) => {
   );
 };
 
-/** An absolute http(s) base URL without query or fragment; the trailing slash is dropped. */
+/** An absolute http(s) base URL without credentials, query or fragment (a Live Runner orchestrator, or ours). */
 export function baseUrl(example: string): Check<string> {
-  const fix = `Set it to an absolute http(s) address, e.g. "${example}".`;
+  return httpBaseUrl(`Set it to an absolute http(s) address, e.g. "${example}".`, { noCredentials: true });
+}
+
+/** An absolute http(s) URL without query or fragment; the trailing slash is dropped. */
+function httpBaseUrl(fix: string, options: { noCredentials?: boolean } = {}): Check<string> {
   return (raw) => {
     const s = raw.trim().replace(/\/+$/, "");
     let url: URL;
@@ -279,7 +271,8 @@ export function baseUrl(example: string): Check<string> {
     }
     if (url.protocol !== "https:" && url.protocol !== "http:")
       return new Invalid(`must be an http(s) URL. ${fix}`);
-    if (url.username || url.password) return new Invalid(`must not carry a user or password. ${fix}`);
+    if (options.noCredentials && (url.username || url.password))
+      return new Invalid(`must not carry a user or password. ${fix}`);
     if (url.search || url.hash) return new Invalid(`must not have a query or fragment. ${fix}`);
     return s;
   };
