@@ -204,6 +204,39 @@ describe("when the orchestrator misbehaves", () => {
     expect((await liveStatus(runner))?.registered).toBe(true);
   });
 
+  it("a runner silent past the TTL is dropped by the orchestrator's sweep, and registers again when it wakes", {
+    timeout: 60_000,
+  }, async () => {
+    const o = await orchestrator();
+    const runner = await startRunner(liveEnv(o));
+    await waitFor(async () => ((await liveStatus(runner))?.registered ? true : null), 15_000, "registered");
+    const id = o.only().id;
+    // Frozen (a long GC pause, a partition): no heartbeat for more than the 4 s TTL; the sweep removes it.
+    process.kill(runner.pid, "SIGSTOP");
+    try {
+      await waitFor(
+        async () => (o.runner(id) === undefined ? true : null),
+        10_000,
+        "the sweep to drop the runner",
+      );
+    } finally {
+      process.kill(runner.pid, "SIGCONT");
+    }
+    const back = await waitFor(
+      async () => {
+        const r = o.runner(id);
+        return r && o.isReady(r) ? r : null;
+      },
+      15_000,
+      "registered again",
+    );
+    expect(back.id).toBe(id);
+    // The first heartbeat after waking met the registration path with the old secret: 401, then registration.
+    const refused = o.heartbeats.findIndex((h) => h.status === 401);
+    expect(refused).toBeGreaterThan(0);
+    expect(o.heartbeats[refused + 1]).toMatchObject({ status: 200, authorization: SECRET });
+  });
+
   it("a wrong registration secret: a clear status, retried with backoff, the runner keeps serving", {
     timeout: 60_000,
   }, async () => {
