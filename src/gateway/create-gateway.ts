@@ -11,6 +11,7 @@ import { errorResponse, toGatewayError, wireShapeFor } from "./http/error-respon
 import { errors } from "./http/gateway-error.js";
 import { isLlmPath, toLlmError } from "./http/llm-status.js";
 import { bodyLimitFor } from "./http/read-json-body.js";
+import { WriteTimeout } from "./relay/write-timeout.js";
 import { registerChatCompletions } from "./routes/chat-completions.js";
 import { registerCompletions } from "./routes/completions.js";
 import { registerHardware } from "./routes/hardware.js";
@@ -83,6 +84,7 @@ export function createGateway(deps: GatewayDeps): GatewayApp {
     exchanges,
     admission: deps.admission ?? new Admission(deps.supervisor, config.maxNumSeqs, config.queueSize),
     liveRunner: deps.liveRunner ?? NO_LIVE_RUNNER,
+    writeTimeout: new WriteTimeout(config.clientWriteTimeoutMs, deps.logger),
   };
 
   const app = new Hono();
