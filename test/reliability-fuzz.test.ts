@@ -489,6 +489,7 @@ function garbageFor(name: string): fc.Arbitrary<string> {
     PRICE_PER_UNIT: { low: "-0.5" },
     ENGINE_STALL_TIMEOUT: { low: "0" },
     ENGINE_HANG_TIMEOUT: { low: "0" },
+    CLIENT_WRITE_TIMEOUT: { low: "-1", high: "86401" },
     ENGINE_CANARY_INTERVAL: { low: "-1", high: "86401" },
     ENGINE_CANARY_TIMEOUT: { low: "0", high: "86401" },
     ENGINE_HEALTHY_RESET: { low: "0", high: "604801" },
