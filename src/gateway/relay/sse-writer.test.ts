@@ -200,7 +200,7 @@ describe("streamExchange with a client that takes nothing (CLIENT_WRITE_TIMEOUT)
           {
             status: "client_abort",
             httpStatus: 499,
-            error: "the client took nothing of the stream for 0.3 s (CLIENT_WRITE_TIMEOUT): closed",
+            error: "the client read too little of the stream in 0.3 s (CLIENT_WRITE_TIMEOUT): closed",
           },
         ]);
         expect(writeTimeout.size).toBe(0);

@@ -49,7 +49,7 @@ describe("WriteTimeout (CLIENT_WRITE_TIMEOUT)", () => {
     expect(warnings).toEqual([
       {
         obj: { requestId: "req-1", timeoutS: 4 },
-        msg: "closed a streaming client that took nothing for CLIENT_WRITE_TIMEOUT; its engine request was aborted",
+        msg: "closed a streaming client that read too little in CLIENT_WRITE_TIMEOUT; its engine request was aborted",
       },
     ]);
   });
@@ -104,7 +104,7 @@ describe("WriteTimeout (CLIENT_WRITE_TIMEOUT)", () => {
 
   it("names the variable and the seconds in the ledger row's error", () => {
     expect(new WriteTimeout(2_500, recordingLogger().logger).reason).toBe(
-      "the client took nothing of the stream for 2.5 s (CLIENT_WRITE_TIMEOUT): closed",
+      "the client read too little of the stream in 2.5 s (CLIENT_WRITE_TIMEOUT): closed",
     );
   });
 

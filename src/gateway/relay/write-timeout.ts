@@ -1,5 +1,5 @@
-// CLIENT_WRITE_TIMEOUT: a streaming client that takes nothing of what was written to it for that long is closed,
-// so it cannot hold an engine slot (and its KV cache) by not reading. One sweep timer serves the whole gateway and
+// CLIENT_WRITE_TIMEOUT: a streaming client whose socket stays full (no drain) for that long is closed, so it
+// cannot hold an engine slot (and its KV cache) by not reading. One sweep timer serves the whole gateway and
 // runs only while some client is behind: a stream that waits on its client costs a Set insert, not a timer.
 import type { Logger } from "../../log/logger.js";
 
@@ -30,7 +30,7 @@ export class WriteTimeout {
     }
     // Closed within a quarter of the timeout (at most a second) after it is up.
     this.tickMs = Math.max(50, Math.min(1_000, Math.floor(timeoutMs / 4)));
-    this.reason = `the client took nothing of the stream for ${timeoutMs / 1000} s (CLIENT_WRITE_TIMEOUT): closed`;
+    this.reason = `the client read too little of the stream in ${timeoutMs / 1000} s (CLIENT_WRITE_TIMEOUT): closed`;
   }
 
   /** Streams whose client is behind now. */
@@ -61,7 +61,7 @@ export class WriteTimeout {
       this.waiting.delete(write);
       this.logger.warn(
         { requestId: write.requestId, timeoutS: this.timeoutMs / 1000 },
-        "closed a streaming client that took nothing for CLIENT_WRITE_TIMEOUT; its engine request was aborted",
+        "closed a streaming client that read too little in CLIENT_WRITE_TIMEOUT; its engine request was aborted",
       );
       write.expire();
     }
