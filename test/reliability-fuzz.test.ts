@@ -490,6 +490,7 @@ function garbageFor(name: string): fc.Arbitrary<string> {
     PRICE_PER_UNIT: { low: "-0.5" },
     ENGINE_STALL_TIMEOUT: { low: "0" },
     ENGINE_HANG_TIMEOUT: { low: "0" },
+    CLIENT_WRITE_TIMEOUT: { low: "-1", high: "86401" },
     ENGINE_CANARY_INTERVAL: { low: "-1", high: "86401" },
     ENGINE_CANARY_TIMEOUT: { low: "0", high: "86401" },
     ENGINE_HEALTHY_RESET: { low: "0", high: "604801" },
@@ -503,6 +504,7 @@ function garbageFor(name: string): fc.Arbitrary<string> {
   const enums: Record<string, string[]> = {
     USE_8BIT: ["true", "false"],
     METRICS_AUTH: ["true", "false"],
+    LIVE_RUNNER_TLS_INSECURE: ["true", "false"],
     ENGINE: ["vllm", "sim"],
     DRIVER: ["docker", "process"],
     LOG_LEVEL: ["trace", "debug", "info", "warn", "error"],
@@ -601,6 +603,40 @@ function garbageFor(name: string): fc.Arbitrary<string> {
           "a.example",
         ),
       );
+    case "LIVE_RUNNER_ORCH_URL":
+    case "LIVE_RUNNER_URL":
+      // An absolute http(s) URL without credentials, query or fragment; nothing else.
+      return fc.oneof(
+        letters.filter((s) => !/^https?:\/\/./i.test(s.trim())),
+        fc.constantFrom(
+          "",
+          "orch:8935",
+          "ftp://orch.example",
+          "http://u:p@orch.example",
+          "http://o.example/?x=1",
+          "http://o.example/#a",
+        ),
+      );
+    case "LIVE_RUNNER_SECRET":
+      // Whatever go-livepeer could compare byte for byte: no whitespace, not empty.
+      return fc.oneof(withSpace, fc.constant(""));
+    case "LIVE_RUNNER_MODE":
+      return letters.filter(
+        (s) => !["single-shot", "single_shot", "persistent"].includes(s.trim().toLowerCase()),
+      );
+    case "LIVE_RUNNER_PRICE_USD_PER_HOUR":
+      // A positive decimal, or "auto".
+      return fc.oneof(
+        letters.filter((s) => s.trim().toLowerCase() !== "auto"),
+        fc.constantFrom("", "0", "-1", "1e3", "$2", "2.5/h"),
+      );
+    case "LIVE_RUNNER_LABEL":
+    case "LIVE_RUNNER_APP":
+      // Trimmed, not empty, no control characters, not too long.
+      return fc.oneof(
+        fc.constantFrom("", "   ", " a", "b ", "a\u0001b", "x".repeat(300)),
+        fc.string({ maxLength: 6 }).map((s) => ` ${s}x`),
+      );
     case "ALLOWED_HOSTS":
       // Host names, comma-separated (empty is valid); "*", URLs, ports and other characters are not.
       return fc.oneof(
@@ -668,7 +704,7 @@ describe("bad configuration: exit code 2 and a line naming the variable", () => 
             result.issues.some((i) => i.variable === name && i.message.length > 10),
             `${name} not named for ${shown}:\n${text}`,
           ).toBe(true);
-          if ((name === "AUTH_TOKEN" || name === "HF_TOKEN") && value.trim().length > 3)
+          if (["AUTH_TOKEN", "HF_TOKEN", "LIVE_RUNNER_SECRET"].includes(name) && value.trim().length > 3)
             expect(text).not.toContain(value);
         }
       }),

@@ -114,6 +114,7 @@ export function envSchema(ctx: SchemaContext, isDir: (p: string) => boolean) {
     PYTHON: variable(word('a Python interpreter, e.g. "python3"'), "python3"),
     ENGINE_STALL_TIMEOUT: variable(seconds({ min: 0, minExclusive: true, example: "300" }), 300_000),
     ENGINE_HANG_TIMEOUT: variable(seconds({ min: 0, minExclusive: true, example: "60" }), 60_000),
+    CLIENT_WRITE_TIMEOUT: variable(seconds({ min: 0, max: 86_400, example: "60" }), 60_000),
     ENGINE_CANARY_INTERVAL: variable(seconds({ min: 0, max: 86_400, example: "60" }), 60_000),
     ENGINE_CANARY_TIMEOUT: variable(
       seconds({ min: 0, minExclusive: true, max: 86_400, example: "30" }),

@@ -277,6 +277,7 @@ function toConfig(v: EnvValues): Config {
     python: v.PYTHON,
     engineStallTimeoutMs: v.ENGINE_STALL_TIMEOUT,
     engineHangTimeoutMs: v.ENGINE_HANG_TIMEOUT,
+    clientWriteTimeoutMs: v.CLIENT_WRITE_TIMEOUT,
     engineCanaryIntervalMs: v.ENGINE_CANARY_INTERVAL,
     engineCanaryTimeoutMs: v.ENGINE_CANARY_TIMEOUT,
     engineHealthyResetMs: v.ENGINE_HEALTHY_RESET,

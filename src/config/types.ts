@@ -75,6 +75,7 @@ export interface Config {
   python: string; // PYTHON (process driver interpreter, default python3)
   engineStallTimeoutMs: number; // ENGINE_STALL_TIMEOUT seconds (default 300)
   engineHangTimeoutMs: number; // ENGINE_HANG_TIMEOUT seconds (default 60)
+  clientWriteTimeoutMs: number; // CLIENT_WRITE_TIMEOUT seconds a stream's client may take nothing before it is closed (default 60; 0 = never)
   engineCanaryIntervalMs: number; // ENGINE_CANARY_INTERVAL seconds idle before a canary generation (default 60; 0 = off)
   engineCanaryTimeoutMs: number; // ENGINE_CANARY_TIMEOUT seconds for the canary's token (default 30)
   engineHealthyResetMs: number; // ENGINE_HEALTHY_RESET seconds ready that forget earlier crashes (default 600)

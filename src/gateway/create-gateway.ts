@@ -15,6 +15,7 @@ import { hostCheck } from "./http/host-check.js";
 import { isLlmPath, toLlmError } from "./http/llm-status.js";
 import { originCheck } from "./http/origin-check.js";
 import { bodyLimitFor } from "./http/read-json-body.js";
+import { WriteTimeout } from "./relay/write-timeout.js";
 import { registerChatCompletions } from "./routes/chat-completions.js";
 import { registerCompletions } from "./routes/completions.js";
 import { registerHardware } from "./routes/hardware.js";
@@ -88,6 +89,7 @@ export function createGateway(deps: GatewayDeps): GatewayApp {
     exchanges,
     admission: deps.admission ?? new Admission(deps.supervisor, config.maxNumSeqs, config.queueSize),
     liveRunner: deps.liveRunner ?? NO_LIVE_RUNNER,
+    writeTimeout: new WriteTimeout(config.clientWriteTimeoutMs, deps.logger),
   };
 
   const app = new Hono();

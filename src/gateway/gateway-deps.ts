@@ -9,6 +9,7 @@ import type { SupervisorView } from "../supervisor/types.js";
 import type { AdmissionPort } from "./exchange/admission.js";
 import type { ExchangeTracker } from "./exchange/exchange-tracker.js";
 import type { UpstreamClient } from "./exchange/upstream-client.js";
+import type { WriteTimeout } from "./relay/write-timeout.js";
 
 /** What createGateway is given. */
 export interface GatewayDeps {
@@ -33,4 +34,6 @@ export interface RouteDeps extends Required<GatewayDeps> {
   admission: AdmissionPort;
   exchanges: ExchangeTracker;
   rate: PriceRate;
+  /** CLIENT_WRITE_TIMEOUT: closes streaming clients that take nothing. */
+  writeTimeout: WriteTimeout;
 }

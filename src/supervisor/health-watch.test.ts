@@ -104,6 +104,24 @@ describe("HealthWatch", () => {
     ticket.end();
   });
 
+  it("a request held by its client's backpressure is not a hang, however long; the others are still watched", async () => {
+    const t = setup();
+    t.setState("ready");
+    t.watch.watchReady(ENDPOINT);
+    const held = t.tickets.issue(ENDPOINT);
+    held.backpressure?.(true);
+    await t.clock.advance(20_000);
+    expect(t.seen.down).toEqual([]);
+    const waiting = t.tickets.issue(ENDPOINT);
+    await t.clock.advance(5_000);
+    expect(t.seen.down.map((f) => f.reason)).toEqual(["hang"]);
+    expect(t.seen.down[0]?.message).toContain(
+      "on 1 request(s) in flight, streamed or not (1 more held by clients not reading, not counted)",
+    );
+    held.end();
+    waiting.end();
+  });
+
   it("stop() clears every timer", async () => {
     const t = setup();
     t.watch.armStall();

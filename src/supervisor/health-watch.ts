@@ -174,7 +174,10 @@ export class HealthWatch {
     this.scheduleLiveness();
   }
 
-  /** The in-flight hang watchdog: requests in flight and no byte from the engine for ENGINE_HANG_TIMEOUT. */
+  /**
+   * The in-flight hang watchdog: requests in flight and no byte from the engine for ENGINE_HANG_TIMEOUT. Requests
+   * held by their clients' backpressure are not waited on (request-tickets.ts): a slow client is not a hang.
+   */
   private scheduleWatchdog(): void {
     this.deps.clock.clearTimeout(this.timers.watchdog);
     const { hangTimeoutMs } = this.options;
@@ -184,9 +187,11 @@ export class HealthWatch {
       const { tickets } = this.deps;
       const stalledFor = tickets.stalledFor();
       if (stalledFor !== null && stalledFor >= hangTimeoutMs) {
+        const awaited = tickets.awaited();
+        const held = tickets.size - awaited;
         this.deps.onDown({
           reason: "hang",
-          message: `the engine made no progress for ${Math.round(stalledFor / 1000)} s (ENGINE_HANG_TIMEOUT) on ${tickets.size} request(s) in flight, streamed or not, although its /health answered OK: it was treated as hung and restarted`,
+          message: `the engine made no progress for ${Math.round(stalledFor / 1000)} s (ENGINE_HANG_TIMEOUT) on ${awaited} request(s) in flight, streamed or not${held > 0 ? ` (${held} more held by clients not reading, not counted)` : ""}, although its /health answered OK: it was treated as hung and restarted`,
           hint: "look at the engine log (llm-runner logs --engine) for a stuck GPU, NCCL or driver error; if the engine is only slow to start answering (very long prompts under load), raise ENGINE_HANG_TIMEOUT",
         });
         return;

@@ -149,6 +149,7 @@ export function routedTicket(
     endpoint: ticket.endpoint,
     signal: ticket.signal,
     progress: () => ticket.progress(),
+    backpressure: (on) => ticket.backpressure?.(on),
     failed: () => {
       if (divert) suspects.mark(ticket.endpoint);
     },

@@ -48,6 +48,14 @@ describe("ReplicaSet routing", () => {
     expect(replicas.admit()).toBeNull();
   });
 
+  it("a ticket held by a slow client (backpressure) tells its own replica's ticket, so that replica's watchdog knows", () => {
+    const { replicas, fakes } = set(["ready", "ready"]);
+    const a = replicas.admit();
+    a?.backpressure?.(true);
+    a?.backpressure?.(false);
+    expect(fakes.map((f) => f.backpressure)).toEqual([[true, false], []]);
+  });
+
   it("one replica failing aborts only its own tickets", () => {
     const { replicas, fakes } = set(["ready", "ready"]);
     const tickets = Array.from({ length: 4 }, () => replicas.admit() as RequestTicket);

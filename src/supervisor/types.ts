@@ -80,6 +80,11 @@ export type SupervisorEvent =
 export interface RequestTicket {
   /** Call whenever bytes arrive from the engine for this request. */
   progress(): void;
+  /**
+   * The gateway stopped (true) or went back to (false) reading this request's engine stream because its client
+   * is not taking what was sent: no engine bytes are expected meanwhile, so the hang watchdog does not count it.
+   */
+  backpressure?(on: boolean): void;
   end(): void;
   /** The engine failed this request (connection error, 5xx, death): its replica gets nothing new for now. */
   failed?(): void;

@@ -163,6 +163,7 @@ export function gatewayTestConfig(overrides: Partial<Config> = {}): Config {
     python: "python3",
     engineStallTimeoutMs: 300_000,
     engineHangTimeoutMs: 60_000,
+    clientWriteTimeoutMs: 60_000,
     engineCanaryIntervalMs: 0,
     engineCanaryTimeoutMs: 30_000,
     engineHealthyResetMs: 600_000,

@@ -106,6 +106,11 @@ export class Exchange {
     this.admitted?.ticket.progress();
   }
 
+  /** The gateway stopped (true) or resumed (false) reading the engine for a slow client: not an engine stall. */
+  backpressure(on: boolean): void {
+    this.admitted?.ticket.backpressure?.(on);
+  }
+
   /** `count` tokens relayed to the client now. */
   tokens(count: number): void {
     if (count <= 0) return;

@@ -148,19 +148,27 @@ export class StreamRelay {
     return this.protocol.errorFrames(message) + (this.protocol.terminator ?? DONE_FRAME);
   }
 
-  /** The client went away: the engine request is torn down at once and the row says client_abort. */
-  clientGone(): void {
+  /**
+   * The client went away (or is closed for taking nothing: `reason`): the engine request is torn down at once and
+   * the row says client_abort.
+   */
+  clientGone(reason = "client disconnected"): void {
     if (this.ex.finished) return;
-    this.ex.abort("client", "client disconnected");
+    this.ex.abort("client", reason);
     this.ex.finish(
       {
         status: "client_abort",
         httpStatus: 499,
         ...tokensOf(this.protocol.usage()),
-        error: "client disconnected",
+        error: reason,
       },
       "grouped",
     );
+  }
+
+  /** The writer stopped (true) or went back to (false) reading the engine because the client is not taking bytes. */
+  backpressure(on: boolean): void {
+    this.ex.backpressure(on);
   }
 
   /** Settles once the exchange's ledger row is durable (or failed): the closing frames go out only then. */

@@ -1,20 +1,29 @@
 import { createServer, request, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { type AddressInfo, connect, type Socket } from "node:net";
 import { Readable } from "node:stream";
 import type { Context } from "hono";
 import { afterEach, describe, expect, it } from "vitest";
+import { silentLogger } from "../../log/logger.js";
 import type { Exchange, FinishInput } from "../exchange/exchange.js";
 import type { UpstreamResponse } from "../exchange/upstream-client.js";
 import { OpenAiRelay } from "./openai-relay.js";
 import { streamExchange } from "./sse-writer.js";
+import { WriteTimeout } from "./write-timeout.js";
 
 const chunk = (content: string) =>
   `data: ${JSON.stringify({ id: "c", object: "chat.completion.chunk", created: 1, model: "m", choices: [{ index: 0, delta: { content }, finish_reason: null }] })}\n\n`;
 
 /** The parts of an Exchange the writer and its relay use, recording how it ended. */
 function recordingExchange() {
-  const seen: { finish: FinishInput[]; aborts: string[] } = { finish: [], aborts: [] };
+  const seen = {
+    finish: [] as FinishInput[],
+    aborts: [] as string[],
+    backpressure: [] as boolean[],
+    lastHeldAt: 0,
+    finishedAt: 0,
+  };
   const ex = {
+    id: "ex1",
     finished: false,
     abortCause: null as string | null,
     abortReason: null as string | null,
@@ -22,6 +31,10 @@ function recordingExchange() {
     // The ledger row's commit (group commit); the final byte waits for it.
     settled: Promise.resolve(),
     progress() {},
+    backpressure(on: boolean) {
+      seen.backpressure.push(on);
+      if (on) seen.lastHeldAt = Date.now();
+    },
     tokens() {},
     abort(cause: string, reason: string) {
       if (this.abortCause === null) this.abortCause = cause;
@@ -32,6 +45,7 @@ function recordingExchange() {
     finish(input: FinishInput) {
       if (this.finished) return;
       this.finished = true;
+      seen.finishedAt = Date.now();
       seen.finish.push(input);
     },
   };
@@ -49,10 +63,21 @@ afterEach(async () => {
 });
 
 /** A Node server whose one route writes `body` through streamExchange, on the Node path (bindings present). */
-async function serve(ex: Exchange, body: () => AsyncIterable<Uint8Array>): Promise<number> {
+async function serve(
+  ex: Exchange,
+  body: () => AsyncIterable<Uint8Array>,
+  writeTimeout = new WriteTimeout(60_000, silentLogger()),
+): Promise<number> {
   const server = createServer((incoming, outgoing) => {
     const c = { env: { incoming, outgoing } } as unknown as Context;
-    streamExchange(c, ex, upstreamOf(body()), new OpenAiRelay(100, false), { "x-test": "1" });
+    streamExchange(
+      c,
+      ex,
+      upstreamOf(body()),
+      new OpenAiRelay(1_000_000, false),
+      { "x-test": "1" },
+      writeTimeout,
+    );
   });
   servers.push(server);
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
@@ -112,4 +137,112 @@ describe("streamExchange on the Node path (the SSE writer)", () => {
     expect(seen.aborts).toContain("client");
     expect(seen.finish).toMatchObject([{ status: "client_abort", httpStatus: 499 }]);
   });
+});
+
+/** 64 KiB of content per engine read, until the exchange aborts the upstream request (or `reads` run out). */
+function bigStream(ex: Exchange, kind: "readable" | "iterable", reads = Number.POSITIVE_INFINITY) {
+  const bytes = Buffer.from(chunk("x".repeat(64 * 1024)));
+  let n = 0;
+  const next = () => (ex.upstreamAbort.signal.aborted || n++ >= reads ? null : bytes);
+  if (kind === "readable") {
+    return new Readable({
+      read() {
+        const b = next();
+        this.push(b === null ? Buffer.from("data: [DONE]\n\n") : b);
+        if (b === null) this.push(null);
+      },
+    });
+  }
+  return (async function* () {
+    for (let b = next(); b !== null; b = next()) {
+      yield new Uint8Array(b);
+      await new Promise((r) => setImmediate(r));
+    }
+    yield new TextEncoder().encode("data: [DONE]\n\n");
+  })();
+}
+
+/** A raw client that sends the request, reads the first bytes, then reads nothing. */
+function stalledClient(port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, "127.0.0.1");
+    socket.once("error", reject);
+    socket.on("connect", () => socket.write("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+    socket.once("data", () => {
+      socket.pause();
+      resolve(socket);
+    });
+  });
+}
+
+async function until(what: () => boolean, ms = 5_000): Promise<void> {
+  for (const end = Date.now() + ms; !what(); ) {
+    if (Date.now() > end) throw new Error("timed out");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe("streamExchange with a client that takes nothing (CLIENT_WRITE_TIMEOUT)", () => {
+  for (const kind of ["readable", "iterable"] as const) {
+    it(`${kind} body: the client is closed after the write timeout, the upstream aborted, the row client_abort`, async () => {
+      const { ex, seen } = recordingExchange();
+      const writeTimeout = new WriteTimeout(300, silentLogger());
+      const port = await serve(ex, () => bigStream(ex, kind), writeTimeout);
+      const socket = await stalledClient(port);
+      try {
+        await until(() => seen.finish.length > 0);
+        // Closed while held by the client, only once the client had taken nothing for the whole timeout.
+        expect(seen.backpressure.at(-1)).toBe(true);
+        expect(seen.finishedAt - seen.lastHeldAt).toBeGreaterThanOrEqual(290);
+        expect(seen.aborts).toEqual(["client"]);
+        expect(ex.upstreamAbort.signal.aborted).toBe(true);
+        expect(seen.finish).toMatchObject([
+          {
+            status: "client_abort",
+            httpStatus: 499,
+            error: "the client read too little of the stream in 0.3 s (CLIENT_WRITE_TIMEOUT): closed",
+          },
+        ]);
+        expect(writeTimeout.size).toBe(0);
+        // The server closed the connection: the client reads what was buffered, then the end, without [DONE].
+        const rest = await new Promise<string>((resolve) => {
+          let text = "";
+          socket.on("data", (d) => {
+            text += d.toString("latin1");
+          });
+          socket.on("close", () => resolve(text));
+          socket.resume();
+        });
+        expect(rest).not.toContain("data: [DONE]");
+      } finally {
+        socket.destroy();
+      }
+    });
+
+    it(`${kind} body: a client that is slow but takes bytes within the timeout gets the whole stream`, async () => {
+      const { ex, seen } = recordingExchange();
+      const writeTimeout = new WriteTimeout(1_500, silentLogger());
+      const port = await serve(ex, () => bigStream(ex, kind, 200), writeTimeout);
+      const socket = await stalledClient(port);
+      const text = await new Promise<string>((resolve) => {
+        let out = "";
+        socket.on("data", (d) => {
+          out += d.toString("latin1");
+          if (out.includes("data: [DONE]")) resolve(out);
+        });
+        socket.on("close", () => resolve(out));
+        // Reads in bursts with pauses well inside the timeout.
+        const tick = setInterval(() => (socket.isPaused() ? socket.resume() : socket.pause()), 300);
+        socket.on("close", () => clearInterval(tick));
+        void until(() => out.includes("data: [DONE]"), 30_000).finally(() => clearInterval(tick));
+      });
+      socket.destroy();
+      expect(text).toContain("data: [DONE]");
+      expect(seen.finish).toMatchObject([{ status: "ok", httpStatus: 200 }]);
+      // Every hold was let go again: the ticket is not left marked as held by the client.
+      expect(seen.backpressure.length).toBeGreaterThan(0);
+      expect(seen.backpressure.filter((on) => on).length).toBe(seen.backpressure.filter((on) => !on).length);
+      expect(writeTimeout.size).toBe(0);
+    });
+  }
 });

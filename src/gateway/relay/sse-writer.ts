@@ -6,6 +6,7 @@ import type { Exchange } from "../exchange/exchange.js";
 import type { UpstreamResponse } from "../exchange/upstream-client.js";
 import { nodeBindings } from "../http/node-bindings.js";
 import { type RelayProtocol, relayStream, StreamRelay } from "./relay-stream.js";
+import type { WaitingWrite, WriteTimeout } from "./write-timeout.js";
 
 const SSE_HEADERS = {
   "content-type": "text/event-stream; charset=utf-8",
@@ -16,8 +17,10 @@ const SSE_HEADERS = {
 /**
  * The SSE response of a streamed exchange. Under Node the frames are written straight to the socket: one
  * write per engine read, in the same tick it arrives, with the engine body paused while the client is slow.
- * Under app.request() (tests) the same relay feeds a web ReadableStream. Either way a client that goes away
- * aborts the engine request at once.
+ * What waits for a slow client is bounded: the socket's high-water mark plus one engine read. While paused, the
+ * supervisor's ticket is marked as held by backpressure (not an engine hang), and a client that takes nothing
+ * for CLIENT_WRITE_TIMEOUT is closed. Under app.request() (tests) the same relay feeds a web ReadableStream.
+ * Either way a client that goes away aborts the engine request at once.
  */
 export function streamExchange(
   c: Context,
@@ -25,32 +28,44 @@ export function streamExchange(
   upstream: UpstreamResponse,
   protocol: RelayProtocol,
   headers: Record<string, string>,
+  writeTimeout: WriteTimeout,
 ): Response {
   const node = nodeBindings(c);
   if (node === null) return webSseResponse(ex, upstream, protocol, headers);
-  writeSse(node.outgoing, new StreamRelay(ex, protocol, 200), upstream.body, headers);
+  const relay = new StreamRelay(ex, protocol, 200);
+  node.outgoing.writeHead(200, { ...SSE_HEADERS, ...headers });
+  // Headers go out now, as they did before the first frame: clients see the stream open at once.
+  node.outgoing.flushHeaders();
+  const writer = { outgoing: node.outgoing, relay, writeTimeout, requestId: ex.id };
+  if (upstream.body instanceof Readable) relayReadable(writer, upstream.body);
+  else void relayIterable(writer, upstream.body);
   return RESPONSE_ALREADY_SENT;
 }
 
-function writeSse(
-  outgoing: ServerResponse,
-  relay: StreamRelay,
-  body: AsyncIterable<Uint8Array>,
-  headers: Record<string, string>,
-): void {
-  outgoing.writeHead(200, { ...SSE_HEADERS, ...headers });
-  // Headers go out now, as they did before the first frame: clients see the stream open at once.
-  outgoing.flushHeaders();
-  if (body instanceof Readable) relayReadable(outgoing, relay, body);
-  else void relayIterable(outgoing, relay, body);
+interface Writer {
+  outgoing: ServerResponse;
+  relay: StreamRelay;
+  writeTimeout: WriteTimeout;
+  requestId: string;
 }
 
 /** The undici body: event-driven, no promise per read. */
-function relayReadable(outgoing: ServerResponse, relay: StreamRelay, body: Readable): void {
+function relayReadable({ outgoing, relay, writeTimeout, requestId }: Writer, body: Readable): void {
   let over = false;
+  let paused = false;
+  const waiting: WaitingWrite = {
+    since: 0,
+    requestId,
+    expire: () => {
+      relay.clientGone(writeTimeout.reason);
+      end(null);
+      outgoing.destroy();
+    },
+  };
   const end = (tail: string | null) => {
     if (over) return;
     over = true;
+    if (paused) writeTimeout.done(waiting);
     body.off("data", onData);
     body.off("end", onEnd);
     body.off("error", onError);
@@ -71,10 +86,21 @@ function relayReadable(outgoing: ServerResponse, relay: StreamRelay, body: Reada
       end(relay.fail(err));
       return;
     }
-    if (out.length > 0 && !outgoing.write(out) && relay.ended === null) body.pause();
+    if (out.length > 0 && !outgoing.write(out) && relay.ended === null) {
+      body.pause();
+      paused = true;
+      relay.backpressure(true);
+      writeTimeout.wait(waiting);
+    }
     if (relay.ended !== null) end(relay.complete());
   };
-  const onDrain = () => body.resume();
+  const onDrain = () => {
+    if (!paused) return;
+    paused = false;
+    writeTimeout.done(waiting);
+    relay.backpressure(false);
+    body.resume();
+  };
   const onEnd = () => end(relay.complete());
   const onError = (err: unknown) => end(relay.fail(err));
   const onClose = () => {
@@ -91,19 +117,35 @@ function relayReadable(outgoing: ServerResponse, relay: StreamRelay, body: Reada
 
 /** Any other body (scripted engines in tests): the same relay, one read at a time. */
 async function relayIterable(
-  outgoing: ServerResponse,
-  relay: StreamRelay,
+  { outgoing, relay, writeTimeout, requestId }: Writer,
   body: AsyncIterable<Uint8Array>,
 ): Promise<void> {
   const onClose = () => {
     if (!outgoing.writableFinished) relay.clientGone();
   };
   outgoing.on("close", onClose);
+  let expired = false;
+  const waiting: WaitingWrite = {
+    since: 0,
+    requestId,
+    expire: () => {
+      expired = true;
+      relay.clientGone(writeTimeout.reason);
+      outgoing.destroy();
+    },
+  };
   let tail: string | null;
   try {
     for await (const bytes of body) {
       const out = relay.push(bytes);
-      if (out.length > 0 && !outgoing.write(out) && relay.ended === null) await drained(outgoing);
+      if (out.length > 0 && !outgoing.write(out) && relay.ended === null) {
+        relay.backpressure(true);
+        writeTimeout.wait(waiting);
+        await drained(outgoing);
+        if (expired) break;
+        writeTimeout.done(waiting);
+        relay.backpressure(false);
+      }
       if (relay.ended !== null) break;
     }
     tail = relay.complete();

@@ -50,7 +50,7 @@ export function registerLlm(app: Hono, deps: RouteDeps): void {
       request.max_tokens,
     );
     if (request.stream) {
-      return streamExchange(c, ex, answer, relay, quoteHeaders(ex));
+      return streamExchange(c, ex, answer, relay, quoteHeaders(ex), deps.writeTimeout);
     }
     // The frames are for streaming clients; the relay assembles the JSON response from the same chunks.
     await drainRelay(ex, answer, relay, 502);

@@ -59,7 +59,7 @@ export function registerOpenAiGeneration(app: Hono, deps: RouteDeps, spec: Gener
     const answer = await callEngine(c, ex, deps, engineBody(request), spec.path);
     if (isRefusal(answer)) return refusalResponse(answer);
     const relay = new OpenAiRelay(maxTokens, request.includeUsage, spec.kind);
-    if (request.stream) return streamExchange(c, ex, answer, relay, quoteHeaders(ex));
+    if (request.stream) return streamExchange(c, ex, answer, relay, quoteHeaders(ex), deps.writeTimeout);
     if (needsEngineJson(request.body)) return engineJsonAnswer(c, ex, deps, answer, maxTokens);
 
     const assembler = new AnswerAssembler(spec.kind, deps.config.modelId, deps.clock);

@@ -34,7 +34,7 @@ export function registerResponses(app: Hono, deps: RouteDeps): void {
       throw errors.engineFailed(`HTTP ${answer.engineStatus}: ${answer.message}`);
     }
     const relay = new ResponsesRelay(maxTokens);
-    if (request.stream) return streamExchange(c, ex, answer, relay, quoteHeaders(ex));
+    if (request.stream) return streamExchange(c, ex, answer, relay, quoteHeaders(ex), deps.writeTimeout);
 
     await drainRelay(ex, answer, relay, 502); // the terminal event carries the whole response
     if (ex.outcome === "client_abort") throw clientGone();

@@ -83,6 +83,14 @@ export class AdmissionHost {
     for (const id of ids) held.get(id)?.request.ticket.progress();
   }
 
+  /** The worker stopped (held) or resumed reading these tickets' engine streams for slow clients. */
+  backpressure(worker: number, heldIds: readonly number[], resumedIds: readonly number[]): void {
+    const held = this.workers.get(worker)?.held;
+    if (!held) return;
+    for (const id of heldIds) held.get(id)?.request.ticket.backpressure?.(true);
+    for (const id of resumedIds) held.get(id)?.request.ticket.backpressure?.(false);
+  }
+
   /** A worker exited: every slot it held or waited for is given back. */
   dropWorker(worker: number): void {
     const slots = this.workers.get(worker);

@@ -1,8 +1,9 @@
 // The worker's side of the engines (GATEWAY_WORKERS > 1): the routes see the usual SupervisorView and
 // AdmissionPort, but every slot is asked of the primary, whose one Admission counts the requests of all workers,
 // so no replica ever gets more than its MAX_NUM_SEQS (plus its share of QUEUE_SIZE) however many workers serve.
-// The primary's state arrives as a view (pushed on every change); tickets' progress goes back in batches
-// for the hang watchdog, and an engine's death comes back as an abort of the tickets it held.
+// The primary's state arrives as a view (pushed on every change); tickets' progress, and whether a slow client
+// holds them (backpressure), go back in batches for the hang watchdog, and an engine's death comes back as an
+// abort of the tickets it held.
 
 import type { AdmissionPort, AdmittedRequest } from "../../gateway/exchange/admission.js";
 import { GatewayError } from "../../gateway/http/gateway-error.js";
@@ -16,7 +17,7 @@ import type {
 } from "../../supervisor/types.js";
 import type { EnginesView, FromWorker, WireGatewayError } from "./worker-messages.js";
 
-/** How often a worker tells the primary which tickets made progress (the hang watchdog counts in seconds). */
+/** How often a worker tells the primary which tickets made progress or changed hold (the hang watchdog counts in seconds). */
 export const PROGRESS_FLUSH_MS = 100;
 
 interface Waiting {
@@ -30,6 +31,8 @@ export class RemoteEngines implements SupervisorView {
   private readonly waiting = new Map<number, Waiting>();
   private readonly held = new Map<number, RemoteTicket>();
   private progressed = new Set<number>();
+  /** Tickets whose hold by a slow client changed since the last flush: the latest state of each. */
+  private pressure = new Map<number, boolean>();
   private progressTimer: NodeJS.Timeout | null = null;
   private readonly listeners = new Set<(event: SupervisorEvent) => void>();
   /** Why the primary can no longer be asked (set once its channel closed). */
@@ -186,9 +189,13 @@ export class RemoteEngines implements SupervisorView {
   /** @internal */
   ticketProgress(id: number): void {
     this.progressed.add(id);
-    if (this.progressTimer) return;
-    this.progressTimer = setTimeout(() => this.flushProgress(), PROGRESS_FLUSH_MS);
-    this.progressTimer.unref();
+    this.flushSoon();
+  }
+
+  /** @internal */
+  ticketBackpressure(id: number, on: boolean): void {
+    this.pressure.set(id, on);
+    this.flushSoon();
   }
 
   /** @internal */
@@ -200,15 +207,30 @@ export class RemoteEngines implements SupervisorView {
   ticketEnded(id: number): void {
     if (!this.held.delete(id)) return;
     this.progressed.delete(id);
+    this.pressure.delete(id);
     this.post({ t: "release", id });
+  }
+
+  private flushSoon(): void {
+    if (this.progressTimer) return;
+    this.progressTimer = setTimeout(() => this.flushProgress(), PROGRESS_FLUSH_MS);
+    this.progressTimer.unref();
   }
 
   private flushProgress(): void {
     this.progressTimer = null;
-    if (this.progressed.size === 0) return;
-    const ids = [...this.progressed];
-    this.progressed = new Set();
-    this.post({ t: "progress", ids });
+    if (this.progressed.size > 0) {
+      const ids = [...this.progressed];
+      this.progressed = new Set();
+      this.post({ t: "progress", ids });
+    }
+    if (this.pressure.size > 0) {
+      const held: number[] = [];
+      const resumed: number[] = [];
+      for (const [id, on] of this.pressure) (on ? held : resumed).push(id);
+      this.pressure = new Map();
+      this.post({ t: "backpressure", held, resumed });
+    }
   }
 }
 
@@ -228,6 +250,10 @@ class RemoteTicket implements RequestTicket {
 
   progress(): void {
     if (!this.ended) this.owner.ticketProgress(this.id);
+  }
+
+  backpressure(on: boolean): void {
+    if (!this.ended) this.owner.ticketBackpressure(this.id, on);
   }
 
   failed(): void {

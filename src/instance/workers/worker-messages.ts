@@ -64,6 +64,7 @@ export type FromWorker =
   | { t: "failed"; id: number }
   | { t: "release"; id: number }
   | { t: "progress"; ids: number[] }
+  | { t: "backpressure"; held: number[]; resumed: number[] } // tickets a slow client now holds, or let go
   | { t: "totals"; totals: SessionTotals }
   | { t: "metrics-request"; id: number }
   | { t: "session-check"; id: number; headers: LivepeerHeaders }

@@ -209,6 +209,9 @@ export class WorkerPool {
       case "progress":
         this.host.progress(id, message.ids);
         return;
+      case "backpressure":
+        this.host.backpressure(id, message.held, message.resumed);
+        return;
       case "totals":
         member.totals = message.totals;
         return;

@@ -9,6 +9,8 @@ export class FakeReplica implements ReplicaSupervisor {
   private readonly events = new SupervisorEvents(createLogger({ level: "error" }));
   /** The tickets in flight. */
   readonly live = new Set<AbortController>();
+  /** Each backpressure(on) its tickets were told, in order. */
+  readonly backpressure: boolean[] = [];
   generation = 1;
   constructor(
     readonly index: number,
@@ -41,6 +43,9 @@ export class FakeReplica implements ReplicaSupervisor {
       endpoint: { baseUrl, apiKey: "k", generation: this.generation, replica: this.index },
       signal: controller.signal,
       progress() {},
+      backpressure: (on) => {
+        this.backpressure.push(on);
+      },
       end: () => {
         this.live.delete(controller);
       },

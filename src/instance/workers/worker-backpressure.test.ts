@@ -1,0 +1,103 @@
+// GATEWAY_WORKERS > 1: a worker's relay holds an engine stream for a slow client; the hang watchdog runs in the
+// primary, so the hold must cross the IPC channel with the progress (remote-engines.ts → admission-host.ts).
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { StaticSupervisor } from "../../../test/helpers/static-supervisor.js";
+import { Admission, type AdmittedRequest } from "../../gateway/exchange/admission.js";
+import { FakeClock } from "../../supervisor/clock.js";
+import { RequestTickets } from "../../supervisor/request-tickets.js";
+import type { RequestTicket } from "../../supervisor/types.js";
+import { AdmissionHost } from "./admission-host.js";
+import { enginesView } from "./engines-view.js";
+import { PROGRESS_FLUSH_MS, RemoteEngines } from "./remote-engines.js";
+import type { FromWorker, ToWorker } from "./worker-messages.js";
+
+const ENDPOINT = { baseUrl: "http://127.0.0.1:1", apiKey: "k", generation: 1 };
+
+/** The primary's tickets are the supervisor's own (request-tickets.ts), so the watchdog's view can be read. */
+class TicketSupervisor extends StaticSupervisor {
+  readonly clock = new FakeClock();
+  readonly tickets = new RequestTickets(this.clock);
+
+  override admit(): RequestTicket | null {
+    return this.state === "ready" ? this.tickets.issue(this.endpoint) : null;
+  }
+}
+
+function primaryAndWorker() {
+  const supervisor = new TicketSupervisor(ENDPOINT);
+  const admission = new Admission(supervisor, 4, 0);
+  const toWorker: ToWorker[] = [];
+  const host = new AdmissionHost(admission, (_worker, message) => toWorker.push(message));
+  const sent: FromWorker[] = [];
+  const remote = new RemoteEngines(enginesView(supervisor, admission), (message) => {
+    sent.push(message);
+    if (message.t === "acquire") host.acquire(1, message.id);
+    else if (message.t === "release") host.release(1, message.id);
+    else if (message.t === "progress") host.progress(1, message.ids);
+    else if (message.t === "backpressure") host.backpressure(1, message.held, message.resumed);
+  });
+  const admit = async (): Promise<AdmittedRequest> => {
+    const pending = remote.admission.acquire();
+    await vi.waitFor(() => expect(toWorker.some((m) => m.t === "granted")).toBe(true));
+    const granted = toWorker.splice(0).find((m) => m.t === "granted");
+    if (granted?.t !== "granted") throw new Error("not granted");
+    remote.granted(granted.id, granted.endpoint);
+    return pending;
+  };
+  return { supervisor, remote, sent, admit };
+}
+
+beforeEach(() => {
+  vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe("backpressure across HTTP workers", () => {
+  it("a stream a worker holds for its slow client is not waited on by the primary's watchdog, until it is let go", async () => {
+    const { supervisor, sent, admit } = primaryAndWorker();
+    const request = await admit();
+    expect(supervisor.tickets.awaited()).toBe(1);
+
+    request.ticket.backpressure?.(true);
+    vi.advanceTimersByTime(PROGRESS_FLUSH_MS);
+    expect(sent.filter((m) => m.t === "backpressure")).toEqual([
+      { t: "backpressure", held: [1], resumed: [] },
+    ]);
+    expect(supervisor.tickets.awaited()).toBe(0);
+    await supervisor.clock.advance(120_000);
+    expect(supervisor.tickets.stalledFor()).toBeNull();
+
+    request.ticket.backpressure?.(false);
+    vi.advanceTimersByTime(PROGRESS_FLUSH_MS);
+    expect(supervisor.tickets.awaited()).toBe(1);
+    expect(supervisor.tickets.stalledFor()).toBe(0);
+    request.release();
+    expect(supervisor.tickets.size).toBe(0);
+  });
+
+  it("sends only the latest hold of each ticket per flush, with its progress, and nothing for a ticket that ended", async () => {
+    const { supervisor, sent, admit } = primaryAndWorker();
+    const a = await admit();
+    const b = await admit();
+    a.ticket.backpressure?.(true);
+    a.ticket.progress();
+    a.ticket.backpressure?.(false);
+    b.ticket.backpressure?.(true);
+    vi.advanceTimersByTime(PROGRESS_FLUSH_MS);
+    expect(sent.slice(-2)).toEqual([
+      { t: "progress", ids: [1] },
+      { t: "backpressure", held: [2], resumed: [1] },
+    ]);
+    expect(supervisor.tickets.awaited()).toBe(1);
+
+    a.ticket.backpressure?.(true);
+    a.release();
+    vi.advanceTimersByTime(PROGRESS_FLUSH_MS);
+    expect(sent.at(-1)).toEqual({ t: "release", id: 1 });
+    expect(supervisor.tickets.size).toBe(1);
+    expect(supervisor.tickets.awaited()).toBe(0);
+    b.release();
+  });
+});
