@@ -88,7 +88,7 @@ it("retained heap stays within 5 MiB over 1,000 mid-stream disconnects and 3,000
       let seen = "";
       socket.on("connect", () =>
         socket.write(
-          `POST ${route} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+          `POST ${route} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
         ),
       );
       socket.on("data", (d) => {
