@@ -109,7 +109,9 @@ describe("llm-runner CLI, end to end (built binary, simulator engine, process dr
         model: "meta-llama/Meta-Llama-3.1-8B-Instruct",
         stream: true,
         max_tokens: 30,
-        messages: [{ role: "user", content: "one two three four five six seven eight nine ten eleven twelve" }],
+        messages: [
+          { role: "user", content: "one two three four five six seven eight nine ten eleven twelve" },
+        ],
       }),
     });
     expect(res.statusCode).toBe(200);

@@ -171,12 +171,16 @@ describe("DockerDriver with Podman and the sim image", () => {
     const handle = await startEngine(d, rec.spec(["--sim-itl-ms", "200", "--shutdown-timeout", "30"]));
     await rec.until("ready", () => rec.events.some((e) => e.event === "ready"));
     const inspected = await docker.getContainer(handle.id).inspect();
-    expect(inspected.Config.StopTimeout).toBe(40);
+    expect((inspected.Config as { StopTimeout?: number }).StopTimeout).toBe(40);
 
     const res = await fetch(`${handle.baseUrl}/v1/chat/completions`, {
       method: "POST",
       headers: { "content-type": "application/json", authorization: `Bearer ${API_KEY}` },
-      body: JSON.stringify({ model: MODEL, stream: true, messages: [{ role: "user", content: "a b c d e f g h" }] }),
+      body: JSON.stringify({
+        model: MODEL,
+        stream: true,
+        messages: [{ role: "user", content: "a b c d e f g h" }],
+      }),
     });
     expect(res.status).toBe(200);
     const body = res.text().catch(() => "");

@@ -113,7 +113,11 @@ describe("ProcessDriver (real simulator processes)", () => {
     const res = await request(`${h.baseUrl}/v1/chat/completions`, {
       method: "POST",
       headers: { authorization: "Bearer k-123", "content-type": "application/json" },
-      body: JSON.stringify({ model: "test-model", stream: true, messages: [{ role: "user", content: "a b c d e f" }] }),
+      body: JSON.stringify({
+        model: "test-model",
+        stream: true,
+        messages: [{ role: "user", content: "a b c d e f" }],
+      }),
     });
     expect(res.statusCode).toBe(200);
     const body = res.body.text();
@@ -131,7 +135,11 @@ describe("ProcessDriver (real simulator processes)", () => {
     const res2 = await request(`${h2.baseUrl}/v1/chat/completions`, {
       method: "POST",
       headers: { authorization: "Bearer k-123", "content-type": "application/json" },
-      body: JSON.stringify({ model: "test-model", stream: true, messages: [{ role: "user", content: "a b c d e f" }] }),
+      body: JSON.stringify({
+        model: "test-model",
+        stream: true,
+        messages: [{ role: "user", content: "a b c d e f" }],
+      }),
     });
     const drained = h2.stop(30_000);
     await new Promise((r) => setTimeout(r, 300));
