@@ -96,6 +96,37 @@ describe("llm-runner CLI, end to end (built binary, simulator engine, process dr
     expect(after.stderr).toContain("not running");
   });
 
+  // Issue 24: vLLM >= 0.18 drains on SIGTERM for --shutdown-timeout (vllm-project/vllm#36666); the runner passes
+  // it (DRAIN_TIMEOUT + 1 s) and signals the engine as its own drain begins, so the engine finishes the stream too.
+  it("stop with a stream in flight: the engine drains it to the end, then exits, and the client gets it all", async () => {
+    const { env, url, home } = await simEnv({ SIM_ITL_MS: "100", DRAIN_TIMEOUT: "20" });
+    const started = await runCli(["start", "--detach"], env);
+    expect(started.code, started.stderr).toBe(0);
+    const res = await request(`${url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: "Bearer test-token" },
+      body: JSON.stringify({
+        model: "meta-llama/Meta-Llama-3.1-8B-Instruct",
+        stream: true,
+        max_tokens: 30,
+        messages: [
+          { role: "user", content: "one two three four five six seven eight nine ten eleven twelve" },
+        ],
+      }),
+    });
+    expect(res.statusCode).toBe(200);
+    const body = res.body.text();
+    await new Promise((r) => setTimeout(r, 300));
+    const stopped = await runCli(["stop"], env);
+    expect(stopped.code, stopped.stderr).toBe(0);
+    const text = await body;
+    expect(text).toContain("data: [DONE]");
+    expect(text).toContain("twelve");
+    const engineLog = readFileSync(join(home, "engine.log"), "utf8");
+    expect(engineLog).toContain("refusing new requests, finishing 1 in-flight request(s) for up to 21 s");
+    expect(engineLog).toContain("every in-flight request finished");
+  });
+
   it("a kill -9 of the runner leaves its engine; the next start removes that orphan", async () => {
     const { env, home } = await simEnv();
     expect((await runCli(["start", "--detach"], env)).code).toBe(0);

@@ -45,9 +45,11 @@ function driver(
     pullTimeoutMs?: number;
     modelDir?: string;
     modelDirReadOnly?: boolean;
+    stopTimeoutMs?: number;
   } = {},
 ) {
   return new DockerDriver({
+    ...(options.stopTimeoutMs === undefined ? {} : { stopTimeoutMs: options.stopTimeoutMs }),
     docker,
     image: options.image ?? SIM_IMAGE,
     gpuIds: "all",
@@ -158,6 +160,39 @@ describe("DockerDriver with Podman and the sim image", () => {
     await handle.stop(5_000);
     await expect(handle.exited).resolves.toMatchObject({ signal: null });
     await handle.stop(5_000); // idempotent
+    expect(await listOwnedContainers(docker, OWNER)).toEqual([]);
+  });
+
+  // vLLM's --shutdown-timeout drain (vllm-project/vllm#36666) must not be cut by `docker stop`'s default 10 s, nor
+  // by a second SIGTERM; a forced stop still kills at once.
+  it("gives a draining engine its stop timeout, signals it once, and a stop(0) kills it at once", async () => {
+    const rec = new Recorder();
+    const d = driver({ stopTimeoutMs: 40_000 });
+    const handle = await startEngine(d, rec.spec(["--sim-itl-ms", "200", "--shutdown-timeout", "30"]));
+    await rec.until("ready", () => rec.events.some((e) => e.event === "ready"));
+    const inspected = await docker.getContainer(handle.id).inspect();
+    expect((inspected.Config as { StopTimeout?: number }).StopTimeout).toBe(40);
+
+    const res = await fetch(`${handle.baseUrl}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${API_KEY}` },
+      body: JSON.stringify({
+        model: MODEL,
+        stream: true,
+        messages: [{ role: "user", content: "a b c d e f g h" }],
+      }),
+    });
+    expect(res.status).toBe(200);
+    const body = res.text().catch(() => "");
+    const draining = handle.stop(30_000);
+    await rec.until("drain", () => rec.logs.some((l) => l.line.includes("refusing new requests")));
+    void handle.stop(20_000);
+    const started = Date.now();
+    await handle.stop(0);
+    await draining;
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(await body).not.toContain("[DONE]");
+    expect(rec.logs.filter((l) => l.line.includes("refusing new requests"))).toHaveLength(1);
     expect(await listOwnedContainers(docker, OWNER)).toEqual([]);
   });
 

@@ -103,6 +103,54 @@ describe("ProcessDriver (real simulator processes)", () => {
     expect(readdirSync(join(home, "engines"))).toEqual([]);
   });
 
+  // vLLM's --shutdown-timeout drain (vllm-project/vllm#36666) lasts while the first SIGTERM is honoured; a second
+  // one would cut it short, so a later stop never signals again and only brings the SIGKILL forward.
+  it("drains a stream inside the engine on stop, signals SIGTERM once, and a stop(0) kills at once", async () => {
+    const d = driver(tempHome());
+    const { spec: s, events, logs } = spec(["--sim-itl-ms", "200", "--shutdown-timeout", "30"]);
+    const h = await startTracked(d, s);
+    await waitUntil(() => events.some((e) => e.event === "ready"));
+    const res = await request(`${h.baseUrl}/v1/chat/completions`, {
+      method: "POST",
+      headers: { authorization: "Bearer k-123", "content-type": "application/json" },
+      body: JSON.stringify({
+        model: "test-model",
+        stream: true,
+        messages: [{ role: "user", content: "a b c d e f" }],
+      }),
+    });
+    expect(res.statusCode).toBe(200);
+    const body = res.body.text();
+    const stopping = h.stop(30_000);
+    await waitUntil(() => logs.some((l) => l.includes("refusing new requests")));
+    void h.stop(20_000); // a later, longer stop: no second SIGTERM
+    expect(await body).toContain("data: [DONE]");
+    await stopping;
+    expect(await h.exited).toMatchObject({ code: 0 });
+    expect(logs.filter((l) => l.includes("refusing new requests"))).toHaveLength(1);
+
+    const { spec: s2, events: events2 } = spec(["--sim-itl-ms", "200", "--shutdown-timeout", "30"]);
+    const h2 = await startTracked(d, s2);
+    await waitUntil(() => events2.some((e) => e.event === "ready"));
+    const res2 = await request(`${h2.baseUrl}/v1/chat/completions`, {
+      method: "POST",
+      headers: { authorization: "Bearer k-123", "content-type": "application/json" },
+      body: JSON.stringify({
+        model: "test-model",
+        stream: true,
+        messages: [{ role: "user", content: "a b c d e f" }],
+      }),
+    });
+    const drained = h2.stop(30_000);
+    await new Promise((r) => setTimeout(r, 300));
+    const started = Date.now();
+    await h2.stop(0);
+    await drained;
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(await h2.exited).toEqual({ code: null, signal: "SIGKILL" });
+    await res2.body.text().catch(() => "");
+  });
+
   it("reports a fatal start with its reason and a non-zero exit", async () => {
     const d = driver(tempHome());
     const { spec: s, events } = spec(["--sim-fail-start", "cuda_oom", "--sim-load-seconds", "0.3"]);

@@ -3,4 +3,4 @@
 __version__ = "0.1.0"
 
 # The vLLM release the production image pins (Dockerfile.gpu) and the simulator imitates.
-VLLM_VERSION = "0.10.1.1"
+VLLM_VERSION = "0.33.0"

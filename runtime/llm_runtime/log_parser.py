@@ -9,6 +9,7 @@ fixes in log_hints.py.
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from typing import Any
 
@@ -20,21 +21,55 @@ from .log_rules import (
     CUDA_GRAPHS,
     DIED_SERVING,
     EXCEPTION_IN_LINE,
+    ELIDED,
     EXCEPTION_LINE,
     FAILED_SUMMARY,
+    FRAME,
     HEADER,
+    KNOWN_CAUSE_RANK,
     MILESTONES,
     PREFIX,
+    RAISE_CALL,
     READY,
     REPO_IDS,
     RULES,
     SERVED,
     SHARDS,
     SOURCE_LINE,
+    STRING_PIECE,
     UVICORN,
+    Rule,
 )
 
 _MAX_DETAIL = 600
+_PLACEHOLDER = re.compile(r"\{[^{}]*\}")
+
+
+class _RaiseStatement:
+    """A traceback's `raise Name("literal" …` statement, read piece by piece while its string literals go on."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.pieces: list[str] = []
+        self.open = True  # the call's parenthesis is not closed yet: more pieces may follow
+
+    def add(self, text: str) -> bool:
+        """Reads one piece of the statement; False when the text is not a string literal of it."""
+        if ELIDED.match(text):
+            self.pieces.append("…")
+            return True
+        m = STRING_PIECE.match(text)
+        if not m:
+            return False
+        prefix, _quote, body, closing = m.groups()
+        # An f-string's {expressions} are code, not text: the exception line, when it comes, has their values.
+        self.pieces.append(_PLACEHOLDER.sub("…", body) if "f" in prefix.lower() else body)
+        self.open = not closing
+        return True
+
+    @property
+    def message(self) -> str:
+        return f"{self.name}: {''.join(self.pieces).strip()}"
 
 
 def strip_line(raw: str) -> str:
@@ -63,6 +98,9 @@ class VllmLogParser:
         self._repo: str | None = None
         self._bad_token = False
         self._died_serving = False
+        self._frame_source = False  # the next line is a traceback frame's source line
+        self._raising: _RaiseStatement | None = None  # a `raise` whose string literal may go on over the next lines
+        self._best_raise: _RaiseStatement | None = None  # the statement that gave _best, while its text grows
 
     def feed(self, raw: str) -> list[dict[str, Any]]:
         message = strip_line(raw)
@@ -77,6 +115,7 @@ class VllmLogParser:
                 self.ready = True
                 if READY.match(message):
                     self._best = None  # causes seen before a good start are not why it dies later
+                    self._best_raise = None
                 events.append(lifecycle.ready(message.strip()))
                 return events
         self._rank_cause(message)
@@ -127,7 +166,7 @@ class VllmLogParser:
             self._died_serving = True
 
     def _rank_cause(self, message: str) -> None:
-        if FAILED_SUMMARY.search(message) or SOURCE_LINE.match(message):
+        if self._read_source(message) or FAILED_SUMMARY.search(message) or SOURCE_LINE.match(message):
             return
         for rule in RULES:
             m = rule.pattern.search(message)
@@ -136,11 +175,48 @@ class VllmLogParser:
             exception = EXCEPTION_IN_LINE.search(message)
             score = (rule.rank, bool(EXCEPTION_LINE.match(message)))
             if self._best is None or score > self._best[0]:
-                if rule.detail:
-                    detail = rule.detail(m, message)
-                else:
-                    detail = (exception.group(1) if exception else message).strip()
-                self._best = (score, rule.reason, detail)
+                self._best = (score, rule.reason, _detail(rule, m, message, exception))
+                self._best_raise = None
+            return
+
+    def _read_source(self, message: str) -> bool:
+        """Reads traceback source lines: True when the line is source (a frame's line, a `raise` statement and the
+        string literals that continue it), which never counts as a message except the literal a `raise` passes."""
+        statement = self._raising
+        if statement is not None and statement.open:
+            if statement.add(message):
+                self._rank_raise(statement)
+                return True
+        self._raising = None
+        frame_source, self._frame_source = self._frame_source, bool(FRAME.match(message))
+        if self._frame_source:
+            return True
+        m = RAISE_CALL.match(message)
+        if m:
+            statement = _RaiseStatement(m.group(1))
+            rest = m.group(2).strip()
+            if not rest or statement.add(rest):
+                self._raising = statement
+                self._rank_raise(statement)
+            return True
+        # A frame's source line quotes whatever the code holds (an `if "…" in str(err)`), but an exception line
+        # may stand there when the frame has no source to show.
+        return frame_source and not EXCEPTION_LINE.match(message)
+
+    def _rank_raise(self, statement: _RaiseStatement) -> None:
+        """A `raise` of a known failure's text counts as that failure; its exception line, when it comes, has the
+        same rank and wins the tie (the values of the message are there)."""
+        message = statement.message
+        for rule in RULES:
+            if rule.rank < KNOWN_CAUSE_RANK:
+                continue
+            m = rule.pattern.search(message)
+            if not m:
+                continue
+            score = (rule.rank, False)
+            if self._best is None or score > self._best[0] or self._best_raise is statement:
+                self._best = (score, rule.reason, _detail(rule, m, message, EXCEPTION_IN_LINE.search(message)))
+                self._best_raise = statement
             return
 
     def _loading(self, message: str) -> list[dict[str, Any]]:
@@ -166,3 +242,9 @@ class VllmLogParser:
         if progress is not None:
             self.progress = progress
         return [lifecycle.loading(self.progress, detail)]
+
+
+def _detail(rule: Rule, m: re.Match[str], message: str, exception: re.Match[str] | None) -> str:
+    if rule.detail:
+        return rule.detail(m, message)
+    return (exception.group(1) if exception else message).strip()

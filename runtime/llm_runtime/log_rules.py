@@ -47,6 +47,19 @@ FAILED_SUMMARY = re.compile(r"Engine core initialization failed")
 # Traceback source lines and code continuation lines: they quote an error's text but are not the message.
 SOURCE_LINE = re.compile(r"""^\s*(?:raise\b|return\b|File "|f?["']|[~^]+\s*$)""")
 EXCEPTION_LINE = re.compile(r"^\s*(?:[A-Za-z_]\w*\.)*[A-Z]\w*(?:Error|Exception): .+")
+# A traceback frame's header; the line after it is that frame's source, never a message.
+FRAME = re.compile(r'^\s*File "[^"]*", line \d+')
+# The statement that raised, when its exception's text is a string literal: `raise ValueError("No available …"`
+# (group 2: what follows the parenthesis). Python 3.13 prints the whole statement, so the literal may go on over the
+# next lines; an excerpt cut before the final `ValueError: …` line still names the failure here.
+RAISE_CALL = re.compile(r"^\s*raise\s+((?:[A-Za-z_]\w*\.)*[A-Z]\w*(?:Error|Exception))\((.*)$")
+# One string literal of that statement (implicit concatenation puts one on each line), maybe closing the call.
+STRING_PIECE = re.compile(r"""^\s*([rRfF]{0,2})(["'])(.*?)\2\s*(\)?)\s*$""")
+# Python 3.13's "...<3 lines>..." where it leaves out the middle of a long statement.
+ELIDED = re.compile(r"^\s*\.\.\.<\d+ lines?>\.\.\.\s*$")
+# A rule this strong names the failure itself; weaker ones (an exception's name, a pointer) say nothing when read
+# from a `raise` statement.
+KNOWN_CAUSE_RANK = 2
 # An exception after other text (a CI timestamp, a wrapper's prefix): the detail starts at the exception's name.
 EXCEPTION_IN_LINE = re.compile(r"(?:^|\s)((?:[A-Za-z_]\w*\.)*[A-Z]\w*(?:Error|Exception): .+)")
 # Where a Hugging Face repo id shows up in download errors (the id is what the operator has to check).

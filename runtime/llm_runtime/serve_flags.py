@@ -74,13 +74,15 @@ SERVE_FLAGS: frozenset[str] = frozenset(
         "--enable-offline-docs", "--enable-flash-late-interaction", "--no-enable-per-request-metrics",
         "--no-enable-log-deltas", "--no-cohere-is-reasoning-model", "--no-enable-offline-docs",
         "--no-enable-flash-late-interaction",
+        # Drain on SIGTERM (EngineArgs.shutdown_timeout, vLLM 0.18+)
+        "--shutdown-timeout",
     )
 )
 
 # Flags seen only in newer vLLM releases; accepted too, since an operator may pass them through.
 NEWER_SERVE_FLAGS: frozenset[str] = frozenset(
     (
-        "--shutdown-timeout", "--fail-on-environ-validation", "--gdn-prefill-backend", "--max-num-queued-reqs",
+        "--fail-on-environ-validation", "--gdn-prefill-backend", "--max-num-queued-reqs",
         "--max-num-queued-tokens", "--kv-cache-metrics-sample", "--nnodes",
     )
 )

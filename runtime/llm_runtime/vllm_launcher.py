@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import threading
+import time
+import urllib.request
 from collections.abc import Callable, Mapping, Sequence
+from importlib import metadata
 from typing import IO
 
 from . import __version__, lifecycle
@@ -46,6 +50,63 @@ def _handle(line: str, out: IO[str], emitter: lifecycle.Emitter, parser: VllmLog
         emitter.emit(event)
 
 
+# vLLM drains on SIGTERM with --shutdown-timeout from 0.18 on (vllm-project/vllm#36666); older releases refuse the
+# flag and abort in-flight requests on SIGTERM.
+DRAIN_FLAG = "--shutdown-timeout"
+DRAIN_SINCE = (0, 18)
+_RUNNING = re.compile(r"^vllm:num_requests_(?:running|waiting)\{[^}]*\} ([0-9.eE+]+)$", re.M)
+
+
+def installed_vllm() -> str | None:
+    """The vLLM release installed beside this interpreter (the engine image's), or None when unknown."""
+    try:
+        return metadata.version("vllm")
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _older_than(version: str, since: tuple[int, int]) -> bool:
+    m = re.match(r"(\d+)\.(\d+)", version)
+    return bool(m) and (int(m.group(1)), int(m.group(2))) < since
+
+
+def _without_flag(args: Sequence[str], flag: str) -> tuple[list[str], str | None]:
+    out: list[str] = []
+    value: str | None = None
+    it = iter(args)
+    for arg in it:
+        if arg == flag:
+            value = next(it, None)
+        elif arg.startswith(flag + "="):
+            value = arg.partition("=")[2]
+        else:
+            out.append(arg)
+    return out, value
+
+
+def _requests_in_flight(port: int) -> float | None:
+    """vLLM's running + waiting requests from its /metrics (open without the API key), or None if unreadable."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as resp:  # noqa: S310
+            text = resp.read().decode("utf-8", "replace")
+    except OSError:
+        return None
+    counts = _RUNNING.findall(text)
+    return sum(float(c) for c in counts) if counts else None
+
+
+def _drain_then_forward(child: subprocess.Popen[bytes], signum: int, port: int, seconds: float) -> None:
+    """For a vLLM without --shutdown-timeout: hold SIGTERM until its requests are done or the time is up."""
+    deadline = time.monotonic() + seconds
+    while child.poll() is None and time.monotonic() < deadline:
+        left = _requests_in_flight(port)
+        if not left:
+            break
+        time.sleep(0.25)
+    if child.poll() is None:
+        child.send_signal(signum)
+
+
 def _exit_code(returncode: int) -> int:
     # A child killed by a signal reports -N; shells and container runtimes say 128+N.
     return 128 - returncode if returncode < 0 else returncode
@@ -56,6 +117,7 @@ def run(
     env: Mapping[str, str],
     emitter: lifecycle.Emitter | None = None,
     count_gpus: Callable[[Mapping[str, str]], tuple[int, str]] = visible_gpu_count,
+    vllm_version: Callable[[], str | None] = installed_vllm,
 ) -> int:
     emitter = emitter or lifecycle.Emitter()
     emitter.emit(lifecycle.starting("vllm", __version__))
@@ -86,6 +148,15 @@ def run(
         return 1
     emitter.emit(lifecycle.loading(None, f"preflight passed: {model}, {gpus} GPU(s) visible; starting vllm serve"))
 
+    drain_s = 0.0
+    version = vllm_version()
+    if version and _older_than(version, DRAIN_SINCE) and parsed.get(DRAIN_FLAG) is not None:
+        args, value = _without_flag(args, DRAIN_FLAG)
+        drain_s = float(parse_int(DRAIN_FLAG, value, 0, 0))
+        print(f"llm_runtime: vLLM {version} has no {DRAIN_FLAG} (0.18+): on SIGTERM the runtime waits up to "
+              f"{drain_s:g} s for its requests to finish before passing the signal on", file=sys.stderr, flush=True)
+    port = parse_int("--port", parsed.get("--port"), 8000, 0)
+
     child_env = dict(env)
     child_env.setdefault("PYTHONUNBUFFERED", "1")  # vLLM's progress must arrive as it happens
     # Own session: a terminal's Ctrl-C reaches vLLM once, through us, not twice.
@@ -94,8 +165,13 @@ def run(
     stopping = threading.Event()
 
     def forward(signum: int, _frame: object) -> None:
+        first = not stopping.is_set()
         stopping.set()
-        if child.poll() is None:
+        if child.poll() is not None:
+            return
+        if first and signum == signal.SIGTERM and drain_s > 0:
+            threading.Thread(target=_drain_then_forward, args=(child, signum, port, drain_s), daemon=True).start()
+        else:
             child.send_signal(signum)
 
     previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGINT)}

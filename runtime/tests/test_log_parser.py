@@ -144,5 +144,98 @@ class LineTest(unittest.TestCase):
                          ("engine_error", "vllm serve exited with code 3 before it was ready; last output: (no output)"))
 
 
+def conclude(lines: list[str], exit_code: int = 1) -> dict[str, Any]:
+    parser = VllmLogParser()
+    for line in lines:
+        parser.feed(line)
+    event = parser.conclude(exit_code)
+    assert event is not None
+    return event
+
+
+class TracebackTest(unittest.TestCase):
+    """A traceback read as an expert reads it: the `raise` statement names the failure when the excerpt stops before
+    the exception line; other source lines never count, whatever text they quote."""
+
+    P = "(EngineCore_DP0 pid=6804) "
+
+    def test_a_python_3_12_raise_cut_before_its_exception_line(self) -> None:
+        # Hand-made from vLLM's V1 traceback as Python 3.12 prints it (vllm-project/vllm#14574): the raise shows its
+        # first line only; the excerpt stops there.
+        event = conclude([
+            f"{self.P}ERROR 03-10 08:07:20 [core.py:302]   File \"/usr/local/lib/python3.12/dist-packages/vllm/v1/"
+            "core/kv_cache_utils.py\", line 507, in check_enough_kv_cache_memory",
+            f'{self.P}ERROR 03-10 08:07:20 [core.py:302]     raise ValueError("No available memory for the cache blocks. "',
+        ])
+        self.assertEqual(event["reason"], "kv_cache_oom")
+        self.assertEqual(event["detail"], "ValueError: No available memory for the cache blocks.")
+        self.assertIn("GPU_MEMORY_UTILIZATION", event["hint"])
+
+    def test_the_exception_line_wins_over_the_raise_that_printed_it(self) -> None:
+        # vllm-project/vllm-omni#946 (vLLM V1, Python 3.12): `raise ValueError(` alone, then the exception line.
+        event = conclude([
+            f'{self.P}  File "/usr/local/lib/python3.12/dist-packages/vllm/v1/core/kv_cache_utils.py", line 616, in '
+            "_check_enough_kv_cache_memory",
+            f"{self.P}    raise ValueError(",
+            f"{self.P}ValueError: No available memory for the cache blocks. Try increasing `gpu_memory_utilization` "
+            "when initializing the engine. See https://docs.vllm.ai/en/latest/configuration/conserving_memory/ for "
+            "more details.",
+        ])
+        self.assertEqual(event["reason"], "kv_cache_oom")
+        self.assertTrue(event["detail"].endswith("for more details."), event["detail"])
+
+    def test_an_f_string_raise_and_its_values(self) -> None:
+        # Hand-made after vLLM's gpu_worker start-up check, printed whole as Python 3.13 does.
+        raise_lines = [
+            f'{self.P}  File "/x/vllm/v1/worker/gpu_worker.py", line 239, in init_device',
+            f"{self.P}    raise ValueError(",
+            f'{self.P}        f"Free memory on device {{self.device}} "',
+            f'{self.P}        f"({{GiB(self.init_snapshot.free_memory)}}/{{GiB(self.init_snapshot.total_memory)}} GiB) "',
+            f'{self.P}        f"on startup is less than desired GPU memory utilization "',
+            f'{self.P}        ...<2 lines>...',
+        ]
+        cut = conclude(raise_lines)
+        self.assertEqual(cut["reason"], "gpu_memory_busy")
+        self.assertEqual(cut["detail"], "ValueError: Free memory on device … (…/… GiB) on startup is less than desired "
+                         "GPU memory utilization …")
+        full = conclude([*raise_lines, f"{self.P}    )", f"{self.P}ValueError: Free memory on device cuda:0 "
+                         "(20.12/79.19 GiB) on startup is less than desired GPU memory utilization (0.97, 76.81 GiB)."])
+        self.assertEqual(full["reason"], "gpu_memory_busy")
+        self.assertIn("(20.12/79.19 GiB)", full["detail"])
+
+    def test_other_known_failures_raised(self) -> None:
+        cases = {
+            # torch/cuda/__init__.py, _lazy_init
+            'raise RuntimeError("No CUDA GPUs are available")': "no_gpu",
+            "raise ValueError('Total number of attention heads must be divisible by tensor parallel size')":
+                "bad_config",
+        }
+        for source, reason in cases.items():
+            with self.subTest(source=source):
+                event = conclude([f'{self.P}  File "/x/y.py", line 1, in f', f"{self.P}    {source}"])
+                self.assertEqual(event["reason"], reason)
+
+    def test_source_text_that_is_not_a_raise_never_counts(self) -> None:
+        for source in (
+            'if "No available memory for the cache blocks" in str(err):',
+            'logger.error("CUDA out of memory while profiling")',
+            'raise ValueError(msg + "No available memory for the cache blocks")',
+        ):
+            with self.subTest(source=source):
+                event = conclude([f'{self.P}  File "/x/y.py", line 1, in f', f"{self.P}    {source}"])
+                self.assertEqual(event["reason"], "engine_error")
+                self.assertTrue(event["detail"].startswith("vllm serve exited with code 1"), event["detail"])
+
+    def test_a_raise_of_an_unknown_message_is_no_cause(self) -> None:
+        event = conclude([f'{self.P}  File "/x/y.py", line 1, in f', f'{self.P}    raise ValueError("something odd")',
+                          f"{self.P}KeyError: 'other'"])
+        self.assertEqual((event["reason"], event["detail"]), ("engine_error", "KeyError: 'other'"))
+
+    def test_a_frame_without_source_leaves_the_exception_line_read(self) -> None:
+        event = conclude([f'{self.P}  File "uvloop/loop.pyx", line 1518, in uvloop.loop.Loop.run_until_complete',
+                          f"{self.P}RuntimeError: No CUDA GPUs are available"])
+        self.assertEqual(event["reason"], "no_gpu")
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -192,6 +192,50 @@ class StartAndStopTest(unittest.TestCase):
             finally:
                 stream.close()
 
+    # vLLM >= 0.18 --shutdown-timeout N (vllm-project/vllm#36666): on SIGTERM new requests get 503 (vLLM's
+    # ServiceUnavailableMiddleware body), in-flight ones finish for up to N s, then the server exits.
+    def test_shutdown_timeout_finishes_an_in_flight_stream_and_refuses_new_work(self) -> None:
+        with Sim("--sim-itl-ms", "100", "--shutdown-timeout", "10") as sim:
+            stream = sim.open_stream(chat("a b c d e f g h i j", stream=True))
+            try:
+                self.assertIsNotNone(stream.next_frame())
+                sim.proc.send_signal(signal.SIGTERM)
+                wait_until(lambda: any("refusing new requests" in line for line in sim.stderr_lines))
+                status, body = sim.json("POST", "/v1/chat/completions", chat("late"))
+                self.assertEqual((status, body), (503, {"error": "Server is unavailable. Please try again later."}))
+                self.assertEqual(sim.request("GET", "/health")[0], 503)
+                frames = stream.frames(timeout=10)
+                self.assertEqual(frames[-1], "[DONE]")
+                text = "".join(json.loads(f)["choices"][0]["delta"].get("content", "") for f in frames[:-1]
+                               if json.loads(f)["choices"])
+                self.assertIn("j", text)
+                self.assertEqual(sim.wait_exit(timeout=5), 0)
+            finally:
+                stream.close()
+        self.assertIn("finishing 1 in-flight request(s) for up to 10 s", "\n".join(sim.stderr_lines))
+
+    def test_shutdown_timeout_aborts_what_is_left_when_it_runs_out(self) -> None:
+        with Sim("--sim-itl-ms", "500", "--shutdown-timeout", "1") as sim:
+            stream = sim.open_stream(chat("a b c d e f g h i j", stream=True))
+            try:
+                self.assertIsNotNone(stream.next_frame())
+                started = time.monotonic()
+                sim.proc.send_signal(signal.SIGTERM)
+                self.assertEqual(sim.wait_exit(timeout=5), 0)
+                self.assertGreater(time.monotonic() - started, 0.9)
+                self.assertNotIn("[DONE]", stream.frames(timeout=2))
+            finally:
+                stream.close()
+        self.assertIn("aborting 1 request(s)", "\n".join(sim.stderr_lines))
+
+    def test_bad_shutdown_timeout_is_a_usage_error(self) -> None:
+        proc = RuntimeProcess(["--engine", "sim", "--shutdown-timeout", "-1"])
+        try:
+            self.assertEqual(proc.wait_exit(), 2)
+        finally:
+            proc.stop()
+        self.assertIn("--shutdown-timeout must be at least 0, got -1", "\n".join(proc.stderr_lines))
+
     def test_port_in_use_is_a_fatal_start(self) -> None:
         with socket.socket() as holder:
             holder.bind(("127.0.0.1", 0))

@@ -3,6 +3,7 @@ exit codes and signal forwarding."""
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import signal
@@ -10,9 +11,11 @@ import stat
 import sys
 import tempfile
 import textwrap
+import threading
+import time
 import unittest
 
-from .support import FIXTURES, RuntimeProcess, runtime_env, wait_until
+from .support import FIXTURES, RUNTIME_DIR, RuntimeProcess, free_port, runtime_env, wait_until
 
 FAKE_VLLM = textwrap.dedent(f"""\
     #!{sys.executable}
@@ -188,6 +191,84 @@ class VllmLauncherTest(unittest.TestCase):
         self.assertEqual(proc.wait_exit(), 1)
         self.assertEqual(proc.all_events[-1]["reason"], "engine_error")
         self.assertIn("not on PATH", proc.all_events[-1]["detail"])
+
+
+class OldVllmDrainTest(unittest.TestCase):
+    """--shutdown-timeout exists from vLLM 0.18 on (vllm-project/vllm#36666); an older vLLM refuses it and aborts its
+    requests on SIGTERM, so the runtime drops the flag and holds the signal until /metrics shows none in flight."""
+
+    def setUp(self) -> None:
+        self.tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(self.tmp.cleanup)
+        self.bin = os.path.join(self.tmp.name, "bin")
+        os.mkdir(self.bin)
+        for name, text in (("vllm", FAKE_VLLM), ("nvidia-smi", FAKE_SMI)):
+            path = os.path.join(self.bin, name)
+            with open(path, "w") as f:
+                f.write(text)
+            os.chmod(path, 0o755)
+        self.argv_file = os.path.join(self.tmp.name, "argv")
+        self.in_flight = 1
+        self.port = free_port()
+        test = self
+
+        class Metrics(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802
+                body = (f'vllm:num_requests_running{{model_name="llama",engine="0"}} {float(test.in_flight)}\n'
+                        'vllm:num_requests_waiting{model_name="llama",engine="0"} 0.0\n').encode()
+                self.send_response(200)
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Metrics)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        self.addCleanup(server.server_close)
+        self.addCleanup(server.shutdown)
+
+    def launch(self, version: str | None) -> RuntimeProcess:
+        site = tempfile.mkdtemp(dir=self.tmp.name)
+        if version:
+            info = os.path.join(site, f"vllm-{version}.dist-info")
+            os.makedirs(info)
+            with open(os.path.join(info, "METADATA"), "w") as f:
+                f.write(f"Metadata-Version: 2.1\nName: vllm\nVersion: {version}\n")
+        args = [a if a != "8011" else str(self.port) for a in ARGS] + ["--shutdown-timeout", "31"]
+        env = runtime_env({"PATH": self.bin + os.pathsep + os.environ.get("PATH", ""),
+                           "PYTHONPATH": RUNTIME_DIR + os.pathsep + site, "FAKE_VLLM_ARGV_FILE": self.argv_file,
+                           "FAKE_VLLM_LOG": os.path.join(FIXTURES, "logs", "startup-ok-tp1.log"),
+                           "FAKE_VLLM_WAIT": "1"})
+        proc = RuntimeProcess(["--engine", "vllm", *args], env=env)
+        self.addCleanup(proc.stop)
+        proc.wait_event("ready")
+        return proc
+
+    def argv(self) -> list[str]:
+        with open(self.argv_file) as f:
+            return f.read().split("\n")
+
+    def test_an_older_vllm_gets_no_flag_and_its_requests_finish_before_it_sees_sigterm(self) -> None:
+        proc = self.launch("0.11.0")
+        self.assertNotIn("--shutdown-timeout", self.argv())
+        self.assertIn("vLLM 0.11.0 has no --shutdown-timeout (0.18+)", "\n".join(proc.stderr_lines))
+        proc.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.8)
+        self.assertNotIn("fake vllm: got signal 15", proc.stdout_lines, "held while a request is in flight")
+        self.in_flight = 0
+        self.assertEqual(proc.wait_exit(timeout=10), 0)
+        self.assertIn("fake vllm: got signal 15", proc.stdout_lines)
+
+    def test_a_current_or_unknown_vllm_gets_the_flag_and_sigterm_at_once(self) -> None:
+        for version in ("0.33.0", None):
+            with self.subTest(version=version):
+                proc = self.launch(version)
+                self.assertEqual(self.argv()[-2:], ["--shutdown-timeout", "31"])
+                proc.proc.send_signal(signal.SIGTERM)
+                self.assertEqual(proc.wait_exit(timeout=5), 0)
+                self.assertIn("fake vllm: got signal 15", proc.stdout_lines)
 
 
 if __name__ == "__main__":

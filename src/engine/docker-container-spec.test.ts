@@ -47,6 +47,12 @@ describe("containerCreateOptions", () => {
     expect(o.HostConfig?.SecurityOpt).toEqual(["no-new-privileges"]);
   });
 
+  it("gives `docker stop`, whoever sends it, the engine's drain and its grace before SIGKILL", () => {
+    expect(containerCreateOptions(input({ stopTimeoutMs: 40_000 })).StopTimeout).toBe(40);
+    expect(containerCreateOptions(input({ stopTimeoutMs: 2_500 })).StopTimeout).toBe(3);
+    expect(containerCreateOptions(input()).StopTimeout).toBeUndefined();
+  });
+
   it("publishes a fixed host port when one is asked for", () => {
     const o = containerCreateOptions(input({ hostPort: 8100 }));
     expect(o.HostConfig?.PortBindings).toEqual({ "8000/tcp": [{ HostIp: "127.0.0.1", HostPort: "8100" }] });

@@ -27,6 +27,8 @@ export interface ContainerSpecInput {
   ownerId: string;
   /** DISTRIBUTED_EXECUTOR=ray: the host's network (Ray and NCCL reach the other nodes), listening on hostPort. */
   hostNetwork?: boolean;
+  /** Seconds `docker stop` waits before SIGKILL, whoever stops the container: the engine's drain and its grace. */
+  stopTimeoutMs?: number;
   spec: Pick<EngineStartSpec, "instanceId" | "engine" | "env" | "modelId" | "buildArgs">;
 }
 
@@ -70,6 +72,7 @@ export function containerCreateOptions(input: ContainerSpecInput): Docker.Contai
     },
     ...(input.hostNetwork ? {} : { ExposedPorts: { [port]: {} } }),
     Tty: false,
+    ...(input.stopTimeoutMs === undefined ? {} : { StopTimeout: Math.ceil(input.stopTimeoutMs / 1000) }),
     HostConfig: {
       ...(input.hostNetwork
         ? { NetworkMode: "host" }

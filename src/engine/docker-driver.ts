@@ -29,6 +29,8 @@ export interface DockerDriverOptions {
   /** A stable id of this LLM_RUNNER_HOME: labels our containers so orphans can be found after a crash. */
   ownerId: string;
   pullTimeoutMs?: number;
+  /** The container's own stop timeout (a `docker stop` from anyone): DRAIN_TIMEOUT + ENGINE_STOP_GRACE. */
+  stopTimeoutMs?: number;
   logger: Logger;
 }
 
@@ -237,6 +239,8 @@ async function within(promise: Promise<unknown>, ms: number): Promise<void> {
 class DockerEngineHandle implements EngineHandle {
   readonly id: string;
   private stopping: Promise<void> | null = null;
+  private killAt = Number.POSITIVE_INFINITY;
+  private killTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly container: Docker.Container,
@@ -248,6 +252,7 @@ class DockerEngineHandle implements EngineHandle {
   }
 
   stop(graceMs: number): Promise<void> {
+    if (this.stopping) this.killSooner(graceMs);
     // A failed stop (Docker API unreachable) may be retried; a successful one is shared by every caller.
     this.stopping ??= this.stopAndRemove(graceMs).catch((err: unknown) => {
       this.stopping = null;
@@ -256,8 +261,20 @@ class DockerEngineHandle implements EngineHandle {
     return this.stopping;
   }
 
+  // One SIGTERM per engine (a second would make vLLM give up its drain): a later, shorter stop only kills sooner.
+  private killSooner(graceMs: number): void {
+    const at = Date.now() + graceMs;
+    if (at >= this.killAt) return;
+    this.killAt = at;
+    clearTimeout(this.killTimer);
+    const kill = () => void this.container.kill().catch(() => {});
+    this.killTimer = setTimeout(kill, Math.max(0, graceMs));
+    void this.exited.then(() => clearTimeout(this.killTimer));
+  }
+
   private async stopAndRemove(graceMs: number): Promise<void> {
     const c = this.container;
+    this.killAt = Date.now() + graceMs;
     // 304: already stopped; 404: already gone. Both are what we want.
     const tolerate = (err: unknown) => {
       const status = errorStatus(err);

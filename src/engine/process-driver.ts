@@ -113,6 +113,12 @@ export class ProcessDriver implements EngineDriver {
     );
 
     options.logger.debug({ pid, port }, "engine process started");
+    // One SIGTERM per engine: a second one would make vLLM give up its drain. A later stop with an earlier
+    // deadline only brings the SIGKILL forward.
+    let killAt = Number.POSITIVE_INFINITY;
+    let killTimer: NodeJS.Timeout | undefined;
+    let terminated = false;
+    void exited.then(() => clearTimeout(killTimer));
     return {
       id: String(pid),
       baseUrl: `http://127.0.0.1:${port}`,
@@ -122,11 +128,20 @@ export class ProcessDriver implements EngineDriver {
           await exited;
           return;
         }
-        killGroup(pid, graceMs > 0 ? "SIGTERM" : "SIGKILL");
-        const timeout = new Promise<"timeout">((r) => setTimeout(() => r("timeout"), graceMs).unref());
-        if ((await Promise.race([exited, timeout])) === "timeout") {
-          options.logger.warn({ pid, graceMs }, "engine did not stop in time; killing it");
-          killGroup(pid, "SIGKILL");
+        const at = Date.now() + graceMs;
+        if (at < killAt) {
+          killAt = at;
+          clearTimeout(killTimer);
+          const kill = () => {
+            if (graceMs > 0) options.logger.warn({ pid, graceMs }, "engine did not stop in time; killing it");
+            killGroup(pid, "SIGKILL");
+          };
+          if (graceMs <= 0) kill();
+          else killTimer = setTimeout(kill, graceMs).unref();
+        }
+        if (graceMs > 0 && !terminated) {
+          terminated = true;
+          killGroup(pid, "SIGTERM");
         }
         await exited;
       },

@@ -73,6 +73,8 @@ describe("buildVllmArgs", () => {
       "128",
       "--gpu-memory-utilization",
       "0.97",
+      "--shutdown-timeout",
+      "31",
       "--disable-uvicorn-access-log",
     ]);
   });
@@ -97,6 +99,11 @@ describe("buildVllmArgs", () => {
     [{ ENGINE_PORT: "9123" }, { "--port": "9123" }, []],
     [{ HF_TOKEN: "hf_secret", AUTH_TOKEN: "tok" }, {}, ["--api-key", "--hf-token"]],
     [{ SIM_ITL_MS: "5" }, {}, ["--sim-itl-ms"]],
+    // vLLM drains on SIGTERM for --shutdown-timeout s (0.18+, vllm-project/vllm#36666; 0 aborts in-flight
+    // requests): just past DRAIN_TIMEOUT, so the gateway's deadline comes first.
+    [{ DRAIN_TIMEOUT: "30" }, { "--shutdown-timeout": "31" }, []],
+    [{ DRAIN_TIMEOUT: "2.5" }, { "--shutdown-timeout": "4" }, []],
+    [{ DRAIN_TIMEOUT: "0" }, { "--shutdown-timeout": "0" }, []],
   ];
   it.each(MATRIX)("%j", async (env, present, absent) => {
     const config = await configFrom(env);

@@ -30,6 +30,15 @@ export function engineFiles(config: Config, driver: DriverKind): EngineFiles {
   };
 }
 
+/**
+ * vLLM's own drain on SIGTERM (`--shutdown-timeout`, vLLM 0.18+, vllm-project/vllm#36666): it refuses new work and
+ * finishes in-flight requests for up to this many seconds (0: aborts them). One second past DRAIN_TIMEOUT, so the
+ * gateway's deadline is the one that cuts leftover streams, with its own message.
+ */
+export function engineDrainSeconds(drainTimeoutMs: number): number {
+  return drainTimeoutMs > 0 ? Math.ceil(drainTimeoutMs / 1000) + 1 : 0;
+}
+
 /** The engine's flags for this config, listening where its driver says (listen comes from the driver). */
 export function buildVllmArgs(config: Config, driver: DriverKind, listen: ListenAddress): string[] {
   const placement = { ...engineFiles(config, driver), ...listen };
@@ -53,6 +62,8 @@ export function buildVllmArgs(config: Config, driver: DriverKind, listen: Listen
     String(config.maxNumSeqs),
     "--gpu-memory-utilization",
     String(config.gpuMemoryUtilization),
+    "--shutdown-timeout",
+    String(engineDrainSeconds(config.drainTimeoutMs)),
   ];
   // Current vLLM infers --load-format from the quantization.
   if (config.use8bit) args.push("--quantization", "bitsandbytes");

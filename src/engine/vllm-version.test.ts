@@ -21,6 +21,10 @@ describe("the tested vLLM version is one constant", () => {
     expect(dockerfile).not.toMatch(/vllm-openai:v\d/);
   });
 
+  it("is the release the simulator imitates (its /version)", () => {
+    expect(read("runtime/llm_runtime/__init__.py")).toContain(`\nVLLM_VERSION = "${TESTED_VLLM_VERSION}"\n`);
+  });
+
   it("is the one the README and the runtime README name", () => {
     for (const file of ["README.md", "runtime/README.md"]) {
       expect(read(file), file).toContain(VLLM_BASE_IMAGE);

@@ -1,7 +1,7 @@
 // The vLLM release llm-runner is tested with: one constant. Dockerfile.gpu's default base image
 // (ARG VLLM_VERSION), the README and `llm-runner check` agree with it; src/engine/vllm-version.test.ts checks.
 // How it was chosen and what was refreshed from that release: test/fixtures/vllm/README.md.
-export const TESTED_VLLM_VERSION = "0.32.0";
+export const TESTED_VLLM_VERSION = "0.33.0";
 
 /** The upstream image Dockerfile.gpu builds on. */
 export const VLLM_BASE_IMAGE = `vllm/vllm-openai:v${TESTED_VLLM_VERSION}`;

@@ -54,6 +54,7 @@ export function replicaFactory(options: ReplicaFactoryOptions): ReplicaFactory {
         hostPort: slot.enginePort,
         hostNetwork: config.distributedExecutor === "ray",
         ownerId: ownerIdFor(config.home),
+        stopTimeoutMs: config.drainTimeoutMs + config.stopGraceMs,
         logger: driverLogger,
       });
     }

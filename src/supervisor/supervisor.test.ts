@@ -161,21 +161,70 @@ describe("Supervisor", () => {
     expect(t.sup.snapshot().lastError?.reason).toBe("unhealthy");
   });
 
-  it("drains: stops admitting, waits for in-flight work, then stops the engine", async () => {
-    const t = setup();
+  // Issue 24: vLLM >= 0.18 drains on SIGTERM for --shutdown-timeout (vllm-project/vllm#36666), so the engine
+  // drains together with the gateway; SIGKILL comes only after DRAIN_TIMEOUT + ENGINE_STOP_GRACE.
+  it("drains in the gateway and in the engine: SIGTERM at once, in-flight work finishes, then the engine is gone", async () => {
+    const t = setup({ drainTimeoutMs: 5_000, stopGraceMs: 3_000 });
     await startReady(t);
+    const engine = t.driver.last;
+    engine.exitOnStop = false;
     const ticket = t.sup.admit();
-    const stopped = t.sup.stop();
+    let done = false;
+    const stopped = t.sup.stop().then(() => {
+      done = true;
+    });
     await t.clock.advance(0);
     expect(t.sup.snapshot().state).toBe("draining");
     expect(t.sup.admit()).toBeNull();
-    expect(t.driver.last.stopCalls).toEqual([]);
+    expect(engine.stopCalls).toEqual([8_000]);
     ticket?.end();
+    await t.clock.advance(0);
+    expect(ticket?.signal.aborted).toBe(false);
+    expect(done).toBe(false); // the engine is still finishing
+    engine.exit(0);
     await stopped;
-    expect(t.driver.last.stopCalls).toEqual([3_000]);
+    expect(engine.stopCalls).toEqual([8_000]); // one SIGTERM, never two
     expect(t.sup.snapshot().state).toBe("stopped");
     // The engine's exit during stop is not a crash.
     expect(t.sup.snapshot().restarts).toBe(0);
+  });
+
+  it("with nothing in flight the engine gets ENGINE_STOP_GRACE only", async () => {
+    const t = setup({ drainTimeoutMs: 5_000, stopGraceMs: 3_000 });
+    await startReady(t);
+    await t.sup.stop();
+    expect(t.driver.last.stopCalls).toEqual([3_000]);
+  });
+
+  it("a draining engine's failed /health is no failure", async () => {
+    const t = setup({ drainTimeoutMs: 30_000, livenessIntervalMs: 1_000, livenessFailures: 2 });
+    await startReady(t);
+    t.driver.last.exitOnStop = false;
+    const ticket = t.sup.admit();
+    const stopped = t.sup.stop();
+    t.probe.result = "unhealthy";
+    await t.clock.advance(10_000);
+    expect(t.sup.snapshot().state).toBe("draining");
+    expect(ticket?.signal.aborted).toBe(false);
+    expect(t.driver.last.stopCalls).toEqual([33_000]);
+    ticket?.end();
+    t.driver.last.exit(0);
+    await stopped;
+    expect(t.sup.snapshot().restarts).toBe(0);
+  });
+
+  it("a forced stop during the drain aborts what is left and kills the engine at once", async () => {
+    const t = setup({ drainTimeoutMs: 5_000, stopGraceMs: 3_000 });
+    await startReady(t);
+    t.driver.last.exitOnStop = false;
+    const ticket = t.sup.admit();
+    const stopped = t.sup.stop();
+    await t.clock.advance(0);
+    const forced = t.sup.stop({ force: true });
+    await Promise.all([stopped, forced]);
+    expect(ticket?.signal.aborted).toBe(true);
+    expect(t.driver.last.stopCalls).toEqual([8_000, 0]);
+    expect(t.sup.snapshot().state).toBe("stopped");
   });
 
   it("drain gives up at the deadline and aborts what is left", async () => {

@@ -59,6 +59,8 @@ export class Supervisor implements SupervisorView {
   private cleanup: Promise<void> | null = null;
   private stopping: Promise<void> | null = null;
   private stopRequested = false;
+  /** The engine that was sent SIGTERM to drain with the gateway (stop with requests in flight). */
+  private draining: EngineHandle | null = null;
   private readonly randomKey: () => string;
 
   constructor(
@@ -90,10 +92,17 @@ export class Supervisor implements SupervisorView {
     this.spawn();
   }
 
-  /** Stops admitting, lets in-flight requests finish until the drain deadline, then stops the engine. */
+  /**
+   * Stops admitting and drains: with requests in flight the engine gets SIGTERM at once and drains too (vLLM's
+   * --shutdown-timeout), the gateway waits for them until the drain deadline, then the engine is stopped.
+   */
   stop(options: { drainTimeoutMs?: number; force?: boolean } = {}): Promise<void> {
     if (!this.stopping) this.stopping = this.doStop(options);
-    else if (options.force) this.tickets.abortAll("the runner is being stopped (forced)");
+    else if (options.force) {
+      this.tickets.abortAll("the runner is being stopped (forced)");
+      // A forced stop during the drain kills the engine now (the driver never sends SIGTERM twice).
+      if (this.draining) void this.draining.stop(0);
+    }
     return this.stopping;
   }
 
@@ -269,8 +278,19 @@ export class Supervisor implements SupervisorView {
     this.stopRequested = true;
     this.deps.clock.clearTimeout(this.backoff);
     if (this.state !== "stopped" && this.state !== "failed") this.setState("draining");
+    let engineStopped: Promise<void> | null = null;
     if (!options.force && this.tickets.size > 0) {
-      await this.tickets.drained(options.drainTimeoutMs ?? this.options.drainTimeoutMs);
+      const drainMs = options.drainTimeoutMs ?? this.options.drainTimeoutMs;
+      // A draining vLLM answers /health with 503: that is no failure now.
+      this.watch.stop();
+      if (this.handle) {
+        // The engine refuses new work and finishes its requests for --shutdown-timeout (just past DRAIN_TIMEOUT,
+        // see vllm-args.ts); SIGKILL only after that and ENGINE_STOP_GRACE.
+        this.draining = this.handle;
+        engineStopped = this.handle.stop(drainMs + this.options.stopGraceMs);
+        engineStopped.catch(() => {}); // awaited after the drain, which a failed stop must not cut short
+      }
+      await this.tickets.drained(drainMs);
     }
     this.tickets.abortAll("the runner is stopping");
     if (this.spawning) await this.spawning;
@@ -278,7 +298,9 @@ export class Supervisor implements SupervisorView {
     const handle = this.handle;
     this.handle = null;
     this.endpoint = null;
-    if (handle) await handle.stop(options.force ? 0 : this.options.stopGraceMs);
+    if (engineStopped) await engineStopped;
+    else if (handle) await handle.stop(options.force ? 0 : this.options.stopGraceMs);
+    this.draining = null;
     if (this.cleanup) await this.cleanup;
     // Safety net: nothing of ours may outlive a stop (e.g. an engine whose start raced a failure).
     if (this.options.sweepOrphans !== false) await sweepOrphans(this.deps.driver, this.deps.logger, "stop");

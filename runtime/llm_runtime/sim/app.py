@@ -28,8 +28,14 @@ def _dumps(obj: object) -> bytes:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
+# What vLLM's ServiceUnavailableMiddleware answers while it drains (vllm/entrypoints/serve/elastic_ep/middleware.py):
+# every path but these gets 503.
+_DRAIN_EXEMPT = ("/live", "/metrics")
+_DRAIN_BODY = b'{"error":"Server is unavailable. Please try again later."}'
+
+
 class SimApp:
-    """State: loading -> ready -> (dead | stopping). /health is 200 only while ready."""
+    """State: loading -> ready -> (dead | draining -> stopping). /health is 200 only while ready."""
 
     def __init__(self, opts: SimOptions, emitter: lifecycle.Emitter) -> None:
         self.opts = opts
@@ -56,6 +62,9 @@ class SimApp:
 
     def handle(self, conn: Connection, req: Request) -> None:
         try:
+            if self.state == "draining" and req.path not in _DRAIN_EXEMPT:
+                conn.respond(503, _DRAIN_BODY)
+                return
             methods = self._routes.get(req.path)
             if methods is None:
                 conn.respond(404, b'{"detail":"Not Found"}')

@@ -141,6 +141,10 @@ class Engine:
             seq.sink.abort()
             self.cancel(seq)
 
+    @property
+    def in_flight(self) -> int:
+        return len(self.running) + len(self.waiting)
+
     def kv_cache_usage(self) -> float:
         held = sum(s.plan.prompt_tokens + s.pos for s in self.running)
         return min(1.0, held / self._kv_capacity) if self._kv_capacity else 0.0

@@ -36,6 +36,7 @@ _FAIL_LINES = {
     "engine_error": "RuntimeError: simulated engine failure",
 }
 PROGRESS_INTERVAL_S = 0.25
+_DRAIN_POLL_S = 0.05
 
 
 def _log(message: str) -> None:
@@ -77,11 +78,45 @@ async def _load(opts: SimOptions, emitter: lifecycle.Emitter, stop: asyncio.Even
     return True
 
 
+async def _drain(app: SimApp, seconds: int, force: asyncio.Event) -> None:
+    """vLLM's --shutdown-timeout: refuse new requests (503), let the in-flight ones finish for up to `seconds`, then
+    close the idle connections once their last bytes are out. A second signal ends the wait."""
+    engine = app.engine
+    if seconds <= 0 or engine.in_flight == 0:
+        return
+    app.state = "draining"
+    _log(f"INFO sim: shutting down: refusing new requests, finishing {engine.in_flight} in-flight request(s) for up "
+         f"to {seconds} s (--shutdown-timeout)")
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while engine.in_flight and loop.time() < deadline and not force.is_set():
+        try:
+            await asyncio.wait_for(force.wait(), min(_DRAIN_POLL_S, max(0.0, deadline - loop.time())))
+        except asyncio.TimeoutError:
+            pass
+    if engine.in_flight:
+        _log(f"WARNING sim: shutdown timeout: aborting {engine.in_flight} request(s)")
+        return
+    _log("INFO sim: every in-flight request finished")
+    for conn in list(app.connections):
+        if not conn.busy and conn.transport is not None:
+            conn.transport.close()  # sends what is buffered first
+    while app.connections and loop.time() < deadline and not force.is_set():
+        await asyncio.sleep(_DRAIN_POLL_S)
+
+
 async def serve(opts: SimOptions, emitter: lifecycle.Emitter) -> int:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
+    force = asyncio.Event()
+
+    def on_signal() -> None:
+        if stop.is_set():
+            force.set()
+        stop.set()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal)
     app = SimApp(opts, emitter)
 
     def wedge() -> None:
@@ -112,10 +147,11 @@ async def serve(opts: SimOptions, emitter: lifecycle.Emitter) -> int:
         _log("INFO:     Application startup complete.")
         emitter.emit(lifecycle.ready("Application startup complete."))
         await stop.wait()
+        await _drain(app, opts.shutdown_timeout, force)
         _log("INFO sim: shutting down")
         return 0
     finally:
-        if app.state == "ready":
+        if app.state in ("ready", "draining"):
             app.state = "stopping"
         server.close()
         app.engine.abort_all()

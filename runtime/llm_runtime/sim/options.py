@@ -45,6 +45,7 @@ class SimOptions:
     error_rate: float
     fail_start: str | None
     mode: str
+    shutdown_timeout: int = 0  # vLLM's --shutdown-timeout: seconds to finish in-flight requests on SIGTERM
 
     @property
     def model_name(self) -> str:
@@ -101,4 +102,5 @@ def parse_sim_options(argv: Sequence[str], env: Mapping[str, str]) -> SimOptions
         error_rate=parse_float("--sim-error-rate", args.get("--sim-error-rate"), 0.0, 0.0, 1.0),
         fail_start=fail_start,
         mode=mode,
+        shutdown_timeout=parse_int("--shutdown-timeout", args.get("--shutdown-timeout"), 0, 0),
     )

@@ -30,7 +30,7 @@ describe("llm-runner flags", () => {
     const { code, out, err } = await runFlags([]);
     expect(code).toBe(0);
     expect(out).toBe(
-      "VLLM_API_KEY='***' CUDA_DEVICE_ORDER=PCI_BUS_ID vllm serve meta-llama/Meta-Llama-3.1-8B-Instruct --served-model-name meta-llama/Meta-Llama-3.1-8B-Instruct --host 127.0.0.1 --port 8100 --tensor-parallel-size 1 --pipeline-parallel-size 1 --max-model-len 8192 --max-num-batched-tokens 8192 --max-num-seqs 128 --gpu-memory-utilization 0.97 --disable-uvicorn-access-log\n",
+      "VLLM_API_KEY='***' CUDA_DEVICE_ORDER=PCI_BUS_ID vllm serve meta-llama/Meta-Llama-3.1-8B-Instruct --served-model-name meta-llama/Meta-Llama-3.1-8B-Instruct --host 127.0.0.1 --port 8100 --tensor-parallel-size 1 --pipeline-parallel-size 1 --max-model-len 8192 --max-num-batched-tokens 8192 --max-num-seqs 128 --gpu-memory-utilization 0.97 --shutdown-timeout 31 --disable-uvicorn-access-log\n",
     );
     expect(err).toContain("warning: no NVIDIA GPU found");
   });

@@ -31,6 +31,8 @@ export class FakeCanary implements EngineCanary {
 export class FakeEngine implements EngineHandle {
   readonly exited: Promise<EngineExit>;
   stopCalls: number[] = [];
+  /** False: stop() leaves the engine running (a draining vLLM) until exit() is called. */
+  exitOnStop = true;
   private resolveExit!: (e: EngineExit) => void;
   constructor(
     readonly id: string,
@@ -48,7 +50,8 @@ export class FakeEngine implements EngineHandle {
   }
   async stop(graceMs: number) {
     this.stopCalls.push(graceMs);
-    this.exit(null, "SIGTERM");
+    if (this.exitOnStop || graceMs === 0) this.exit(null, graceMs === 0 ? "SIGKILL" : "SIGTERM");
+    await this.exited;
   }
 }
 
