@@ -32,6 +32,9 @@ bash scripts/build-sim-image.sh
 bash scripts/build-runner-image.sh
 export DOCKER_HOST="${DOCKER_HOST:-unix:///run/podman/podman.sock}"
 
+step "Prometheus (the dashboard's queries run through a real one)"
+bash scripts/prometheus-setup.sh
+
 step "unit tests (vitest)"
 npx vitest run --config vitest.unit.ts
 step "end-to-end tests (vitest)"

@@ -9,7 +9,7 @@ import { type RunningGateway, startGatewayOn } from "./helpers/static-supervisor
 interface Panel {
   type: string;
   title: string;
-  targets?: Array<{ expr: string }>;
+  targets?: Array<{ expr: string; legendFormat?: string }>;
   panels?: Panel[];
 }
 
@@ -132,6 +132,28 @@ describe("dashboards/llm-runner.json", () => {
     ]) {
       expect(titles).toContain(t);
     }
+  });
+
+  it("draws the per-replica panels and the engine's KV cache from per-replica series, one legend per replica", () => {
+    const byTitle = (title: string) => dashboard.panels.find((p) => p.title === title);
+    const perReplica = dashboard.panels.filter((p) => / per replica$/.test(p.title));
+    expect(perReplica.map((p) => p.title)).toEqual([
+      "Supervisor state per replica",
+      "Engine restarts per replica",
+    ]);
+    for (const panel of perReplica) {
+      for (const t of panel.targets ?? []) {
+        // llm_runner_supervisor_state & co. are the runner's fold: ready while any replica is (README, Replicas).
+        expect(
+          metricNames(t.expr).every((n) => n.startsWith("llm_runner_replica_")),
+          t.expr,
+        ).toBe(true);
+        expect(t.legendFormat).toContain("{{replica}}");
+      }
+    }
+    expect(byTitle("KV-cache usage")?.targets?.every((t) => t.legendFormat?.includes("{{replica}}"))).toBe(
+      true,
+    );
   });
 
   it("queries only series that /metrics exposes", async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { VERSION } from "../version.js";
-import { createGatewayMetrics } from "./gateway-metrics.js";
+import { createGatewayMetrics, TTFT_BUCKETS } from "./gateway-metrics.js";
 
 describe("createGatewayMetrics", () => {
   it("renders counters and cumulative histogram buckets in Prometheus text", async () => {
@@ -49,6 +49,32 @@ describe("createGatewayMetrics", () => {
     expect(lines).toContain('llm_runner_quoted_revenue_total{route="/llm",currency="USD"} 0.00002048');
     expect(lines).toContain('llm_runner_completion_tokens_total{route="/llm"} 2');
     expect(lines).toContain('llm_runner_e2e_request_latency_seconds_count{route="/llm",outcome="ok"} 1');
+  });
+
+  it("buckets a time to first token of minutes (a long queue) below +Inf, up to vLLM's 2,560 s", async () => {
+    const m = createGatewayMetrics();
+    m.timeToFirstToken("/v1/chat/completions", 0.0008);
+    m.timeToFirstToken("/v1/chat/completions", 300);
+    m.timeToFirstToken("/v1/chat/completions", 2000);
+    const lines = (await m.render()).split("\n");
+    const bucket = (le: string) =>
+      Number(
+        lines
+          .find((l) => l.startsWith(`llm_runner_time_to_first_token_seconds_bucket{le="${le}",`))
+          ?.split(" ")[1],
+      );
+    expect(bucket("0.001")).toBe(1);
+    expect(bucket("160")).toBe(1);
+    expect(bucket("640")).toBe(2);
+    expect(bucket("2560")).toBe(3);
+  });
+
+  it("has vLLM's time-to-first-token bucket bounds", () => {
+    // vllm/v1/metrics/loggers.py, PrometheusStatLogger.__init__, histogram_time_to_first_token.
+    expect(TTFT_BUCKETS).toEqual([
+      0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0,
+      80.0, 160.0, 640.0, 2560.0,
+    ]);
   });
 
   it("keeps each gateway's counts apart", async () => {

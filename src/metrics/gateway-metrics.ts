@@ -35,7 +35,12 @@ export interface GatewayMetrics {
   readonly rendersProcess?: boolean;
 }
 
-const TTFT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+// vLLM's own vllm:time_to_first_token_seconds bounds (vllm/v1/metrics/loggers.py, PrometheusStatLogger), so a queue of
+// minutes lands in a bucket and the gateway's TTFT reads against the engine's bucket by bucket.
+export const TTFT_BUCKETS = [
+  0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 20, 40, 80, 160, 640,
+  2560,
+];
 const ITL_BUCKETS = [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 1, 2.5];
 const E2E_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
 

@@ -36,7 +36,19 @@ describe("renderReplicaGauges", () => {
     expect(text).toContain('llm_runner_replica_restarts{replica="1",gpus="2,3"} 2');
   });
 
-  it("renders nothing for one engine", async () => {
+  it("gives each replica its own loading progress, -1 when unknown", async () => {
+    const loading = { ...replica(1, "loading", 0, 1), progress: 0.25 };
+    const text = await renderReplicaGauges([
+      { ...replica(0, "ready", 0, 0), progress: 1 },
+      loading,
+      replica(2, "starting", 0, 0),
+    ]);
+    expect(text).toContain('llm_runner_replica_loading_progress{replica="0",gpus="0,1"} 1');
+    expect(text).toContain('llm_runner_replica_loading_progress{replica="1",gpus="2,3"} 0.25');
+    expect(text).toContain('llm_runner_replica_loading_progress{replica="2",gpus="4,5"} -1');
+  });
+
+  it("renders nothing for a view without replicas", async () => {
     expect(await renderReplicaGauges([])).toBe("");
   });
 });

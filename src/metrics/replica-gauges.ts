@@ -1,5 +1,6 @@
-// Per-replica series (REPLICAS > 1), labelled `replica`: each engine's state, in-flight requests, restarts and
-// generation, so a dashboard shows which engine is down or loaded. The set-wide llm_runner_* gauges stay as they are.
+// Per-replica series, labelled `replica` (replica="0" alone with REPLICAS=1, so one dashboard fits every runner):
+// each engine's state, in-flight requests, restarts, generation and loading progress, so a dashboard shows which
+// engine is down or loaded. The set-wide llm_runner_* gauges stay as they are.
 import { Gauge, Registry } from "prom-client";
 import type { ReplicaSnapshot } from "../supervisor/replica-set.js";
 import { SUPERVISOR_STATES } from "./supervisor-gauges.js";
@@ -35,6 +36,11 @@ export async function renderReplicaGauges(replicas: readonly ReplicaSnapshot[]):
     "llm_runner_replica_generation",
     "The replica's engine starts since the runner started.",
     (r) => r.generation,
+  );
+  perReplica(
+    "llm_runner_replica_loading_progress",
+    "The replica's model loading progress 0..1 (-1 when unknown).",
+    (r) => r.progress ?? -1,
   );
   return registry.metrics();
 }

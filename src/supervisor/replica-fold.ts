@@ -1,5 +1,6 @@
 // The replicas' states folded into the one state /health, /ready and admission read: ready while any replica is
 // ready; loading while none is ready but one is starting or loading; failed only when every replica failed.
+import type { CanaryFigures } from "./canary-probe.js";
 import type { SupervisorSnapshot, SupervisorState } from "./types.js";
 
 // The first state any replica is in, in this order, is the set's state.
@@ -34,9 +35,11 @@ export function foldSnapshots(snaps: readonly SupervisorSnapshot[]): SupervisorS
   const leader = loading.length
     ? loading.reduce((a, b) => ((b.progress ?? 0) > (a.progress ?? 0) ? b : a))
     : null;
+  const canary = foldCanary(snaps.map((s) => s.canary));
   return {
     state,
-    progress: leader?.progress ?? null,
+    // A ready set reads as loaded (as one ready replica does), whatever a restarting neighbour is at.
+    progress: state === "ready" ? 1 : (leader?.progress ?? null),
     progressDetail: leader?.progressDetail ?? null,
     engine: first.engine,
     driver: first.driver,
@@ -48,5 +51,20 @@ export function foldSnapshots(snaps: readonly SupervisorSnapshot[]): SupervisorS
     startedAt: earliest(snaps.map((s) => s.startedAt)),
     readySince: earliest(snaps.filter((s) => s.state === "ready").map((s) => s.readySince)),
     lastError: latestError ?? null,
+    ...(canary ? { canary } : {}),
+  };
+}
+
+/** The replicas' canary counts added up; the latency is the slowest replica's last, the one to look at. */
+function foldCanary(figures: ReadonlyArray<CanaryFigures | undefined>): CanaryFigures | undefined {
+  const present = figures.filter((f): f is CanaryFigures => f !== undefined);
+  if (present.length === 0) return undefined;
+  const latencies = present.map((f) => f.lastLatencyMs).filter((ms): ms is number => ms !== null);
+  return {
+    sent: present.reduce((n, f) => n + f.sent, 0),
+    ok: present.reduce((n, f) => n + f.ok, 0),
+    errors: present.reduce((n, f) => n + f.errors, 0),
+    timeouts: present.reduce((n, f) => n + f.timeouts, 0),
+    lastLatencyMs: latencies.length ? Math.max(...latencies) : null,
   };
 }

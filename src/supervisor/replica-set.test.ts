@@ -93,6 +93,19 @@ describe("ReplicaSet state", () => {
     expect(seen).toEqual(["loading->ready", "ready->restarting", "restarting->failed"]);
   });
 
+  it("gives /metrics a snapshot per replica, also when there is only one", () => {
+    expect(
+      set(["ready"])
+        .replicas.replicaSnapshots()
+        .map((r) => [r.replica, r.gpus, r.state]),
+    ).toEqual([[0, "0", "ready"]]);
+    expect(
+      set(["ready", "restarting"])
+        .replicas.replicaSnapshots()
+        .map((r) => r.state),
+    ).toEqual(["ready", "restarting"]);
+  });
+
   it("reports each replica with its GPUs", () => {
     const { replicas } = set(["ready", "loading"]);
     expect(replicas.replicas().map((r) => [r.replica, r.gpus, r.state])).toEqual([

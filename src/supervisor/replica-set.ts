@@ -279,7 +279,7 @@ export class ReplicaSet implements SupervisorView {
   }
 
   replicaSnapshots(): ReplicaView[] {
-    return this.members.length > 1 ? this.replicas() : [];
+    return this.replicas();
   }
 
   readyEngines(): number {

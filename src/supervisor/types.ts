@@ -114,7 +114,7 @@ export interface SupervisorView {
   readySlots?(): number;
   /** The ready replicas' engines (REPLICAS > 1), for the per-replica vllm:* scrape; absent or []: one engine. */
   replicaEndpoints?(): Array<{ replica: number; endpoint: EngineEndpoint }>;
-  /** Each replica's own snapshot (REPLICAS > 1), for /metrics; absent: one engine. */
+  /** Each replica's own snapshot (one with REPLICAS=1), for the per-replica /metrics series. */
   replicaSnapshots?(): ReplicaView[];
 }
 

@@ -10,6 +10,7 @@ import { createGatewayMetrics } from "../../src/metrics/gateway-metrics.js";
 import { ledgerPath, SqliteLedger } from "../../src/pricing/ledger.js";
 import type {
   EngineEndpoint,
+  ReplicaView,
   RequestTicket,
   SupervisorError,
   SupervisorEvent,
@@ -68,6 +69,11 @@ export class StaticSupervisor implements SupervisorView {
       readySince: null,
       lastError: this.lastError,
     };
+  }
+
+  /** One replica, as the runner's ReplicaSet reports REPLICAS=1. */
+  replicaSnapshots(): ReplicaView[] {
+    return [{ ...this.snapshot(), replica: 0, gpus: "all" }];
   }
 
   admit(): RequestTicket | null {

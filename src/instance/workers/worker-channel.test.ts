@@ -63,7 +63,7 @@ describe("mergeWorkerSeries", () => {
     expect(text).toContain('llm_runner_http_responses_total{route="/llm",code="200"} 2');
     expect(text).toContain('llm_runner_http_responses_total{route="/llm",code="500"} 1');
     expect(text).toContain('llm_runner_time_to_first_token_seconds_count{route="/llm"} 2');
-    expect(text).toContain('llm_runner_time_to_first_token_seconds_bucket{le="0.025",route="/llm"} 1');
+    expect(text).toContain('llm_runner_time_to_first_token_seconds_bucket{le="0.25",route="/llm"} 1');
     expect(text).toMatch(/llm_runner_build_info\{version="[^"]+"\} 1\n/);
   });
 });
