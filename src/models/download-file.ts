@@ -29,6 +29,7 @@ import {
   resolveUrl,
   StatusRefused,
 } from "./get-range.js";
+import type { FileHash, HashThreads } from "./hash-threads.js";
 import type { RetryNotice } from "./hub-api-retry.js";
 import { OrderedHash } from "./ordered-hash.js";
 import { isDiskFull, PartWriter } from "./part-writer.js";
@@ -45,6 +46,7 @@ export interface DownloadTarget extends FileSource {
 
 export interface DownloadHooks {
   slots: DownloadSlots;
+  hashThreads: HashThreads;
   partSize: number;
   /** The file's first request starts, `resumeFrom` bytes being on disk already. */
   onStart(resumeFrom: number): void;
@@ -77,7 +79,7 @@ export async function downloadFile(t: DownloadTarget, hooks: DownloadHooks): Pro
 }
 
 class FileDownload {
-  private hash: OrderedHash;
+  private hash: FileHash;
   private cdnUrl: URL | null = null; // where the hub redirected the file: the other parts ask there directly
   private rangesConfirmed = false;
   private decideRanges: (ok: boolean) => void = () => {};
@@ -90,7 +92,8 @@ class FileDownload {
     private readonly fh: FileHandle,
     private readonly dataPath: string,
   ) {
-    this.hash = new OrderedHash(t.file, fh, parts);
+    this.hash =
+      parts.length > 1 ? hooks.hashThreads.open(t.file, dataPath, parts) : new OrderedHash(t.file, fh, parts);
   }
 
   /** Fetched in parts; false for a small file, and once a server without ranges sends the whole file. */
@@ -126,7 +129,7 @@ class FileDownload {
 
   /** Lets a read-back finish and records how far a split file got (for the next run). */
   async stop(): Promise<void> {
-    await this.hash.idle();
+    await this.hash.discard();
     await this.record();
   }
 
@@ -226,7 +229,7 @@ class FileDownload {
 
   /** Forgets every byte on disk; returns the one part a single stream from byte 0 fills. */
   private async startOver(): Promise<Part> {
-    await this.hash.idle();
+    await this.hash.discard();
     const whole: Part = { start: 0, end: this.t.file.size, written: 0 };
     this.parts.splice(0, this.parts.length, whole);
     await this.fh.truncate(0);
@@ -245,7 +248,7 @@ class FileDownload {
 
   /** The server sends (or announces) more bytes than the file list says: the file is deleted, no retry. */
   private async oversize(err: BodyTooLong): Promise<PullError> {
-    await this.hash.idle();
+    await this.hash.discard();
     await rm(this.dataPath, { force: true });
     await removeRecord(this.t.paths);
     this.parts.splice(1); // nothing left to record

@@ -1,15 +1,16 @@
-// The hash of a file whose bytes land out of order (parts side by side, a resumed prefix). SHA-256 takes bytes
-// in order, so the hash follows the file's written prefix: bytes written right where it stands are hashed from
-// memory as they arrive (a single stream never reads anything back); bytes written ahead of it are read back
-// from the page cache once the prefix reaches them, in large blocks and one read at a time.
+// The hash of a file fetched in one stream, on the main thread: SHA-256 takes bytes in order, so it follows the
+// file's written prefix — bytes written where it stands are hashed from memory as they arrive (nothing is read
+// back); a resumed file's earlier bytes are read back from disk first, in large blocks. Files fetched in parts
+// are hashed on a worker thread instead (hash-threads.ts).
 import { createHash, type Hash } from "node:crypto";
 import type { FileHandle } from "node:fs/promises";
 import type { Part } from "./file-parts.js";
+import type { FileHash } from "./hash-threads.js";
 import type { HubFile } from "./hub-api.js";
 
 const READ_BLOCK = 8 * 1024 * 1024;
 
-export class OrderedHash {
+export class OrderedHash implements FileHash {
   private readonly hash: Hash;
   private hashed = 0;
   private pumping: Promise<void> | null = null;
@@ -46,8 +47,8 @@ export class OrderedHash {
     return this.hash.digest("hex");
   }
 
-  /** Waits for a read-back in progress (before the file is closed or started over). */
-  async idle(): Promise<void> {
+  /** Waits for a read-back in progress (before the file is closed, started over or deleted). */
+  async discard(): Promise<void> {
     while (this.pumping) await this.pumping.catch(() => undefined);
   }
 

@@ -1,11 +1,12 @@
-// Where one response body goes: its chunks are gathered into large positioned writes (a writev of a MiB or
-// more, not one write per 64 kB network read), one write in flight at a time in libuv's pool, so the socket
-// is paused only when the disk falls behind. Bytes are counted as they arrive (progress) and handed to the
+// Where one response body goes: its chunks are gathered into large positioned writes (a writev of 512 KiB,
+// not one write per 64 kB network read), one write in flight at a time in libuv's pool, so the socket is
+// paused only when the disk falls behind. Bytes are counted as they arrive (progress) and handed to the
 // hash once on disk. A body that would pass the end it was asked for is stopped before the extra byte is kept.
 import type { FileHandle } from "node:fs/promises";
 import { Writable } from "node:stream";
 
-const BATCH = 1024 * 1024;
+// Larger batches measured no faster and hold more memory per connection (more garbage collection).
+const BATCH = 512 * 1024;
 // A slow or stalled body still reaches the disk, so a resume (or Ctrl-C) starts from the last byte received.
 const IDLE_FLUSH_MS = 100;
 
@@ -36,7 +37,7 @@ export class PartWriter extends Writable {
   private timer: NodeJS.Timeout | null = null;
 
   constructor(private readonly t: WriteTarget) {
-    super({ highWaterMark: 4 * BATCH });
+    super({ highWaterMark: 2 * BATCH });
     this.next = t.pos;
   }
 

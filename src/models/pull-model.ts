@@ -9,6 +9,7 @@ import { checkFreeSpace } from "./disk-space.js";
 import { downloadFile } from "./download-file.js";
 import { DownloadSlots } from "./download-slots.js";
 import { PART_SIZE, type PartPaths, readProgress, writtenBytes } from "./file-parts.js";
+import { HashThreads } from "./hash-threads.js";
 import { linkSnapshotFile, markAbsent, type RepoCache, repoCache, writeRef } from "./hf-cache.js";
 import type { HubApi, HubFile } from "./hub-api.js";
 import type { RetryNotice } from "./hub-api-retry.js";
@@ -90,6 +91,7 @@ export async function pullModel(req: PullRequest, deps: PullDeps): Promise<PullR
   const cache = repoCache(req.cacheDir, req.repo);
   const lock = acquirePullLock(req.cacheDir, req.repo);
   let fetched = 0;
+  const hashThreads = new HashThreads(); // started on first use
   try {
     const beforePlan = new Set<string>(); // fetched ahead of the plan (the index): counted in it as this run's
     // An existing blob counts only once its size and hash are the hub's (a bad one is deleted and fetched).
@@ -119,6 +121,7 @@ export async function pullModel(req: PullRequest, deps: PullDeps): Promise<PullR
         },
         {
           slots,
+          hashThreads,
           partSize,
           signal,
           sleep: deps.sleep,
@@ -182,6 +185,7 @@ export async function pullModel(req: PullRequest, deps: PullDeps): Promise<PullR
     deps.onEvent({ type: "done", commit: info.commit, snapshotDir, fetched });
     return { commit: info.commit, snapshotDir, fetched };
   } finally {
+    await hashThreads.close();
     lock.release();
   }
 }
