@@ -374,6 +374,17 @@ describe("files and parts side by side", () => {
     expect(events.at(-1)).toMatchObject({ type: "done", fetched: vllmBytes() }); // the cut part lost nothing
   });
 
+  it("a part whose CDN link is refused (expired, 403) asks the hub for a fresh link, without a wait", async () => {
+    // Parts one after the other: the first follows the hub's redirect, the next ones ask the CDN directly.
+    hub.refuse.set(`cdn:${SHARD1}`, { status: 403, times: 1, after: 1 });
+    const { promise, events, sleeps } = pull({ partSize: 65_536, concurrency: 1 });
+    await promise;
+    expect(readBack(cache, REPO, SHARD1).bytes.equals(shard1())).toBe(true);
+    expect(hub.log.filter((l) => l.server === "hub" && l.url.endsWith(`/${SHARD1}`))).toHaveLength(2);
+    expect(events.filter((e) => e.type === "retry")).toEqual([]);
+    expect(sleeps).toEqual([]);
+  });
+
   it("a CDN that ignores Range still delivers a large file, in one stream", async () => {
     hub.cdnIgnoresRange = true;
     await pull({ partSize: 65_536 }).promise;

@@ -158,8 +158,6 @@ class FileDownload {
           null,
         );
       } catch (err) {
-        if (part.written > before) failures = 0;
-        before = part.written;
         if (signal.aborted) throw new AbortedError("interrupted");
         if (err instanceof PullError) throw err;
         if (isDiskFull(err)) throw diskFullError(this.t, this.dataPath, err);
@@ -181,7 +179,8 @@ class FileDownload {
         else if (err instanceof TemporaryFailure) failure = err;
         else throw err;
       }
-      failures++;
+      failures = part.written > before ? 1 : failures + 1; // tries in a row without progress
+      before = part.written;
       const step = nextStep(this.hooks.policy ?? PULL_RETRY, failures, failure.askedMs);
       const kept = `${writtenBytes(this.parts)} of ${this.t.file.size} bytes are kept in ${this.dataPath}`;
       if (!step.retry)
@@ -240,9 +239,10 @@ class FileDownload {
 
   private record(): Promise<void> {
     if (!this.split) return this.saving;
-    this.saving = this.saving.then(() =>
-      saveRecord(this.t.paths, this.t.file.size, this.hooks.partSize, this.parts),
-    );
+    // A record that cannot be written only costs the next run those parts again: the hash still checks all.
+    this.saving = this.saving
+      .then(() => saveRecord(this.t.paths, this.t.file.size, this.hooks.partSize, this.parts))
+      .catch(() => undefined);
     return this.saving;
   }
 

@@ -14,10 +14,11 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from "node:net";
 import { type FakeFile, type FakeRepo, gitBlobSha1, sha256 } from "./fake-repo.js";
 
-/** A temporary refusal: `times` answers of `status` (Infinity: every one) before the real answer. */
+/** A refusal: `times` answers of `status` (Infinity: every one), after `after` real answers (default 0). */
 export interface Refusal {
   status: number;
   times: number;
+  after?: number;
   headers?: Record<string, string>;
   html?: string; // a CDN's error page
 }
@@ -227,6 +228,10 @@ export class FakeHub {
   private refused(key: string, res: ServerResponse): boolean {
     const r = this.refuse.get(key);
     if (!r || r.times <= 0) return false;
+    if (r.after) {
+      r.after--;
+      return false;
+    }
     r.times--;
     if (r.html !== undefined) {
       res.writeHead(r.status, { "Content-Type": "text/html", ...r.headers });
