@@ -30,6 +30,7 @@ import {
   StatusRefused,
 } from "./get-range.js";
 import type { FileHash, HashThreads } from "./hash-threads.js";
+import { sizeOrZero } from "./hf-cache.js";
 import type { RetryNotice } from "./hub-api-retry.js";
 import { OrderedHash } from "./ordered-hash.js";
 import { isDiskFull, PartWriter } from "./part-writer.js";
@@ -61,6 +62,16 @@ export interface DownloadHooks {
 
 /** Downloads what is missing of the file, verifies its size and hash, and renames it into blobs/<etag>. */
 export async function downloadFile(t: DownloadTarget, hooks: DownloadHooks): Promise<void> {
+  try {
+    await fetchFile(t, hooks);
+  } catch (err) {
+    // Files side by side: the disk may fill while this one is created or renamed, not only while it is written.
+    if (isDiskFull(err)) throw diskFullError(t, t.paths.incomplete, err);
+    throw err;
+  }
+}
+
+async function fetchFile(t: DownloadTarget, hooks: DownloadHooks): Promise<void> {
   await mkdir(path.dirname(t.blobPath), { recursive: true });
   const progress = readProgress(t.file.size, hooks.partSize, t.paths);
   const dataPath = await prepareFiles(t.file.size, hooks.partSize, progress, t.paths);
@@ -277,9 +288,10 @@ class FileDownload {
 
 function diskFullError(t: DownloadTarget, dataPath: string, err: unknown): PullError {
   const dir = path.dirname(path.dirname(path.dirname(dataPath)));
+  const kept = sizeOrZero(dataPath) > 0 ? `; the part already downloaded is kept in ${dataPath}` : "";
   return new PullError(
     "disk_full",
-    `the disk filled up while writing ${t.file.path} (${describeError(err)}); the part already downloaded is kept in ${dataPath}`,
+    `the disk filled up while writing ${t.file.path} (${describeError(err)})${kept}`,
     `free space on the disk that holds ${dir} (see 'df -h ${dir}'), or set MODEL_DIR to a larger disk, then run the command again: it resumes`,
   );
 }
