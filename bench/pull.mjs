@@ -9,6 +9,7 @@
 //
 //   npm run bench:pull                          # 5 rounds; writes bench/results/pull.md
 //   npm run bench:pull -- --rounds 3 --strict   # exit 1 when pull is below 0.8 × curl --parallel
+//   npm run bench:pull -- --against <dist>      # another build's pull beside (e.g. main's: git worktree add, build)
 import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -23,7 +24,11 @@ const TARGET = 0.8;
 const CONCURRENCY = 8;
 
 const { values } = parseArgs({
-  options: { rounds: { type: "string", default: "5" }, strict: { type: "boolean", default: false } },
+  options: {
+    rounds: { type: "string", default: "5" },
+    strict: { type: "boolean", default: false },
+    against: { type: "string" },
+  },
   strict: true,
 });
 const rounds = Number(values.rounds);
@@ -49,6 +54,7 @@ if (!hasTime) {
   process.exit(2);
 }
 
+const loadBefore = os.loadavg()[0];
 const tmp = mkdtempSync(path.join(os.tmpdir(), "llm-runner-bench-pull-"));
 const { FakeHub, bigModel } = await loadFakeHub(path.join(tmp, "fake-hub"));
 const models = [
@@ -65,7 +71,10 @@ process.once("SIGINT", () => {
 });
 
 const clients = [
-  { name: "pull", run: runPull },
+  { name: "pull", run: (m, dir) => runPull(m, dir, path.join(REPO, "dist")) },
+  ...(values.against
+    ? [{ name: "pull (--against build)", run: (m, dir) => runPull(m, dir, values.against) }]
+    : []),
   ...(hasParallel ? [{ name: "curl --parallel", run: (m, dir) => runCurl(m, dir, true) }] : []),
   { name: "curl, one file at a time", run: (m, dir) => runCurl(m, dir, false) },
 ];
@@ -139,7 +148,7 @@ async function timed(argv, env) {
   return { wall, cpu: user + sys };
 }
 
-function runPull(model, dir) {
+function runPull(model, dir, dist) {
   const env = {
     PATH: process.env.PATH,
     HOME: dir,
@@ -147,7 +156,7 @@ function runPull(model, dir) {
     MODEL_DIR: path.join(dir, "hub"),
     PULL_CONCURRENCY: String(CONCURRENCY),
   };
-  return timed([process.execPath, path.join(REPO, "dist", "cli", "main.js"), "pull", model.repo], env);
+  return timed([process.execPath, path.join(path.resolve(dist), "cli", "main.js"), "pull", model.repo], env);
 }
 
 function runCurl(model, dir, parallel) {
@@ -171,12 +180,14 @@ function writeReport(samples) {
     "# `llm-runner pull` against curl (`npm run bench:pull`)",
     "",
     `Run ${new Date().toISOString()} · ${rounds} rounds, medians (min–max) · Node ${process.version} · ${curlVersion}`,
-    `· ${os.cpus().length} cores, shared with other work while it ran: compare the ratios, not the absolute figures.`,
+    `· ${os.cpus().length} cores, shared with other work while it ran (load average ${round(loadBefore, 1)} before,`,
+    `${round(os.loadavg()[0], 1)} after): compare the ratios, not the absolute figures.`,
     "",
     "The same files (weights plus config and tokenizer files) from the same fake hub and CDN on 127.0.0.1",
     "(test/helpers/fake-hub.ts: resolve URL, 302 to the CDN, Range honoured). pull checks every file's SHA-256 and",
     "writes the Hugging Face cache layout; curl only writes the bytes. CPU: user + system of the client process.",
     hasParallel ? "" : "\nThis curl has no `--parallel` (added in curl 7.66): only plain curl is compared.\n",
+    values.against ? `"pull (--against build)" is the build in ${values.against}.\n` : "",
   ];
   for (const [name, byClient] of Object.entries(samples)) {
     lines.push(
