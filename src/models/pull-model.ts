@@ -137,13 +137,13 @@ export async function pullModel(req: PullRequest, deps: PullDeps): Promise<PullR
       verified.add(file.etag);
       deps.onEvent({ type: "file-done", index, count, path: file.path });
     };
-    const whole = deps.signal ?? new AbortController().signal;
+    const pullSignal = deps.signal ?? new AbortController().signal;
 
     let weights = selection.weights;
     const support = selection.support;
     if (selection.index && weights.length > 1) {
       // The index is a few kB; it says which shards vLLM will read, so it comes before the plan.
-      await fetchOne(selection.index, 0, 0, whole);
+      await fetchOne(selection.index, 0, 0, pullSignal);
       weights = filterByIndex(weights, readFileSync(cache.blobPath(selection.index.etag), "utf8"));
     }
     const files = [...support, ...[...weights].sort((a, b) => a.path.localeCompare(b.path))];
