@@ -31,12 +31,12 @@ import {
 } from "./get-range.js";
 import type { FileHash, HashThreads } from "./hash-threads.js";
 import { sizeOrZero } from "./hf-cache.js";
-import type { RetryNotice } from "./hub-api-retry.js";
 import { OrderedHash } from "./ordered-hash.js";
 import { isDiskFull, PartWriter } from "./part-writer.js";
 import { cdnStatusError, describeError, PullError, statusError } from "./pull-error.js";
 import { nextStep, PULL_RETRY, type RetryPolicy } from "./retry-policy.js";
 import { runAll, sleepUnlessAborted } from "./run-all.js";
+import type { RetryNotice } from "./temporary-failure.js";
 import { gaveUpError, serverOf, TemporaryFailure } from "./temporary-failure.js";
 import { verifyDownload } from "./verify-file.js";
 

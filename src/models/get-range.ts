@@ -3,8 +3,7 @@
 // LFS files through a redirect to a presigned CDN URL). The token goes to the hub's origin only; the hub's own
 // headers are checked against its file list; a redirect from a public hub to a private address is refused.
 // Undici's stream() hands each network chunk straight to the sink: no Readable, no promise per chunk.
-import type { Writable } from "node:stream";
-import { Writable as WritableStream } from "node:stream";
+import { Writable } from "node:stream";
 import { type Dispatcher, stream } from "undici";
 import type { HubFile } from "./hub-api.js";
 import { isDiskFull, OversizeSignal } from "./part-writer.js";
@@ -193,7 +192,7 @@ function isOurs(err: unknown): boolean {
 
 function discard(): Writable {
   let seen = 0;
-  return new WritableStream({
+  return new Writable({
     write(chunk: Buffer, _enc, cb) {
       seen += chunk.length;
       cb(

@@ -1,8 +1,9 @@
 // The hub's API calls retried as huggingface_hub's http_backoff retries its metadata calls (utils/_http.py):
 // a temporary status or a failed connection is tried again after the wait the policy gives, on a fake clock.
 import { describe, expect, it } from "vitest";
-import { type RetryNotice, retryingFetch } from "./hub-api-retry.js";
+import { retryingFetch } from "./hub-api-retry.js";
 import { PullError } from "./pull-error.js";
+import type { RetryNotice } from "./temporary-failure.js";
 
 const HUB = "https://hub.example";
 const INFO = `${HUB}/api/models/acme/tiny/revision/main`;

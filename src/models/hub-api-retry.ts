@@ -4,17 +4,7 @@
 import { AbortedError } from "./aborted-error.js";
 import { describeError, PullError } from "./pull-error.js";
 import { nextStep, PULL_RETRY, RETRY_STATUSES, type RetryPolicy, serverWaitMs } from "./retry-policy.js";
-import { gaveUpError, type Server, TemporaryFailure } from "./temporary-failure.js";
-
-export interface RetryNotice {
-  server: Server;
-  what: string;
-  problem: string;
-  attempt: number; // the retry about to be made, 1-based
-  maxRetries: number;
-  waitMs: number;
-  asked: boolean; // the server asked for this wait (Retry-After, RateLimit)
-}
+import { gaveUpError, type RetryNotice, type Server, TemporaryFailure } from "./temporary-failure.js";
 
 export interface RetryDeps {
   sleep(ms: number): Promise<void>;

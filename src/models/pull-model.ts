@@ -12,10 +12,10 @@ import { PART_SIZE, type PartPaths, readProgress, writtenBytes } from "./file-pa
 import { HashThreads } from "./hash-threads.js";
 import { linkSnapshotFile, markAbsent, type RepoCache, repoCache, writeRef } from "./hf-cache.js";
 import type { HubApi, HubFile } from "./hub-api.js";
-import type { RetryNotice } from "./hub-api-retry.js";
 import { gatedError, PullError } from "./pull-error.js";
 import { acquirePullLock } from "./pull-lock.js";
 import { runAll } from "./run-all.js";
+import type { RetryNotice } from "./temporary-failure.js";
 import { isVerifiedBlob } from "./verify-file.js";
 import { filterByIndex, NoWeightsError, OPTIONAL_PROBED_FILES, selectVllmFiles } from "./vllm-files.js";
 

@@ -9,6 +9,17 @@ export interface Server {
   host: string;
 }
 
+/** What the progress shows before a retry: what failed, where, and how long the pull waits. */
+export interface RetryNotice {
+  server: Server;
+  what: string;
+  problem: string;
+  attempt: number; // the retry about to be made, 1-based
+  maxRetries: number;
+  waitMs: number;
+  asked: boolean; // the server asked for this wait (Retry-After, RateLimit)
+}
+
 export class TemporaryFailure extends Error {
   override readonly name = "TemporaryFailure";
   constructor(
