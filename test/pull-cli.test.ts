@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { assertBuilt, cliEnv, freePort, runCli, spawnCli, tempHome, waitFor } from "./helpers/cli.js";
 import { FakeHub } from "./helpers/fake-hub.js";
-import { etagOf, tinyModel } from "./helpers/fake-repo.js";
+import { bigModel, etagOf, sha256, tinyModel } from "./helpers/fake-repo.js";
 import { readBack } from "./helpers/hf-readback.js";
 
 const REPO = "acme/tiny-llama";
@@ -60,13 +60,67 @@ describe("llm-runner pull", () => {
       join(cache, "models--acme--tiny-llama", "snapshots", tinyModel(REPO).commit),
     );
     const secondRun = hub.fileGets().slice(firstRun);
-    // Only the shard being downloaded and the one not started: the small files were done.
-    expect(secondRun.filter((l) => l.server === "hub").map((l) => l.url.split("/").pop())).toEqual([
-      SHARD,
-      "model-00002-of-00002.safetensors",
-    ]);
+    // Only the shard being downloaded: the small files and the other shard (fetched beside it) were done.
+    expect(secondRun.filter((l) => l.server === "hub").map((l) => l.url.split("/").pop())).toEqual([SHARD]);
     expect(secondRun.find((l) => l.server === "cdn")?.range).toBe("bytes=150000-");
     expect(readBack(cache, REPO, SHARD).bytes.equals(shard?.content as Buffer)).toBe(true);
+  });
+
+  it("rides out a 429 on the model info, a 502 on config.json and a 503 from the CDN, showing each wait", async () => {
+    hub.refuse.set("info", { status: 429, times: 1, headers: { "Retry-After": "1" } });
+    hub.refuse.set("hub:config.json", { status: 502, times: 1 });
+    hub.refuse.set(`cdn:${SHARD}`, {
+      status: 503,
+      times: 1,
+      html: "<html><h1>503 Service Unavailable</h1></html>",
+    });
+    const r = await runCli(["pull", REPO], env());
+    expect(r.code).toBe(0);
+    const hubHost = new URL(hub.endpoint).host;
+    const cdnHost = new URL(hub.cdnOrigin).host;
+    expect(r.stderr).toContain(
+      `the model info of ${REPO}: HTTP 429 from the hub (${hubHost}); retry 1 of 5 in 2s as it asked\n`,
+    );
+    expect(r.stderr).toContain(`config.json: HTTP 502 from the hub (${hubHost}); retry 1 of 5 in 1s\n`);
+    expect(r.stderr).toContain(`${SHARD}: HTTP 503 from the CDN (${cdnHost}); retry 1 of 5 in 1s\n`);
+    expect(r.stderr).not.toContain("<html");
+    expect(readBack(cache, REPO, SHARD).bytes.length).toBe(300_000);
+  });
+
+  it("killed (-9) mid-way through a file in parts: the next run fetches only the parts not finished", async () => {
+    // 100 MiB: four 32 MiB parts fetched side by side; the second one stalls at 40 MiB.
+    const MiB = 1024 * 1024;
+    await hub.close();
+    hub = await new FakeHub([bigModel("acme/big-llama", [100 * MiB])]).start();
+    const blob = sha256(hub.repos[0]?.files.find((f) => f.path === "model.safetensors")?.content as Buffer);
+    const record = join(cache, "models--acme--big-llama", "blobs", `${blob}.parts.json`);
+    hub.stallAt.set("model.safetensors", 40 * MiB);
+    const child = spawnCli(["pull", "acme/big-llama"], env());
+    const exited = new Promise<void>((r) => child.once("exit", () => r()));
+    const written = await waitFor(
+      () => {
+        const w = existsSync(record) ? (JSON.parse(readFileSync(record, "utf8")).written as number[]) : null;
+        return w && w[0] === 32 * MiB && w[2] === 32 * MiB && w[3] === 4 * MiB ? w : null;
+      },
+      60_000,
+      "parts 1, 3 and 4 to be recorded as done",
+    );
+    child.kill("SIGKILL");
+    await exited;
+    expect(written[1]).toBeLessThan(32 * MiB);
+
+    const firstRun = hub.log.length;
+    const again = await runCli(["pull", "acme/big-llama"], env());
+    expect(again.code).toBe(0);
+    expect(again.stderr).toContain("1 resumed");
+    const ranges = hub.log
+      .slice(firstRun)
+      .filter((l) => l.server === "cdn")
+      .map((l) => l.range);
+    expect(ranges).toEqual([`bytes=${32 * MiB + (written[1] as number)}-${64 * MiB - 1}`]);
+    const model = hub.repos[0]?.files.find((f) => f.path === "model.safetensors")?.content as Buffer;
+    expect(readBack(cache, "acme/big-llama", "model.safetensors").bytes.equals(model)).toBe(true);
+    expect(existsSync(record)).toBe(false);
   });
 
   it("a gated model without HF_TOKEN: exit 1 and the licence page to visit", async () => {

@@ -28,6 +28,7 @@ export async function ensureModelPulled(config: Config, io: CliIO): Promise<Ensu
     cacheDir,
     endpoint: config.hfEndpoint ?? "https://huggingface.co",
     token: config.hfToken,
+    ...(config.pullConcurrency ? { concurrency: config.pullConcurrency } : {}),
     out: io.stderr,
     env: io.env,
   });

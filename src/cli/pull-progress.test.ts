@@ -21,23 +21,20 @@ const plan = {
 };
 
 describe("PullProgressView", () => {
-  it("on a terminal redraws one line with bytes, rate, ETA and file n of m", () => {
+  it("on a terminal redraws one line with bytes of the total, rate, ETA, files done and the files in flight", () => {
     const { v, out, advance } = view(true);
     v.onEvent(plan);
-    v.onEvent({
-      type: "file",
-      index: 1,
-      count: 2,
-      path: "model-00001-of-00002.safetensors",
-      size: 60e6,
-      resumeFrom: 10e6,
-    });
+    const shard = (n: number) => `model-0000${n}-of-00002.safetensors`;
+    v.onEvent({ type: "file", index: 1, count: 2, path: shard(1), size: 60e6, resumeFrom: 10e6 });
+    v.onEvent({ type: "file", index: 2, count: 2, path: shard(2), size: 40e6, resumeFrom: 0 });
     advance(2_000);
     v.onEvent({ type: "bytes", n: 30_000_000 });
-    const last = out().split("\r\x1b[2K").at(-1) ?? "";
-    expect(last).toMatch(
-      /^pulling \[#{8}\.{16}\] {2}33% 30\.0 MB\/90\.0 MB {2}15\.0 MB\/s {2}ETA 4s {2}file 1\/2 model-00001-of-00002\.safetensors$/,
+    const last = () => out().split("\r\x1b[2K").at(-1) ?? "";
+    expect(last()).toMatch(
+      /^pulling \[#{8}\.{16}\] {2}33% 30\.0 MB\/90\.0 MB {2}15\.0 MB\/s {2}ETA 4s {2}files 0\/2, now model-00001-of-00002\.safetensors \+1$/,
     );
+    v.onEvent({ type: "file-done", index: 1, count: 2, path: shard(1) });
+    expect(last()).toMatch(/ {2}files 1\/2, now model-00002-of-00002\.safetensors$/);
     expect(out()).toContain(
       "3 files vLLM loads, 100 MB; 1 already downloaded; 1 resumed; to download: 90.0 MB (500 GB free)",
     );
@@ -66,15 +63,32 @@ describe("PullProgressView", () => {
     expect(lines.at(-1)).toBe("done: 45.0 MB downloaded; snapshot /cache/snap");
   });
 
-  it("reports a retry on its own line, resuming offset included", () => {
+  it("reports a retry on its own line: what failed, at which server, the wait and where it resumes", () => {
     const { v, out } = view(false);
     v.onEvent({
       type: "retry",
-      path: "m.safetensors",
+      server: { role: "CDN", host: "cdn-lfs.hf.co" },
+      what: "m.safetensors",
+      problem: "connection lost (other side closed)",
       attempt: 1,
+      maxRetries: 5,
+      waitMs: 2_000,
+      asked: false,
       resumeAt: 123_456,
-      reason: "other side closed",
     });
-    expect(out()).toBe("connection lost on m.safetensors (other side closed); retry 1, resuming at 123 kB\n");
+    v.onEvent({
+      type: "retry",
+      server: { role: "hub", host: "huggingface.co" },
+      what: "the model info of acme/tiny",
+      problem: "HTTP 429",
+      attempt: 2,
+      maxRetries: 5,
+      waitMs: 31_000,
+      asked: true,
+    });
+    expect(out()).toBe(
+      "m.safetensors: connection lost (other side closed) from the CDN (cdn-lfs.hf.co); retry 1 of 5 in 2s, resuming at 123 kB\n" +
+        "the model info of acme/tiny: HTTP 429 from the hub (huggingface.co); retry 2 of 5 in 31s as it asked\n",
+    );
   });
 });

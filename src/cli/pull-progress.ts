@@ -1,9 +1,10 @@
 // Download progress for `pull` (and `start` when it pulls first): on a terminal one line redrawn in place with
-// bytes, rate, ETA and "file n of m"; otherwise plain lines (one per file, one per 10 % of the bytes), so logs
-// and CI output stay readable.
+// bytes of the total, rate, ETA, files done and the files in flight; otherwise plain lines (one per file, one
+// per 10 % of the bytes), so logs and CI output stay readable. A retry gets its own line with its wait.
 
 import { formatBytes, formatDuration } from "../models/format-bytes.js";
 import type { PullEvent } from "../models/pull-model.js";
+import { serverText } from "../models/temporary-failure.js";
 import type { ProgressOutput } from "./progress.js";
 
 const BAR_WIDTH = 24;
@@ -13,7 +14,8 @@ const RATE_WINDOW_MS = 5_000;
 export class PullProgressView {
   private total = 0; // bytes this run must fetch
   private done = 0;
-  private file = { index: 0, count: 0, path: "" };
+  private files = { done: 0, count: 0 };
+  private readonly inFlight: string[] = []; // paths, in the order they started
   private samples: Array<{ t: number; bytes: number }> = [];
   private lastDraw = 0;
   private lastPlainStep = -1;
@@ -45,22 +47,34 @@ export class PullProgressView {
       }
       case "file":
         if (e.count === 0) break; // the safetensors index, fetched before the plan
-        this.file = { index: e.index, count: e.count, path: e.path };
+        this.files.count = e.count;
+        this.inFlight.push(e.path);
         if (!this.out.isTTY) {
           const resume = e.resumeFrom > 0 ? `, resuming at ${formatBytes(e.resumeFrom)}` : "";
           this.line(`file ${e.index}/${e.count}: ${e.path} (${formatBytes(e.size)}${resume})`);
         }
         this.draw(true);
         break;
+      case "file-done": {
+        if (e.count === 0) break;
+        this.files = { done: this.files.done + 1, count: e.count };
+        const at = this.inFlight.indexOf(e.path);
+        if (at >= 0) this.inFlight.splice(at, 1);
+        this.draw(true);
+        break;
+      }
       case "bytes":
         this.done += e.n;
         this.draw(false);
         break;
-      case "retry":
+      case "retry": {
+        const asked = e.asked ? " as it asked" : "";
+        const resume = e.resumeAt ? `, resuming at ${formatBytes(e.resumeAt)}` : "";
         this.line(
-          `connection lost on ${e.path} (${e.reason}); retry ${e.attempt}, resuming at ${formatBytes(e.resumeAt)}`,
+          `${e.what}: ${e.problem} from ${serverText(e.server)}; retry ${e.attempt} of ${e.maxRetries} in ${formatDuration(e.waitMs / 1000)}${asked}${resume}`,
         );
         break;
+      }
       case "done":
         this.clear();
         this.out.write(`done: ${formatBytes(e.fetched)} downloaded; snapshot ${e.snapshotDir}\n`);
@@ -68,14 +82,19 @@ export class PullProgressView {
     }
   }
 
-  /** The status line: bar, bytes, rate, ETA, file n of m. */
+  /** The status line: bar, bytes of the total, rate, ETA, files done and those in flight. */
   statusLine(): string {
     const frac = this.total > 0 ? Math.min(1, this.done / this.total) : 1;
     const filled = Math.round(frac * BAR_WIDTH);
     const rate = this.rate();
     const eta = rate > 0 ? formatDuration((this.total - this.done) / rate) : "?";
     const pct = `${Math.floor(frac * 100)}`.padStart(3);
-    const file = this.file.count > 0 ? `  file ${this.file.index}/${this.file.count} ${this.file.path}` : "";
+    const [first] = this.inFlight;
+    const more = this.inFlight.length > 1 ? ` +${this.inFlight.length - 1}` : "";
+    const file =
+      this.files.count > 0
+        ? `  files ${this.files.done}/${this.files.count}${first ? `, now ${first}${more}` : ""}`
+        : "";
     return `pulling [${"#".repeat(filled)}${".".repeat(BAR_WIDTH - filled)}] ${pct}% ${formatBytes(this.done)}/${formatBytes(this.total)}  ${formatBytes(rate)}/s  ETA ${eta}${file}`;
   }
 

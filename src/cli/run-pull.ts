@@ -18,6 +18,7 @@ export interface RunPullInput {
   token: string | null;
   out: ProgressOutput; // progress and errors (stderr)
   env: NodeJS.ProcessEnv; // HTTP(S)_PROXY, NO_PROXY
+  concurrency?: number; // PULL_CONCURRENCY
   hub?: HubApi;
 }
 
@@ -44,14 +45,22 @@ export async function runPull(input: RunPullInput): Promise<RunPullOutcome> {
         `create a read token at ${input.endpoint}/settings/tokens and set HF_TOKEN to it`,
       );
     }
+    const wait = (ms: number) => sleep(ms, undefined, { signal: abort.signal }).catch(() => undefined);
     const result = await pullModel(
       { repo: input.repo, cacheDir: input.cacheDir, endpoint: input.endpoint, token: input.token },
       {
         hub:
-          input.hub ?? createHubApi({ endpoint: input.endpoint, token: input.token }, fetchVia(dispatcher)),
+          input.hub ??
+          createHubApi({ endpoint: input.endpoint, token: input.token }, fetchVia(dispatcher), {
+            sleep: wait,
+            now: Date.now,
+            onRetry: (r) => view.onEvent({ type: "retry", ...r }),
+            signal: abort.signal,
+          }),
         ...(dispatcher ? { dispatcher } : {}),
+        ...(input.concurrency ? { concurrency: input.concurrency } : {}),
         freeBytes,
-        sleep: (ms) => sleep(ms, undefined, { signal: abort.signal }).catch(() => undefined),
+        sleep: wait,
         signal: abort.signal,
         onEvent: (e) => {
           if (e.type === "bytes") fetched += e.n;

@@ -63,6 +63,8 @@ export function envSchema(ctx: SchemaContext, isDir: (p: string) => boolean) {
     MODEL_DIR: variable(folder(ctx, "a Hugging Face cache folder", true), null),
     HF_TOKEN: variable(hfToken, null),
     HF_ENDPOINT: variable(hubEndpoint, "https://huggingface.co"),
+    // huggingface_hub's snapshot_download uses 8 workers (max_workers=8).
+    PULL_CONCURRENCY: variable(integer({ min: 1, max: 64, example: 8, unit: "of connections" }), 8),
 
     USE_8BIT: variable(boolean, false),
     PIPELINE_PARALLEL_SIZE: variable(integer({ min: 1, max: 1024, example: 2 }), 1),

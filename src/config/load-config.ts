@@ -241,6 +241,7 @@ function toConfig(v: EnvValues): Config {
     modelDir: v.MODEL_DIR,
     hfToken: v.HF_TOKEN,
     hfEndpoint: v.HF_ENDPOINT,
+    pullConcurrency: v.PULL_CONCURRENCY,
     use8bit: v.USE_8BIT,
     pipelineParallelSize: v.PIPELINE_PARALLEL_SIZE,
     tensorParallelSize: v.TENSOR_PARALLEL_SIZE,

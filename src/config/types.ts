@@ -34,6 +34,7 @@ export interface Config {
   modelDir: string | null; // MODEL_DIR (Hugging Face cache layout models--ORG--NAME/snapshots/REV)
   hfToken: string | null; // HF_TOKEN (secret)
   hfEndpoint?: string; // HF_ENDPOINT (loadConfig sets it; default https://huggingface.co): where `pull` downloads from
+  pullConcurrency?: number; // PULL_CONCURRENCY (loadConfig sets it; default 8): connections `pull` opens at once
   /** Set by `start` once the model is in MODEL_DIR: the engine runs with HF_HUB_OFFLINE=1 and never downloads. */
   hubOffline?: boolean;
 

@@ -1,275 +1,297 @@
-// One file from the hub into blobs/<etag>, resumable. @huggingface/hub's downloadFileToCacheDir is not used
-// for this: it restarts `.incomplete` from byte 0 (no Range resume), has no progress hook, verifies neither
-// size nor hash, and follows redirects inside fetch so the hub's own headers are lost. This follows
-// huggingface_hub (Python) instead: GET <endpoint>/<repo>/resolve/<commit>/<file>, the hub answers small
-// files itself and LFS files with a redirect to a CDN; the Authorization header is not sent to another
-// origin; an existing blobs/<etag>.incomplete is resumed with `Range: bytes=<size>-`; a cut connection is
-// retried from where it stopped.
-import type { Hash } from "node:crypto";
-import { createWriteStream } from "node:fs";
-import { mkdir, rename, rm, truncate } from "node:fs/promises";
+// One file from the hub into blobs/<etag>: resumable, verified, and — past one part (file-parts.ts) — fetched
+// in parts side by side where the server honours Range, as huggingface_hub's hf_transfer and Xet downloads
+// do. @huggingface/hub's downloadFileToCacheDir is not used: it restarts `.incomplete` from byte 0, has no
+// progress hook, verifies neither size nor hash, and follows redirects inside fetch (the hub's headers are lost).
+// The first request of a file (its leader) finds out whether ranges work; its other parts wait for that answer
+// and then ask the URL it was redirected to. Each part retries on its own (retry-policy.ts), resuming where it
+// stopped; a temporary error or a cut connection never fails the pull before its retries are spent.
+import { constants } from "node:fs";
+import { type FileHandle, mkdir, open, rename, rm } from "node:fs/promises";
 import path from "node:path";
-import { Transform } from "node:stream";
-import { pipeline } from "node:stream/promises";
-import { type Dispatcher, request } from "undici";
+import { AbortedError } from "./aborted-error.js";
+import type { DownloadSlots } from "./download-slots.js";
+import {
+  type Part,
+  type PartPaths,
+  prepareFiles,
+  readProgress,
+  removeRecord,
+  saveRecord,
+  writtenBytes,
+} from "./file-parts.js";
+import {
+  BodyTooLong,
+  type ByteRange,
+  type FileSource,
+  getRange,
+  RangeIgnored,
+  RangeNotSatisfiable,
+  resolveUrl,
+  StatusRefused,
+} from "./get-range.js";
+import type { FileHash, HashThreads } from "./hash-threads.js";
 import { sizeOrZero } from "./hf-cache.js";
-import type { HubFile } from "./hub-api.js";
-import { isPrivateHost } from "./private-address.js";
-import { describeError, PullError, statusError } from "./pull-error.js";
-import { startHash, verifyDownload } from "./verify-file.js";
+import { OrderedHash } from "./ordered-hash.js";
+import { isDiskFull, PartWriter } from "./part-writer.js";
+import { cdnStatusError, describeError, PullError, statusError } from "./pull-error.js";
+import { nextStep, PULL_RETRY, type RetryPolicy } from "./retry-policy.js";
+import { runAll, sleepUnlessAborted } from "./run-all.js";
+import type { RetryNotice } from "./temporary-failure.js";
+import { gaveUpError, serverOf, TemporaryFailure } from "./temporary-failure.js";
+import { verifyDownload } from "./verify-file.js";
 
-export interface DownloadTarget {
-  endpoint: string;
-  token: string | null;
-  repo: string;
-  commit: string;
-  file: HubFile;
+export interface DownloadTarget extends FileSource {
   blobPath: string;
-  incompletePath: string;
+  paths: PartPaths;
 }
 
 export interface DownloadHooks {
-  /** Bytes written to disk (after any resume offset). */
+  slots: DownloadSlots;
+  hashThreads: HashThreads;
+  partSize: number;
+  /** The file's first request starts, `resumeFrom` bytes being on disk already. */
+  onStart(resumeFrom: number): void;
+  /** Bytes received. */
   onBytes(n: number): void;
-  /** A transfer failed and will be retried from `resumeAt`. */
-  onRetry(info: { attempt: number; resumeAt: number; reason: string }): void;
-  signal?: AbortSignal;
+  onRetry(notice: RetryNotice & { resumeAt: number }): void;
   /** Waits between retries (passed in so tests do not sleep). */
   sleep(ms: number): Promise<void>;
-  maxRetries?: number; // consecutive failures without progress before giving up (default 5)
-  dispatcher?: Dispatcher;
+  signal: AbortSignal;
+  policy?: RetryPolicy;
 }
 
-const MAX_REDIRECTS = 5;
-const WRITE_BUFFER = 8 * 1024 * 1024;
-// A stalled transfer (no bytes for this long) is treated like a cut connection and resumed.
-const BODY_TIMEOUT_MS = 60_000;
-
-export class AbortedError extends Error {
-  override readonly name = "AbortedError";
-}
-
-/** Downloads (resuming a partial file), verifies size and hash, and renames into blobs/<etag>. */
+/** Downloads what is missing of the file, verifies its size and hash, and renames it into blobs/<etag>. */
 export async function downloadFile(t: DownloadTarget, hooks: DownloadHooks): Promise<void> {
+  try {
+    await fetchFile(t, hooks);
+  } catch (err) {
+    // Files side by side: the disk may fill while this one is created or renamed, not only while it is written.
+    if (isDiskFull(err)) throw diskFullError(t, t.paths.incomplete, err);
+    throw err;
+  }
+}
+
+async function fetchFile(t: DownloadTarget, hooks: DownloadHooks): Promise<void> {
   await mkdir(path.dirname(t.blobPath), { recursive: true });
-  const maxRetries = hooks.maxRetries ?? 5;
-  let failures = 0;
-  let digest: string | null = null;
-  for (;;) {
-    if (hooks.signal?.aborted) throw new AbortedError("interrupted");
-    let offset = sizeOrZero(t.incompletePath);
-    if (offset > t.file.size) {
-      await rm(t.incompletePath, { force: true });
-      offset = 0;
+  const progress = readProgress(t.file.size, hooks.partSize, t.paths);
+  const dataPath = await prepareFiles(t.file.size, hooks.partSize, progress, t.paths);
+  const fh = await open(dataPath, constants.O_RDWR | constants.O_CREAT, 0o644);
+  const download = new FileDownload(t, hooks, progress.parts, fh, dataPath);
+  let digest: string;
+  try {
+    digest = await download.run();
+  } finally {
+    await download.stop();
+    await fh.close();
+  }
+  await verifyDownload(t.file, dataPath, digest);
+  await rename(dataPath, t.blobPath);
+  await removeRecord(t.paths);
+}
+
+class FileDownload {
+  private hash: FileHash;
+  private cdnUrl: URL | null = null; // where the hub redirected the file: the other parts ask there directly
+  private rangesConfirmed = false;
+  private decideRanges: (ok: boolean) => void = () => {};
+  private saving: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly t: DownloadTarget,
+    private readonly hooks: DownloadHooks,
+    private readonly parts: Part[],
+    private readonly fh: FileHandle,
+    private readonly dataPath: string,
+  ) {
+    this.hash =
+      parts.length > 1 ? hooks.hashThreads.open(t.file, dataPath, parts) : new OrderedHash(t.file, fh, parts);
+  }
+
+  /** Fetched in parts; false for a small file, and once a server without ranges sends the whole file. */
+  private get split(): boolean {
+    return this.parts.length > 1;
+  }
+
+  async run(): Promise<string> {
+    const todo = this.parts.filter((p) => p.written < p.end - p.start);
+    const [leader, ...rest] = todo;
+    if (leader) {
+      const rangesOk = new Promise<boolean>((resolve) => {
+        this.decideRanges = resolve;
+      });
+      await runAll(
+        [
+          (signal) =>
+            this.hooks.slots
+              .run(() => {
+                this.hooks.onStart(writtenBytes(this.parts));
+                return this.fetchPart(leader, signal, true);
+              })
+              .finally(() => this.decideRanges(false)),
+          ...rest.map((part) => async (signal: AbortSignal) => {
+            if (await rangesOk) await this.hooks.slots.run(() => this.fetchPart(part, signal, false));
+          }),
+        ],
+        this.hooks.signal,
+      );
     }
-    if (offset === t.file.size) break; // complete from an earlier run, not yet checked
-    const before = offset;
-    try {
-      digest = (await transfer(t, offset, hooks)).digest("hex");
-      break;
-    } catch (err) {
-      if (err instanceof PullError || err instanceof AbortedError) throw err;
-      if (hooks.signal?.aborted) throw new AbortedError("interrupted");
-      if (isDiskFull(err)) throw diskFullError(t, err);
-      const now = sizeOrZero(t.incompletePath);
-      failures = now > before ? 1 : failures + 1;
-      if (failures > maxRetries) {
-        throw new PullError(
-          "network",
-          `downloading ${t.file.path} failed ${failures} times in a row: ${describeError(err)}; ${now} of ${t.file.size} bytes are kept in ${t.incompletePath}`,
-          "check the network, then run the command again: it resumes from where it stopped",
-        );
+    return this.hash.digest();
+  }
+
+  /** Lets a read-back finish and records how far a split file got (for the next run). */
+  async stop(): Promise<void> {
+    await this.hash.discard();
+    await this.record();
+  }
+
+  private async fetchPart(first: Part, signal: AbortSignal, leader: boolean): Promise<void> {
+    let part = first;
+    const src: FileSource = { ...this.t, signal };
+    let failures = 0;
+    let before = part.written;
+    for (;;) {
+      if (part.written >= part.end - part.start) {
+        await this.record();
+        return;
       }
-      hooks.onRetry({ attempt: failures, resumeAt: now, reason: describeError(err) });
-      await hooks.sleep(Math.min(1000 * 2 ** (failures - 1), 10_000));
+      if (signal.aborted) throw new AbortedError("interrupted");
+      const viaCdn = this.cdnUrl;
+      const from = viaCdn ?? resolveUrl(this.t);
+      let failure: TemporaryFailure;
+      try {
+        const answered = await getRange(src, from, this.rangeOf(part), (pos) => this.writer(part, pos));
+        if (serverOf(answered, this.t.endpoint).role === "CDN") this.cdnUrl = answered;
+        if (part.written >= part.end - part.start) continue;
+        failure = new TemporaryFailure(
+          serverOf(answered, this.t.endpoint),
+          `the answer ended at byte ${part.start + part.written} of ${part.end}`,
+          null,
+          null,
+        );
+      } catch (err) {
+        if (signal.aborted) throw new AbortedError("interrupted");
+        if (err instanceof PullError) throw err;
+        if (isDiskFull(err)) throw diskFullError(this.t, this.dataPath, err);
+        if (err instanceof BodyTooLong) throw await this.oversize(err);
+        if (err instanceof RangeIgnored && leader && !this.rangesConfirmed) {
+          part = await this.startOver(); // the server sends whole files only: one stream fetches all of it
+          continue;
+        }
+        if (err instanceof StatusRefused) {
+          if (viaCdn !== null && err.server.role === "CDN") {
+            this.cdnUrl = null; // an expired or refused CDN link: ask the hub for a fresh one
+            continue;
+          }
+          throw this.refused(err);
+        }
+        if (err instanceof RangeNotSatisfiable && !this.split) part = await this.startOver();
+        if (err instanceof RangeIgnored || err instanceof RangeNotSatisfiable)
+          failure = new TemporaryFailure(err.server, err.message, null, null);
+        else if (err instanceof TemporaryFailure) failure = err;
+        else throw err;
+      }
+      failures = part.written > before ? 1 : failures + 1; // tries in a row without progress
+      before = part.written;
+      const step = nextStep(this.hooks.policy ?? PULL_RETRY, failures, failure.askedMs);
+      const kept = `${writtenBytes(this.parts)} of ${this.t.file.size} bytes are kept in ${this.dataPath}`;
+      if (!step.retry)
+        throw gaveUpError(failure, step, failures, `${this.t.file.path} of ${this.t.repo}`, kept);
+      this.hooks.onRetry({
+        server: failure.server,
+        what: this.t.file.path,
+        problem: failure.problem,
+        attempt: failures,
+        maxRetries: (this.hooks.policy ?? PULL_RETRY).maxTries - 1,
+        waitMs: step.waitMs,
+        asked: step.asked,
+        resumeAt: part.start + part.written,
+      });
+      this.cdnUrl = null; // the retry asks the hub again, for a fresh link
+      await sleepUnlessAborted(this.hooks.sleep, step.waitMs, signal);
     }
   }
-  digest ??= (await startHash(t.file, t.incompletePath)).digest("hex");
-  await verifyDownload(t.file, t.incompletePath, digest);
-  await rename(t.incompletePath, t.blobPath);
-}
 
-/** One GET (following redirects) appended to the partial file; returns the hash of the whole file so far. */
-async function transfer(t: DownloadTarget, offset: number, hooks: DownloadHooks): Promise<Hash> {
-  const first = new URL(`${t.endpoint}/${t.repo}/resolve/${t.commit}/${encodePath(t.file.path)}`);
-  let url = first;
-  const headers: Record<string, string> = { "user-agent": "llm-runner" };
-  if (t.token) headers.authorization = `Bearer ${t.token}`;
-  if (offset > 0) headers.range = `bytes=${offset}-`;
-  for (let hop = 0; ; hop++) {
-    const res = await request(url, {
-      method: "GET",
-      headers,
-      signal: hooks.signal,
-      headersTimeout: BODY_TIMEOUT_MS,
-      bodyTimeout: BODY_TIMEOUT_MS,
-      ...(hooks.dispatcher ? { dispatcher: hooks.dispatcher } : {}),
-    });
-    if (url === first) checkHubHeaders(t, res.headers);
-    if (res.statusCode >= 300 && res.statusCode < 400 && res.headers.location) {
-      await res.body.dump();
-      if (hop >= MAX_REDIRECTS) {
-        throw new PullError(
-          "hub_error",
-          `too many redirects for ${t.file.path}`,
-          "check HF_ENDPOINT and any proxy in between",
-        );
-      }
-      const next = new URL(String(res.headers.location), url);
-      checkRedirect(t, url, next);
-      // huggingface_hub drops the token when it follows the hub's redirect to the CDN (a presigned URL).
-      if (next.origin !== first.origin) delete headers.authorization;
-      url = next;
-      continue;
+  /** The Range header of a part's next request: none for a whole file from byte 0. */
+  private rangeOf(part: Part): ByteRange | null {
+    const start = part.start + part.written;
+    if (!this.split) return start === 0 ? null : { start, end: part.end, openEnded: true };
+    return { start, end: part.end, openEnded: false };
+  }
+
+  private writer(part: Part, pos: number): PartWriter {
+    if (pos !== part.start + part.written)
+      throw new Error(`the body starts at ${pos}, not where the part stands`);
+    if (this.split && !this.rangesConfirmed) {
+      this.rangesConfirmed = true;
+      this.decideRanges(true);
     }
-    if (res.statusCode === 416) {
-      // Our partial file is not a prefix the server can continue: start the file over.
-      await res.body.dump();
-      await rm(t.incompletePath, { force: true });
-      throw new Error("the server cannot resume this file (HTTP 416); restarting it");
-    }
-    if (res.statusCode !== 200 && res.statusCode !== 206) {
-      // The body is not pasted nor read in full: the hub's own message is in X-Error-Message.
-      await res.body.dump(); // reads at most 128 kB (undici), then closes
-      throw statusError({
-        status: res.statusCode,
-        errorCode: header(res.headers, "x-error-code"),
-        endpoint: t.endpoint,
-        repo: t.repo,
-        what: t.file.path,
-        hasToken: t.token !== null,
-        detail: header(res.headers, "x-error-message")?.slice(0, 200) ?? "",
-      });
-    }
-    let append = offset > 0;
-    if (res.statusCode === 206) {
-      const start = Number(/bytes (\d+)-/.exec(header(res.headers, "content-range") ?? "")?.[1]);
-      if (start !== offset) {
-        await res.body.dump();
-        throw new Error(`the server resumed at byte ${start} instead of ${offset}`);
-      }
-    } else if (offset > 0) {
-      append = false; // the server ignored Range and sends the whole file
-    }
-    const base = append ? offset : 0;
-    const announced = Number(header(res.headers, "content-length") ?? Number.NaN);
-    if (base + announced > t.file.size) {
-      await res.body.dump(); // reads at most 128 kB (undici), then closes
-      throw await oversizeError(t, url, `announced ${base + announced} bytes`);
-    }
-    if (!append) await truncateOrCreate(t.incompletePath);
-    const hash = await startHash(t.file, append ? t.incompletePath : null);
-    // Hashes and counts each chunk on its way to disk, and stops before a chunk that would pass the listed size.
-    // A large write buffer lets the file stream batch chunks into one writev instead of one write (and one
-    // wait) per 64 kB network chunk.
-    let written = base;
-    const meter = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
-        written += chunk.length;
-        if (written > t.file.size) {
-          cb(new OversizeSignal());
-          return;
-        }
-        hash.update(chunk);
-        hooks.onBytes(chunk.length);
-        cb(null, chunk);
+    return new PartWriter({
+      fh: this.fh,
+      pos,
+      end: part.end,
+      onBytes: this.hooks.onBytes,
+      onWritten: (at, chunks, n) => {
+        part.written += n;
+        this.hash.written(at, chunks, n);
       },
     });
-    const out = createWriteStream(t.incompletePath, { flags: "a", highWaterMark: WRITE_BUFFER });
-    try {
-      await pipeline(res.body, meter, out);
-    } catch (err) {
-      if (err instanceof OversizeSignal) throw await oversizeError(t, url, `sent more than that`);
-      throw err;
-    }
-    return hash;
   }
-}
 
-class OversizeSignal extends Error {}
+  /** Forgets every byte on disk; returns the one part a single stream from byte 0 fills. */
+  private async startOver(): Promise<Part> {
+    await this.hash.discard();
+    const whole: Part = { start: 0, end: this.t.file.size, written: 0 };
+    this.parts.splice(0, this.parts.length, whole);
+    await this.fh.truncate(0);
+    await removeRecord(this.t.paths);
+    this.hash = new OrderedHash(this.t.file, this.fh, this.parts);
+    return whole;
+  }
 
-/** The server sends (or announces) more bytes than the file list says: the part is deleted, no retry. */
-async function oversizeError(t: DownloadTarget, url: URL, what: string): Promise<PullError> {
-  await rm(t.incompletePath, { force: true });
-  return new PullError(
-    "corrupt",
-    `${url.host} ${what} for ${t.file.path}, which the hub lists as ${t.file.size} bytes; the download was stopped and deleted`,
-    "a proxy or mirror (HF_ENDPOINT) is serving other content than the hub lists; check it, then run the command again",
-  );
-}
+  private record(): Promise<void> {
+    if (!this.split) return this.saving;
+    // A record that cannot be written only costs the next run those parts again: the hash still checks all.
+    this.saving = this.saving
+      .then(() => saveRecord(this.t.paths, this.t.file.size, this.hooks.partSize, this.parts))
+      .catch(() => undefined);
+    return this.saving;
+  }
 
-/**
- * Refuses a redirect from a public hub to this machine or its private network (an attacker's way to make the
- * pull call a local service); a hub that is itself on a private address (a local mirror) may redirect there.
- */
-function checkRedirect(t: DownloadTarget, from: URL, to: URL): void {
-  if (to.protocol !== "http:" && to.protocol !== "https:") {
-    throw new PullError(
-      "hub_error",
-      `${from.host} redirected ${t.file.path} to a ${to.protocol} URL; only http and https are followed`,
-      "check HF_ENDPOINT and any proxy in between",
+  /** The server sends (or announces) more bytes than the file list says: the file is deleted, no retry. */
+  private async oversize(err: BodyTooLong): Promise<PullError> {
+    await this.hash.discard();
+    await rm(this.dataPath, { force: true });
+    await removeRecord(this.t.paths);
+    this.parts.splice(1); // nothing left to record
+    return new PullError(
+      "corrupt",
+      `${err.host} ${err.what} for ${this.t.file.path}, which the hub lists as ${this.t.file.size} bytes; the download was stopped and deleted`,
+      "a proxy or mirror (HF_ENDPOINT) is serving other content than the hub lists; check it, then run the command again",
     );
   }
-  if (!isPrivateHost(to.hostname) || isPrivateHost(new URL(t.endpoint).hostname)) return;
-  throw new PullError(
-    "hub_error",
-    `${from.host} redirected ${t.file.path} to ${to.host}, a loopback, link-local or private address, while HF_ENDPOINT is public; the redirect was not followed`,
-    "check HF_ENDPOINT: the Hugging Face hub redirects only to its public CDN; to pull from a mirror on your own network, set HF_ENDPOINT to the mirror's address",
-  );
-}
 
-/** Checks the hub's own headers on its first answer, as huggingface_hub's get_hf_file_metadata reads them. */
-function checkHubHeaders(t: DownloadTarget, headers: Record<string, string | string[] | undefined>): void {
-  const commit = header(headers, "x-repo-commit");
-  const linkedEtag = normalizeEtag(header(headers, "x-linked-etag"));
-  const linkedSize = header(headers, "x-linked-size");
-  const problems: string[] = [];
-  if (commit && commit !== t.commit) problems.push(`commit ${commit} instead of ${t.commit}`);
-  if (linkedEtag && linkedEtag !== t.file.etag) problems.push(`etag ${linkedEtag} instead of ${t.file.etag}`);
-  if (linkedSize && Number(linkedSize) !== t.file.size)
-    problems.push(`size ${linkedSize} instead of ${t.file.size}`);
-  if (problems.length > 0) {
-    throw new PullError(
-      "hub_error",
-      `the hub's answer for ${t.file.path} does not match its file list: ${problems.join(", ")}`,
-      "a proxy or mirror (HF_ENDPOINT) is serving other content; check it, then run the command again",
-    );
+  private refused(err: StatusRefused): PullError {
+    const what = this.t.file.path;
+    if (err.server.role === "CDN")
+      return cdnStatusError({ status: err.status, host: err.server.host, repo: this.t.repo, what });
+    return statusError({
+      status: err.status,
+      errorCode: err.errorCode,
+      endpoint: this.t.endpoint,
+      repo: this.t.repo,
+      what,
+      hasToken: this.t.token !== null,
+      detail: err.detail,
+    });
   }
 }
 
-/** `"abc"` and `W/"abc"` -> `abc` (huggingface_hub's _normalize_etag). */
-export function normalizeEtag(etag: string | null): string | null {
-  if (etag === null) return null;
-  return etag.replace(/^W\//, "").replace(/^"|"$/g, "");
-}
-
-function header(headers: Record<string, string | string[] | undefined>, name: string): string | null {
-  const v = headers[name];
-  return Array.isArray(v) ? (v[0] ?? null) : (v ?? null);
-}
-
-function encodePath(p: string): string {
-  return p.split("/").map(encodeURIComponent).join("/");
-}
-
-async function truncateOrCreate(p: string): Promise<void> {
-  try {
-    await truncate(p, 0);
-  } catch {
-    // does not exist yet: the write stream creates it
-  }
-}
-
-function isDiskFull(err: unknown): boolean {
-  const code = (err as { code?: string } | null)?.code;
-  return code === "ENOSPC" || code === "EDQUOT";
-}
-
-export function diskFullError(t: Pick<DownloadTarget, "file" | "incompletePath">, err: unknown): PullError {
-  const dir = path.dirname(path.dirname(path.dirname(t.incompletePath)));
+function diskFullError(t: DownloadTarget, dataPath: string, err: unknown): PullError {
+  const dir = path.dirname(path.dirname(path.dirname(dataPath)));
+  const kept = sizeOrZero(dataPath) > 0 ? `; the part already downloaded is kept in ${dataPath}` : "";
   return new PullError(
     "disk_full",
-    `the disk filled up while writing ${t.file.path} (${describeError(err)}); the part already downloaded is kept in ${t.incompletePath}`,
+    `the disk filled up while writing ${t.file.path} (${describeError(err)})${kept}`,
     `free space on the disk that holds ${dir} (see 'df -h ${dir}'), or set MODEL_DIR to a larger disk, then run the command again: it resumes`,
   );
 }

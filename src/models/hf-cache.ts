@@ -2,7 +2,9 @@
 //   <cache>/models--ORG--NAME/blobs/<etag>            file contents; etag = sha256 for LFS files, git blob sha1 otherwise
 //   <cache>/models--ORG--NAME/snapshots/<commit>/<path> relative symlink to ../../blobs/<etag>
 //   <cache>/models--ORG--NAME/refs/main                 the commit main pointed at (no newline)
-// Partial downloads are blobs/<etag>.incomplete (huggingface_hub's name), resumed with a Range request.
+// Partial downloads are blobs/<etag>.incomplete (huggingface_hub's name), resumed with a Range request. A large
+// file fetched in parts side by side has holes until it is done, so it is blobs/<etag>.parts with a record of
+// the bytes written in blobs/<etag>.parts.json: huggingface_hub resumes an .incomplete from its size, unchecked.
 import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { mkdir, readlink, rm, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
@@ -13,6 +15,7 @@ export interface RepoCache {
   repoDir: string;
   blobPath(etag: string): string;
   incompletePath(etag: string): string;
+  partsPath(etag: string): string;
   snapshotDir(commit: string): string;
   refPath(revision: string): string;
 }
@@ -23,6 +26,7 @@ export function repoCache(cacheDir: string, repo: string): RepoCache {
     repoDir,
     blobPath: (etag) => path.join(repoDir, "blobs", blobName(etag)),
     incompletePath: (etag) => path.join(repoDir, "blobs", `${blobName(etag)}.incomplete`),
+    partsPath: (etag) => path.join(repoDir, "blobs", `${blobName(etag)}.parts`),
     snapshotDir: (commit) => inside(path.join(repoDir, "snapshots"), commit),
     refPath: (revision) => inside(path.join(repoDir, "refs"), revision),
   };

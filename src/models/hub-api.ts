@@ -2,9 +2,10 @@
 // at (GET /api/models/{id}/revision/{rev}) and the file tree with sizes and hashes
 // (GET /api/models/{id}/tree/{commit}?recursive=true, paged by Link headers). File transfers do not use it:
 // see download-file.ts for why. The hub is not trusted: each entry is checked (hub-file-check.ts) and the calls
-// stay on HF_ENDPOINT's origin with a size cap (hub-api-fetch.ts).
+// stay on HF_ENDPOINT's origin with a size cap (hub-api-fetch.ts); temporary errors are retried (hub-api-retry.ts).
 import { HubApiError, listFiles, modelInfo } from "@huggingface/hub";
 import { hubApiFetch } from "./hub-api-fetch.js";
+import { type RetryDeps, retryingFetch } from "./hub-api-retry.js";
 import { hubFileFromEntry, untrustedListError } from "./hub-file-check.js";
 import { describeError, PullError, statusError } from "./pull-error.js";
 
@@ -35,13 +36,23 @@ export interface HubSettings {
   token: string | null; // HF_TOKEN
 }
 
-export function createHubApi(settings: HubSettings, baseFetch: typeof fetch = fetch): HubApi {
+const SILENT_RETRIES: RetryDeps = {
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  now: Date.now,
+  onRetry: () => {},
+};
+
+export function createHubApi(
+  settings: HubSettings,
+  baseFetch: typeof fetch = fetch,
+  retry: RetryDeps = SILENT_RETRIES,
+): HubApi {
   const credentials = settings.token ? { accessToken: settings.token } : {};
   // HubApiError keeps the status but not the hub's X-Error-Code (GatedRepo, RepoNotFound...), which tells a
   // gated repo from a missing one: remember it from the failed response.
   let lastErrorCode: string | null = null;
   const host = new URL(settings.endpoint).host;
-  const apiFetch = hubApiFetch(settings.endpoint, baseFetch);
+  const apiFetch = retryingFetch(hubApiFetch(settings.endpoint, baseFetch), settings.endpoint, retry);
   const fetchImpl: typeof fetch = async (input, init) => {
     const res = await apiFetch(input, init);
     if (!res.ok) lastErrorCode = res.headers.get("x-error-code");

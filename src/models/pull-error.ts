@@ -6,6 +6,7 @@ export type PullErrorKind =
   | "bad_token" // HF_TOKEN rejected or malformed
   | "disk_full" // not enough free space, up front or mid-file (ENOSPC)
   | "network" // connection failures after every retry
+  | "unavailable" // the hub or its CDN kept answering 429 or 5xx through every retry
   | "corrupt" // size or hash of a downloaded file does not match the hub's
   | "hub_error" // an unexpected status or response from the hub
   | "busy"; // another pull holds this model's lock
@@ -95,13 +96,31 @@ export function statusError(input: {
   );
 }
 
+/**
+ * A status from the CDN the hub redirected a file to: its meaning is plain HTTP (no X-Error-Code), and an
+ * expired or refused link is fixed by asking the hub again.
+ */
+export function cdnStatusError(input: {
+  status: number;
+  host: string;
+  repo: string;
+  what: string;
+}): PullError {
+  return new PullError(
+    "hub_error",
+    `the CDN (${input.host}) answered HTTP ${input.status} for ${input.what} of ${input.repo}`,
+    input.status >= 500
+      ? "the CDN is having trouble: run the command again later (it resumes where it stopped)"
+      : "run the command again (the hub hands out a fresh download link); if it persists, check HF_ENDPOINT and any proxy in between",
+  );
+}
+
 /** An error's message with its cause and code (undici puts the socket error in `cause`). */
 export function describeError(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
   const cause = (err as { cause?: unknown }).cause;
   const code = (err as { code?: string }).code ?? (cause as { code?: string } | undefined)?.code;
   const causeMsg = cause instanceof Error ? cause.message : "";
-  return [err.message, causeMsg && causeMsg !== err.message ? causeMsg : "", code ? `(${code})` : ""]
-    .filter(Boolean)
-    .join(": ");
+  const text = [err.message, causeMsg && causeMsg !== err.message ? causeMsg : ""].filter(Boolean).join(": ");
+  return code && !text.includes(code) ? `${text} (${code})` : text;
 }

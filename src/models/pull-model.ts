@@ -1,14 +1,21 @@
-// `pull`: resolve the revision, pick the files vLLM loads, check the disk, download what is missing (resuming
-// partial files), verify each, then link the snapshot and write refs/main last, so a half-finished pull is
-// never mistaken for a model. Progress goes out as events; the CLI draws them.
+// `pull`: resolve the revision, pick the files vLLM loads, check the disk, download what is missing (files side
+// by side, PULL_CONCURRENCY connections in all; resuming partial files), verify each, then link the snapshot and
+// write refs/main last, so a half-finished pull is never mistaken for a model. Progress goes out as events; the
+// CLI draws them.
 import { readFileSync } from "node:fs";
 import type { Dispatcher } from "undici";
+import { AbortedError } from "./aborted-error.js";
 import { checkFreeSpace } from "./disk-space.js";
-import { AbortedError, downloadFile } from "./download-file.js";
-import { linkSnapshotFile, markAbsent, repoCache, sizeOrZero, writeRef } from "./hf-cache.js";
+import { downloadFile } from "./download-file.js";
+import { DownloadSlots } from "./download-slots.js";
+import { PART_SIZE, type PartPaths, readProgress, writtenBytes } from "./file-parts.js";
+import { HashThreads } from "./hash-threads.js";
+import { linkSnapshotFile, markAbsent, type RepoCache, repoCache, writeRef } from "./hf-cache.js";
 import type { HubApi, HubFile } from "./hub-api.js";
 import { gatedError, PullError } from "./pull-error.js";
 import { acquirePullLock } from "./pull-lock.js";
+import { runAll } from "./run-all.js";
+import type { RetryNotice } from "./temporary-failure.js";
 import { isVerifiedBlob } from "./verify-file.js";
 import { filterByIndex, NoWeightsError, OPTIONAL_PROBED_FILES, selectVllmFiles } from "./vllm-files.js";
 
@@ -23,8 +30,9 @@ export type PullEvent =
   | { type: "resolved"; repo: string; commit: string; gated: boolean }
   | { type: "plan"; files: PlannedFile[]; totalBytes: number; toFetch: number; free: number }
   | { type: "file"; index: number; count: number; path: string; size: number; resumeFrom: number }
+  | { type: "file-done"; index: number; count: number; path: string }
   | { type: "bytes"; n: number }
-  | { type: "retry"; path: string; attempt: number; resumeAt: number; reason: string }
+  | ({ type: "retry"; resumeAt?: number } & RetryNotice)
   | { type: "done"; commit: string; snapshotDir: string; fetched: number };
 
 export interface PullRequest {
@@ -42,7 +50,11 @@ export interface PullDeps {
   onEvent(event: PullEvent): void;
   signal?: AbortSignal;
   dispatcher?: Dispatcher;
+  concurrency?: number; // PULL_CONCURRENCY (default 8, huggingface_hub's max_workers)
+  partSize?: number; // default PART_SIZE
 }
+
+export const DEFAULT_PULL_CONCURRENCY = 8;
 
 export interface PullResult {
   commit: string;
@@ -51,6 +63,10 @@ export interface PullResult {
 }
 
 export { AbortedError };
+
+function partPaths(cache: RepoCache, file: HubFile): PartPaths {
+  return { incomplete: cache.incompletePath(file.etag), parts: cache.partsPath(file.etag) };
+}
 
 export async function pullModel(req: PullRequest, deps: PullDeps): Promise<PullResult> {
   const revision = req.revision ?? "main";
@@ -75,6 +91,7 @@ export async function pullModel(req: PullRequest, deps: PullDeps): Promise<PullR
   const cache = repoCache(req.cacheDir, req.repo);
   const lock = acquirePullLock(req.cacheDir, req.repo);
   let fetched = 0;
+  const hashThreads = new HashThreads(); // started on first use
   try {
     const beforePlan = new Set<string>(); // fetched ahead of the plan (the index): counted in it as this run's
     // An existing blob counts only once its size and hash are the hub's (a bad one is deleted and fetched).
@@ -84,19 +101,13 @@ export async function pullModel(req: PullRequest, deps: PullDeps): Promise<PullR
         verified.add(file.etag);
       return verified.has(file.etag);
     };
-    const fetchOne = async (file: HubFile, index: number, count: number) => {
-      const blobPath = cache.blobPath(file.etag);
+    const slots = new DownloadSlots(deps.concurrency ?? DEFAULT_PULL_CONCURRENCY);
+    const partSize = deps.partSize ?? PART_SIZE;
+    const onDisk = (f: HubFile) => verified.has(f.etag);
+    const partial = (f: HubFile) => writtenBytes(readProgress(f.size, partSize, partPaths(cache, f)).parts);
+    const fetchOne = async (file: HubFile, index: number, count: number, signal: AbortSignal) => {
       if (await haveBlob(file)) return;
       if (count === 0) beforePlan.add(file.path);
-      const incompletePath = cache.incompletePath(file.etag);
-      deps.onEvent({
-        type: "file",
-        index,
-        count,
-        path: file.path,
-        size: file.size,
-        resumeFrom: sizeOrZero(incompletePath),
-      });
       await downloadFile(
         {
           endpoint: req.endpoint,
@@ -104,35 +115,40 @@ export async function pullModel(req: PullRequest, deps: PullDeps): Promise<PullR
           repo: req.repo,
           commit: info.commit,
           file,
-          blobPath,
-          incompletePath,
+          blobPath: cache.blobPath(file.etag),
+          paths: partPaths(cache, file),
+          ...(deps.dispatcher ? { dispatcher: deps.dispatcher } : {}),
         },
         {
+          slots,
+          hashThreads,
+          partSize,
+          signal,
+          sleep: deps.sleep,
+          onStart: (resumeFrom) =>
+            deps.onEvent({ type: "file", index, count, path: file.path, size: file.size, resumeFrom }),
           onBytes: (n) => {
             fetched += n;
             deps.onEvent({ type: "bytes", n });
           },
-          onRetry: (r) => deps.onEvent({ type: "retry", path: file.path, ...r }),
-          sleep: deps.sleep,
-          ...(deps.signal ? { signal: deps.signal } : {}),
-          ...(deps.dispatcher ? { dispatcher: deps.dispatcher } : {}),
+          onRetry: (r) => deps.onEvent({ type: "retry", ...r }),
         },
       );
       verified.add(file.etag);
+      deps.onEvent({ type: "file-done", index, count, path: file.path });
     };
+    const pullSignal = deps.signal ?? new AbortController().signal;
 
     let weights = selection.weights;
     const support = selection.support;
     if (selection.index && weights.length > 1) {
       // The index is a few kB; it says which shards vLLM will read, so it comes before the plan.
-      await fetchOne(selection.index, 0, 0);
+      await fetchOne(selection.index, 0, 0, pullSignal);
       weights = filterByIndex(weights, readFileSync(cache.blobPath(selection.index.etag), "utf8"));
     }
     const files = [...support, ...[...weights].sort((a, b) => a.path.localeCompare(b.path))];
 
     for (const f of files) await haveBlob(f);
-    const onDisk = (f: HubFile) => verified.has(f.etag);
-    const partial = (f: HubFile) => Math.min(sizeOrZero(cache.incompletePath(f.etag)), f.size);
     const planned: PlannedFile[] = files.map((f) => ({
       path: f.path,
       size: f.size,
@@ -152,7 +168,10 @@ export async function pullModel(req: PullRequest, deps: PullDeps): Promise<PullR
     checkFreeSpace({ cacheDir: req.cacheDir, needed, free, repo: req.repo });
 
     const missing = files.filter((f) => !onDisk(f));
-    for (const [i, file] of missing.entries()) await fetchOne(file, i + 1, missing.length);
+    await runAll(
+      missing.map((file, i) => (signal) => fetchOne(file, i + 1, missing.length, signal)),
+      deps.signal,
+    );
 
     for (const f of files) await linkSnapshotFile(cache, info.commit, f.path, f.etag);
     const inRepo = new Set(info.files.map((f) => f.path));
@@ -166,6 +185,7 @@ export async function pullModel(req: PullRequest, deps: PullDeps): Promise<PullR
     deps.onEvent({ type: "done", commit: info.commit, snapshotDir, fetched });
     return { commit: info.commit, snapshotDir, fetched };
   } finally {
+    await hashThreads.close();
     lock.release();
   }
 }

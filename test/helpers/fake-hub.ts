@@ -6,11 +6,22 @@
 //                                         LFS files: 302 to a CDN on another origin, with X-Repo-Commit,
 //                                         X-Linked-Etag (sha256) and X-Linked-Size, as huggingface.co does
 // Errors carry X-Error-Code (GatedRepo, RepoNotFound, RevisionNotFound, EntryNotFound) and X-Error-Message.
-// Knobs let a test cut a connection mid-file, stall one, or answer a status of its choosing; the hostile ones
-// (rewriteEntry, nextPageOrigin, rawTree, oversize, redirectFor, cdnBase) play a tampering hub or mirror.
+// Knobs let a test cut a connection mid-file, stall one, slow bodies down, answer a status of its choosing (for
+// good, or a few times as a busy hub or CDN does, with Retry-After and an HTML page), or ignore Range; the
+// hostile ones (rewriteEntry, nextPageOrigin, rawTree, oversize, redirectFor, cdnBase) play a tampering hub or
+// mirror. Bodies in flight are counted, so a test sees how many files or parts came side by side.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { type FakeFile, type FakeRepo, gitBlobSha1, sha256 } from "./fake-repo.js";
+
+/** A refusal: `times` answers of `status` (Infinity: every one), after `after` real answers (default 0). */
+export interface Refusal {
+  status: number;
+  times: number;
+  after?: number;
+  headers?: Record<string, string>;
+  html?: string; // a CDN's error page
+}
 
 export interface RequestLog {
   server: "hub" | "cdn";
@@ -37,6 +48,18 @@ export class FakeHub {
   readonly stallAt = new Map<string, number>();
   /** path -> status every GET of that file answers (e.g. 500). */
   readonly statusFor = new Map<string, number>();
+  /**
+   * Refusals before the real answer: "info" (the model info), "hub:<path>" (the hub's answer for a file),
+   * "cdn:<path>" (the CDN's answer for an LFS file).
+   */
+  readonly refuse = new Map<string, Refusal>();
+  /** The CDN answers 200 with the whole file to a Range request, as a server without range support does. */
+  cdnIgnoresRange = false;
+  /** Each file body is sent in two halves this many ms apart, so bodies in flight overlap. */
+  bodyDelayMs = 0;
+  /** The most file bodies (hub or CDN) that were being sent at once. */
+  peakBodies = 0;
+  private bodies = 0;
   /** paths whose bytes are served with the first byte flipped (a corrupting proxy). */
   readonly corrupt = new Set<string>();
   pageSize = 4;
@@ -115,6 +138,7 @@ export class FakeHub {
         return;
       }
       if (kind === "revision") {
+        if (this.refused("info", res)) return;
         json(res, 200, {
           _id: `id-${repo.id}`,
           id: repo.id,
@@ -154,6 +178,7 @@ export class FakeHub {
         error(res, forced, null, `forced ${forced}`);
         return;
       }
+      if (this.refused(`hub:${path}`, res)) return;
       res.setHeader("X-Repo-Commit", repo.commit);
       const elsewhere = this.redirectFor.get(path);
       if (elsewhere) {
@@ -193,8 +218,29 @@ export class FakeHub {
       error(res, 400, null, "Only one auth mechanism allowed");
       return;
     }
+    if (this.refused(`cdn:${file.path}`, res)) return;
     res.setHeader("ETag", `"${sha256(file.content)}"`);
+    if (this.cdnIgnoresRange) delete req.headers.range;
     this.serveBytes(req, res, file);
+  }
+
+  /** Answers the refusal set for `key`, if any is left; true when it did. */
+  private refused(key: string, res: ServerResponse): boolean {
+    const r = this.refuse.get(key);
+    if (!r || r.times <= 0) return false;
+    if (r.after) {
+      r.after--;
+      return false;
+    }
+    r.times--;
+    if (r.html !== undefined) {
+      res.writeHead(r.status, { "Content-Type": "text/html", ...r.headers });
+      res.end(r.html);
+    } else {
+      for (const [k, v] of Object.entries(r.headers ?? {})) res.setHeader(k, v);
+      error(res, r.status, null, `refused with ${r.status}`);
+    }
+    return true;
   }
 
   private repoFor(
@@ -320,8 +366,11 @@ export class FakeHub {
       }
     }
     const end = range?.[2] ? Math.min(Number(range[2]), size - 1) : size - 1;
-    const body = Buffer.from(file.content.subarray(start, end + 1));
-    if (this.corrupt.has(file.path) && body.length > 0) body[0] = (body[0] as number) ^ 0xff;
+    let body = file.content.subarray(start, end + 1);
+    if (this.corrupt.has(file.path) && body.length > 0) {
+      body = Buffer.from(body);
+      body[0] = (body[0] as number) ^ 0xff;
+    }
     const headers: Record<string, string> = {
       "Content-Length": String(body.length),
       "Accept-Ranges": "bytes",
@@ -333,6 +382,9 @@ export class FakeHub {
       res.end();
       return;
     }
+    this.bodies++;
+    this.peakBodies = Math.max(this.peakBodies, this.bodies);
+    res.once("close", () => this.bodies--);
     const cut = this.cutAt.get(file.path);
     const stall = this.stallAt.get(file.path);
     const limit = cut ?? stall;
@@ -343,6 +395,11 @@ export class FakeHub {
         // Cut: the connection drops mid-body. Stall: it stays open, silent, until the client leaves.
         if (cut !== undefined) setTimeout(() => req.socket.destroy(), 20);
       });
+      return;
+    }
+    if (this.bodyDelayMs > 0 && body.length > 1) {
+      res.write(body.subarray(0, body.length >> 1));
+      setTimeout(() => res.end(body.subarray(body.length >> 1)), this.bodyDelayMs);
       return;
     }
     res.end(body);

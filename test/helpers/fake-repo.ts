@@ -1,5 +1,5 @@
 // The repos the fake hub serves: files with their hashes as the hub computes them, and a tiny Llama-like model.
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 
 export interface FakeFile {
   path: string;
@@ -19,8 +19,15 @@ export function gitBlobSha1(content: Buffer): string {
   return createHash("sha1").update(`blob ${content.length}\0`).update(content).digest("hex");
 }
 
+const sha256s = new WeakMap<Buffer, string>(); // the fake hub names a file by it on every request
+
 export function sha256(content: Buffer): string {
-  return createHash("sha256").update(content).digest("hex");
+  let hex = sha256s.get(content);
+  if (hex === undefined) {
+    hex = createHash("sha256").update(content).digest("hex");
+    sha256s.set(content, hex);
+  }
+  return hex;
 }
 
 /** What the cache names a file's blob: sha256 for LFS files, git blob sha1 for the rest. */
@@ -114,3 +121,39 @@ export const TINY_VLLM_FILES = [
   "tokenizer.json",
   "tokenizer_config.json",
 ];
+
+/**
+ * A model whose weights are large: one `model.safetensors`, or shards with their index, of random bytes (each
+ * run its own). For parts fetched side by side and for the pull bench.
+ */
+export function bigModel(
+  id: string,
+  shardSizes: number[],
+  commit = "89abcdef0123456789abcdef0123456789abcdef",
+): FakeRepo {
+  const tiny = tinyModel(id, commit);
+  const keep = ["config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json"];
+  const small = tiny.files.filter((f) => keep.includes(f.path));
+  const n = shardSizes.length;
+  const name = (i: number) =>
+    n === 1
+      ? "model.safetensors"
+      : `model-${String(i + 1).padStart(5, "0")}-of-${String(n).padStart(5, "0")}.safetensors`;
+  const shards = shardSizes.map((size, i) => ({ path: name(i), content: randomBytes(size), lfs: true }));
+  const index =
+    n === 1
+      ? []
+      : [
+          {
+            path: "model.safetensors.index.json",
+            content: Buffer.from(
+              JSON.stringify({
+                metadata: { total_size: shardSizes.reduce((a, b) => a + b, 0) },
+                weight_map: Object.fromEntries(shards.map((s, i) => [`layer${i}.weight`, s.path])),
+              }),
+            ),
+            lfs: false,
+          },
+        ];
+  return { id, commit, files: [...small, ...index, ...shards] };
+}

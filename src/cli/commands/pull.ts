@@ -18,8 +18,11 @@ Downloads a model from the Hugging Face hub into MODEL_DIR, in the cache layout 
 (models--ORG--NAME/blobs, snapshots/<commit>/ links, refs/main). Only the files vLLM loads are fetched: config,
 tokenizer and generation config, and the weights (*.safetensors and their index; .bin/.pt only when the repo has
 no safetensors; never original/). Every file's size and hash (the hub's SHA-256 for LFS files) is checked.
-Free disk space is checked before the first byte. Ctrl-C or a dropped connection loses nothing: run the same
-command again and it resumes (finished files are kept, partial ones continue with a Range request).
+Free disk space is checked before the first byte. Files come side by side, and files over 32 MiB in parts
+side by side (Range requests), PULL_CONCURRENCY connections in all. A rate limit (429), a server error
+(500/502/503/504) or a dropped connection is retried up to 5 times with waits (the server's Retry-After when it
+gives one). Ctrl-C loses nothing: run the same command again and it resumes (finished files and parts are kept,
+partial ones continue with a Range request).
 'llm-runner start' runs this first when the model is missing, then starts the engine with HF_HUB_OFFLINE=1.
 
 Arguments and flags:
@@ -29,6 +32,7 @@ Arguments and flags:
 Environment:
   HF_TOKEN             read token for gated or private models (accept the model's licence on its hub page first)
   HF_ENDPOINT          the hub's URL (default https://huggingface.co), e.g. a mirror
+  PULL_CONCURRENCY     connections at once, for files side by side and parts of large files (default 8)
 
 Exit codes: 0 downloaded (or already there), 1 failed (the message says why and how to fix it), 2 bad usage,
 130 interrupted (run again to resume).
@@ -38,7 +42,7 @@ Examples:
   HF_TOKEN=hf_... llm-runner pull meta-llama/Meta-Llama-3.1-8B-Instruct --model-dir /mnt/models
 `;
 
-const READS = ["MODEL_ID", "MODEL_DIR", "HF_TOKEN", "HF_ENDPOINT"] as const;
+const READS = ["MODEL_ID", "MODEL_DIR", "HF_TOKEN", "HF_ENDPOINT", "PULL_CONCURRENCY"] as const;
 
 export const pullCommand: CliCommand = {
   name: "pull",
@@ -89,6 +93,7 @@ export const pullCommand: CliCommand = {
       cacheDir,
       endpoint: values.HF_ENDPOINT as string,
       token: values.HF_TOKEN as string | null,
+      concurrency: values.PULL_CONCURRENCY as number,
       out: io.stderr,
       env: io.env,
     });

@@ -1,0 +1,4 @@
+/** The pull was interrupted (Ctrl-C, SIGTERM): what was downloaded is kept for the next run. */
+export class AbortedError extends Error {
+  override readonly name = "AbortedError";
+}
