@@ -196,14 +196,189 @@ describe("llm-runner start with a model that is not downloaded", () => {
       expect(dump).toMatch(/^HF_HUB_OFFLINE=1$/m);
       expect(dump.split("\n")).toContain(`HF_HUB_CACHE=${cache}`); // transformers reads config/tokenizer there
       const out = child.output();
+      expect(out).toContain(`downloading ${REPO} first, then starting the vllm engine`);
       expect(out).toContain(`${REPO} is not in ${cache} yet: pulling it before the engine starts`);
       expect(out).toMatch(/done: 501 kB downloaded; snapshot /);
-      expect(out.indexOf("done: 501 kB")).toBeLessThan(out.indexOf("starting the vllm engine"));
       expect(readBack(cache, REPO, "config.json").bytes.length).toBeGreaterThan(0);
     } finally {
       child.kill("SIGTERM");
       await exited;
       rmSync(envDump, { force: true });
+    }
+  });
+});
+
+describe("a runner that downloads its model before the engine starts", () => {
+  // A stand-in for the engine's Python: records that it was started, then idles (never ready).
+  function fakeEngine(): { python: string; started: string } {
+    const started = join(tmp.home, "engine-started");
+    const python = join(tmp.home, "fake-python.sh");
+    writeFileSync(python, `#!/bin/sh\ntouch '${started}'\nexec sleep 600\n`);
+    chmodSync(python, 0o755);
+    return { python, started };
+  }
+
+  it("listens at once: /health LOADING, /ready 503 downloading N %, /v1 503 and /llm 500 with Retry-After, status, heartbeats", {
+    timeout: 90_000,
+  }, async () => {
+    hub.stallAt.set(SHARD, 150_000); // the download stays in progress until the runner stops
+    const { FakeOrchestrator } = await import("./helpers/fake-orchestrator.js");
+    const orch = await new FakeOrchestrator({ secret: "s", intervalMs: 1_000, ttlMs: 4_000 }).start();
+    const { python, started } = fakeEngine();
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const child = spawnCli(
+      [
+        "start",
+        "--engine",
+        "vllm",
+        "--driver",
+        "process",
+        "--model-id",
+        REPO,
+        "--port",
+        String(port),
+        "--host",
+        "127.0.0.1",
+      ],
+      env({
+        PYTHON: python,
+        ENGINE_PORT: "0",
+        MAX_MODEL_LEN: "2048",
+        AUTH_TOKEN: "tok",
+        LIVE_RUNNER_ORCH_URL: orch.url,
+        LIVE_RUNNER_SECRET: "s",
+      }),
+    );
+    const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+    try {
+      const ready = await waitFor(
+        async () => {
+          try {
+            const res = await fetch(`${url}/ready`);
+            const body = (await res.json()) as { reason?: string };
+            return res.status === 503 && /file \d of \d/.test(body.reason ?? "") ? { res, body } : null;
+          } catch {
+            return null;
+          }
+        },
+        30_000,
+        "/ready to say the model is downloading",
+      );
+      expect(ready.body.reason).toMatch(
+        new RegExp(`downloading ${REPO}: \\d+% \\(.* of .*, ETA .*, file \\d of \\d\\)`),
+      );
+      expect(ready.res.headers.get("retry-after")).toBe("30");
+      expect(await (await fetch(`${url}/health`)).json()).toEqual({ status: "LOADING" });
+      const headers = { "content-type": "application/json", authorization: "Bearer tok" };
+      const v1 = await fetch(`${url}/v1/chat/completions`, {
+        method: "POST",
+        headers,
+        body: JSON.stringify({ model: REPO, messages: [{ role: "user", content: "hi" }], max_tokens: 4 }),
+      });
+      expect(v1.status).toBe(503);
+      expect(v1.headers.get("retry-after")).toBe("30");
+      expect(((await v1.json()) as { error: { message: string } }).error.message).toContain("downloading");
+      const llm = await fetch(`${url}/llm`, {
+        method: "POST",
+        headers,
+        body: JSON.stringify({ messages: [{ role: "user", content: "hi" }], max_tokens: 4 }),
+      });
+      expect(llm.status).toBe(500); // /llm speaks go-livepeer's statuses
+      expect(llm.headers.get("retry-after")).toBe("30");
+      const status = JSON.parse((await runCli(["status", "--json"], env())).stdout) as {
+        state: string;
+        health: string;
+        liveRunner: { registered: boolean; sent: { status: string } | null };
+      };
+      expect(status).toMatchObject({ state: "loading", health: "LOADING" });
+      // status.json follows the progress within a second or so.
+      await waitFor(
+        async () => {
+          const human = (await runCli(["status"], env())).stdout;
+          const shown =
+            /state\s+loading \(\/health LOADING\) \d+% downloading acme\/tiny-llama: \d+% \(.* of .*file \d of \d\)/;
+          return shown.test(human) ? human : null;
+        },
+        10_000,
+        "status to show the download",
+      );
+      // The orchestrator hears it is not ready yet.
+      const beat = await waitFor(
+        () => orch.heartbeats.find((h) => h.status === 200) ?? null,
+        10_000,
+        "a heartbeat",
+      );
+      expect(beat.body?.status).toBe("loading");
+      expect(beat.body?.capacity).toBe(0);
+      expect(existsSync(started), "the engine waits for the download").toBe(false);
+    } finally {
+      child.kill("SIGTERM");
+      expect(await exited).toBe(0);
+      await orch.stop();
+    }
+    expect(existsSync(fakeEngine().started)).toBe(false);
+  });
+
+  it("a pull that fails leaves the runner failed, with the reason and the fix on every surface", {
+    timeout: 60_000,
+  }, async () => {
+    const { python, started } = fakeEngine();
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const missing = "acme/no-such-model";
+    const child = spawnCli(
+      [
+        "start",
+        "--engine",
+        "vllm",
+        "--driver",
+        "process",
+        "--model-id",
+        missing,
+        "--port",
+        String(port),
+        "--host",
+        "127.0.0.1",
+      ],
+      env({ PYTHON: python, ENGINE_PORT: "0", MAX_MODEL_LEN: "2048" }),
+    );
+    const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+    try {
+      await waitFor(
+        async () => {
+          try {
+            return ((await (await fetch(`${url}/health`)).json()) as { status: string }).status === "ERROR"
+              ? true
+              : null;
+          } catch {
+            return null;
+          }
+        },
+        30_000,
+        "/health ERROR",
+      );
+      const ready = await fetch(`${url}/ready`);
+      expect(ready.status).toBe(503);
+      const reason = ((await ready.json()) as { reason: string }).reason;
+      expect(reason).toContain(`the model ${missing} could not be downloaded`);
+      const status = JSON.parse((await runCli(["status", "--json"], env())).stdout) as {
+        state: string;
+        lastError: { reason: string; message: string; hint: string };
+      };
+      expect(status.state).toBe("failed");
+      expect(status.lastError.reason).toBe("pull_failed");
+      expect(status.lastError.hint.length).toBeGreaterThan(10);
+      const human = (await runCli(["status"], env())).stdout;
+      expect(human).toMatch(
+        /last error\s+pull_failed: the model acme\/no-such-model could not be downloaded/,
+      );
+      expect(human).toMatch(/^fix\s+\S/m);
+      expect(child.output()).toContain("/health now reports ERROR");
+      expect(existsSync(started)).toBe(false);
+    } finally {
+      child.kill("SIGTERM");
+      await exited;
     }
   });
 });

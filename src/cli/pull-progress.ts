@@ -4,37 +4,33 @@
 
 import { formatBytes, formatDuration } from "../models/format-bytes.js";
 import type { PullEvent } from "../models/pull-model.js";
+import { PullTracker } from "../models/pull-tracker.js";
 import { serverText } from "../models/temporary-failure.js";
 import type { ProgressOutput } from "./progress.js";
 
 const BAR_WIDTH = 24;
 const REDRAW_MS = 200;
-const RATE_WINDOW_MS = 5_000;
 
 export class PullProgressView {
-  private total = 0; // bytes this run must fetch
-  private done = 0;
-  private files = { done: 0, count: 0 };
-  private readonly inFlight: string[] = []; // paths, in the order they started
-  private samples: Array<{ t: number; bytes: number }> = [];
+  private readonly tracker: PullTracker;
   private lastDraw = 0;
   private lastPlainStep = -1;
   private barShown = false;
-  private planned = false;
 
   constructor(
     private readonly out: ProgressOutput,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.tracker = new PullTracker(now);
+  }
 
   onEvent(e: PullEvent): void {
+    this.tracker.onEvent(e);
     switch (e.type) {
       case "resolved":
         this.line(`${e.repo}: revision main is commit ${e.commit}${e.gated ? " (gated model)" : ""}`);
         break;
       case "plan": {
-        this.total = e.toFetch;
-        this.planned = true;
         const cached = e.files.filter((f) => f.cached).length;
         const resumed = e.files.filter((f) => !f.cached && f.resumeFrom > 0).length;
         const parts = [`${e.files.length} files vLLM loads, ${formatBytes(e.totalBytes)}`];
@@ -42,29 +38,21 @@ export class PullProgressView {
         if (resumed > 0) parts.push(`${resumed} resumed`);
         parts.push(`to download: ${formatBytes(e.toFetch)} (${formatBytes(e.free)} free)`);
         this.line(parts.join("; "));
-        this.samples = [{ t: this.now(), bytes: 0 }];
         break;
       }
       case "file":
         if (e.count === 0) break; // the safetensors index, fetched before the plan
-        this.files.count = e.count;
-        this.inFlight.push(e.path);
         if (!this.out.isTTY) {
           const resume = e.resumeFrom > 0 ? `, resuming at ${formatBytes(e.resumeFrom)}` : "";
           this.line(`file ${e.index}/${e.count}: ${e.path} (${formatBytes(e.size)}${resume})`);
         }
         this.draw(true);
         break;
-      case "file-done": {
+      case "file-done":
         if (e.count === 0) break;
-        this.files = { done: this.files.done + 1, count: e.count };
-        const at = this.inFlight.indexOf(e.path);
-        if (at >= 0) this.inFlight.splice(at, 1);
         this.draw(true);
         break;
-      }
       case "bytes":
-        this.done += e.n;
         this.draw(false);
         break;
       case "retry": {
@@ -84,18 +72,19 @@ export class PullProgressView {
 
   /** The status line: bar, bytes of the total, rate, ETA, files done and those in flight. */
   statusLine(): string {
-    const frac = this.total > 0 ? Math.min(1, this.done / this.total) : 1;
+    const t = this.tracker;
+    const frac = t.fraction();
     const filled = Math.round(frac * BAR_WIDTH);
-    const rate = this.rate();
-    const eta = rate > 0 ? formatDuration((this.total - this.done) / rate) : "?";
+    const rate = t.rate();
+    const eta = t.eta(rate);
     const pct = `${Math.floor(frac * 100)}`.padStart(3);
-    const [first] = this.inFlight;
-    const more = this.inFlight.length > 1 ? ` +${this.inFlight.length - 1}` : "";
+    const [first] = t.inFlight;
+    const more = t.inFlight.length > 1 ? ` +${t.inFlight.length - 1}` : "";
     const file =
-      this.files.count > 0
-        ? `  files ${this.files.done}/${this.files.count}${first ? `, now ${first}${more}` : ""}`
+      t.files.count > 0
+        ? `  files ${t.files.done}/${t.files.count}${first ? `, now ${first}${more}` : ""}`
         : "";
-    return `pulling [${"#".repeat(filled)}${".".repeat(BAR_WIDTH - filled)}] ${pct}% ${formatBytes(this.done)}/${formatBytes(this.total)}  ${formatBytes(rate)}/s  ETA ${eta}${file}`;
+    return `pulling [${"#".repeat(filled)}${".".repeat(BAR_WIDTH - filled)}] ${pct}% ${formatBytes(t.done)}/${formatBytes(t.total)}  ${formatBytes(rate)}/s  ETA ${eta === null ? "?" : formatDuration(eta)}${file}`;
   }
 
   clear(): void {
@@ -104,23 +93,13 @@ export class PullProgressView {
     this.barShown = false;
   }
 
-  private rate(): number {
-    const t = this.now();
-    this.samples.push({ t, bytes: this.done });
-    while (this.samples.length > 2 && (this.samples[0] as { t: number }).t < t - RATE_WINDOW_MS)
-      this.samples.shift();
-    const first = this.samples[0] as { t: number; bytes: number };
-    const dt = (t - first.t) / 1000;
-    return dt > 0 ? (this.done - first.bytes) / dt : 0;
-  }
-
   /** Redraws the terminal line (called every second, so a stalled transfer shows its rate falling). */
   tick(): void {
-    if (this.out.isTTY && this.planned) this.draw(true);
+    if (this.out.isTTY && this.tracker.planned) this.draw(true);
   }
 
   private draw(force: boolean): void {
-    if (!this.planned) return; // the safetensors index comes before the plan: nothing to measure against yet
+    if (!this.tracker.planned) return; // the safetensors index comes before the plan: nothing to measure against yet
     const t = this.now();
     if (this.out.isTTY) {
       if (!force && t - this.lastDraw < REDRAW_MS) return;
@@ -129,8 +108,8 @@ export class PullProgressView {
       this.barShown = true;
       return;
     }
-    if (this.total <= 0) return;
-    const step = Math.floor((this.done / this.total) * 10);
+    if (this.tracker.total <= 0) return;
+    const step = Math.floor(this.tracker.fraction() * 10);
     if (step === this.lastPlainStep || step === 0) return;
     this.lastPlainStep = step;
     this.out.write(`${this.statusLine()}\n`);

@@ -6,7 +6,7 @@ import { formatBytes } from "../models/format-bytes.js";
 import { createHubApi, type HubApi } from "../models/hub-api.js";
 import { fetchVia, proxyDispatcher } from "../models/hub-dispatcher.js";
 import { PullError } from "../models/pull-error.js";
-import { AbortedError, type PullResult, pullModel } from "../models/pull-model.js";
+import { AbortedError, type PullEvent, type PullResult, pullModel } from "../models/pull-model.js";
 import { EXIT } from "./cli-command.js";
 import type { ProgressOutput } from "./progress.js";
 import { PullProgressView } from "./pull-progress.js";
@@ -20,12 +20,18 @@ export interface RunPullInput {
   env: NodeJS.ProcessEnv; // HTTP(S)_PROXY, NO_PROXY
   concurrency?: number; // PULL_CONCURRENCY
   hub?: HubApi;
+  /** Every pull event, beside the progress view (a runner reports them as its loading progress). */
+  onEvent?: (event: PullEvent) => void;
+  /** Stops the pull (default: SIGINT and SIGTERM do, as for `llm-runner pull`). */
+  signal?: AbortSignal;
 }
 
 /** Exit code 130 after Ctrl-C, as shells report a SIGINT death. */
 export const EXIT_INTERRUPTED = 130;
 
-export type RunPullOutcome = { ok: true; result: PullResult } | { ok: false; code: number };
+export type RunPullOutcome =
+  | { ok: true; result: PullResult }
+  | { ok: false; code: number; message: string; fix?: string };
 
 export async function runPull(input: RunPullInput): Promise<RunPullOutcome> {
   const view = new PullProgressView(input.out);
@@ -35,8 +41,11 @@ export async function runPull(input: RunPullInput): Promise<RunPullOutcome> {
   const onSignal = () => abort.abort();
   const ticker = setInterval(() => view.tick(), 1000);
   ticker.unref();
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+  if (input.signal) input.signal.addEventListener("abort", onSignal, { once: true });
+  else {
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+  }
   try {
     if (input.token !== null && !input.token.startsWith("hf_")) {
       throw new PullError(
@@ -54,7 +63,10 @@ export async function runPull(input: RunPullInput): Promise<RunPullOutcome> {
           createHubApi({ endpoint: input.endpoint, token: input.token }, fetchVia(dispatcher), {
             sleep: wait,
             now: Date.now,
-            onRetry: (r) => view.onEvent({ type: "retry", ...r }),
+            onRetry: (r) => {
+              view.onEvent({ type: "retry", ...r });
+              input.onEvent?.({ type: "retry", ...r });
+            },
             signal: abort.signal,
           }),
         ...(dispatcher ? { dispatcher } : {}),
@@ -65,6 +77,7 @@ export async function runPull(input: RunPullInput): Promise<RunPullOutcome> {
         onEvent: (e) => {
           if (e.type === "bytes") fetched += e.n;
           view.onEvent(e);
+          input.onEvent?.(e);
         },
       },
     );
@@ -72,19 +85,19 @@ export async function runPull(input: RunPullInput): Promise<RunPullOutcome> {
   } catch (err) {
     view.clear();
     if (err instanceof AbortedError || abort.signal.aborted) {
-      input.out.write(
-        `\ninterrupted after ${formatBytes(fetched)}; partial files are kept. Run the same command again to resume.\n`,
-      );
-      return { ok: false, code: EXIT_INTERRUPTED };
+      const message = `interrupted after ${formatBytes(fetched)}; partial files are kept`;
+      input.out.write(`\n${message}. Run the same command again to resume.\n`);
+      return { ok: false, code: EXIT_INTERRUPTED, message };
     }
     if (err instanceof PullError) {
       input.out.write(`pull failed: ${err.message}\nfix: ${err.fix}\n`);
-      return { ok: false, code: EXIT.failure };
+      return { ok: false, code: EXIT.failure, message: err.message, fix: err.fix };
     }
     throw err;
   } finally {
     clearInterval(ticker);
     await dispatcher?.close();
+    input.signal?.removeEventListener("abort", onSignal);
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
   }

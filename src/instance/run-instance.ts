@@ -18,6 +18,7 @@ import { acquireHomeLock } from "./home-lock.js";
 import { assertHomeWritable } from "./home-writable.js";
 import { type InstanceRecord, instancePaths, removeInstance, writeInstance } from "./instance-files.js";
 import { createLiveRunnerLink, startLiveRunner } from "./live-runner.js";
+import { PrepareFailed, type PrepareStep } from "./prepare-step.js";
 import { type ReloadOutcome, reloadReplicas } from "./reload.js";
 import { writeReloadRecord } from "./reload-record.js";
 import { replicaFactory } from "./replica-factory.js";
@@ -46,12 +47,10 @@ export interface RunInstanceOptions {
   onEvent?: (event: SupervisorEvent) => void;
   /** Where the config came from, read again on reload (default: this environment, no flags, no env file). */
   source?: ConfigSource;
+  /** Work before the engines start (downloading the model) while the gateway already answers. */
+  prepare?: PrepareStep;
 }
 
-/**
- * Starts one llm-runner instance: the gateway on HOST:PORT (answering /health LOADING at once), then the
- * supervisor and its engine. Writes instance.json/status.json in LLM_RUNNER_HOME for the other CLI commands.
- */
 export async function runInstance(options: RunInstanceOptions): Promise<RunningInstance> {
   const { config, logger } = options;
   assertHomeWritable(config.home);
@@ -142,7 +141,12 @@ export async function runInstance(options: RunInstanceOptions): Promise<RunningI
       logger,
     }));
 
-  await supervisor.start();
+  // With a preparation (a download) the engines start after it, in the background: the gateway answers meanwhile.
+  const preparing = new AbortController();
+  const started = options.prepare
+    ? prepareThenStart(options.prepare, supervisor, preparing.signal, logger)
+    : supervisor.start();
+  if (!options.prepare) await started;
 
   // One reload at a time; its outcome is also written to reload.json for `llm-runner reload`.
   let current = config;
@@ -185,6 +189,8 @@ export async function runInstance(options: RunInstanceOptions): Promise<RunningI
       // The orchestrator first: it must route nothing new here while the engines drain.
       if (live && !opts.force) await live.stop();
       else void live?.stop();
+      preparing.abort(new Error("the runner is stopping"));
+      await started.catch(() => {});
       await supervisor.stop(opts.force ? { force: true } : {});
       await front.close();
       status.stop();
@@ -205,4 +211,40 @@ export function localUrl(url: string): string {
 
 export function defaultLogFile(home: string): string {
   return join(home, "runner.log");
+}
+
+/** Runs the preparation (showing its progress), then starts the engines; a failure holds the runner failed. */
+async function prepareThenStart(
+  prepare: PrepareStep,
+  supervisor: ReplicaSet,
+  signal: AbortSignal,
+  logger: Logger,
+): Promise<void> {
+  supervisor.hold({ state: "loading", progress: null, detail: "preparing to start the engine" });
+  try {
+    await prepare.run((progress, detail) => supervisor.hold({ state: "loading", progress, detail }), signal);
+  } catch (err) {
+    if (signal.aborted) return;
+    const failed = err instanceof PrepareFailed ? err : new PrepareFailed((err as Error).message, undefined);
+    logger.error({ reason: failed.reason, hint: failed.hint }, failed.message);
+    supervisor.hold({
+      state: "failed",
+      error: {
+        reason: failed.reason,
+        message: failed.message,
+        ...(failed.hint ? { hint: failed.hint } : {}),
+        logTail: [],
+        at: new Date().toISOString(),
+      },
+    });
+    return;
+  }
+  if (signal.aborted) return;
+  supervisor.hold({ state: "loading", progress: null, detail: "starting the engine" });
+  try {
+    await supervisor.start();
+  } finally {
+    // Released once the engines have a state of their own (starting): no "stopped" in between.
+    supervisor.hold(null);
+  }
 }

@@ -161,3 +161,36 @@ describe("ReplicaSet.stop during a reload", () => {
     expect(started).toBe(false);
   });
 });
+
+describe("ReplicaSet.hold (before the engines start)", () => {
+  it("reads as loading with the given progress, then failed with the given error, then the engines' own state", () => {
+    const { replicas } = set(["stopped", "stopped"]);
+    const events: string[] = [];
+    replicas.on((e) => {
+      if (e.type === "state") events.push(`state ${e.to}`);
+      else if (e.type === "progress") events.push(`progress ${e.progress}`);
+      else if (e.type === "error") events.push(`error ${e.error.reason}`);
+    });
+    replicas.hold({ state: "loading", progress: 0.25, detail: "downloading m: 25%" });
+    expect(replicas.snapshot()).toMatchObject({
+      state: "loading",
+      progress: 0.25,
+      progressDetail: "downloading m: 25%",
+    });
+    replicas.hold({ state: "loading", progress: 0.5, detail: "downloading m: 50%" });
+    expect(replicas.readySlots()).toBe(0);
+    expect(replicas.admit()).toBeNull();
+    const error = { reason: "pull_failed" as const, message: "gone", hint: "fix it", logTail: [], at: "t" };
+    replicas.hold({ state: "failed", error });
+    expect(replicas.snapshot()).toMatchObject({ state: "failed", lastError: error });
+    replicas.hold(null);
+    expect(replicas.snapshot().state).toBe("stopped");
+    expect(events).toEqual([
+      "state loading",
+      "progress 0.5",
+      "error pull_failed",
+      "state failed",
+      "state stopped",
+    ]);
+  });
+});

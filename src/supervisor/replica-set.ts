@@ -11,6 +11,7 @@ import type {
   EngineEndpoint,
   ReplicaView,
   RequestTicket,
+  SupervisorError,
   SupervisorEvent,
   SupervisorSnapshot,
   SupervisorState,
@@ -37,6 +38,11 @@ export interface Replica {
 
 export type ReplicaSnapshot = ReplicaView;
 
+/** What the set shows before its engines start (ReplicaSet.hold). */
+export type HeldState =
+  | { state: "loading"; progress: number | null; detail: string }
+  | { state: "failed"; error: SupervisorError };
+
 // Sticky keys kept (≈100 bytes each): far more sessions than any node holds at once.
 const MAX_STICKY_KEYS = 10_000;
 
@@ -61,6 +67,7 @@ export class ReplicaSet implements SupervisorView {
   /** Where the next tie-break starts, so equal replicas take turns. */
   private cursor = 0;
   private readonly queue = new WaitQueue();
+  private held: HeldState | null = null;
   /** Affinity key → replica index, in least-recently-used order (Map keeps insertion order). */
   private readonly sticky = new Map<string, number>();
   private readonly suspects: Suspects;
@@ -171,7 +178,27 @@ export class ReplicaSet implements SupervisorView {
   }
 
   snapshot(): SupervisorSnapshot {
-    return foldSnapshots(this.members.map((m) => this.view(m)));
+    const folded = foldSnapshots(this.members.map((m) => this.view(m)));
+    const held = this.held;
+    if (held === null) return folded;
+    return held.state === "loading"
+      ? { ...folded, state: "loading", progress: held.progress, progressDetail: held.detail }
+      : { ...folded, state: "failed", progress: null, progressDetail: null, lastError: held.error };
+  }
+
+  /**
+   * Before the engines start (the model being downloaded, say): the runner reads as loading with this progress, or
+   * as failed with this error, on every surface (/health, /ready, status, heartbeats). null: the engines' own state.
+   */
+  hold(next: HeldState | null): void {
+    const before = this.held;
+    this.held = next;
+    if (next?.state === "loading" && before?.state === "loading") {
+      this.events.emit({ type: "progress", progress: next.progress, detail: next.detail });
+      return;
+    }
+    if (next?.state === "failed") this.events.emit({ type: "error", error: next.error });
+    this.forward({ type: "state", from: "stopped", to: "stopped", snapshot: this.snapshot() });
   }
 
   /** A replica as the fold sees it: one being rolled reads as loading while it drains and stops. */

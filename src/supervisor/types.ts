@@ -35,6 +35,7 @@ export const SUPERVISOR_REASON_RETRYABLE = {
   hang: true, // in-flight watchdog or canary: no token although /health said OK
   unhealthy: true, // /health failed livenessFailures times in a row
   start_failed: false, // the driver could not start the engine
+  pull_failed: false, // the model could not be downloaded before the engine's start
 } as const satisfies Record<string, boolean>;
 export type SupervisorReason = keyof typeof SUPERVISOR_REASON_RETRYABLE;
 export type FailureReason = FatalReason | SupervisorReason;

@@ -19,7 +19,7 @@ import { runInstance } from "../../instance/run-instance.js";
 import { createLogger } from "../../log/logger.js";
 import { type CliCommand, type CliIO, EXIT } from "../cli-command.js";
 import { loadConfigFor, openConfigCommand } from "../config-command.js";
-import { ensureModelPulled } from "../ensure-model.js";
+import { modelToPull, pullBeforeEngine } from "../ensure-model.js";
 import { failedLine, ProgressView, readyLine } from "../progress.js";
 
 const HELP = `Usage: llm-runner start [flags]
@@ -53,7 +53,7 @@ export const startCommand: CliCommand = {
       io.stderr.write(`${formatConfigIssues(loaded.issues)}\n`);
       return EXIT.usage;
     }
-    let { config, warnings } = loaded;
+    const { config, warnings } = loaded;
 
     try {
       assertHomeWritable(config.home);
@@ -74,24 +74,25 @@ export const startCommand: CliCommand = {
       );
       return EXIT.failure;
     }
-    const model = await ensureModelPulled(config, io);
-    if (!model.ok) return model.code;
-    if (model.pulled) {
-      // The model-aware checks (heads, layers, memory) were skipped while the model was missing: run them now.
-      const again = await loadConfigFor(io, overrides, source.envFile);
-      if (!again.ok) {
-        io.stderr.write(`${formatConfigIssues(again.issues)}\n`);
-        return EXIT.usage;
-      }
-      ({ config, warnings } = again);
-      config.hubOffline = true;
-    }
+    // A model not downloaded yet is pulled by the runner itself, its gateway answering LOADING meanwhile; the
+    // engine then starts offline. The model-aware checks skipped without the model run once it is there.
+    const cacheDir = modelToPull(config, io.env);
+    if (cacheDir !== null) config.hubOffline = true;
+    const prepare =
+      cacheDir === null
+        ? null
+        : pullBeforeEngine(config, cacheDir, io, () => loadConfigFor(io, overrides, source.envFile));
     for (const w of warnings) io.stderr.write(`warning: ${w}\n`);
-    return detach ? startDetached(args, config, io) : startForeground(config, io, source);
+    return detach ? startDetached(args, config, io) : startForeground(config, io, source, prepare);
   },
 };
 
-async function startForeground(config: Config, io: CliIO, source: ConfigSource): Promise<number> {
+async function startForeground(
+  config: Config,
+  io: CliIO,
+  source: ConfigSource,
+  prepare: ReturnType<typeof pullBeforeEngine> | null,
+): Promise<number> {
   const progress = new ProgressView(io.stderr);
   const logOut = {
     isTTY: io.stdout.isTTY === true,
@@ -110,6 +111,7 @@ async function startForeground(config: Config, io: CliIO, source: ConfigSource):
       logger,
       env: io.env,
       source,
+      ...(prepare ? { prepare: prepare(logger) } : {}),
       logFile: detached ? instancePaths(config.home).runnerLog : null,
       onEvent: (event) => {
         progress.onEvent(event);
@@ -127,8 +129,9 @@ async function startForeground(config: Config, io: CliIO, source: ConfigSource):
     io.stderr.write(`llm-runner start: ${(err as Error).message}\n`);
     return EXIT.failure;
   }
+  const first = prepare ? `downloading ${config.modelId} first, then ` : "";
   io.stderr.write(
-    `gateway listening on ${config.host}:${instance.record.port}; starting the ${config.engine} engine (${config.driver})…\n`,
+    `gateway listening on ${config.host}:${instance.record.port}; ${first}starting the ${config.engine} engine (${config.driver})…\n`,
   );
 
   let exitCode: number = EXIT.ok;

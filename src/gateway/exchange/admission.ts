@@ -30,6 +30,9 @@ export function notReadyError(snapshot: SupervisorSnapshot): GatewayError {
     case "starting":
       return errors.notReady(`The engine is starting (${status}); retry shortly.`, 10);
     case "loading": {
+      // Before the engine starts, the model is being downloaded: minutes, not seconds.
+      if (snapshot.progressDetail?.startsWith("downloading"))
+        return errors.notReady(`The model is not ready: ${snapshot.progressDetail}; retry later.`, 30);
       const pct = snapshot.progress === null ? "" : `, ${Math.round(snapshot.progress * 100)}%`;
       return errors.notReady(`The model is loading (${status}${pct}); retry shortly.`, 5);
     }
