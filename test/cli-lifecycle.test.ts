@@ -127,15 +127,17 @@ describe("llm-runner CLI, end to end (built binary, simulator engine, process dr
     expect(engineLog).toContain("every in-flight request finished");
   });
 
-  it("a kill -9 of the runner leaves its engine; the next start removes that orphan", async () => {
+  it("an engine that outlived a kill -9 of its runner (frozen, so it could not notice) is removed by the next start", async () => {
     const { env, home } = await simEnv();
     expect((await runCli(["start", "--detach"], env)).code).toBe(0);
     const first = await statusJson(env);
     const runnerPid = Number(first.body.pid);
     const enginePid = Number(first.body.engineId);
+    // A running engine stops itself once its runner is gone (test/runner-kill-engines.test.ts); a frozen one cannot.
+    process.kill(enginePid, "SIGSTOP");
     process.kill(runnerPid, "SIGKILL");
     await waitForExit(runnerPid, 5_000);
-    expect(isAlive(enginePid)).toBe(true); // the orphan a crashed supervisor leaves behind
+    expect(isAlive(enginePid)).toBe(true);
 
     const again = await runCli(["start", "--detach"], env);
     expect(again.code, again.stderr).toBe(0);

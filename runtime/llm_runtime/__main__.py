@@ -6,7 +6,7 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 
-from . import lifecycle
+from . import lifecycle, supervisor_watch
 from .serve_args import UsageError, split_engine
 
 USAGE = """usage: python3 -m llm_runtime --engine vllm|sim [MODEL] [vllm serve flags...]
@@ -27,6 +27,12 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         engine, rest = split_engine(args, environ)
     except UsageError as err:
         print(f"llm_runtime: {err}\n\n{USAGE}", file=sys.stderr, end="", flush=True)
+        lifecycle.Emitter().emit(lifecycle.fatal("bad_config", str(err), lifecycle.USAGE_HINT))
+        return 2
+    try:
+        supervisor_watch.start(environ)
+    except UsageError as err:
+        print(f"llm_runtime: {err}", file=sys.stderr, flush=True)
         lifecycle.Emitter().emit(lifecycle.fatal("bad_config", str(err), lifecycle.USAGE_HINT))
         return 2
     if engine == "vllm":

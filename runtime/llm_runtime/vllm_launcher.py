@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from importlib import metadata
 from typing import IO
 
-from . import __version__, lifecycle
+from . import __version__, lifecycle, supervisor_watch
 from .gpu_probe import visible_gpu_count
 from .log_hints import ModelFacts
 from .log_parser import VllmLogParser
@@ -162,6 +162,7 @@ def run(
     # Own session: a terminal's Ctrl-C reaches vLLM once, through us, not twice.
     child = subprocess.Popen([exe, "serve", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              stdin=subprocess.DEVNULL, env=child_env, start_new_session=True)
+    supervisor_watch.stop_group_with_engine(child.pid)  # its own session: a dead runner's watch must reach it
     stopping = threading.Event()
 
     def forward(signum: int, _frame: object) -> None:

@@ -53,6 +53,23 @@ describe("containerCreateOptions", () => {
     expect(containerCreateOptions(input()).StopTimeout).toBeUndefined();
   });
 
+  it("mounts the runner's lease read-only and tells the runtime where it is and its timeout", () => {
+    const o = containerCreateOptions(input({ lease: { hostPath: "/home/r/engines/x.lease", timeoutS: 10 } }));
+    expect(o.HostConfig?.Mounts).toContainEqual({
+      Type: "bind",
+      Source: "/home/r/engines/x.lease",
+      Target: "/run/llm-runner/lease",
+      ReadOnly: true,
+    });
+    expect(o.Env).toEqual([
+      "VLLM_API_KEY=k",
+      "HF_TOKEN=hf_x",
+      "LLM_RUNTIME_LEASE_FILE=/run/llm-runner/lease",
+      "LLM_RUNTIME_LEASE_TIMEOUT=10",
+    ]);
+    expect(containerCreateOptions(input()).Env?.some((e) => e.startsWith("LLM_RUNTIME_LEASE"))).toBe(false);
+  });
+
   it("publishes a fixed host port when one is asked for", () => {
     const o = containerCreateOptions(input({ hostPort: 8100 }));
     expect(o.HostConfig?.PortBindings).toEqual({ "8000/tcp": [{ HostIp: "127.0.0.1", HostPort: "8100" }] });

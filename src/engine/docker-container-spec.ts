@@ -1,5 +1,6 @@
 import { resolve } from "node:path";
 import type Docker from "dockerode";
+import { LEASE_FILE_ENV, LEASE_TIMEOUT_ENV } from "../protocol/supervisor-watch.js";
 import type { EngineStartSpec } from "./engine-driver.js";
 import {
   CONTAINER_ENGINE_PORT,
@@ -7,6 +8,7 @@ import {
   containerModelPath,
   listenAddress,
 } from "./engine-layout.js";
+import { CONTAINER_LEASE_PATH } from "./engine-lease.js";
 
 export { containerModelPath };
 
@@ -30,6 +32,8 @@ export interface ContainerSpecInput {
   /** Seconds `docker stop` waits before SIGKILL, whoever stops the container: the engine's drain and its grace. */
   stopTimeoutMs?: number;
   spec: Pick<EngineStartSpec, "instanceId" | "engine" | "env" | "modelId" | "buildArgs">;
+  /** The runner's lease (engine-lease.ts): mounted read-only; the engine stops when it goes stale. */
+  lease?: { hostPath: string; timeoutS: number } | null;
 }
 
 /** Container names allow [a-zA-Z0-9][a-zA-Z0-9_.-]*; anything else in the instance id becomes "-". */
@@ -54,6 +58,12 @@ export function containerCreateOptions(input: ContainerSpecInput): Docker.Contai
   if (input.localModelPath) {
     mounts.push(bindMount(input.localModelPath, containerModelPath(input.localModelPath), true));
   }
+  const env = { ...spec.env };
+  if (input.lease) {
+    mounts.push(bindMount(input.lease.hostPath, CONTAINER_LEASE_PATH, true));
+    env[LEASE_FILE_ENV] = CONTAINER_LEASE_PATH;
+    env[LEASE_TIMEOUT_ENV] = String(input.lease.timeoutS);
+  }
   return {
     name: containerName(spec.instanceId),
     Image: input.image,
@@ -63,7 +73,7 @@ export function containerCreateOptions(input: ContainerSpecInput): Docker.Contai
         ? listenAddress("docker", input.hostPort, true)
         : listenAddress("docker", CONTAINER_ENGINE_PORT),
     ),
-    Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
+    Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
     Labels: {
       [LABEL_MANAGED]: "true",
       [LABEL_OWNER]: input.ownerId,

@@ -12,6 +12,7 @@ import { ensureImage } from "./docker-image.js";
 import type { EngineDriver, EngineExit, EngineHandle, EngineStartSpec } from "./engine-driver.js";
 import { EngineStartError } from "./engine-driver.js";
 import { CONTAINER_ENGINE_PORT } from "./engine-layout.js";
+import { EngineLease, LEASE_TIMEOUT_S } from "./engine-lease.js";
 import { createLineRouter } from "./output-lines.js";
 
 export interface DockerDriverOptions {
@@ -31,7 +32,16 @@ export interface DockerDriverOptions {
   pullTimeoutMs?: number;
   /** The container's own stop timeout (a `docker stop` from anyone): DRAIN_TIMEOUT + ENGINE_STOP_GRACE. */
   stopTimeoutMs?: number;
+  /** Where each container's lease is kept (<home>/engines): the engine stops when the runner stops renewing it. */
+  leaseDir?: string;
   logger: Logger;
+}
+
+/** A container of this home's owner label, as `check` names one left behind. */
+export interface OwnedContainer {
+  id: string;
+  name: string;
+  state: string;
 }
 
 // After the container exits, how long `exited` waits for the last log lines to be routed.
@@ -50,8 +60,20 @@ export class DockerDriver implements EngineDriver {
     const log = logger.child({ instanceId: spec.instanceId, image });
     await ensureImage(docker, image, log, this.options.pullTimeoutMs);
 
-    const createOptions = containerCreateOptions({ ...this.options, spec });
-    const container = await this.create(createOptions, spec.instanceId);
+    const { leaseDir } = this.options;
+    const lease = leaseDir ? EngineLease.take(leaseDir, containerName(spec.instanceId)) : null;
+    const createOptions = containerCreateOptions({
+      ...this.options,
+      spec,
+      lease: lease && { hostPath: lease.path, timeoutS: LEASE_TIMEOUT_S },
+    });
+    let container: Docker.Container;
+    try {
+      container = await this.create(createOptions, spec.instanceId);
+    } catch (err) {
+      lease?.release();
+      throw err;
+    }
     log.info(
       { container: container.id, env: Object.keys(spec.env), gpuIds: this.options.gpuIds },
       "engine container created",
@@ -61,6 +83,7 @@ export class DockerDriver implements EngineDriver {
       // Logs and wait first: an engine that fails at once must still deliver its fatal line and exit code.
       const logs = await attachLogs(container, spec);
       const exited = waitForExit(container, logs.done, log);
+      if (lease) void exited.then(() => lease.release());
       // On the host's network the engine listens on ENGINE_PORT itself; otherwise on the port Docker published.
       const hostPort = this.options.hostNetwork
         ? this.options.hostPort
@@ -68,6 +91,7 @@ export class DockerDriver implements EngineDriver {
       return new DockerEngineHandle(container, `http://127.0.0.1:${hostPort}`, exited, log);
     } catch (err) {
       await container.remove({ force: true }).catch(() => {});
+      lease?.release();
       if (err instanceof EngineStartError) throw err;
       throw new EngineStartError(
         `The engine container for ${image} could not be started: ${err instanceof Error ? err.message : String(err)}`,
@@ -79,14 +103,19 @@ export class DockerDriver implements EngineDriver {
     }
   }
 
+  /** Every container with this home's owner label (running or not), without touching them. */
+  async findOwned(): Promise<OwnedContainer[]> {
+    return (await this.listOwned()).map((info) => ({
+      id: info.Id,
+      name: (info.Names[0] ?? info.Id).replace(/^\//, ""),
+      state: info.State,
+    }));
+  }
+
   async removeOrphans(): Promise<string[]> {
-    const { docker, ownerId, logger } = this.options;
-    let found: Docker.ContainerInfo[];
-    try {
-      found = await docker.listContainers({ all: true, filters: { label: ownerLabelFilter(ownerId) } });
-    } catch (err) {
-      throw dockerUnreachableError(docker, err);
-    }
+    const { docker, logger, leaseDir } = this.options;
+    const found = await this.listOwned();
+    if (leaseDir) EngineLease.removeStale(leaseDir);
     const removed: string[] = [];
     for (const info of found) {
       try {
@@ -101,6 +130,15 @@ export class DockerDriver implements EngineDriver {
       removed.push(info.Id);
     }
     return removed;
+  }
+
+  private async listOwned(): Promise<Docker.ContainerInfo[]> {
+    const { docker, ownerId } = this.options;
+    try {
+      return await docker.listContainers({ all: true, filters: { label: ownerLabelFilter(ownerId) } });
+    } catch (err) {
+      throw dockerUnreachableError(docker, err);
+    }
   }
 
   /** Creates the container; a leftover of ours with the same name (same instance id) is replaced. */

@@ -1,10 +1,12 @@
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
 import type { Logger } from "../log/logger.js";
+import { SUPERVISOR_PID_ENV } from "../protocol/supervisor-watch.js";
 import type { EngineDriver, EngineExit, EngineHandle, EngineStartSpec } from "./engine-driver.js";
 import { EngineStartError } from "./engine-driver.js";
 import { listenAddress } from "./engine-layout.js";
+import { isOurEngine, type PidFile, RUNTIME_MARKER, readPidFiles } from "./engine-pid-files.js";
 import { createLineRouter } from "./output-lines.js";
 import { assertPortFree, findFreePort } from "./ports.js";
 import { isAlive, killGroup, waitForExit } from "./process-group.js";
@@ -23,15 +25,8 @@ export interface ProcessDriverOptions {
   baseEnv?: NodeJS.ProcessEnv;
 }
 
-interface PidFile {
-  pid: number;
-  instanceId: string;
-  startedAt: string;
-}
-
 // Never hand the gateway's secrets to the engine process.
 const WITHHELD_ENV = ["AUTH_TOKEN", "VLLM_API_KEY"];
-const RUNTIME_MARKER = "llm_runtime";
 
 /** Runs the engine as `python3 -m llm_runtime …`, a child in its own process group. */
 export class ProcessDriver implements EngineDriver {
@@ -62,6 +57,8 @@ export class ProcessDriver implements EngineDriver {
     }
     const pythonPath = env.PYTHONPATH ? `${options.runtimeDir}:${env.PYTHONPATH}` : options.runtimeDir;
     Object.assign(env, { PYTHONPATH: pythonPath, PYTHONUNBUFFERED: "1" }, spec.env);
+    // The engine stops itself once this process is no longer its parent (a runner killed with -9).
+    env[SUPERVISOR_PID_ENV] = String(process.pid);
 
     const child = execa(options.python, args, {
       env,
@@ -148,23 +145,17 @@ export class ProcessDriver implements EngineDriver {
     };
   }
 
+  /** Engines of ours that still run, from the pid files (those of a runner killed with -9, when none runs). */
+  findRunning(): PidFile[] {
+    return readPidFiles(this.pidDir).flatMap(({ record }) =>
+      record && isOurEngine(record.pid) ? [record] : [],
+    );
+  }
+
   async removeOrphans(): Promise<string[]> {
-    let files: string[];
-    try {
-      files = readdirSync(this.pidDir).filter((f) => f.endsWith(".json"));
-    } catch {
-      return [];
-    }
     const removed: string[] = [];
-    for (const file of files) {
-      const path = join(this.pidDir, file);
-      let record: PidFile | null = null;
-      try {
-        record = JSON.parse(readFileSync(path, "utf8")) as PidFile;
-      } catch {
-        // A torn or foreign file: nothing to kill.
-      }
-      if (record && Number.isInteger(record.pid) && isOurEngine(record.pid)) {
+    for (const { path, record } of readPidFiles(this.pidDir)) {
+      if (record && isOurEngine(record.pid)) {
         killGroup(record.pid, "SIGKILL");
         await waitForExit(record.pid, 5_000);
         removed.push(String(record.pid));
@@ -172,16 +163,5 @@ export class ProcessDriver implements EngineDriver {
       rmSync(path, { force: true });
     }
     return removed;
-  }
-}
-
-/** True when pid is alive and is one of our runtimes (guards against pid reuse). */
-function isOurEngine(pid: number): boolean {
-  if (!isAlive(pid)) return false;
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(RUNTIME_MARKER);
-  } catch {
-    // No /proc (macOS): trust the pid file.
-    return true;
   }
 }

@@ -14,7 +14,7 @@ import { httpEngineCanary } from "../supervisor/engine-canary.js";
 import { httpEngineProbe } from "../supervisor/engine-probe.js";
 import type { Replica } from "../supervisor/replica-set.js";
 import { Supervisor } from "../supervisor/supervisor.js";
-import { ownerIdFor, RUNTIME_DIR } from "./engine-home.js";
+import { engineRecordsDir, ownerIdFor, RUNTIME_DIR } from "./engine-home.js";
 import type { EngineLogs } from "./engine-logs.js";
 
 export interface ReplicaFactoryOptions {
@@ -55,6 +55,7 @@ export function replicaFactory(options: ReplicaFactoryOptions): ReplicaFactory {
         hostNetwork: config.distributedExecutor === "ray",
         ownerId: ownerIdFor(config.home),
         stopTimeoutMs: config.drainTimeoutMs + config.stopGraceMs,
+        leaseDir: engineRecordsDir(config.home),
         logger: driverLogger,
       });
     }

@@ -3,7 +3,8 @@ import type Docker from "dockerode";
 import { createDockerClient } from "../../src/engine/docker-client.js";
 import { ownerLabelFilter } from "../../src/engine/docker-container-spec.js";
 
-export const SIM_IMAGE = "localhost/llm-runner-sim:latest";
+// LLM_RUNNER_SIM_IMAGE: the tag scripts/build-sim-image.sh built (several checkouts on one machine use their own).
+export const SIM_IMAGE = process.env.LLM_RUNNER_SIM_IMAGE ?? "localhost/llm-runner-sim:latest";
 
 /** A client for DOCKER_HOST (or the default socket), as the CLI creates it. */
 export function dockerFromEnv(): Docker {

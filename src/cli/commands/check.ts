@@ -6,6 +6,7 @@ import { type CliCommand, type CliIO, EXIT } from "../cli-command.js";
 import { openConfigCommand } from "../config-command.js";
 import { checkDocker, checkPython } from "./check-engine.js";
 import { checkGpus, checkHome, checkModelFiles, checkPorts } from "./check-host.js";
+import { checkLeftBehind } from "./check-left-behind.js";
 import { checkRay } from "./check-ray.js";
 import type { CheckLevel, CheckResult } from "./check-result.js";
 
@@ -14,7 +15,8 @@ const HELP = `Usage: llm-runner check [--json] [config flags]
 The preflight doctor: checks the configuration (the same checks as 'llm-runner flags'), the engine backend
 (Docker API and NVIDIA runtime for the docker driver; python3 and the runtime for the process driver), the
 GPUs and their memory against the model (the weights, and the KV cache for one MAX_MODEL_LEN sequence), the
-model files, the ports and the state folder. One line each: ✔ ok, ! warning, ✘ problem with the fix.
+model files, the ports, the state folder, and engines that a runner of this home left running when it died.
+One line each: ✔ ok, ! warning, ✘ problem with the fix.
 Exit code 0 when nothing is ✘, 2 for a bad config, 1 otherwise.
 
 Flags:
@@ -90,5 +92,6 @@ async function checkSetup(config: Config, io: CliIO): Promise<CheckResult[]> {
   results.push(checkModelFiles(config, io.env));
   results.push(...(await checkPorts(config)));
   results.push(checkHome(config));
+  results.push(...(await checkLeftBehind(config, io.env)));
   return results;
 }
