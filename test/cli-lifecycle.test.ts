@@ -173,6 +173,23 @@ describe("llm-runner CLI, end to end (built binary, simulator engine, process dr
     expect((await runCli(["status"], env)).code).toBe(3);
   });
 
+  it("ENGINE_CRASH_LOOP_LIMIT=1: the first crash ends in failed (crash_loop), with no restart", async () => {
+    const { env, url } = await simEnv({ ENGINE_CRASH_LOOP_LIMIT: "1", SIM_CRASH_AFTER: "1" });
+    expect((await runCli(["start", "--detach"], env)).code).toBe(0);
+    await llm(url, "test-token", { messages: [{ role: "user", content: "crash now" }], max_tokens: 8 });
+    const failed = await waitFor(
+      async () => {
+        const { body } = await statusJson(env);
+        return body.state === "failed" ? body : null;
+      },
+      15_000,
+      "the runner to give up",
+    );
+    expect(failed.restarts).toBe(0);
+    expect((failed.lastError as { reason: string; message: string }).reason).toBe("crash_loop");
+    expect((failed.lastError as { message: string }).message).toContain("the engine failed 1 times in a row");
+  });
+
   it("a bad config: every problem at once, exit 2, nothing started", async () => {
     const { env } = await simEnv({
       TENSOR_PARALLEL_SIZE: "zero",

@@ -126,6 +126,7 @@ export function envSchema(ctx: SchemaContext, isDir: (p: string) => boolean) {
       seconds({ min: 0, minExclusive: true, max: 604_800, example: "600" }),
       600_000,
     ),
+    ENGINE_CRASH_LOOP_LIMIT: variable(integer({ min: 1, max: 100, example: 5 }), 5),
     DRAIN_TIMEOUT: variable(seconds({ min: 0, example: "30" }), 30_000),
     ENGINE_STOP_GRACE: variable(seconds({ min: 0, example: "10" }), 10_000),
 

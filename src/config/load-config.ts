@@ -282,6 +282,7 @@ function toConfig(v: EnvValues): Config {
     engineCanaryIntervalMs: v.ENGINE_CANARY_INTERVAL,
     engineCanaryTimeoutMs: v.ENGINE_CANARY_TIMEOUT,
     engineHealthyResetMs: v.ENGINE_HEALTHY_RESET,
+    engineCrashLoopLimit: v.ENGINE_CRASH_LOOP_LIMIT,
     drainTimeoutMs: v.DRAIN_TIMEOUT,
     stopGraceMs: v.ENGINE_STOP_GRACE,
     pricePerUnit: v.PRICE_PER_UNIT,

@@ -80,6 +80,7 @@ export interface Config {
   engineCanaryIntervalMs: number; // ENGINE_CANARY_INTERVAL seconds idle before a canary generation (default 60; 0 = off)
   engineCanaryTimeoutMs: number; // ENGINE_CANARY_TIMEOUT seconds for the canary's token (default 30)
   engineHealthyResetMs: number; // ENGINE_HEALTHY_RESET seconds ready that forget earlier crashes (default 600)
+  engineCrashLoopLimit: number; // ENGINE_CRASH_LOOP_LIMIT failures in a row that end in "failed" (default 5)
   drainTimeoutMs: number; // DRAIN_TIMEOUT seconds (default 30)
   stopGraceMs: number; // ENGINE_STOP_GRACE seconds (default 10)
 

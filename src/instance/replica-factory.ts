@@ -71,7 +71,7 @@ export function replicaFactory(options: ReplicaFactoryOptions): ReplicaFactory {
         hangTimeoutMs: config.engineHangTimeoutMs,
         canaryIntervalMs: config.engineCanaryIntervalMs,
         canaryTimeoutMs: config.engineCanaryTimeoutMs,
-        restart: { healthyResetMs: config.engineHealthyResetMs },
+        restart: { healthyResetMs: config.engineHealthyResetMs, crashLoopLimit: config.engineCrashLoopLimit },
         drainTimeoutMs: config.drainTimeoutMs,
         stopGraceMs: config.stopGraceMs,
         replica: slot.index,

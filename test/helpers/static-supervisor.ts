@@ -173,6 +173,7 @@ export function gatewayTestConfig(overrides: Partial<Config> = {}): Config {
     engineCanaryIntervalMs: 0,
     engineCanaryTimeoutMs: 30_000,
     engineHealthyResetMs: 600_000,
+    engineCrashLoopLimit: 5,
     drainTimeoutMs: 30_000,
     stopGraceMs: 10_000,
     pricePerUnit: 0.08,
