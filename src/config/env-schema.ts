@@ -38,7 +38,6 @@ import {
   word,
 } from "./env-checks.js";
 import { MAX_GATEWAY_WORKERS } from "./gateway-workers.js";
-import { MAX_REPLICAS } from "./replica-plan.js";
 
 export {
   AI_RUNNER_CONTRACT_VERSION,
@@ -48,6 +47,9 @@ export {
   type LiveRunnerMode,
   type SchemaContext,
 } from "./env-checks.js";
+
+/** The highest REPLICAS accepted (a sanity bound: ports and processes, not GPUs). */
+export const MAX_REPLICAS = 64;
 
 export const DEFAULT_MODEL_ID = "meta-llama/Meta-Llama-3.1-8B-Instruct";
 export const DEFAULT_VLLM_IMAGE = "localhost/llm-runner-vllm:0.1.0";

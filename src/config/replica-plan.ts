@@ -23,9 +23,6 @@ export interface ReplicaPlanInput {
 
 export type ReplicaPlan = { ok: true; slots: ReplicaSlot[]; notes: string[] } | { ok: false; issue: Finding };
 
-/** The highest REPLICAS accepted (a sanity bound: ports and processes, not GPUs). */
-export const MAX_REPLICAS = 64;
-
 export function planReplicas(input: ReplicaPlanInput): ReplicaPlan {
   const world = input.tensorParallelSize * input.pipelineParallelSize;
   const listed = Array.isArray(input.gpuIds);
