@@ -1,6 +1,8 @@
 // `llm-runner flags` as an operator runs it: the built binary, a real environment, real exit codes.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { assertBuilt, REPO, runCli } from "./helpers/cli.js";
 
 // No nvidia-smi on this PATH (only node's folder), so the real GPU probe finds none.
@@ -16,7 +18,18 @@ describe("llm-runner flags (built CLI)", () => {
       /^VLLM_API_KEY='\*\*\*' CUDA_DEVICE_ORDER=PCI_BUS_ID vllm serve meta-llama\/Meta-Llama-3\.1-8B-Instruct .*--tensor-parallel-size 1 /,
     );
     expect(r.stdout.trim().split("\n")).toHaveLength(1);
-    expect(r.stderr).toContain("warning: no NVIDIA GPU found");
+    expect(r.stderr).toMatch(/^! no NVIDIA GPU found/m);
+  });
+
+  it("prints its warnings exactly as check prints them", async () => {
+    const home = mkdtempSync(join(tmpdir(), "flags-check-"));
+    onTestFinished(() => rmSync(home, { recursive: true, force: true }));
+    const env = { ...baseEnv, MAX_MODEL_LEN: "16384", DRIVER: "process", LLM_RUNNER_HOME: home };
+    const flags = await runCli(["flags"], env);
+    const check = await runCli(["check"], env);
+    const warnings = flags.stderr.split("\n").filter((l) => l !== "");
+    expect(warnings.length).toBeGreaterThanOrEqual(2);
+    for (const line of warnings) expect(check.stdout.split("\n")).toContain(line);
   });
 
   it("explains why TENSOR_PARALLEL_SIZE=3 is wrong for a 32-head model, exit 2", async () => {

@@ -1,8 +1,9 @@
 // What one `llm-runner check` finding is, and the timeout every probe of the machine runs under.
 
-export type CheckLevel = "ok" | "warn" | "fail";
+import type { FindingLevel } from "../finding-line.js";
+
 export interface CheckResult {
-  level: CheckLevel;
+  level: FindingLevel;
   name: string;
   message: string;
   fix?: string;

@@ -1,14 +1,14 @@
 import { configFlagsHelp } from "../../config/config-flags.js";
-import { formatKvCacheLine } from "../../config/kv-fit-check.js";
 import { formatGpuIds, replicaSlotsOf } from "../../config/replica-plan.js";
 import type { Config } from "../../config/types.js";
 import { type CliCommand, type CliIO, EXIT } from "../cli-command.js";
 import { openConfigCommand } from "../config-command.js";
+import { formatFinding, kvCacheFinding } from "../finding-line.js";
 import { checkDocker, checkPython } from "./check-engine.js";
 import { checkGpus, checkHome, checkModelFiles, checkPorts } from "./check-host.js";
 import { checkLeftBehind } from "./check-left-behind.js";
 import { checkRay } from "./check-ray.js";
-import type { CheckLevel, CheckResult } from "./check-result.js";
+import type { CheckResult } from "./check-result.js";
 
 const HELP = `Usage: llm-runner check [--json] [config flags]
 
@@ -28,8 +28,6 @@ Examples:
   llm-runner check --engine sim --driver process
   DRIVER=docker ENGINE_IMAGE=localhost/llm-runner-sim:latest ENGINE=sim llm-runner check
 `;
-
-const MARK: Record<CheckLevel, string> = { ok: "✔", warn: "!", fail: "✘" };
 
 export const checkCommand: CliCommand = {
   name: "check",
@@ -64,8 +62,7 @@ export const checkCommand: CliCommand = {
     }
     for (const w of loaded.warnings) results.push({ level: "warn", name: "config", message: w });
     if (loaded.kvCache && loaded.kvCache.verdict !== "short") {
-      const level = loaded.kvCache.verdict === "fits" ? "ok" : "warn";
-      results.push({ level, name: "kv-cache", message: formatKvCacheLine(loaded.kvCache) });
+      results.push({ name: "kv-cache", ...kvCacheFinding(loaded.kvCache) });
     }
     if (loaded.ok) results.push(...(await checkSetup(loaded.config, io)));
 
@@ -73,15 +70,11 @@ export const checkCommand: CliCommand = {
       io.stdout.write(
         `${JSON.stringify({ ok: !results.some((r) => r.level === "fail"), results }, null, 2)}\n`,
       );
-    else for (const r of results) io.stdout.write(formatResult(r));
+    else for (const r of results) io.stdout.write(formatFinding(r));
     if (!loaded.ok) return EXIT.usage;
     return results.some((r) => r.level === "fail") ? EXIT.failure : EXIT.ok;
   },
 };
-
-function formatResult(r: CheckResult): string {
-  return `${MARK[r.level]} ${r.message}\n${r.fix ? `    fix: ${r.fix}\n` : ""}`;
-}
 
 async function checkSetup(config: Config, io: CliIO): Promise<CheckResult[]> {
   const results: CheckResult[] = [];

@@ -32,7 +32,7 @@ describe("llm-runner flags", () => {
     expect(out).toBe(
       "VLLM_API_KEY='***' CUDA_DEVICE_ORDER=PCI_BUS_ID vllm serve meta-llama/Meta-Llama-3.1-8B-Instruct --served-model-name meta-llama/Meta-Llama-3.1-8B-Instruct --host 127.0.0.1 --port 8100 --tensor-parallel-size 1 --pipeline-parallel-size 1 --max-model-len 8192 --max-num-batched-tokens 8192 --max-num-seqs 128 --gpu-memory-utilization 0.97 --shutdown-timeout 31 --disable-uvicorn-access-log\n",
     );
-    expect(err).toContain("warning: no NVIDIA GPU found");
+    expect(err).toMatch(/^! no NVIDIA GPU found/m);
   });
 
   it("prints argv and the masked environment as JSON, flags overriding env", async () => {
@@ -102,7 +102,7 @@ describe("llm-runner flags", () => {
     expect(code).toBe(0);
     expect(out).toMatch(/^VLLM_API_KEY='\*\*\*' CUDA_DEVICE_ORDER=PCI_BUS_ID vllm serve [^\n]+\n$/);
     expect(err).toMatch(
-      /^note: KV cache ≈ [\d,]+ tokens \(±15 % estimate\), max concurrency at full length \(MAX_MODEL_LEN=8192\) ≈ \d+× \(MAX_NUM_SEQS=128/m,
+      /^✔ KV cache ≈ [\d,]+ tokens \(±15 % estimate\), max concurrency at full length \(MAX_MODEL_LEN=8192\) ≈ \d+× \(MAX_NUM_SEQS=128/m,
     );
   });
 

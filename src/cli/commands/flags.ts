@@ -2,11 +2,11 @@
 // command it produces, secrets masked, without starting anything.
 import { configFlagsHelp } from "../../config/config-flags.js";
 import { formatConfigIssues } from "../../config/config-issues.js";
-import { formatKvCacheLine } from "../../config/kv-fit-check.js";
 import { formatGpuIds, replicaConfig, replicaSlotsOf } from "../../config/replica-plan.js";
 import { engineCommand, engineEnv } from "../../engine/vllm-args.js";
 import { type CliCommand, EXIT } from "../cli-command.js";
 import { openConfigCommand } from "../config-command.js";
+import { formatFinding, kvCacheFinding } from "../finding-line.js";
 
 /** Quotes a word for POSIX shells only when it needs it. */
 export function shellQuote(word: string): string {
@@ -39,9 +39,9 @@ Examples:
 `,
   async run(args, io) {
     const { flag: json, loaded: result } = await openConfigCommand(args, io, "json");
-    for (const w of result.warnings) io.stderr.write(`warning: ${w}\n`);
-    // On stderr, like the warnings: stdout stays the command alone, pasteable.
-    if (result.ok && result.kvCache) io.stderr.write(`note: ${formatKvCacheLine(result.kvCache)}\n`);
+    // On stderr, in check's format: stdout stays the command alone, pasteable.
+    for (const w of result.warnings) io.stderr.write(formatFinding({ level: "warn", message: w }));
+    if (result.ok && result.kvCache) io.stderr.write(formatFinding(kvCacheFinding(result.kvCache)));
     if (!result.ok) {
       io.stderr.write(formatConfigIssues(result.issues));
       return EXIT.usage;

@@ -20,6 +20,7 @@ import { createLogger } from "../../log/logger.js";
 import { type CliCommand, type CliIO, EXIT } from "../cli-command.js";
 import { loadConfigFor, openConfigCommand } from "../config-command.js";
 import { modelToPull, pullBeforeEngine } from "../ensure-model.js";
+import { formatFinding } from "../finding-line.js";
 import { failedLine, ProgressView, readyLine } from "../progress.js";
 
 const HELP = `Usage: llm-runner start [flags]
@@ -82,7 +83,7 @@ export const startCommand: CliCommand = {
       cacheDir === null
         ? null
         : pullBeforeEngine(config, cacheDir, io, () => loadConfigFor(io, overrides, source.envFile));
-    for (const w of warnings) io.stderr.write(`warning: ${w}\n`);
+    for (const w of warnings) io.stderr.write(formatFinding({ level: "warn", message: w }));
     return detach ? startDetached(args, config, io) : startForeground(config, io, source, prepare);
   },
 };
