@@ -34,20 +34,73 @@ function walk(dir, out = []) {
 
 const problems = [];
 const edges = new Set();
+/** file → the src files it imports (type-only imports too: they tie the files together for a reader as well). */
+const imports = new Map();
 for (const file of walk("src")) {
+  imports.set(file, []);
   const from = top(file);
   if (!layerOf.has(from)) problems.push(`${file}: folder ${from} has no layer in scripts/check-layers.mjs`);
   const text = readFileSync(file, "utf8");
   for (const m of text.matchAll(/(?:from|import)\s*\(?\s*"(\.{1,2}\/[^"]+)"/g)) {
     const target = path.normalize(path.join(path.dirname(file), m[1])).replace(/\.js$/, ".ts");
     const to = top(target);
+    imports.get(file).push(target);
     if (target === WIRING && !WIRING_USERS.has(file)) problems.push(`${file}: imports the wiring file ${WIRING}`);
     if (to === from) continue;
     edges.add(`${from} -> ${to}`);
     if ((layerOf.get(to) ?? 99) > (layerOf.get(from) ?? -1)) problems.push(`${file}: imports upward into ${target}`);
   }
 }
+// No import circles between files, inside a folder or across: each must read from the bottom up.
+for (const cycle of findCycles(imports)) problems.push(`import circle: ${cycle.join(" -> ")}`);
+
+/** One cycle per strongly connected group of files that import each other (Tarjan), as a readable path. */
+function findCycles(graph) {
+  const index = new Map();
+  const low = new Map();
+  const stack = [];
+  const onStack = new Set();
+  const groups = [];
+  let next = 0;
+  const visit = (v) => {
+    index.set(v, next);
+    low.set(v, next++);
+    stack.push(v);
+    onStack.add(v);
+    for (const w of graph.get(v) ?? []) {
+      if (!graph.has(w)) continue;
+      if (!index.has(w)) {
+        visit(w);
+        low.set(v, Math.min(low.get(v), low.get(w)));
+      } else if (onStack.has(w)) low.set(v, Math.min(low.get(v), index.get(w)));
+    }
+    if (low.get(v) !== index.get(v)) return;
+    const group = [];
+    let w;
+    do {
+      w = stack.pop();
+      onStack.delete(w);
+      group.push(w);
+    } while (w !== v);
+    if (group.length > 1) groups.push(group);
+  };
+  for (const v of [...graph.keys()].sort()) if (!index.has(v)) visit(v);
+  return groups.map((group) => {
+    const members = new Set(group);
+    const start = [...group].sort()[0];
+    // Walk from the first file along imports inside the group until a file repeats.
+    const path = [start];
+    for (let at = start; ; ) {
+      at = graph.get(at).find((w) => members.has(w));
+      if (path.includes(at)) return [...path.slice(path.indexOf(at)), at];
+      path.push(at);
+    }
+  });
+}
+
 if (process.argv.includes("--edges")) console.log([...edges].sort().join("\n"));
 for (const p of problems) console.log(p);
-console.log(problems.length === 0 ? "layers: every import goes downward" : `layers: ${problems.length} problem(s)`);
+console.log(
+  problems.length === 0 ? "layers: every import goes downward, no import circles" : `layers: ${problems.length} problem(s)`,
+);
 process.exit(problems.length === 0 ? 0 : 1);

@@ -6,20 +6,15 @@
 import { HubApiError, listFiles, modelInfo } from "@huggingface/hub";
 import { hubApiFetch } from "./hub-api-fetch.js";
 import { type RetryDeps, retryingFetch } from "./hub-api-retry.js";
+import type { HubFile } from "./hub-file.js";
 import { hubFileFromEntry, untrustedListError } from "./hub-file-check.js";
 import { describeError, PullError, statusError } from "./pull-error.js";
 
 // Far above any model repo (the largest list tens of thousands of files).
 const MAX_TREE_ENTRIES = 1_000_000;
 
-export interface HubFile {
-  path: string;
-  size: number;
-  /** The blob's name in the cache: the LFS sha256 for LFS files, the git blob sha1 otherwise (huggingface_hub's etag). */
-  etag: string;
-  /** How to verify the contents: sha256 of the bytes (LFS), or git's blob sha1 ("blob <size>\0" + bytes). */
-  hash: { kind: "sha256" | "git-sha1"; value: string };
-}
+// In its own file so that hub-file-check.ts can read it without importing this file back.
+export type { HubFile };
 
 export interface RepoSnapshotInfo {
   commit: string;

@@ -2,7 +2,7 @@
 // trusted: its oids become blob names and its paths snapshot links, so only the shapes the real hub sends pass.
 // huggingface_hub accepts the same shapes (file_download.py: REGEX_COMMIT_HASH ^[0-9a-f]{40}$ for git oids,
 // REGEX_SHA256 ^[0-9a-f]{64}$ for LFS etags, and _get_pointer_path keeps a file's path inside the snapshot).
-import type { HubFile } from "./hub-api.js";
+import type { HubFile } from "./hub-file.js";
 import { PullError } from "./pull-error.js";
 
 export const GIT_OID = /^[0-9a-f]{40}$/;

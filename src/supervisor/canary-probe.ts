@@ -5,19 +5,7 @@
 import type { Logger } from "../log/logger.js";
 import type { Clock, TimerId } from "./clock.js";
 import type { EngineCanary } from "./engine-canary.js";
-import type { EngineEndpoint } from "./types.js";
-
-export interface CanaryFigures {
-  /** Canary requests sent since the supervisor started. */
-  sent: number;
-  ok: number;
-  /** The engine answered with an error (not a hang: /health and the crash handling deal with a dead engine). */
-  errors: number;
-  /** No token in time while nothing else flowed: the engine was called hung and restarted. */
-  timeouts: number;
-  /** Time to the canary's token, last success (ms). */
-  lastLatencyMs: number | null;
-}
+import type { CanaryFigures, EngineEndpoint } from "./types.js";
 
 export interface CanaryProbeOptions {
   /** ENGINE_CANARY_INTERVAL: idle time before a canary is sent; 0 = off. */

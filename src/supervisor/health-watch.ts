@@ -4,13 +4,13 @@
 
 import type { Logger } from "../log/logger.js";
 import type { LifecycleEvent } from "../protocol/lifecycle.js";
-import { type CanaryFigures, CanaryProbe } from "./canary-probe.js";
+import { CanaryProbe } from "./canary-probe.js";
 import type { Clock, TimerId } from "./clock.js";
 import type { EngineCanary } from "./engine-canary.js";
 import type { EngineFailure } from "./engine-failure.js";
 import type { EngineProbe } from "./engine-probe.js";
 import type { RequestTickets } from "./request-tickets.js";
-import type { EngineEndpoint, SupervisorState } from "./types.js";
+import type { CanaryFigures, EngineEndpoint, SupervisorState } from "./types.js";
 
 export interface HealthWatchOptions {
   /** The served model name the canary asks for. */

@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { CanaryFigures } from "./canary-probe.js";
 import { foldSnapshots } from "./replica-fold.js";
-import type { SupervisorSnapshot, SupervisorState } from "./types.js";
+import type { CanaryFigures, SupervisorSnapshot, SupervisorState } from "./types.js";
 
 function snap(state: SupervisorState, more: Partial<SupervisorSnapshot> = {}): SupervisorSnapshot {
   return {

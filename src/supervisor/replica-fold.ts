@@ -1,7 +1,6 @@
 // The replicas' states folded into the one state /health, /ready and admission read: ready while any replica is
 // ready; loading while none is ready but one is starting or loading; failed only when every replica failed.
-import type { CanaryFigures } from "./canary-probe.js";
-import type { SupervisorSnapshot, SupervisorState } from "./types.js";
+import type { CanaryFigures, SupervisorSnapshot, SupervisorState } from "./types.js";
 
 // The first state any replica is in, in this order, is the set's state.
 const PRECEDENCE: readonly SupervisorState[] = [

@@ -1,7 +1,6 @@
 // What the supervisor shows the rest of the system (gateway, /health, /metrics, CLI).
 // The implementation is src/supervisor/supervisor.ts; the gateway depends only on these types.
 import type { FatalReason } from "../protocol/lifecycle.js";
-import type { CanaryFigures } from "./canary-probe.js";
 
 export type SupervisorState =
   | "stopped"
@@ -66,6 +65,19 @@ export interface SupervisorSnapshot {
   lastError: SupervisorError | null;
   /** Canary probe counts (present when ENGINE_CANARY_INTERVAL > 0). */
   canary?: CanaryFigures;
+}
+
+/** The canary's counts (canary-probe.ts), in the snapshot. */
+export interface CanaryFigures {
+  /** Canary requests sent since the supervisor started. */
+  sent: number;
+  ok: number;
+  /** The engine answered with an error (not a hang: /health and the crash handling deal with a dead engine). */
+  errors: number;
+  /** No token in time while nothing else flowed: the engine was called hung and restarted. */
+  timeouts: number;
+  /** Time to the canary's token, last success (ms). */
+  lastLatencyMs: number | null;
 }
 
 export type SupervisorEvent =
