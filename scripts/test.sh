@@ -26,6 +26,8 @@ npm run build --silent
 
 step "python runtime tests (unittest)"
 python3 -m unittest discover -s runtime/tests -t runtime
+step "bench helpers' own tests (node --test)"
+npm run test:bench-lib --silent
 
 step "Docker-API engine (Podman), the simulator engine image and the runner image"
 bash scripts/build-sim-image.sh
