@@ -200,6 +200,7 @@ describe("DockerDriver with Podman and the sim image", () => {
     const rec = new Recorder();
     const handle = await startEngine(driver(), rec.spec(["--sim-crash-after", "1"]));
     await rec.until("ready", () => rec.events.some((e) => e.event === "ready"));
+    expect(await handle.running()).toBe(true);
 
     await chat(handle.baseUrl, "this request makes the simulator crash").catch(() => null);
     const exit = await Promise.race([
@@ -208,9 +209,11 @@ describe("DockerDriver with Podman and the sim image", () => {
     ]);
     expect(exit.code).not.toBe(0);
     expect(exit.code).not.toBeNull();
+    expect(await handle.running()).toBe(false);
 
     await handle.stop(1_000);
     expect(await listOwnedContainers(docker, OWNER)).toEqual([]);
+    expect(await handle.running()).toBe(false);
   });
 
   it("delivers a fatal start's lifecycle line, its log lines and its exit code", async () => {

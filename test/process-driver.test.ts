@@ -167,8 +167,10 @@ describe("ProcessDriver (real simulator processes)", () => {
     const { spec: s, events } = spec();
     const h = await startTracked(d, s);
     await waitUntil(() => events.some((e) => e.event === "ready"));
+    expect(await h.running()).toBe(true);
     process.kill(Number(h.id), "SIGKILL");
     expect(await h.exited).toEqual({ code: null, signal: "SIGKILL" });
+    expect(await h.running()).toBe(false);
   });
 
   it("finds and kills an engine left behind by a previous supervisor (pid file)", async () => {

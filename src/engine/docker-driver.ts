@@ -289,6 +289,15 @@ class DockerEngineHandle implements EngineHandle {
     this.id = container.id;
   }
 
+  async running(): Promise<boolean> {
+    try {
+      return (await this.container.inspect()).State.Running;
+    } catch (err) {
+      if (errorStatus(err) === 404) return false;
+      throw err;
+    }
+  }
+
   stop(graceMs: number): Promise<void> {
     if (this.stopping) this.killSooner(graceMs);
     // A failed stop (Docker API unreachable) may be retried; a successful one is shared by every caller.

@@ -39,6 +39,8 @@ export interface EngineHandle {
   readonly exited: Promise<EngineExit>;
   /** SIGTERM, wait up to graceMs, then SIGKILL; removes the container / reaps the group. Idempotent. */
   stop(graceMs: number): Promise<void>;
+  /** Whether the engine runs now, asked of the process or container (`exited` may settle a little later). */
+  running(): Promise<boolean>;
 }
 
 export interface EngineDriver {

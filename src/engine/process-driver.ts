@@ -120,6 +120,8 @@ export class ProcessDriver implements EngineDriver {
       id: String(pid),
       baseUrl: `http://127.0.0.1:${port}`,
       exited,
+      // The exit event, not `exited`: that waits for the output pipes, which vLLM's workers may still hold.
+      running: async () => child.exitCode === null && child.signalCode === null,
       stop: async (graceMs: number) => {
         if (!isAlive(pid)) {
           await exited;

@@ -161,6 +161,28 @@ describe("Supervisor", () => {
     expect(t.sup.snapshot().lastError?.reason).toBe("unhealthy");
   });
 
+  it("reports a crash, not unhealthy, when /health fails because the engine has already exited", async () => {
+    const t = setup();
+    await startReady(t);
+    const ticket = t.sup.admit();
+    // The engine is gone, and its exit not reported yet (docker: the wait and the log drain take a moment).
+    t.driver.last.alive = false;
+    t.probe.result = "unreachable";
+    await t.clock.advance(10_000);
+    expect(t.sup.snapshot().state).toBe("restarting");
+    expect(t.sup.admit()).toBeNull();
+    expect(ticket?.signal.aborted).toBe(true);
+    expect(t.driver.last.stopCalls).toEqual([]);
+    t.driver.last.exit(null, "SIGKILL");
+    await t.clock.advance(0);
+    expect(t.sup.snapshot().lastError).toMatchObject({
+      reason: "crash",
+      message: "the engine exited unexpectedly (signal SIGKILL)",
+    });
+    await t.clock.advance(1_000);
+    expect(t.driver.engines).toHaveLength(2);
+  });
+
   // Issue 24: vLLM >= 0.18 drains on SIGTERM for --shutdown-timeout (vllm-project/vllm#36666), so the engine
   // drains together with the gateway; SIGKILL comes only after DRAIN_TIMEOUT + ENGINE_STOP_GRACE.
   it("drains in the gateway and in the engine: SIGTERM at once, in-flight work finishes, then the engine is gone", async () => {

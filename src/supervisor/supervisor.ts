@@ -76,7 +76,7 @@ export class Supervisor implements SupervisorView {
       state: () => this.state,
       endpoint: () => this.endpoint,
       onReady: () => this.becomeReady(),
-      onDown: (failure) => this.engineDown(failure),
+      onDown: (failure) => this.watchDown(failure),
     });
     this.randomKey = deps.randomKey ?? (() => randomBytes(24).toString("base64url"));
     this.generation = options.generationBase ?? 0;
@@ -215,6 +215,33 @@ export class Supervisor implements SupervisorView {
     this.readySince = new Date(this.readyAtMs).toISOString();
     this.setState("ready");
     if (this.endpoint) this.watch.watchReady(this.endpoint);
+  }
+
+  /**
+   * The watch called the engine down. /health also fails when the engine has just exited: then its exit (a crash,
+   * or its own fatal line) is the failure, reported by onExit, and not "unhealthy".
+   */
+  private watchDown(failure: EngineFailure): void {
+    const handle = this.handle;
+    if (failure.reason !== "unhealthy" || !handle) {
+      this.engineDown(failure);
+      return;
+    }
+    const stillOurs = () => this.handle === handle && !this.pendingFailure && !this.stopRequested;
+    handle.running().then(
+      (alive) => {
+        if (!stillOurs()) return;
+        if (alive) this.engineDown(failure);
+        else this.exitedUnreported();
+      },
+      () => stillOurs() && this.engineDown(failure),
+    );
+  }
+
+  /** The engine is gone but its exit is not reported yet: admit nothing more to it, and let onExit say why. */
+  private exitedUnreported(): void {
+    this.tickets.abortAll("the engine exited");
+    if (this.state === "ready") this.setState("restarting");
   }
 
   /** The engine is alive but must go (hang, stall, unhealthy): kill it; onExit then restarts it. */

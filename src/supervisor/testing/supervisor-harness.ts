@@ -33,6 +33,8 @@ export class FakeEngine implements EngineHandle {
   stopCalls: number[] = [];
   /** False: stop() leaves the engine running (a draining vLLM) until exit() is called. */
   exitOnStop = true;
+  /** What running() answers: a test sets it false for an engine that died before its exit was reported. */
+  alive = true;
   private resolveExit!: (e: EngineExit) => void;
   constructor(
     readonly id: string,
@@ -46,7 +48,11 @@ export class FakeEngine implements EngineHandle {
     return `http://127.0.0.1:1/${this.id}`;
   }
   exit(code: number | null, signal: string | null = null) {
+    this.alive = false;
     this.resolveExit({ code, signal });
+  }
+  async running() {
+    return this.alive;
   }
   async stop(graceMs: number) {
     this.stopCalls.push(graceMs);
