@@ -98,6 +98,34 @@ describe("SqliteLedger", () => {
   });
 });
 
+describe("SqliteLedger.totalsSince (what status shows)", () => {
+  it("sums the served requests from a moment on: not the rejected ones, not the earlier ones", () => {
+    const ledger = SqliteLedger.open(":memory:");
+    const at = (s: number) => new Date(Date.UTC(2025, 2, 1, 10, 0, s)).toISOString();
+    ledger.recordMany([
+      row({ ts: at(0), promptTokens: 100 }),
+      row({ ts: at(10), promptTokens: 7, completionTokens: 3, quote: 0.5, usagePrice: 0.25 }),
+      row({ ts: at(11), promptTokens: 5, completionTokens: 2, quote: 0.5, usagePrice: 0.125 }),
+      row({ ts: at(12), status: "rejected", promptTokens: 0, completionTokens: 0, quote: 0, usagePrice: 0 }),
+    ]);
+    expect(ledger.totalsSince(new Date(at(10)))).toEqual({
+      requests: 2,
+      promptTokens: 12,
+      completionTokens: 5,
+      quoted: 1,
+      usage: 0.375,
+    });
+    expect(ledger.totalsSince(new Date(at(13)))).toEqual({
+      requests: 0,
+      promptTokens: 0,
+      completionTokens: 0,
+      quoted: 0,
+      usage: 0,
+    });
+    ledger.close();
+  });
+});
+
 describe("SqliteLedger per Live Runner session", () => {
   it("sums each session, its compute seconds the union of its requests' time in flight", () => {
     const ledger = SqliteLedger.open(":memory:");

@@ -230,6 +230,18 @@ export class SqliteLedger implements Ledger {
     return { ...this.session };
   }
 
+  /** Served requests (not "rejected") from `since` on, summed from the rows: what `status` shows. */
+  totalsSince(since: Date): SessionTotals {
+    return this.db
+      .prepare(
+        `SELECT COUNT(*) AS requests, COALESCE(SUM(prompt_tokens), 0) AS promptTokens,
+          COALESCE(SUM(completion_tokens), 0) AS completionTokens, COALESCE(SUM(quote), 0) AS quoted,
+          COALESCE(SUM(usage_price), 0) AS usage
+          FROM requests WHERE status != 'rejected' AND ts >= ?`,
+      )
+      .get(since.toISOString()) as SessionTotals;
+  }
+
   summary(options: { since?: Date } = {}): UsageSummaryRow[] {
     const since = options.since ? options.since.toISOString() : "";
     const rows = this.summarize.all({ since }) as SummarySqlRow[];

@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { resolveHome } from "../../config/resolve-home.js";
 import {
@@ -7,6 +8,7 @@ import {
   type StatusRecord,
 } from "../../instance/instance-files.js";
 import type { LiveRunnerSnapshot } from "../../livepeer/live-runner/live-runner-agent.js";
+import { type SessionTotals, SqliteLedger } from "../../pricing/ledger.js";
 import { healthWord } from "../../supervisor/health-word.js";
 import type { ReplicaSnapshot } from "../../supervisor/replica-set.js";
 import { type CliCommand, EXIT, UsageError } from "../cli-command.js";
@@ -14,7 +16,8 @@ import { type CliCommand, EXIT, UsageError } from "../cli-command.js";
 const HELP = `Usage: llm-runner status [--json] [--home DIR]
 
 Shows the running instance: state, model, engine and driver, GPUs, uptime, restarts, requests in flight,
-tokens served, and revenue quoted (max-token pricing) vs. what real usage would have cost.
+and, from the ledger since the runner started, requests and tokens served and revenue quoted (max-token
+pricing) vs. what real usage would have cost.
 Exit code 3 when nothing is running.
 
 Flags:
@@ -63,7 +66,10 @@ export const statusCommand: CliCommand = {
     }
     const snap = status.snapshot;
     const uptimeMs = Date.now() - Date.parse(instance.startedAt);
-    const t = status.totals;
+    const t = {
+      ...(ledgerTotals(instancePaths(home).ledger, instance.startedAt) ?? status.totals),
+      currency: status.totals.currency,
+    };
     const overcharge = t.usage > 0 ? ((t.quoted - t.usage) / t.usage) * 100 : null;
     if (values.json) {
       io.stdout.write(
@@ -140,6 +146,25 @@ export const statusCommand: CliCommand = {
     return EXIT.ok;
   },
 };
+
+/**
+ * What the ledger holds for this run (rows since the runner started): status.json's copy is refreshed only every
+ * 2 s, so right after traffic it would still say 0. Null when the ledger cannot be read (status.json's then).
+ */
+function ledgerTotals(path: string, startedAt: string): SessionTotals | null {
+  const since = new Date(startedAt);
+  if (!existsSync(path) || Number.isNaN(since.getTime())) return null;
+  try {
+    const ledger = SqliteLedger.openReadOnly(path);
+    try {
+      return ledger.totalsSince(since);
+    } finally {
+      ledger.close();
+    }
+  } catch {
+    return null;
+  }
+}
 
 /** The Live Runner registration for status --json (no secret is ever in it). */
 function liveRunnerJson(l: LiveRunnerSnapshot) {
