@@ -1,4 +1,12 @@
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -187,6 +195,37 @@ describe("ProcessDriver (real simulator processes)", () => {
     expect(await waitForExit(pid, 5_000)).toBe(true);
     expect(readdirSync(join(home, "engines"))).toEqual([]);
     expect(await second.removeOrphans()).toEqual([]);
+  });
+
+  it("removing a left-behind vLLM engine also ends vllm serve's own session (and its workers)", async () => {
+    const home = tempHome();
+    const bin = join(home, "bin");
+    mkdirSync(bin);
+    const pids = join(home, "vllm.pids");
+    // A `vllm` that starts a worker and waits, as vllm serve does, in the session the launcher gives it.
+    writeFileSync(
+      join(bin, "vllm"),
+      `#!/bin/sh\nsleep 300 &\necho "$$ $!" > ${pids}\nwhile :; do sleep 0.1; done\n`,
+      { mode: 0o755 },
+    );
+    writeFileSync(join(bin, "nvidia-smi"), "#!/bin/sh\necho 'GPU 0: NVIDIA H100 (UUID: GPU-0)'\n", {
+      mode: 0o755,
+    });
+    const first = new ProcessDriver({
+      ...{ python: "python3", runtimeDir: RUNTIME_DIR, home, port: 0, logger: silentLogger() },
+      baseEnv: { ...process.env, PATH: `${bin}:${process.env.PATH}` },
+    });
+    const { spec: s } = spec();
+    const h = await first.start({ ...s, engine: "vllm", buildArgs: () => ["org/model", "--port", "8123"] });
+    cleanups.push(() => h.stop(0));
+    await waitUntil(() => existsSync(pids) && readFileSync(pids, "utf8").includes(" "));
+    const [vllm, worker] = readFileSync(pids, "utf8").trim().split(" ").map(Number) as [number, number];
+    cleanups.push(() => {
+      for (const p of [vllm, worker]) if (isAlive(p)) process.kill(p, "SIGKILL");
+    });
+
+    expect(await driver(home).removeOrphans()).toEqual([h.id]);
+    for (const p of [Number(h.id), vllm, worker]) expect(await waitForExit(p, 5_000), `pid ${p}`).toBe(true);
   });
 
   it("fails with a clear error when python is missing", async () => {

@@ -9,7 +9,7 @@ import { listenAddress } from "./engine-layout.js";
 import { isOurEngine, type PidFile, RUNTIME_MARKER, readPidFiles } from "./engine-pid-files.js";
 import { createLineRouter } from "./output-lines.js";
 import { assertPortFree, findFreePort } from "./ports.js";
-import { isAlive, killGroup, waitForExit } from "./process-group.js";
+import { isAlive, killGroup, killTree, waitForExit } from "./process-group.js";
 
 export interface ProcessDriverOptions {
   /** Python interpreter (PYTHON, default python3). */
@@ -158,7 +158,7 @@ export class ProcessDriver implements EngineDriver {
     const removed: string[] = [];
     for (const { path, record } of readPidFiles(this.pidDir)) {
       if (record && isOurEngine(record.pid)) {
-        killGroup(record.pid, "SIGKILL");
+        killTree(record.pid, "SIGKILL");
         await waitForExit(record.pid, 5_000);
         removed.push(String(record.pid));
       }

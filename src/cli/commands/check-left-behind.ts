@@ -21,16 +21,13 @@ export async function checkLeftBehind(config: Config, env: NodeJS.ProcessEnv): P
   if (named.length === 0) {
     return [{ level: "ok", name: "left-behind", message: "no engine left behind by a runner of this home" }];
   }
-  const manual = [
-    ...found.processes.map((p) => `kill -9 -${p.pid}`),
-    ...found.containers.map((c) => `docker rm -f ${c.name}`),
-  ];
   return [
     {
       level: "warn",
       name: "left-behind",
       message: `${named.length} engine(s) left behind by a runner of this home that is gone: ${named.join(", ")}`,
-      fix: `llm-runner stop removes them (start does too, first); by hand: ${manual.join("; ")}`,
+      // Not a plain kill: the vLLM launcher's engine runs in a session of its own, which stop reaches too.
+      fix: "llm-runner stop removes them (start does too, first)",
     },
   ];
 }
