@@ -52,10 +52,15 @@ def parent_check(pid: int, getppid: Callable[[], int] = os.getppid,
 
 
 def lease_check(path: str, timeout_s: float, mtime: Callable[[str], int | None] | None = None,
-                monotonic: Callable[[], float] = time.monotonic) -> Check:
-    """Gone when the lease's mtime has not changed for timeout_s. Measured on our own clock: the runner's may differ."""
+                monotonic: Callable[[], float] = time.monotonic) -> Check | None:
+    """Gone when the lease's mtime has not changed for timeout_s. Measured on our own clock: the runner's may differ.
+    None (no watch) when the lease cannot be read at start: a mount the host refuses (SELinux) must not stop engines."""
     read = mtime or _mtime
     last = read(path)
+    if last is None:
+        _say(f"llm_runtime: warning: cannot read the runner's lease {path}: the engine will not stop by itself "
+             "if the runner dies")
+        return None
     changed_at = monotonic()
 
     def check() -> str | None:
@@ -89,7 +94,9 @@ def checks_from_env(env: Mapping[str, str]) -> list[Check]:
             timeout = -1.0
         if not timeout > 0:
             raise UsageError(f"{LEASE_TIMEOUT_ENV}={raw!r} is not a positive number of seconds")
-        checks.append(lease_check(lease, timeout))
+        check = lease_check(lease, timeout)
+        if check is not None:
+            checks.append(check)
     return checks
 
 

@@ -74,6 +74,7 @@ class ChecksTest(unittest.TestCase):
         mtime = [100]
         now = [0.0]
         check = supervisor_watch.lease_check("/lease", 10, mtime=lambda _p: mtime[0], monotonic=lambda: now[0])
+        assert check is not None
         for step in range(1, 6):  # renewed every 4 s for 20 s: never stale
             now[0] = step * 4.0
             mtime[0] += 1
@@ -83,13 +84,20 @@ class ChecksTest(unittest.TestCase):
         now[0] = 30.5
         self.assertEqual(check(), "the runner's lease /lease was not renewed for 10 s")
 
-    def test_a_lease_that_cannot_be_read_is_stale_after_the_timeout(self) -> None:
+    def test_a_lease_that_goes_away_is_stale_after_the_timeout(self) -> None:
         now = [0.0]
-        check = supervisor_watch.lease_check("/missing", 5, mtime=lambda _p: None, monotonic=lambda: now[0])
+        mtime: list[int | None] = [100]
+        check = supervisor_watch.lease_check("/lease", 5, mtime=lambda _p: mtime[0], monotonic=lambda: now[0])
+        assert check is not None
+        mtime[0] = None
         now[0] = 4.0
         self.assertIsNone(check())
         now[0] = 6.0
         self.assertIsNotNone(check())
+
+    def test_a_lease_unreadable_from_the_start_is_not_watched(self) -> None:
+        self.assertIsNone(supervisor_watch.lease_check("/missing", 5, mtime=lambda _p: None))
+        self.assertEqual(supervisor_watch.checks_from_env({"LLM_RUNTIME_LEASE_FILE": "/nonexistent/lease"}), [])
 
     def test_no_variables_no_watch_and_bad_values_are_refused(self) -> None:
         self.assertEqual(supervisor_watch.checks_from_env({}), [])
