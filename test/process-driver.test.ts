@@ -81,6 +81,34 @@ async function waitUntil(cond: () => boolean, ms = 15_000): Promise<void> {
   }
 }
 
+/**
+ * `--engine vllm` with a fake `vllm` (and `nvidia-smi`) on PATH: the fake starts a worker and waits, as vllm serve
+ * does, in the session of its own the launcher gives it. `prelude`: shell lines run first (e.g. ignore SIGTERM).
+ */
+async function startFakeVllm(home: string, prelude: string) {
+  const bin = join(home, "bin");
+  mkdirSync(bin);
+  const pids = join(home, "vllm.pids");
+  const script = `#!/bin/sh\n${prelude}sleep 300 &\necho "$$ $!" > ${pids}\nwhile :; do sleep 0.1; done\n`;
+  writeFileSync(join(bin, "vllm"), script, { mode: 0o755 });
+  writeFileSync(join(bin, "nvidia-smi"), "#!/bin/sh\necho 'GPU 0: NVIDIA H100 (UUID: GPU-0)'\n", {
+    mode: 0o755,
+  });
+  const d = new ProcessDriver({
+    ...{ python: "python3", runtimeDir: RUNTIME_DIR, home, port: 0, logger: silentLogger() },
+    baseEnv: { ...process.env, PATH: `${bin}:${process.env.PATH}` },
+  });
+  const { spec: s } = spec();
+  const h = await d.start({ ...s, engine: "vllm", buildArgs: () => ["org/model", "--port", "8123"] });
+  cleanups.push(() => h.stop(0));
+  await waitUntil(() => existsSync(pids) && readFileSync(pids, "utf8").includes(" "));
+  const [vllm, worker] = readFileSync(pids, "utf8").trim().split(" ").map(Number) as [number, number];
+  cleanups.push(() => {
+    for (const p of [vllm, worker]) if (isAlive(p)) process.kill(p, "SIGKILL");
+  });
+  return { h, vllm, worker };
+}
+
 describe("ProcessDriver (real simulator processes)", () => {
   it("starts the runtime, relays lifecycle events and logs, serves with its key, and stops cleanly", async () => {
     const home = tempHome();
@@ -199,32 +227,14 @@ describe("ProcessDriver (real simulator processes)", () => {
 
   it("removing a left-behind vLLM engine also ends vllm serve's own session (and its workers)", async () => {
     const home = tempHome();
-    const bin = join(home, "bin");
-    mkdirSync(bin);
-    const pids = join(home, "vllm.pids");
-    // A `vllm` that starts a worker and waits, as vllm serve does, in the session the launcher gives it.
-    writeFileSync(
-      join(bin, "vllm"),
-      `#!/bin/sh\nsleep 300 &\necho "$$ $!" > ${pids}\nwhile :; do sleep 0.1; done\n`,
-      { mode: 0o755 },
-    );
-    writeFileSync(join(bin, "nvidia-smi"), "#!/bin/sh\necho 'GPU 0: NVIDIA H100 (UUID: GPU-0)'\n", {
-      mode: 0o755,
-    });
-    const first = new ProcessDriver({
-      ...{ python: "python3", runtimeDir: RUNTIME_DIR, home, port: 0, logger: silentLogger() },
-      baseEnv: { ...process.env, PATH: `${bin}:${process.env.PATH}` },
-    });
-    const { spec: s } = spec();
-    const h = await first.start({ ...s, engine: "vllm", buildArgs: () => ["org/model", "--port", "8123"] });
-    cleanups.push(() => h.stop(0));
-    await waitUntil(() => existsSync(pids) && readFileSync(pids, "utf8").includes(" "));
-    const [vllm, worker] = readFileSync(pids, "utf8").trim().split(" ").map(Number) as [number, number];
-    cleanups.push(() => {
-      for (const p of [vllm, worker]) if (isAlive(p)) process.kill(p, "SIGKILL");
-    });
-
+    const { h, vllm, worker } = await startFakeVllm(home, "");
     expect(await driver(home).removeOrphans()).toEqual([h.id]);
+    for (const p of [Number(h.id), vllm, worker]) expect(await waitForExit(p, 5_000), `pid ${p}`).toBe(true);
+  });
+
+  it("a stop that runs out of grace kills vllm serve's own session too, not only the launcher", async () => {
+    const { h, vllm, worker } = await startFakeVllm(tempHome(), "trap '' TERM\n");
+    await h.stop(500);
     for (const p of [Number(h.id), vllm, worker]) expect(await waitForExit(p, 5_000), `pid ${p}`).toBe(true);
   });
 

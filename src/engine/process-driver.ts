@@ -133,7 +133,7 @@ export class ProcessDriver implements EngineDriver {
           clearTimeout(killTimer);
           const kill = () => {
             if (graceMs > 0) options.logger.warn({ pid, graceMs }, "engine did not stop in time; killing it");
-            killGroup(pid, "SIGKILL");
+            killTree(pid, "SIGKILL");
           };
           if (graceMs <= 0) kill();
           else killTimer = setTimeout(kill, graceMs).unref();
