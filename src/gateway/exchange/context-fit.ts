@@ -1,6 +1,6 @@
 import type { EngineEndpoint } from "../../supervisor/types.js";
 import { errors, GatewayError } from "../http/gateway-error.js";
-import { engineErrorMessage } from "../relay/engine-chunk.js";
+import { engineErrorMessage } from "../wire/engine-errors.js";
 import type { UpstreamClient } from "./upstream-client.js";
 
 /** How callEngine builds the engine body when max_tokens may run past the context. */

@@ -1,7 +1,7 @@
 import type { Context } from "hono";
 import type { RouteDeps } from "../gateway-deps.js";
 import { errors } from "../http/gateway-error.js";
-import { parseUsage } from "../relay/engine-chunk.js";
+import { parseUsage } from "../wire/json-values.js";
 import { failExchange } from "./engine-call.js";
 import type { Exchange } from "./exchange.js";
 import { quoteHeaders, usageHeader } from "./price-headers.js";

@@ -1,4 +1,4 @@
-import type { TokenUsage } from "./engine-chunk.js";
+import { isRecord, type TokenUsage } from "../wire/json-values.js";
 
 /** Which OpenAI answer is being assembled: a chat.completion or a text_completion. */
 export type CompletionKind = "chat" | "completion";
@@ -16,10 +16,6 @@ interface TextLogprobs {
   token_logprobs: unknown[];
   tokens: unknown[];
   top_logprobs: unknown[];
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 /**

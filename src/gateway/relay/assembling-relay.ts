@@ -1,6 +1,6 @@
+import { EngineProtocolError } from "../wire/engine-errors.js";
 import type { AnswerAssembler } from "./answer-assembler.js";
 import { scanAnswerText } from "./answer-text-scan.js";
-import { EngineProtocolError } from "./engine-chunk.js";
 import type { OpenAiRelay } from "./openai-relay.js";
 import type { RelayProtocol, RelayStep } from "./relay-stream.js";
 

@@ -1,10 +1,6 @@
 // The parts of vLLM's chat.completion.chunk the gateway reads (pricing, the token cap, /llm translation).
-
-export interface TokenUsage {
-  prompt_tokens: number;
-  completion_tokens: number;
-  total_tokens: number;
-}
+import { EngineProtocolError } from "../wire/engine-errors.js";
+import { isRecord, parseUsage, type TokenUsage } from "../wire/json-values.js";
 
 export interface EngineChoice {
   index: number;
@@ -20,29 +16,6 @@ export interface EngineChunk {
   usage: TokenUsage | null;
   /** An error the engine reported inside the stream (vLLM sends `data: {"error": {...}}`). */
   error: string | null;
-}
-
-/** The engine sent an error event in the middle of a stream. */
-export class EngineReportedError extends Error {
-  override readonly name = "EngineReportedError";
-}
-
-/** The engine sent something that is not a chat.completion.chunk. */
-export class EngineProtocolError extends Error {
-  override readonly name = "EngineProtocolError";
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
-export function parseUsage(v: unknown): TokenUsage | null {
-  if (!isRecord(v)) return null;
-  const prompt = v.prompt_tokens;
-  const completion = v.completion_tokens;
-  if (typeof prompt !== "number" || typeof completion !== "number") return null;
-  const total = typeof v.total_tokens === "number" ? v.total_tokens : prompt + completion;
-  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: total };
 }
 
 export function parseEngineChunk(data: string): EngineChunk {
@@ -79,23 +52,6 @@ export function parseEngineChunk(data: string): EngineChunk {
     usage: parseUsage(parsed.usage),
     error: null,
   };
-}
-
-/** The message of a vLLM/OpenAI error body, or the text itself when it is not one. */
-export function engineErrorMessage(body: string): string {
-  try {
-    const parsed: unknown = JSON.parse(body);
-    if (isRecord(parsed)) {
-      const e = parsed.error;
-      if (isRecord(e) && typeof e.message === "string") return e.message;
-      if (typeof e === "string") return e;
-      if (typeof parsed.message === "string") return parsed.message;
-      if (isRecord(parsed.detail) && typeof parsed.detail.msg === "string") return parsed.detail.msg;
-    }
-  } catch {
-    // not JSON: the text is the message
-  }
-  return body.trim().slice(0, 500) || "(empty body)";
 }
 
 // One regular expression per question: V8's compiled regexps find these keys in a chunk several times faster

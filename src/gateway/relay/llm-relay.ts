@@ -1,4 +1,4 @@
-import { EngineReportedError } from "./engine-chunk.js";
+import { EngineReportedError } from "../wire/engine-errors.js";
 import { readLlmChunk } from "./llm-chunk-scan.js";
 import { frame, type RelayProtocol, type RelayStep } from "./relay-stream.js";
 import { frameTooLong, MAX_SSE_LINE_BYTES, splitForBudget } from "./sse-line-limit.js";

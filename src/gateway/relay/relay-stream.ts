@@ -1,5 +1,5 @@
 import type { Exchange } from "../exchange/exchange.js";
-import { EngineProtocolError, EngineReportedError } from "./engine-chunk.js";
+import { EngineProtocolError, failureMessage } from "../wire/engine-errors.js";
 import { SseParser } from "./sse-parser.js";
 
 /** What one engine SSE event turns into for the client. */
@@ -33,15 +33,6 @@ export const DONE_FRAME = "data: [DONE]\n\n";
 
 export function frame(payload: unknown): string {
   return `data: ${JSON.stringify(payload)}\n\n`;
-}
-
-/** Why a stream failed, in words for the client's error chunk and the ledger. */
-export function failureMessage(ex: Exchange, err: unknown): string {
-  if (ex.abortCause === "engine") return `the engine stopped during the request (${ex.abortReason})`;
-  if (ex.abortCause === "shutdown") return `the runner is shutting down (${ex.abortReason})`;
-  if (err instanceof EngineReportedError) return `the engine reported an error: ${err.message}`;
-  if (err instanceof EngineProtocolError) return err.message;
-  return `the connection to the engine failed: ${err instanceof Error ? err.message : String(err)}`;
 }
 
 /**

@@ -1,4 +1,5 @@
-import { EngineProtocolError } from "./engine-chunk.js";
+import { EngineProtocolError } from "../wire/engine-errors.js";
+import { isRecord } from "../wire/json-values.js";
 import type { RelayProtocol, RelayStep } from "./relay-stream.js";
 
 // The Responses API stream (vllm/entrypoints/openai/serving_responses.py; OpenAI's "streaming events"): named
@@ -15,10 +16,6 @@ const TOKEN_EVENTS = new Set([
 export interface ResponsesUsage {
   input_tokens: number;
   output_tokens: number;
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 function messageOf(v: unknown): string {

@@ -1,8 +1,8 @@
 import { errors } from "../http/gateway-error.js";
+import { isRecord } from "../wire/json-values.js";
 import {
   includeUsage,
   integerIn,
-  isRecord,
   numberIn,
   onlyOne,
   positiveInt,
