@@ -1,14 +1,52 @@
-import { errors } from "../http/gateway-error.js";
+// Checks on a request body, so bad input is a clear 400 naming the problem rather than a crash deeper down or an
+// engine that sees another value than the client sent. On the text: UTF-8 (never silently replaced by U+FFFD)
+// and nesting depth (a parser's stack). On the parsed value: lone UTF-16 surrogates (UTF-8 cannot encode them;
+// vLLM fails with a 500 writing one back), numbers JSON.parse cannot hold exactly (1e400, beyond 2^53), and
+// control characters in names (`model`, `role`, `name`), which the engine echoes into logs and errors.
+import { errors, GatewayError } from "./gateway-error.js";
 
-// Checks on a parsed request body, before any route looks at it, for values the engine cannot take or that the
-// gateway would pass on altered:
-// * a lone UTF-16 surrogate (JSON allows "\ud800" escapes; UTF-8 cannot encode it): vLLM's Python server
-//   fails with a 500 when it writes such a string back (an error message naming the model, an echoed role),
-//   and a tokenizer would see a different text than the client sent;
-// * a number JSON.parse cannot hold exactly: 1e400 becomes Infinity, which JSON.stringify sends on as null,
-//   and integers beyond 2^53 are rounded, so the engine would see another value than the client sent;
-// * NUL and other control characters in names (`model`, a message's `role` or `name`): they are identifiers,
-//   never text, and the engine echoes them into logs and error messages.
+export const MAX_JSON_DEPTH = 64;
+
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+
+/** The bytes as UTF-8 text (a leading BOM dropped); a 400 naming the problem when they are not valid UTF-8. */
+export function decodeUtf8Strict(bytes: Uint8Array): string {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    throw new GatewayError(
+      400,
+      "invalid_encoding",
+      "The request body is not valid UTF-8: send JSON text encoded as UTF-8.",
+    );
+  }
+}
+
+/** A 400 when arrays/objects nest deeper than `max` (strings are skipped, escapes included). */
+export function assertJsonDepth(text: string, max = MAX_JSON_DEPTH): void {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charCodeAt(i);
+    if (inString) {
+      if (ch === 0x5c)
+        i++; // backslash: skip the escaped character
+      else if (ch === 0x22) inString = false;
+    } else if (ch === 0x22) {
+      inString = true;
+    } else if (ch === 0x5b || ch === 0x7b) {
+      if (++depth > max) {
+        throw new GatewayError(
+          400,
+          "too_deep",
+          `The request body nests arrays/objects more than ${max} levels deep; flatten it.`,
+        );
+      }
+    } else if (ch === 0x5d || ch === 0x7d) {
+      depth--;
+    }
+  }
+}
 
 const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 /** Index of the first C0 control or DEL (tabs and newlines have no place in a name either), or -1. */
