@@ -74,7 +74,7 @@ const host = (runner: Runner) => `127.0.0.1:${runner.port}`;
 const llm = chatBody("/llm", "hello", 4, false);
 const v1 = chatBody("/v1/chat/completions", "hello", 4, false);
 
-/** /llm's error body: {"detail":{"msg"}} with 400, 401 or 500 only (llm-status.ts); returns msg. */
+/** /llm's error body: {"detail":{"msg"}} with 400, 401 or 500 only (wire-status.ts); returns msg. */
 function llmError(a: Answer): string {
   expect([400, 401, 500], a.body).toContain(a.status);
   const msg = (JSON.parse(a.body) as { detail?: { msg?: unknown } }).detail?.msg;

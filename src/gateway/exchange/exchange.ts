@@ -4,7 +4,7 @@ import type { Logger } from "../../log/logger.js";
 import type { GatewayMetrics } from "../../metrics/gateway-metrics.js";
 import type { Ledger, LedgerStatus } from "../../pricing/ledger-types.js";
 import { type PriceRate, priceTokens } from "../../pricing/price.js";
-import { llmWireStatus } from "../http/llm-status.js";
+import { wireStatus } from "../http/wire-status.js";
 import type { AdmittedRequest } from "./admission.js";
 import { type AbortCause, describeAbortReason, onResponseGone, onSignalAbort } from "./client-abort.js";
 
@@ -151,8 +151,7 @@ export class Exchange {
       usagePrice,
       currency: this.deps.rate.currency,
       status: input.status,
-      // What the client was sent: /llm folds other statuses into 400/500 (llm-status.ts).
-      httpStatus: this.init.route === "/llm" ? llmWireStatus(input.httpStatus) : input.httpStatus,
+      httpStatus: wireStatus(this.init.route, input.httpStatus), // what the client was sent
       ttftMs: this.firstTokenAt === null ? null : this.firstTokenAt - this.arrivedAt,
       durationMs: now - this.arrivedAt,
       error: input.error ?? null,

@@ -20,9 +20,14 @@ export function llmWireStatus(status: number): number {
   return 400;
 }
 
-/** The same error with the status /llm answers with (message, Retry-After and field issues kept). */
-export function toLlmError(err: GatewayError): GatewayError {
-  const status = llmWireStatus(err.status);
+/** The status `path` answers with in place of `status`: /llm's folding above, any other path the status itself. */
+export function wireStatus(path: string, status: number): number {
+  return isLlmPath(path) ? llmWireStatus(status) : status;
+}
+
+/** The error as `path` answers it: its wire status, with the message, Retry-After and field issues kept. */
+export function wireError(path: string, err: GatewayError): GatewayError {
+  const status = wireStatus(path, err.status);
   if (status === err.status) return err;
   return new GatewayError(status, err.code, err.message, {
     ...(err.retryAfter === undefined ? {} : { retryAfter: err.retryAfter }),

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { errors } from "./gateway-error.js";
-import { isLlmPath, llmWireStatus, toLlmError } from "./llm-status.js";
+import { isLlmPath, llmWireStatus, wireError, wireStatus } from "./wire-status.js";
 
 describe("llmWireStatus (what go-livepeer can read on /llm)", () => {
   it("keeps 2xx, 400, 401 and 499; folds the client's faults into 400 and the runner's into 500", () => {
@@ -9,12 +9,12 @@ describe("llmWireStatus (what go-livepeer can read on /llm)", () => {
   });
 
   it("keeps the message and Retry-After of a mapped error", () => {
-    const mapped = toLlmError(errors.notReady("The model is loading (LOADING); retry shortly.", 5));
+    const mapped = wireError("/llm", errors.notReady("The model is loading (LOADING); retry shortly.", 5));
     expect(mapped.status).toBe(500);
     expect(mapped.message).toBe("The model is loading (LOADING); retry shortly.");
     expect(mapped.retryAfter).toBe(5);
     const same = errors.unauthorized("Missing bearer token");
-    expect(toLlmError(same)).toBe(same);
+    expect(wireError("/llm", same)).toBe(same);
   });
 
   it("applies to /llm and /llm/ only", () => {
@@ -23,5 +23,10 @@ describe("llmWireStatus (what go-livepeer can read on /llm)", () => {
       true,
       false,
     ]);
+    expect([
+      wireStatus("/llm", 503),
+      wireStatus("/llm/", 429),
+      wireStatus("/v1/chat/completions", 503),
+    ]).toEqual([500, 500, 503]);
   });
 });
