@@ -1,14 +1,14 @@
 import { EventEmitter } from "node:events";
 import type { Context } from "hono";
 import { describe, expect, it } from "vitest";
-import { type FakeReply, FakeUpstream } from "../../../test/helpers/fake-upstream.js";
-import { StaticSupervisor } from "../../../test/helpers/static-supervisor.js";
 import { silentLogger } from "../../log/logger.js";
 import { createGatewayMetrics } from "../../metrics/gateway-metrics.js";
 import type { Ledger, LedgerRow } from "../../pricing/ledger-types.js";
 import type { EngineEndpoint } from "../../supervisor/types.js";
 import type { RouteDeps } from "../gateway-deps.js";
 import { errors, GatewayError } from "../http/gateway-error.js";
+import { type FakeReply, FakeUpstream } from "../testing/fake-upstream.js";
+import { StaticSupervisor } from "../testing/static-supervisor.js";
 import { Admission } from "./admission.js";
 import type { BodyPlan } from "./context-fit.js";
 import { callEngine, clientGone, type EngineRefusal, failExchange, isRefusal } from "./engine-call.js";

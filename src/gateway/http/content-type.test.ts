@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { json, gatewayHarness as setup } from "../../../test/helpers/gateway-harness.js";
+import { json, setup } from "../testing/gateway-kit.js";
 
 // Without AUTH_TOKEN a POST must be Content-Type: application/json (content-type.ts); with it, anything goes.
 

@@ -4,9 +4,9 @@
 // (MAX_NUM_SEQS + QUEUE_SIZE) in flight, whatever the workers do, and every slot comes back.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { StaticSupervisor } from "../../../test/helpers/static-supervisor.js";
 import { Admission, type AdmittedRequest } from "../../gateway/exchange/admission.js";
 import { GatewayError } from "../../gateway/http/gateway-error.js";
+import { StaticSupervisor } from "../../gateway/testing/static-supervisor.js";
 import { AdmissionHost } from "./admission-host.js";
 import { enginesView } from "./engines-view.js";
 import { RemoteEngines } from "./remote-engines.js";

@@ -1,8 +1,8 @@
 // GATEWAY_WORKERS > 1: a worker's relay holds an engine stream for a slow client; the hang watchdog runs in the
 // primary, so the hold must cross the IPC channel with the progress (remote-engines.ts → admission-host.ts).
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { StaticSupervisor } from "../../../test/helpers/static-supervisor.js";
 import { Admission, type AdmittedRequest } from "../../gateway/exchange/admission.js";
+import { StaticSupervisor } from "../../gateway/testing/static-supervisor.js";
 import { FakeClock } from "../../supervisor/clock.js";
 import { RequestTickets } from "../../supervisor/request-tickets.js";
 import type { RequestTicket } from "../../supervisor/types.js";
