@@ -1,7 +1,7 @@
 import type { IncomingMessage } from "node:http";
 import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { errors, GatewayError } from "./gateway-error.js";
+import { errors } from "./gateway-error.js";
 import { assertCleanJson, assertJsonDepth, decodeUtf8Strict } from "./json-body-checks.js";
 import { nodeBindings } from "./node-bindings.js";
 
@@ -79,7 +79,7 @@ export function readIncomingText(incoming: IncomingMessage, maxBytes: number): P
     };
     const onGone = () => {
       done();
-      reject(new GatewayError(499, "client_closed", "The client closed the request while sending its body."));
+      reject(errors.clientClosed("The client closed the request while sending its body."));
     };
     incoming.on("data", onData);
     incoming.on("end", onEnd);

@@ -1,6 +1,6 @@
 import type { Context, Hono } from "hono";
 import { contextFitPlan } from "../exchange/context-fit.js";
-import { callEngine, clientGone, isRefusal } from "../exchange/engine-call.js";
+import { callEngine, isRefusal } from "../exchange/engine-call.js";
 import { quoteHeaders, usageHeader } from "../exchange/price-headers.js";
 import { unrecorded } from "../exchange/unrecorded.js";
 import type { RouteDeps } from "../gateway-deps.js";
@@ -54,7 +54,7 @@ export function registerLlm(app: Hono, deps: RouteDeps): void {
     }
     // The frames are for streaming clients; the relay assembles the JSON response from the same chunks.
     await drainRelay(ex, answer, relay, 502);
-    if (ex.outcome === "client_abort") throw clientGone();
+    if (ex.outcome === "client_abort") throw errors.clientClosed();
     if (ex.outcome !== "ok") throw errors.engineFailed(ex.failure ?? "unknown failure");
     if (!ex.recorded) throw unrecorded(deps);
     const response = relay.response();

@@ -1,5 +1,5 @@
 import type { Context, Hono } from "hono";
-import { callEngine, clientGone, type EngineRefusal, isRefusal } from "../exchange/engine-call.js";
+import { callEngine, type EngineRefusal, isRefusal } from "../exchange/engine-call.js";
 import { engineJsonAnswer, needsEngineJson } from "../exchange/engine-json-answer.js";
 import { quoteHeaders, usageHeader } from "../exchange/price-headers.js";
 import { unrecorded } from "../exchange/unrecorded.js";
@@ -64,7 +64,7 @@ export function registerOpenAiGeneration(app: Hono, deps: RouteDeps, spec: Gener
 
     const assembler = new AnswerAssembler(spec.kind, deps.config.modelId, deps.clock);
     await drainRelay(ex, answer, new AssemblingRelay(relay, assembler), 502); // the assembler keeps the answer
-    if (ex.outcome === "client_abort") throw clientGone();
+    if (ex.outcome === "client_abort") throw errors.clientClosed();
     if (ex.outcome !== "ok") throw errors.engineFailed(ex.failure ?? "unknown failure");
     if (!ex.recorded) throw unrecorded(deps);
     if (relay.budget.overshoot) {

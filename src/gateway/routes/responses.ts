@@ -1,5 +1,5 @@
 import type { Hono } from "hono";
-import { callEngine, clientGone, isRefusal } from "../exchange/engine-call.js";
+import { callEngine, isRefusal } from "../exchange/engine-call.js";
 import { quoteHeaders, usageHeader } from "../exchange/price-headers.js";
 import { unrecorded } from "../exchange/unrecorded.js";
 import type { RouteDeps } from "../gateway-deps.js";
@@ -37,7 +37,7 @@ export function registerResponses(app: Hono, deps: RouteDeps): void {
     if (request.stream) return streamExchange(c, ex, answer, relay, quoteHeaders(ex), deps.writeTimeout);
 
     await drainRelay(ex, answer, relay, 502); // the terminal event carries the whole response
-    if (ex.outcome === "client_abort") throw clientGone();
+    if (ex.outcome === "client_abort") throw errors.clientClosed();
     const response = relay.response();
     if (ex.outcome !== "ok" || response === null) {
       throw errors.engineFailed(ex.failure ?? "the engine's stream ended without a final response");
