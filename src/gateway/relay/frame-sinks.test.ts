@@ -4,16 +4,16 @@ import { Readable } from "node:stream";
 import type { Context } from "hono";
 import { afterEach, describe, expect, it } from "vitest";
 import { silentLogger } from "../../log/logger.js";
+import { OpenAiDialect } from "../dialects/openai-dialect.js";
 import type { Exchange, FinishInput } from "../exchange/exchange.js";
 import type { UpstreamResponse } from "../exchange/upstream-client.js";
-import { OpenAiRelay } from "./openai-relay.js";
-import { streamExchange } from "./sse-writer.js";
+import { streamToClient } from "./frame-sinks.js";
 import { WriteTimeout } from "./write-timeout.js";
 
 const chunk = (content: string) =>
   `data: ${JSON.stringify({ id: "c", object: "chat.completion.chunk", created: 1, model: "m", choices: [{ index: 0, delta: { content }, finish_reason: null }] })}\n\n`;
 
-/** The parts of an Exchange the writer and its relay use, recording how it ended. */
+/** The parts of an Exchange the pump uses, recording how it ended. */
 function recordingExchange() {
   const seen = {
     finish: [] as FinishInput[],
@@ -62,7 +62,7 @@ afterEach(async () => {
   servers = [];
 });
 
-/** A Node server whose one route writes `body` through streamExchange, on the Node path (bindings present). */
+/** A Node server whose one route writes `body` through streamToClient, on the Node path (bindings present). */
 async function serve(
   ex: Exchange,
   body: () => AsyncIterable<Uint8Array>,
@@ -70,11 +70,11 @@ async function serve(
 ): Promise<number> {
   const server = createServer((incoming, outgoing) => {
     const c = { env: { incoming, outgoing } } as unknown as Context;
-    streamExchange(
+    streamToClient(
       c,
       ex,
       upstreamOf(body()),
-      new OpenAiRelay(1_000_000, false),
+      new OpenAiDialect(1_000_000, false),
       { "x-test": "1" },
       writeTimeout,
     );
@@ -101,7 +101,7 @@ function get(port: number, onData?: (req: ReturnType<typeof request>) => void): 
   });
 }
 
-describe("streamExchange on the Node path (the SSE writer)", () => {
+describe("streamToClient on the Node path (the socket sink)", () => {
   for (const [kind, make] of [
     ["a Readable (undici) body", (parts: string[]) => Readable.from(parts.map((p) => Buffer.from(p)))],
     [
@@ -182,7 +182,7 @@ async function until(what: () => boolean, ms = 5_000): Promise<void> {
   }
 }
 
-describe("streamExchange with a client that takes nothing (CLIENT_WRITE_TIMEOUT)", () => {
+describe("streamToClient with a client that takes nothing (CLIENT_WRITE_TIMEOUT)", () => {
   for (const kind of ["readable", "iterable"] as const) {
     it(`${kind} body: the client is closed after the write timeout, the upstream aborted, the row client_abort`, async () => {
       const { ex, seen } = recordingExchange();

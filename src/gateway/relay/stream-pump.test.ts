@@ -1,15 +1,22 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { OpenAiDialect } from "../dialects/openai-dialect.js";
 import type { Exchange } from "../exchange/exchange.js";
-import { OpenAiRelay } from "./openai-relay.js";
-import { StreamRelay } from "./relay-stream.js";
 import { SseParser } from "./sse-parser.js";
+import { type FrameSink, StreamPump } from "./stream-pump.js";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
 function fakeExchange(): Exchange {
   return { progress() {}, tokens() {} } as unknown as Exchange;
+}
+
+const noClient: FrameSink = { failureStatus: 200, attach() {}, write: () => true, end() {}, destroy() {} };
+
+/** A pump fed by hand, read by read (its body is never started). */
+function pumpOf(dialect: OpenAiDialect): StreamPump {
+  return new StreamPump(fakeExchange(), dialect, noClient, (async function* () {})());
 }
 
 function chunk(content: string | null, extra: Record<string, unknown> = {}): string {
@@ -33,10 +40,10 @@ const usageChunk = JSON.stringify({
   usage: { prompt_tokens: 3, completion_tokens: 4, total_tokens: 7 },
 });
 
-/** What the relay sent before reads could go out as they came: every frame rebuilt from its event. */
+/** The reference: every frame rebuilt from its event. */
 function rebuilt(
   parser: SseParser,
-  relay: OpenAiRelay,
+  relay: OpenAiDialect,
   bytes: Uint8Array,
   state: { ended: boolean },
 ): string {
@@ -57,9 +64,9 @@ function rebuilt(
   return out;
 }
 
-describe("StreamRelay.push", () => {
+describe("StreamPump.push", () => {
   it("returns the read itself when it is exactly frames that go out unchanged", () => {
-    const relay = new StreamRelay(fakeExchange(), new OpenAiRelay(100, false), 200);
+    const relay = pumpOf(new OpenAiDialect(100, false));
     const first = enc.encode(
       `data: ${chunk("", { choices: [{ index: 0, delta: { role: "assistant" } }] })}\n\n`,
     );
@@ -72,8 +79,8 @@ describe("StreamRelay.push", () => {
     expect(relay.ended).toBe("done");
   });
 
-  it("rebuilds a read whose bytes are not clean UTF-8, as before (the client gets U+FFFD)", () => {
-    const relay = new StreamRelay(fakeExchange(), new OpenAiRelay(100, false), 200);
+  it("rebuilds a read whose bytes are not clean UTF-8 (the client gets U+FFFD)", () => {
+    const relay = pumpOf(new OpenAiDialect(100, false));
     relay.push(enc.encode(`data: ${chunk("")}\n\n`));
     const [head, tail] = `data: ${chunk("XY")}\n\n`.split("XY") as [string, string];
     const bad = new Uint8Array([...enc.encode(head), 0xff, ...enc.encode(tail)]);
@@ -115,9 +122,9 @@ describe("StreamRelay.push", () => {
             ),
           ].sort((a, b) => a - b);
           const points = [0, ...cuts, bytes.length];
-          const relay = new StreamRelay(fakeExchange(), new OpenAiRelay(maxTokens, wantsUsage), 200);
+          const relay = pumpOf(new OpenAiDialect(maxTokens, wantsUsage));
           const refParser = new SseParser();
-          const refRelay = new OpenAiRelay(maxTokens, wantsUsage);
+          const refRelay = new OpenAiDialect(maxTokens, wantsUsage);
           const state = { ended: false };
           for (let i = 1; i < points.length; i++) {
             const read = bytes.slice(points[i - 1], points[i]);

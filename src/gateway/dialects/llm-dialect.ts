@@ -1,6 +1,6 @@
 import { EngineReportedError } from "../wire/engine-errors.js";
-import { readLlmChunk } from "./llm-chunk-scan.js";
-import { frame, type RelayProtocol, type RelayStep } from "./relay-stream.js";
+import { type Dialect, type FinalAnswer, frame, type RelayStep } from "./dialect.js";
+import { readEngineChunk } from "./engine-chunk.js";
 import { frameTooLong, MAX_SSE_LINE_BYTES, splitForBudget } from "./sse-line-limit.js";
 import { TokenBudget } from "./token-budget.js";
 
@@ -13,11 +13,11 @@ export interface LlmIdentity {
 }
 
 /**
- * Translates the engine's chat.completion.chunk stream to the AI-runner /llm stream: one chunk per engine
- * chunk, every chunk with choices[0] (Livepeer's Go gateway indexes it) and cumulative usage. The engine's
- * usage chunk (choices: []) becomes the final chunk, carrying the truthful finish_reason and final usage.
+ * /llm: the engine's chat.completion.chunk stream as the AI-runner's: one chunk per engine chunk, every chunk with
+ * choices[0] (Livepeer's Go gateway indexes it) and cumulative usage. The engine's usage chunk (choices: [])
+ * becomes the final chunk, carrying the truthful finish_reason and final usage.
  */
-export class LlmRelay implements RelayProtocol {
+export class LlmDialect implements Dialect {
   readonly budget: TokenBudget;
   private text = "";
   private finalSent = false;
@@ -35,7 +35,7 @@ export class LlmRelay implements RelayProtocol {
   }
 
   onData(data: string): RelayStep {
-    const chunk = readLlmChunk(data);
+    const chunk = readEngineChunk(data);
     if (chunk.error !== null) throw new EngineReportedError(chunk.error);
     if (!this.budget.accept(chunk)) return { out: this.finalFrame(), tokens: 0, end: "cut" };
     const choice = chunk.choices[0];
@@ -63,6 +63,15 @@ export class LlmRelay implements RelayProtocol {
 
   usage() {
     return this.budget.usage();
+  }
+
+  answer(): FinalAnswer {
+    const body = this.response();
+    return { body, completionTokens: body.usage.completion_tokens };
+  }
+
+  overshoot(): string | null {
+    return null; // the cut chunk says "length"; /llm logs nothing more
   }
 
   /** The assembled non-streaming /llm response. */

@@ -1,6 +1,6 @@
 import { EngineProtocolError } from "../wire/engine-errors.js";
 import { isRecord } from "../wire/json-values.js";
-import type { RelayProtocol, RelayStep } from "./relay-stream.js";
+import type { Dialect, FinalAnswer, RelayStep } from "./dialect.js";
 
 // The Responses API stream (vllm/entrypoints/openai/serving_responses.py; OpenAI's "streaming events"): named
 // events `event: <type>\ndata: <json with the same type>`, no [DONE]. The stream is over at its terminal event,
@@ -24,11 +24,11 @@ function messageOf(v: unknown): string {
 }
 
 /**
- * Relays the engine's Responses event stream with each event's name, and reads what pricing needs: the usage
- * of the terminal event (billed at most max_output_tokens), errors, and the final response object for a
- * non-streaming client.
+ * /v1/responses: the engine's Responses event stream relayed with each event's name, reading what pricing needs:
+ * the usage of the terminal event (billed at most max_output_tokens), errors, and the final response object for
+ * a non-streaming client.
  */
-export class ResponsesRelay implements RelayProtocol {
+export class ResponsesDialect implements Dialect {
   readonly terminator = "";
   private final: Record<string, unknown> | null = null;
   private engineError: string | null = null;
@@ -114,7 +114,13 @@ export class ResponsesRelay implements RelayProtocol {
     return { prompt_tokens: input, completion_tokens: output };
   }
 
-  get overshoot(): boolean {
-    return (this.usageSeen?.output_tokens ?? 0) > this.maxOutputTokens;
+  answer(): FinalAnswer | null {
+    if (this.final === null) return null;
+    return { body: this.final, completionTokens: this.usage().completion_tokens };
+  }
+
+  overshoot(): string | null {
+    const over = (this.usageSeen?.output_tokens ?? 0) > this.maxOutputTokens;
+    return over ? "the engine overshot max_output_tokens; billed at it" : null;
   }
 }

@@ -2,22 +2,43 @@ import { once } from "node:events";
 import { createServer, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
+import { OpenAiDialect } from "../dialects/openai-dialect.js";
 import type { Exchange, FinishInput } from "../exchange/exchange.js";
 import { UndiciUpstreamClient } from "../exchange/upstream-client.js";
-import { OpenAiRelay } from "./openai-relay.js";
-import { drainRelay } from "./relay-drain.js";
-import { relayStream } from "./relay-stream.js";
+import { readForAnswer } from "./frame-sinks.js";
+import { type FrameSink, StreamPump } from "./stream-pump.js";
 
-// The non-streaming routes drain relayStream; they must leave the engine connection in the pool (a new TCP
-// connection per request costs both sides) and must not wait on an engine that keeps its body open after [DONE].
+// However a stream is read, the pump must leave the engine connection in the pool (a new TCP connection per
+// request costs both sides) and must not wait on an engine that keeps its body open after [DONE].
 
 const chunk = (content: string) =>
   `data: ${JSON.stringify({ id: "c", object: "chat.completion.chunk", created: 1, model: "m", choices: [{ index: 0, delta: { content }, finish_reason: null }] })}\n\n`;
+
+/** A client that takes every frame at once, collecting them. */
+function collect(ex: Exchange, body: AsyncIterable<Uint8Array>, maxTokens: number): Promise<string> {
+  let out = "";
+  const sink: FrameSink = {
+    failureStatus: 200,
+    attach() {},
+    write(frames) {
+      out += typeof frames === "string" ? frames : Buffer.from(frames).toString();
+      return true;
+    },
+    end(tail) {
+      if (tail !== null) out += tail;
+    },
+    destroy() {},
+  };
+  const pump = new StreamPump(ex, new OpenAiDialect(maxTokens, false), sink, body);
+  pump.start();
+  return pump.done.then(() => out);
+}
 
 function fakeExchange() {
   const finished: FinishInput[] = [];
   const ex = {
     abortCause: null,
+    settled: Promise.resolve(), // the row's commit
     get finished() {
       return finished.length > 0;
     },
@@ -66,23 +87,19 @@ async function engine(answer: (res: ServerResponse) => void) {
     async relay() {
       const { ex, finished } = fakeExchange();
       const res = await this.send();
-      let out = "";
-      for await (const part of relayStream(ex, res, new OpenAiRelay(100, false), 502)) {
-        out += typeof part === "string" ? part : Buffer.from(part).toString();
-      }
-      return { out, finished };
+      return { out: await collect(ex, res.body, 100), finished };
     },
-    /** The same read by drainRelay (what the routes call): no frames, the exchange finished. */
+    /** The same read by readForAnswer (a non-streaming answer): no frames, the exchange finished. */
     async drain(maxTokens = 100) {
       const { ex, finished } = fakeExchange();
       const res = await this.send();
-      await drainRelay(ex, res, new OpenAiRelay(maxTokens, false), 502);
+      await readForAnswer(ex, res, new OpenAiDialect(maxTokens, false));
       return { finished };
     },
   };
 }
 
-describe("relayStream (non-streaming routes) over a real engine socket", () => {
+describe("the pump to a client over a real engine socket", () => {
   it("reuses one engine connection for answers read one after another", async () => {
     let ended: Promise<unknown> = Promise.resolve();
     const e = await engine((res) => {
@@ -124,10 +141,7 @@ describe("relayStream (non-streaming routes) over a real engine socket", () => {
     });
     const { ex, finished } = fakeExchange();
     const res = await e.send();
-    let out = "";
-    for await (const part of relayStream(ex, res, new OpenAiRelay(1, false), 502)) {
-      out += typeof part === "string" ? part : Buffer.from(part).toString();
-    }
+    const out = await collect(ex, res.body, 1);
     expect(out).toContain('"finish_reason":"length"');
     expect(out.endsWith("data: [DONE]\n\n")).toBe(true);
     expect(finished).toEqual([expect.objectContaining({ status: "ok", completionTokens: 1 })]);
@@ -135,7 +149,7 @@ describe("relayStream (non-streaming routes) over a real engine socket", () => {
   });
 });
 
-describe("drainRelay (what the non-streaming routes call) over a real engine socket", () => {
+describe("readForAnswer (a non-streaming answer) over a real engine socket", () => {
   it("reuses one engine connection for answers read one after another", async () => {
     let ended: Promise<unknown> = Promise.resolve();
     const e = await engine((res) => {
@@ -205,12 +219,12 @@ describe("drainRelay (what the non-streaming routes call) over a real engine soc
     ]);
   });
 
-  it("reads any other body (not a Node stream) through relayStream", async () => {
+  it("reads any other body (not a Node stream) by iteration", async () => {
     const { ex, finished } = fakeExchange();
     const body = (async function* () {
       yield Buffer.from(`${chunk("a")}${chunk("b")}data: [DONE]\n\n`);
     })();
-    await drainRelay(ex, { body }, new OpenAiRelay(100, false), 502);
+    await readForAnswer(ex, { body }, new OpenAiDialect(100, false));
     expect(finished).toEqual([expect.objectContaining({ status: "ok", completionTokens: 2 })]);
   });
 });

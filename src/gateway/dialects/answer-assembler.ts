@@ -1,7 +1,5 @@
 import { isRecord, type TokenUsage } from "../wire/json-values.js";
-
-/** Which OpenAI answer is being assembled: a chat.completion or a text_completion. */
-export type CompletionKind = "chat" | "completion";
+import type { CompletionKind } from "./engine-chunk.js";
 
 interface ToolCallParts {
   id: string | null;
@@ -65,7 +63,7 @@ export class AnswerAssembler {
     return this.id !== null && this.created !== null && this.model !== null;
   }
 
-  /** A chunk whose only content is this text of choice 0 (answer-text-scan.ts): what add() would make of it. */
+  /** A chunk whose only content is this text of choice 0 (scanTextChunk): what add() would make of it. */
   addText(text: string): void {
     this.text += text;
   }

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { LlmRelay } from "./llm-relay.js";
+import { LlmDialect } from "./llm-dialect.js";
 
 const engineChunk = (content: string, completion: number) =>
   JSON.stringify({
@@ -12,11 +12,11 @@ const engineChunk = (content: string, completion: number) =>
     usage: { prompt_tokens: 4, completion_tokens: completion, total_tokens: 4 + completion },
   });
 
-describe("LlmRelay frames", () => {
+describe("LlmDialect frames", () => {
   it("are exactly JSON.stringify of the AI-runner chunk, whatever the text and identity", () => {
     fc.assert(
       fc.property(fc.string(), fc.string(), fc.string(), fc.nat(), (id, model, content, created) => {
-        const relay = new LlmRelay({ id, model, created }, 100);
+        const relay = new LlmDialect({ id, model, created }, 100);
         const step = relay.onData(engineChunk(content, 1));
         const expected = {
           id,

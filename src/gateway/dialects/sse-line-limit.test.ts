@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { LlmRelay } from "./llm-relay.js";
+import { LlmDialect } from "./llm-dialect.js";
 import { MAX_SSE_LINE_BYTES, splitForBudget } from "./sse-line-limit.js";
 
 const lines = (out: string) => out.split("\n").filter((l) => l !== "");
@@ -35,7 +35,7 @@ describe("/llm frames stay within Go's 64 KiB scanner line", () => {
 
   it("splits one huge chunk (ASCII, multi-byte, escapes) into valid chunks that join to the same text", () => {
     for (const content of ["x".repeat(300_000), "é🙂".repeat(40_000), '"\\\n\u0001'.repeat(30_000)]) {
-      const relay = new LlmRelay({ id: "chatcmpl-1", model: "m", created: 1 }, 100);
+      const relay = new LlmDialect({ id: "chatcmpl-1", model: "m", created: 1 }, 100);
       const step = relay.onData(engineChunk(content));
       const out = lines(step.out ?? "");
       expect(out.length).toBeGreaterThan(1);
@@ -54,7 +54,7 @@ describe("/llm frames stay within Go's 64 KiB scanner line", () => {
   });
 
   it("cuts a huge error message so the error frame stays one line", () => {
-    const relay = new LlmRelay({ id: "chatcmpl-1", model: "m", created: 1 }, 100);
+    const relay = new LlmDialect({ id: "chatcmpl-1", model: "m", created: 1 }, 100);
     const out = lines(relay.errorFrames("boom ".repeat(50_000)));
     expect(out).toHaveLength(1);
     expect(Buffer.byteLength(out[0] as string)).toBeLessThan(8192);

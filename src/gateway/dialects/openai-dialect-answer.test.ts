@@ -1,14 +1,13 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { AnswerAssembler, type CompletionKind } from "./answer-assembler.js";
-import { scanAnswerText } from "./answer-text-scan.js";
-import { AssemblingRelay } from "./assembling-relay.js";
-import { OpenAiRelay } from "./openai-relay.js";
-import type { RelayStep } from "./relay-stream.js";
+import { AnswerAssembler } from "./answer-assembler.js";
+import type { RelayStep } from "./dialect.js";
+import { type CompletionKind, scanTextChunk } from "./engine-chunk.js";
+import { OpenAiDialect } from "./openai-dialect.js";
 
-/** The assembler as it was before the scan: every chunk the relay lets through is parsed in full. */
+/** The reference: every chunk the relay lets through is parsed in full into the assembler. */
 function fullParse(kind: CompletionKind, maxTokens: number, chunks: string[]) {
-  const relay = new OpenAiRelay(maxTokens, false, kind);
+  const relay = new OpenAiDialect(maxTokens, false, kind);
   const assembler = new AnswerAssembler(kind, "fallback-model", () => 1_000_000);
   const steps: RelayStep[] = [];
   for (const data of chunks) {
@@ -27,19 +26,18 @@ function fullParse(kind: CompletionKind, maxTokens: number, chunks: string[]) {
 }
 
 function assembled(kind: CompletionKind, maxTokens: number, chunks: string[]) {
-  const relay = new OpenAiRelay(maxTokens, false, kind);
   const assembler = new AnswerAssembler(kind, "fallback-model", () => 1_000_000);
-  const assembling = new AssemblingRelay(relay, assembler);
+  const dialect = new OpenAiDialect(maxTokens, false, kind, { assembler, fallbackId: "fallback-id" });
   const steps: RelayStep[] = [];
   for (const data of chunks) {
-    const step = assembling.onData(data);
+    const step = dialect.onData(data);
     steps.push(step);
     if (step.end === "cut") break;
   }
   return {
     steps,
-    answer: assembler.response(assembling.usage(), "fallback-id"),
-    error: relay.reportedError(),
+    answer: dialect.answer()?.body,
+    error: dialect.reportedError(),
   };
 }
 
@@ -144,7 +142,7 @@ const stream = fc.constantFrom<CompletionKind>("chat", "completion").chain((kind
   }),
 );
 
-describe("AssemblingRelay", () => {
+describe("OpenAiDialect assembling a non-streaming answer", () => {
   it("assembles the same answer as a full parse of every chunk, for any chunk stream", () => {
     fc.assert(
       fc.property(stream, ({ kind, maxTokens, chunks }) => {
@@ -161,13 +159,17 @@ describe("AssemblingRelay", () => {
     const completion =
       '{"id":"cmpl-1","object":"text_completion","created":7,"model":"m","choices":[{"index":0,' +
       '"text":" world","logprobs":null,"finish_reason":null,"stop_reason":null}]}';
-    expect(scanAnswerText(chat, "chat")).toBe("héllo ☃");
-    expect(scanAnswerText(completion, "completion")).toBe(" world");
+    const plain = (data: string, kind: CompletionKind) => {
+      const scanned = scanTextChunk(data, kind);
+      return scanned?.plain && scanned.usage === null ? scanned.literal : null;
+    };
+    expect(plain(chat, "chat")).toBe("héllo ☃");
+    expect(plain(completion, "completion")).toBe(" world");
     // Anything else goes to the full parse: an escape, a finish_reason, logprobs, the other kind's shape.
-    expect(scanAnswerText(chat.replace("héllo", 'a\\"b'), "chat")).toBeNull();
-    expect(scanAnswerText(chat.replace('"finish_reason":null', '"finish_reason":"stop"'), "chat")).toBeNull();
-    expect(scanAnswerText(chat.replace('"logprobs":null', '"logprobs":{"content":[]}'), "chat")).toBeNull();
-    expect(scanAnswerText(completion, "chat")).toBeNull();
-    expect(scanAnswerText(chat.replace('"id"', '"error":null,"id"'), "chat")).toBeNull();
+    expect(plain(chat.replace("héllo", 'a\\"b'), "chat")).toBeNull();
+    expect(plain(chat.replace('"finish_reason":null', '"finish_reason":"stop"'), "chat")).toBeNull();
+    expect(plain(chat.replace('"logprobs":null', '"logprobs":{"content":[]}'), "chat")).toBeNull();
+    expect(plain(completion, "chat")).toBeNull();
+    expect(plain(chat.replace('"id"', '"error":null,"id"'), "chat")).toBeNull();
   });
 });
