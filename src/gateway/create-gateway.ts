@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import { isLoopbackListen } from "../config/allowed-hosts.js";
 import { priceRate } from "../pricing/price.js";
 import { Admission } from "./exchange/admission.js";
-import { ExchangeTracker } from "./exchange/exchange-tracker.js";
+import { ExchangeTracker } from "./exchange/exchange.js";
 import { UndiciUpstreamClient } from "./exchange/upstream-client.js";
 import type { GatewayDeps, RouteDeps } from "./gateway-deps.js";
 import { accessGuard } from "./http/access.js";
