@@ -12,7 +12,7 @@ export interface AdmittedRequest {
 /**
  * What the routes need of admission: a slot (or a refusal) per request, and the figures /ready and /metrics show.
  * In the runner's own process it is Admission below; in an HTTP worker (GATEWAY_WORKERS > 1) it asks the primary,
- * whose one Admission counts every worker's requests (src/instance/workers/remote-engines.ts).
+ * whose one Admission counts every worker's requests (src/instance/http-workers/remote-admission.ts).
  */
 export interface AdmissionPort {
   /** `affinity`: keep requests with this key on one replica (SupervisorView.acquire). */

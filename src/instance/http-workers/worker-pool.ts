@@ -11,10 +11,17 @@ import type { LiveRunnerLink } from "../../livepeer/live-runner/live-runner-link
 import type { Logger } from "../../log/logger.js";
 import type { SessionTotals } from "../../pricing/ledger.js";
 import type { SupervisorView } from "../../supervisor/types.js";
-import { AdmissionHost } from "./admission-host.js";
+import { AdmissionHost, slotRequests } from "./admission-host.js";
 import { enginesView } from "./engines-view.js";
 import { writeWorkerLog } from "./ipc-logger.js";
-import { type FromWorker, forEachMessage, type ToWorker } from "./worker-messages.js";
+import {
+  dispatch,
+  forEachMessage,
+  type MessageTable,
+  type PrimaryToWorker,
+  type WorkerToPrimary,
+} from "./messages.js";
+import { PendingReplies } from "./pending-replies.js";
 import { mergeWorkerSeries } from "./worker-metrics.js";
 
 const VIEW_EVERY_MS = 250;
@@ -59,8 +66,8 @@ export class WorkerPool {
   private offEvents: (() => void) | null = null;
   private closing = false;
   private deaths: number[] = [];
-  private nextCollect = 0;
-  private readonly collects = new Map<number, { want: Set<number>; got: unknown[][]; done: () => void }>();
+  /** Each worker's own series, asked for a merged scrape (null: it did not answer in time, or exited). */
+  private readonly series = new PendingReplies<unknown[] | null>();
 
   constructor(private readonly options: WorkerPoolOptions) {
     this.host = new AdmissionHost(options.admission, (id, message) => this.sendTo(id, message));
@@ -122,7 +129,7 @@ export class WorkerPool {
             clearTimeout(timer);
             resolve();
           });
-          this.sendTo(m.worker.id, { t: "close" });
+          this.sendTo(m.worker.id, { type: "close" });
         }),
     );
     await Promise.all(exits);
@@ -135,33 +142,20 @@ export class WorkerPool {
     const { logger } = this.options;
     return new Promise<string>((resolve, reject) => {
       let listening = false;
-      worker.on("message", (raw) =>
-        forEachMessage<FromWorker>(raw, (message) => {
-          if (message.t === "hello") {
-            this.sendTo(worker.id, {
-              t: "init",
-              init: {
-                config: this.options.config,
-                index,
-                ledgerPath: this.options.ledgerPath,
-                fakeGpusFile: this.options.fakeGpusFile,
-                view: enginesView(this.options.supervisor, this.options.admission, this.options.liveRunner),
-              },
-            });
-          } else if (message.t === "listening") {
-            listening = true;
-            resolve(message.url);
-          } else if (message.t === "listen-failed") {
-            reject(new Error(message.message));
-          } else this.handle(member, message);
-        }),
-      );
+      const table = this.tableFor(member, {
+        listening: (url) => {
+          listening = true;
+          resolve(url);
+        },
+        failed: (message) => reject(new Error(message)),
+      });
+      worker.on("message", (raw) => forEachMessage<WorkerToPrimary>(raw, (m) => dispatch(table, m)));
       worker.on("error", (err) => logger.warn({ err, worker: index }, "HTTP worker channel error"));
       worker.once("exit", (code, signal) => {
         this.members.delete(worker.id);
         this.host.dropWorker(worker.id);
         add(this.retired, member.totals);
-        for (const c of this.collects.values()) if (c.want.delete(worker.id) && c.want.size === 0) c.done();
+        this.series.settleOwner(worker.id, null);
         if (!listening) {
           reject(new Error(`HTTP worker ${index} exited while starting (${signal ?? `exit code ${code}`})`));
           return;
@@ -170,6 +164,47 @@ export class WorkerPool {
         this.respawn(index, signal ?? `exit code ${code}`);
       });
     });
+  }
+
+  /** What the primary does with each message of one worker. */
+  private tableFor(
+    member: Member,
+    start: { listening(url: string): void; failed(message: string): void },
+  ): MessageTable<WorkerToPrimary> {
+    const id = member.worker.id;
+    return {
+      ...slotRequests(this.host, id),
+      hello: () =>
+        this.sendTo(id, {
+          type: "init",
+          init: {
+            config: this.options.config,
+            index: member.index,
+            ledgerPath: this.options.ledgerPath,
+            fakeGpusFile: this.options.fakeGpusFile,
+            view: enginesView(this.options.supervisor, this.options.admission, this.options.liveRunner),
+          },
+        }),
+      listening: (m) => start.listening(m.url),
+      "listen-failed": (m) => start.failed(m.message),
+      totals: (m) => {
+        member.totals = m.totals;
+      },
+      log: (m) => writeWorkerLog(this.options.logger, member.index, m),
+      "metrics-request": (m) =>
+        void this.collectMetrics().then((text) => this.sendTo(id, { type: "metrics-reply", id: m.id, text })),
+      "series-reply": (m) => this.series.reply(m.id, m.json),
+      "session-request": (m) => {
+        const gate = this.options.liveRunner?.gate;
+        const verdict = gate
+          ? gate.check(m.headers)
+          : Promise.resolve({ ok: false, message: "Live Runner registration is off." } as const);
+        void verdict.then((v) => this.sendTo(id, { type: "session-reply", id: m.id, verdict: v }));
+      },
+      closed: () => {
+        member.closed = true;
+      },
+    };
   }
 
   private respawn(index: number, how: string): void {
@@ -191,86 +226,16 @@ export class WorkerPool {
     });
   }
 
-  private handle(member: Member, message: FromWorker): void {
-    const id = member.worker.id;
-    switch (message.t) {
-      case "acquire":
-        this.host.acquire(id, message.id, message.key);
-        return;
-      case "cancel":
-        this.host.cancel(id, message.id);
-        return;
-      case "release":
-        this.host.release(id, message.id);
-        return;
-      case "failed":
-        this.host.failed(id, message.id);
-        return;
-      case "progress":
-        this.host.progress(id, message.ids);
-        return;
-      case "backpressure":
-        this.host.backpressure(id, message.held, message.resumed);
-        return;
-      case "totals":
-        member.totals = message.totals;
-        return;
-      case "log":
-        writeWorkerLog(this.options.logger, member.index, message);
-        return;
-      case "metrics-request":
-        void this.collectMetrics().then((text) => this.sendTo(id, { t: "metrics", id: message.id, text }));
-        return;
-      case "session-check": {
-        const gate = this.options.liveRunner?.gate;
-        if (!gate) {
-          this.sendTo(id, {
-            t: "session-verdict",
-            id: message.id,
-            verdict: { ok: false, message: "Live Runner registration is off." },
-          });
-          return;
-        }
-        void gate
-          .check(message.headers)
-          .then((verdict) => this.sendTo(id, { t: "session-verdict", id: message.id, verdict }));
-        return;
-      }
-      case "metrics-json": {
-        const c = this.collects.get(message.id);
-        if (c?.want.delete(id)) {
-          c.got.push(message.json);
-          if (c.want.size === 0) c.done();
-        }
-        return;
-      }
-      case "closed":
-        member.closed = true;
-        return;
-      case "hello":
-      case "listening":
-      case "listen-failed":
-        return;
-    }
-  }
-
   /** Every live worker's series, merged (a worker that does not answer within a second is left out). */
   private async collectMetrics(): Promise<string> {
-    const id = ++this.nextCollect;
-    const want = new Set(this.members.keys());
-    const got: unknown[][] = [];
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(finish, COLLECT_WAIT_MS);
-      const collects = this.collects;
-      function finish() {
-        clearTimeout(timer);
-        collects.delete(id);
-        resolve();
-      }
-      this.collects.set(id, { want, got, done: finish });
-      if (want.size === 0) finish();
-      for (const worker of want) this.sendTo(worker, { t: "collect", id });
-    });
+    const asked = [...this.members.keys()].map((worker) =>
+      this.series.ask((id) => this.sendTo(worker, { type: "series-request", id }), {
+        timeoutMs: COLLECT_WAIT_MS,
+        onTimeout: () => null,
+        owner: worker,
+      }),
+    );
+    const got = (await Promise.all(asked)).filter((json): json is unknown[] => json !== null);
     return mergeWorkerSeries(got);
   }
 
@@ -280,10 +245,10 @@ export class WorkerPool {
     const text = JSON.stringify(view);
     if (!force && text === this.lastView) return;
     this.lastView = text;
-    for (const id of this.members.keys()) this.sendTo(id, { t: "view", view });
+    for (const id of this.members.keys()) this.sendTo(id, { type: "view", view });
   }
 
-  private sendTo(id: number, message: ToWorker): void {
+  private sendTo(id: number, message: PrimaryToWorker): void {
     const worker = this.members.get(id)?.worker;
     if (!worker?.isConnected()) return;
     worker.send(message);

@@ -1,4 +1,4 @@
-// Admission across HTTP workers (GATEWAY_WORKERS > 1): every worker's RemoteEngines asks the one AdmissionHost in
+// Admission across HTTP workers (GATEWAY_WORKERS > 1): every worker's RemoteAdmission asks the one AdmissionHost in
 // the primary. The channel is simulated by queues delivered in random order and at random times, as the real IPC
 // pipe would interleave several workers; the invariant is the issue's: never more than the engine's capacity
 // (MAX_NUM_SEQS + QUEUE_SIZE) in flight, whatever the workers do, and every slot comes back.
@@ -7,10 +7,10 @@ import { describe, expect, it } from "vitest";
 import { Admission, type AdmittedRequest } from "../../gateway/exchange/admission.js";
 import { GatewayError } from "../../gateway/http/gateway-error.js";
 import { StaticSupervisor } from "../../gateway/testing/static-supervisor.js";
-import { AdmissionHost } from "./admission-host.js";
+import { AdmissionHost, slotRequests } from "./admission-host.js";
 import { enginesView } from "./engines-view.js";
-import { RemoteEngines } from "./remote-engines.js";
-import type { FromWorker, ToWorker } from "./worker-messages.js";
+import { dispatch, type SlotReply, type SlotRequest } from "./messages.js";
+import { RemoteAdmission, slotReplies } from "./remote-admission.js";
 
 const ENDPOINT = { baseUrl: "http://127.0.0.1:1", apiKey: "k", generation: 1 };
 
@@ -18,14 +18,21 @@ const ENDPOINT = { baseUrl: "http://127.0.0.1:1", apiKey: "k", generation: 1 };
 function cluster(workers: number, maxNumSeqs: number, queueSize: number) {
   const supervisor = new StaticSupervisor(ENDPOINT);
   const admission = new Admission(supervisor, maxNumSeqs, queueSize);
-  const toPrimary: Array<{ worker: number; message: FromWorker }> = [];
-  const toWorker: Array<{ worker: number; message: ToWorker }> = [];
+  const toPrimary: Array<{ worker: number; message: SlotRequest }> = [];
+  const toWorker: Array<{ worker: number; message: SlotReply }> = [];
   const host = new AdmissionHost(admission, (worker, message) => toWorker.push({ worker, message }));
+  const view = enginesView(supervisor, admission);
   const remotes = Array.from(
     { length: workers },
     (_, worker) =>
-      new RemoteEngines(enginesView(supervisor, admission), (message) => toPrimary.push({ worker, message })),
+      new RemoteAdmission(
+        () => view.admission,
+        (message) => toPrimary.push({ worker, message }),
+      ),
   );
+  // The processes' own tables: the primary's for each worker's slot messages, each worker's for the answers.
+  const primaryTables = remotes.map((_, worker) => slotRequests(host, worker));
+  const workerTables = remotes.map((remote) => slotReplies(remote));
   // Each worker's channel is FIFO (one pipe); only the order between workers is arbitrary. So "deliver i"
   // delivers the oldest message of message i's worker.
   const oldestOf = <T extends { worker: number }>(queue: T[], i: number) =>
@@ -33,21 +40,12 @@ function cluster(workers: number, maxNumSeqs: number, queueSize: number) {
   const deliverToPrimary = (i: number) => {
     const [item] = toPrimary.splice(oldestOf(toPrimary, i), 1);
     if (!item) return;
-    const { worker, message } = item;
-    if (message.t === "acquire") host.acquire(worker, message.id);
-    else if (message.t === "cancel") host.cancel(worker, message.id);
-    else if (message.t === "release") host.release(worker, message.id);
-    else if (message.t === "failed") host.failed(worker, message.id);
-    else if (message.t === "progress") host.progress(worker, message.ids);
+    dispatch(primaryTables[item.worker] as (typeof primaryTables)[number], item.message);
   };
   const deliverToWorker = (i: number) => {
     const [item] = toWorker.splice(oldestOf(toWorker, i), 1);
     if (!item) return;
-    const remote = remotes[item.worker] as RemoteEngines;
-    const m = item.message;
-    if (m.t === "granted") remote.granted(m.id, m.endpoint);
-    else if (m.t === "refused") remote.refused(m.id, m.error);
-    else if (m.t === "abort") remote.aborted(m.id, m.reason);
+    dispatch(workerTables[item.worker] as (typeof workerTables)[number], item.message);
   };
   return { supervisor, admission, host, remotes, toPrimary, toWorker, deliverToPrimary, deliverToWorker };
 }
@@ -58,7 +56,7 @@ const settle = () => new Promise((r) => setImmediate(r));
 describe("admission across workers", () => {
   it("grants MAX_NUM_SEQS + QUEUE_SIZE over all workers and refuses the rest with the primary's 429", async () => {
     const c = cluster(3, 2, 1);
-    const outcomes = c.remotes.flatMap((r) => [r, r, r].map(() => r.admission.acquire()));
+    const outcomes = c.remotes.flatMap((r) => [r, r, r].map(() => r.acquire()));
     while (c.toPrimary.length) c.deliverToPrimary(0);
     await settle();
     while (c.toWorker.length) c.deliverToWorker(0);
@@ -82,8 +80,8 @@ describe("admission across workers", () => {
   it("a client that leaves while its grant is on the way frees the slot; a dead worker gives back all it held", async () => {
     const c = cluster(2, 4, 0);
     const controller = new AbortController();
-    const leaving = c.remotes[0]?.admission.acquire(controller.signal) as Promise<AdmittedRequest>;
-    const staying = c.remotes[1]?.admission.acquire() as Promise<AdmittedRequest>;
+    const leaving = c.remotes[0]?.acquire(controller.signal) as Promise<AdmittedRequest>;
+    const staying = c.remotes[1]?.acquire() as Promise<AdmittedRequest>;
     while (c.toPrimary.length) c.deliverToPrimary(0);
     await settle();
     controller.abort(new Error("client gone")); // the grant is already queued to worker 0
@@ -100,7 +98,7 @@ describe("admission across workers", () => {
 
   it("an engine death reaches the worker's ticket as an abort; progress reaches the supervisor's tickets", async () => {
     const c = cluster(1, 4, 0);
-    const pending = c.remotes[0]?.admission.acquire() as Promise<AdmittedRequest>;
+    const pending = c.remotes[0]?.acquire() as Promise<AdmittedRequest>;
     c.deliverToPrimary(0);
     await settle();
     c.deliverToWorker(0);
@@ -120,16 +118,16 @@ describe("admission across workers", () => {
 
   it("once the primary is gone, waiting and new requests get a 503 at once and held tickets are aborted", async () => {
     const c = cluster(1, 1, 1);
-    const remote = c.remotes[0] as RemoteEngines;
-    const first = remote.admission.acquire();
-    const second = remote.admission.acquire();
+    const remote = c.remotes[0] as RemoteAdmission;
+    const first = remote.acquire();
+    const second = remote.acquire();
     c.deliverToPrimary(0);
     await settle();
     c.deliverToWorker(0);
     const held = await first;
     remote.disconnected("the runner's main process exited");
     await expect(second).rejects.toMatchObject({ status: 503 });
-    await expect(remote.admission.acquire()).rejects.toMatchObject({
+    await expect(remote.acquire()).rejects.toMatchObject({
       status: 503,
       message: "the runner's main process exited",
     });
@@ -165,7 +163,7 @@ describe("admission across workers", () => {
           if (o.kind === "acquire" && !dead.has(o.worker)) {
             const ctl = new AbortController();
             aborts.push(ctl);
-            c.remotes[o.worker]?.admission.acquire(ctl.signal).then(
+            c.remotes[o.worker]?.acquire(ctl.signal).then(
               (request) => {
                 if (o.leaveAfter) request.release();
                 else held.push({ worker: o.worker, request });

@@ -4,8 +4,19 @@
 // a worker that dies gives back everything it held or waited for.
 import type { AdmissionPort, AdmittedRequest } from "../../gateway/exchange/admission.js";
 import { toGatewayError } from "../../gateway/http/error-response.js";
-import { toWire } from "./remote-engines.js";
-import type { ToWorker } from "./worker-messages.js";
+import { type MessageTable, type SlotReply, type SlotRequest, toWire } from "./messages.js";
+
+/** The primary's handlers of one worker's messages about slots. */
+export function slotRequests(host: AdmissionHost, worker: number): MessageTable<SlotRequest> {
+  return {
+    "slot-request": (m) => host.acquire(worker, m.id, m.key),
+    "slot-cancel": (m) => host.cancel(worker, m.id),
+    "slot-release": (m) => host.release(worker, m.id),
+    "slot-failed": (m) => host.failed(worker, m.id),
+    progress: (m) => host.progress(worker, m.ids),
+    backpressure: (m) => host.backpressure(worker, m.held, m.resumed),
+  };
+}
 
 interface WorkerSlots {
   waiting: Map<number, AbortController>;
@@ -17,10 +28,10 @@ export class AdmissionHost {
 
   constructor(
     private readonly admission: AdmissionPort,
-    private readonly send: (worker: number, message: ToWorker) => void,
+    private readonly send: (worker: number, message: SlotReply) => void,
   ) {}
 
-  /** A worker asks for a slot: it gets "granted" (with the engine) or "refused" (the GatewayError to answer). */
+  /** A worker asks for a slot: it gets "slot-granted" (with the engine) or "slot-refused" (the GatewayError to answer). */
   acquire(worker: number, id: number, affinity?: string): void {
     const slots = this.slotsOf(worker);
     const cancel = new AbortController();
@@ -35,17 +46,17 @@ export class AdmissionHost {
         const signal = request.ticket.signal;
         const onAbort = () => {
           const reason = signal.reason instanceof Error ? signal.reason.message : String(signal.reason);
-          this.send(worker, { t: "abort", id, reason });
+          this.send(worker, { type: "slot-aborted", id, reason });
         };
         signal.addEventListener("abort", onAbort, { once: true });
         slots.held.set(id, { request, unlisten: () => signal.removeEventListener("abort", onAbort) });
-        this.send(worker, { t: "granted", id, endpoint: request.ticket.endpoint });
+        this.send(worker, { type: "slot-granted", id, endpoint: request.ticket.endpoint });
         if (signal.aborted) onAbort();
       },
       (err: unknown) => {
         slots.waiting.delete(id);
         if (cancel.signal.aborted) return; // nobody waits for this answer
-        this.send(worker, { t: "refused", id, error: toWire(toGatewayError(err)) });
+        this.send(worker, { type: "slot-refused", id, error: toWire(toGatewayError(err)) });
       },
     );
   }

@@ -1,15 +1,15 @@
 // GATEWAY_WORKERS > 1: a worker's relay holds an engine stream for a slow client; the hang watchdog runs in the
-// primary, so the hold must cross the IPC channel with the progress (remote-engines.ts → admission-host.ts).
+// primary, so the hold must cross the IPC channel with the progress (remote-admission.ts → admission-host.ts).
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { Admission, type AdmittedRequest } from "../../gateway/exchange/admission.js";
 import { StaticSupervisor } from "../../gateway/testing/static-supervisor.js";
 import { FakeClock } from "../../supervisor/clock.js";
 import { RequestTickets } from "../../supervisor/request-tickets.js";
 import type { RequestTicket } from "../../supervisor/types.js";
-import { AdmissionHost } from "./admission-host.js";
+import { AdmissionHost, slotRequests } from "./admission-host.js";
 import { enginesView } from "./engines-view.js";
-import { PROGRESS_FLUSH_MS, RemoteEngines } from "./remote-engines.js";
-import type { FromWorker, ToWorker } from "./worker-messages.js";
+import { dispatch, type SlotReply, type SlotRequest } from "./messages.js";
+import { PROGRESS_FLUSH_MS, RemoteAdmission, slotReplies } from "./remote-admission.js";
 
 const ENDPOINT = { baseUrl: "http://127.0.0.1:1", apiKey: "k", generation: 1 };
 
@@ -26,22 +26,23 @@ class TicketSupervisor extends StaticSupervisor {
 function primaryAndWorker() {
   const supervisor = new TicketSupervisor(ENDPOINT);
   const admission = new Admission(supervisor, 4, 0);
-  const toWorker: ToWorker[] = [];
+  const toWorker: SlotReply[] = [];
   const host = new AdmissionHost(admission, (_worker, message) => toWorker.push(message));
-  const sent: FromWorker[] = [];
-  const remote = new RemoteEngines(enginesView(supervisor, admission), (message) => {
-    sent.push(message);
-    if (message.t === "acquire") host.acquire(1, message.id);
-    else if (message.t === "release") host.release(1, message.id);
-    else if (message.t === "progress") host.progress(1, message.ids);
-    else if (message.t === "backpressure") host.backpressure(1, message.held, message.resumed);
-  });
+  const toHost = slotRequests(host, 1);
+  const sent: SlotRequest[] = [];
+  const view = enginesView(supervisor, admission);
+  const remote = new RemoteAdmission(
+    () => view.admission,
+    (message) => {
+      sent.push(message);
+      dispatch(toHost, message);
+    },
+  );
+  const toRemote = slotReplies(remote);
   const admit = async (): Promise<AdmittedRequest> => {
-    const pending = remote.admission.acquire();
-    await vi.waitFor(() => expect(toWorker.some((m) => m.t === "granted")).toBe(true));
-    const granted = toWorker.splice(0).find((m) => m.t === "granted");
-    if (granted?.t !== "granted") throw new Error("not granted");
-    remote.granted(granted.id, granted.endpoint);
+    const pending = remote.acquire();
+    await vi.waitFor(() => expect(toWorker.some((m) => m.type === "slot-granted")).toBe(true));
+    for (const m of toWorker.splice(0)) dispatch(toRemote, m);
     return pending;
   };
   return { supervisor, remote, sent, admit };
@@ -62,8 +63,8 @@ describe("backpressure across HTTP workers", () => {
 
     request.ticket.backpressure?.(true);
     vi.advanceTimersByTime(PROGRESS_FLUSH_MS);
-    expect(sent.filter((m) => m.t === "backpressure")).toEqual([
-      { t: "backpressure", held: [1], resumed: [] },
+    expect(sent.filter((m) => m.type === "backpressure")).toEqual([
+      { type: "backpressure", held: [1], resumed: [] },
     ]);
     expect(supervisor.tickets.awaited()).toBe(0);
     await supervisor.clock.advance(120_000);
@@ -87,15 +88,15 @@ describe("backpressure across HTTP workers", () => {
     b.ticket.backpressure?.(true);
     vi.advanceTimersByTime(PROGRESS_FLUSH_MS);
     expect(sent.slice(-2)).toEqual([
-      { t: "progress", ids: [1] },
-      { t: "backpressure", held: [2], resumed: [1] },
+      { type: "progress", ids: [1] },
+      { type: "backpressure", held: [2], resumed: [1] },
     ]);
     expect(supervisor.tickets.awaited()).toBe(1);
 
     a.ticket.backpressure?.(true);
     a.release();
     vi.advanceTimersByTime(PROGRESS_FLUSH_MS);
-    expect(sent.at(-1)).toEqual({ t: "release", id: 1 });
+    expect(sent.at(-1)).toEqual({ type: "slot-release", id: 1 });
     expect(supervisor.tickets.size).toBe(1);
     expect(supervisor.tickets.awaited()).toBe(0);
     b.release();

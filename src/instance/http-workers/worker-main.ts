@@ -12,9 +12,18 @@ import { SqliteLedger } from "../../pricing/ledger.js";
 import { LedgerGuard } from "../../pricing/ledger-guard.js";
 import { IpcBatcher } from "./ipc-batcher.js";
 import { ipcLogger } from "./ipc-logger.js";
-import { RemoteEngines } from "./remote-engines.js";
+import {
+  dispatch,
+  forEachMessage,
+  type MessageTable,
+  type PrimaryToWorker,
+  type WorkerInit,
+  type WorkerToPrimary,
+} from "./messages.js";
+import { PendingReplies } from "./pending-replies.js";
+import { RemoteAdmission, slotReplies } from "./remote-admission.js";
 import { RemoteLiveRunner } from "./remote-live-runner.js";
-import { type FromWorker, forEachMessage, type ToWorker, type WorkerInit } from "./worker-messages.js";
+import { RemoteReplicas } from "./remote-replicas.js";
 import { workerMetrics } from "./worker-metrics.js";
 
 const TOTALS_EVERY_MS = 1_000;
@@ -27,30 +36,26 @@ if (!cluster.isWorker || !process.send) {
   process.exit(2);
 }
 
-const channel = new IpcBatcher<FromWorker>((message) => {
+const channel = new IpcBatcher<WorkerToPrimary>((message) => {
   if (process.connected) process.send?.(message);
 });
-const post = (message: FromWorker) => channel.post(message);
+const post = (message: WorkerToPrimary) => channel.post(message);
 
 let started: Promise<Worker> | null = null;
 
+// init starts the worker; every other message goes to its table once it has started (before that only a
+// close means anything: nothing to end).
 process.on("message", (raw) =>
-  forEachMessage<ToWorker>(raw, (message) => {
-    if (message.t === "init") {
-      started ??= startWorker(message.init);
-      return;
-    }
-    if (started === null) {
-      if (message.t === "close") process.exit(0); // asked to stop before it started: nothing to end
-      return;
-    }
-    started.then((w) => w.handle(message));
+  forEachMessage<PrimaryToWorker>(raw, (message) => {
+    if (message.type === "init") started ??= startWorker(message.init);
+    else if (started !== null) void started.then((w) => dispatch(w.table, message));
+    else if (message.type === "close") process.exit(0);
   }),
 );
 // Ctrl-C in a terminal (and `timeout`) signal the whole process group: the runner's process decides when and
 // how the workers stop (after the engines drained), so a worker does not end on its own at these signals.
 for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, () => {});
-post({ t: "hello" });
+post({ type: "hello" });
 // The primary is gone (killed, or crashed): nothing can be admitted any more; end cleanly.
 process.on("disconnect", () => {
   if (started) void started.then((w) => w.close("the runner's main process exited"));
@@ -58,14 +63,16 @@ process.on("disconnect", () => {
 });
 
 interface Worker {
-  handle(message: ToWorker): void;
+  /** What the worker does with each message of the primary but init. */
+  table: MessageTable<Exclude<PrimaryToWorker, { type: "init" }>>;
   close(reason?: string): Promise<void>;
 }
 
 async function startWorker(init: WorkerInit): Promise<Worker> {
   const { config } = init;
   const logger = ipcLogger(post, config.logLevel, { component: "gateway" });
-  const engines = new RemoteEngines(init.view, post);
+  const replicas = new RemoteReplicas(init.view);
+  const admission = new RemoteAdmission(() => replicas.admission, post);
   const liveRunner = init.view.liveRunner ? new RemoteLiveRunner(init.view.liveRunner, post) : null;
   let ledger: LedgerGuard;
   try {
@@ -78,7 +85,7 @@ async function startWorker(init: WorkerInit): Promise<Worker> {
     });
   } catch (err) {
     post({
-      t: "listen-failed",
+      type: "listen-failed",
       message: `the usage ledger ${init.ledgerPath} cannot be opened: ${(err as Error).message}`,
     });
     channel.flush();
@@ -86,30 +93,20 @@ async function startWorker(init: WorkerInit): Promise<Worker> {
   }
   ledger.start();
 
-  let nextScrape = 0;
-  const scrapes = new Map<number, (text: string) => void>();
+  const merged = new PendingReplies<string>();
   const local = createGatewayMetrics();
   const ownSeries = async () => `${await local.render()}\n${await renderProcessMetrics()}`;
-  const metrics = workerMetrics(local, () => {
-    const id = ++nextScrape;
-    return new Promise<string>((resolve) => {
-      const timer = setTimeout(() => {
-        scrapes.delete(id);
-        resolve(ownSeries()); // the primary is busy or gone: this worker's own series rather than no answer
-      }, METRICS_WAIT_MS);
-      scrapes.set(id, (text) => {
-        clearTimeout(timer);
-        scrapes.delete(id);
-        resolve(text);
-      });
-      post({ t: "metrics-request", id });
-    });
-  });
+  const metrics = workerMetrics(local, () =>
+    merged.ask((id) => post({ type: "metrics-request", id }), {
+      timeoutMs: METRICS_WAIT_MS,
+      onTimeout: ownSeries, // the primary is busy or gone: this worker's own series rather than no answer
+    }),
+  );
 
   const app = createGateway({
     config,
-    supervisor: engines,
-    admission: engines.admission,
+    supervisor: replicas,
+    admission,
     ledger,
     metrics,
     gpus: gpuProbeFor(init.fakeGpusFile ?? undefined),
@@ -125,24 +122,24 @@ async function startWorker(init: WorkerInit): Promise<Worker> {
       logger,
     });
   } catch (err) {
-    post({ t: "listen-failed", message: (err as Error).message });
+    post({ type: "listen-failed", message: (err as Error).message });
     channel.flush();
     ledger.close();
     process.exit(1);
   }
-  post({ t: "listening", url: server.url });
-  const totals = setInterval(() => post({ t: "totals", totals: ledger.sessionTotals() }), TOTALS_EVERY_MS);
+  post({ type: "listening", url: server.url });
+  const totals = setInterval(() => post({ type: "totals", totals: ledger.sessionTotals() }), TOTALS_EVERY_MS);
   totals.unref();
 
   let closing: Promise<void> | null = null;
   const close = (reason?: string): Promise<void> => {
     closing ??= (async () => {
-      if (reason) engines.disconnected(reason);
+      if (reason) admission.disconnected(reason);
       await server.close();
       clearInterval(totals);
       ledger.close();
-      post({ t: "totals", totals: ledger.sessionTotals() });
-      post({ t: "closed" });
+      post({ type: "totals", totals: ledger.sessionTotals() });
+      post({ type: "closed" });
       channel.flush();
       // Let the IPC write go out before the process ends.
       setTimeout(() => process.exit(0), 100).unref();
@@ -153,38 +150,19 @@ async function startWorker(init: WorkerInit): Promise<Worker> {
 
   return {
     close,
-    handle(message) {
-      switch (message.t) {
-        case "view":
-          engines.setView(message.view);
-          if (message.view.liveRunner) liveRunner?.setView(message.view.liveRunner);
-          return;
-        case "session-verdict":
-          liveRunner?.verdict(message.id, message.verdict);
-          return;
-        case "granted":
-          engines.granted(message.id, message.endpoint);
-          return;
-        case "refused":
-          engines.refused(message.id, message.error);
-          return;
-        case "abort":
-          engines.aborted(message.id, message.reason);
-          return;
-        case "collect":
-          void Promise.all([local.json(), processMetricsJson()]).then(([own, proc]) =>
-            post({ t: "metrics-json", id: message.id, json: [...own, ...proc] }),
-          );
-          return;
-        case "metrics":
-          scrapes.get(message.id)?.(message.text);
-          return;
-        case "close":
-          void close();
-          return;
-        case "init":
-          return;
-      }
+    table: {
+      ...slotReplies(admission),
+      view: (m) => {
+        replicas.setView(m.view);
+        if (m.view.liveRunner) liveRunner?.setView(m.view.liveRunner);
+      },
+      "session-reply": (m) => liveRunner?.verdict(m.id, m.verdict),
+      "series-request": (m) =>
+        void Promise.all([local.json(), processMetricsJson()]).then(([own, proc]) =>
+          post({ type: "series-reply", id: m.id, json: [...own, ...proc] }),
+        ),
+      "metrics-reply": (m) => merged.reply(m.id, m.text),
+      close: () => void close(),
     },
   };
 }

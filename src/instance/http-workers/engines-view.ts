@@ -1,9 +1,9 @@
 import type { AdmissionPort } from "../../gateway/exchange/admission.js";
 import type { LiveRunnerLink } from "../../livepeer/live-runner/live-runner-link.js";
 import type { SupervisorView } from "../../supervisor/types.js";
-import type { EnginesView } from "./worker-messages.js";
+import type { EnginesView } from "./messages.js";
 
-/** The primary's engines and admission as the workers see them (worker-messages.ts). */
+/** The primary's engines and admission as the workers see them (messages.ts). */
 export function enginesView(
   supervisor: SupervisorView,
   admission: AdmissionPort,

@@ -10,7 +10,8 @@ import {
   type SessionGate,
   type SessionVerdict,
 } from "../../livepeer/live-runner/session-gate.js";
-import type { FromWorker, LiveRunnerView } from "./worker-messages.js";
+import type { LiveRunnerView, WorkerToPrimary } from "./messages.js";
+import { PendingReplies } from "./pending-replies.js";
 
 // The primary waits SESSION_WAIT_MS for the orchestrator; past this the primary is taken as gone.
 const ASK_TIMEOUT_MS = SESSION_WAIT_MS + 3_000;
@@ -18,13 +19,12 @@ const ASK_TIMEOUT_MS = SESSION_WAIT_MS + 3_000;
 export class RemoteLiveRunner implements LiveRunnerPort {
   private view: LiveRunnerView;
   private sessions: Set<string>;
-  private nextId = 0;
-  private readonly asking = new Map<number, (verdict: SessionVerdict) => void>();
+  private readonly asked = new PendingReplies<SessionVerdict>();
   readonly gate: SessionGate;
 
   constructor(
     initial: LiveRunnerView,
-    private readonly post: (message: FromWorker) => void,
+    private readonly post: (message: WorkerToPrimary) => void,
   ) {
     this.view = initial;
     this.sessions = new Set(initial.sessions);
@@ -40,8 +40,9 @@ export class RemoteLiveRunner implements LiveRunnerPort {
     return this.view.snapshot;
   }
 
+  /** The primary's answer to a session-request. */
   verdict(id: number, verdict: SessionVerdict): void {
-    this.asking.get(id)?.(verdict);
+    this.asked.reply(id, verdict);
   }
 
   private check(h: LivepeerHeaders): Promise<SessionVerdict> {
@@ -49,22 +50,12 @@ export class RemoteLiveRunner implements LiveRunnerPort {
     const pre = precheck(h, { runnerId: snap.runnerId, isRegistered: snap.registered });
     if (pre !== null) return Promise.resolve(pre);
     if (this.sessions.has(h.sessionId)) return Promise.resolve({ ok: true });
-    const id = ++this.nextId;
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.asking.delete(id);
-        resolve({
-          ok: false,
-          message: "The runner's main process did not answer whether the session is reserved; retry.",
-        });
-      }, ASK_TIMEOUT_MS);
-      timer.unref();
-      this.asking.set(id, (verdict) => {
-        clearTimeout(timer);
-        this.asking.delete(id);
-        resolve(verdict);
-      });
-      this.post({ t: "session-check", id, headers: h });
+    return this.asked.ask((id) => this.post({ type: "session-request", id, headers: h }), {
+      timeoutMs: ASK_TIMEOUT_MS,
+      onTimeout: () => ({
+        ok: false,
+        message: "The runner's main process did not answer whether the session is reserved; retry.",
+      }),
     });
   }
 }

@@ -2,31 +2,31 @@ import { describe, expect, it } from "vitest";
 import { createGatewayMetrics } from "../../metrics/gateway-metrics.js";
 import { IpcBatcher } from "./ipc-batcher.js";
 import { ipcLogger } from "./ipc-logger.js";
-import { type FromWorker, forEachMessage } from "./worker-messages.js";
+import { forEachMessage, type WorkerToPrimary } from "./messages.js";
 import { mergeWorkerSeries } from "./worker-metrics.js";
 
 describe("IpcBatcher", () => {
   it("sends the messages of one turn as one batch, in order, and a lone message as itself", async () => {
     const sent: unknown[] = [];
-    const batcher = new IpcBatcher<{ t: string; n: number }>((m) => sent.push(m));
-    batcher.post({ t: "a", n: 1 });
-    batcher.post({ t: "a", n: 2 });
-    batcher.post({ t: "a", n: 3 });
+    const batcher = new IpcBatcher<{ type: string; n: number }>((m) => sent.push(m));
+    batcher.post({ type: "a", n: 1 });
+    batcher.post({ type: "a", n: 2 });
+    batcher.post({ type: "a", n: 3 });
     expect(sent).toHaveLength(0);
     await new Promise((r) => setImmediate(r));
     expect(sent).toEqual([
       {
-        t: "batch",
-        m: [
-          { t: "a", n: 1 },
-          { t: "a", n: 2 },
-          { t: "a", n: 3 },
+        type: "batch",
+        messages: [
+          { type: "a", n: 1 },
+          { type: "a", n: 2 },
+          { type: "a", n: 3 },
         ],
       },
     ]);
-    batcher.post({ t: "b", n: 4 });
+    batcher.post({ type: "b", n: 4 });
     batcher.flush();
-    expect(sent[1]).toEqual({ t: "b", n: 4 });
+    expect(sent[1]).toEqual({ type: "b", n: 4 });
     const unpacked: unknown[] = [];
     for (const raw of sent) forEachMessage(raw, (m) => unpacked.push(m));
     expect(unpacked.map((m) => (m as { n: number }).n)).toEqual([1, 2, 3, 4]);
@@ -35,13 +35,13 @@ describe("IpcBatcher", () => {
 
 describe("ipcLogger", () => {
   it("sends records at or above its level, with errors made plain and child bindings kept", () => {
-    const posted: FromWorker[] = [];
+    const posted: WorkerToPrimary[] = [];
     const logger = ipcLogger((m) => posted.push(m), "info", { component: "gateway" });
     logger.debug({ x: 1 }, "dropped");
     logger.child({ route: "/llm" }).error({ err: new TypeError("boom") }, "request failed");
     logger.info("plain text");
     expect(posted).toHaveLength(2);
-    const [first, second] = posted as Array<Extract<FromWorker, { t: "log" }>>;
+    const [first, second] = posted as Array<Extract<WorkerToPrimary, { type: "log" }>>;
     expect(first?.level).toBe("error");
     expect(first?.bindings).toEqual({ component: "gateway", route: "/llm" });
     expect(first?.obj.err).toMatchObject({ type: "TypeError", message: "boom" });

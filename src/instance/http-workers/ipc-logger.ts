@@ -1,7 +1,7 @@
 // A worker's logger: its records go to the primary over the IPC channel and are written by the runner's own
 // logger (one log, one format, the file of a detached runner), tagged with the worker's number.
 import type { Logger } from "../../log/logger.js";
-import type { FromWorker, LogLevel } from "./worker-messages.js";
+import type { LogLevel, WorkerToPrimary } from "./messages.js";
 
 const ORDER: Record<LogLevel, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50 };
 
@@ -16,7 +16,7 @@ function plain(obj: Record<string, unknown>): Record<string, unknown> {
 }
 
 export function ipcLogger(
-  post: (message: FromWorker) => void,
+  post: (message: WorkerToPrimary) => void,
   level: LogLevel,
   bindings: Record<string, unknown> = {},
 ): Logger {
@@ -25,7 +25,7 @@ export function ipcLogger(
     const record =
       typeof obj === "string" ? { obj: {}, msg: obj } : { obj: plain(obj as Record<string, unknown>), msg };
     post({
-      t: "log",
+      type: "log",
       level: lvl,
       bindings,
       obj: record.obj,
@@ -46,7 +46,7 @@ export function ipcLogger(
 export function writeWorkerLog(
   logger: Logger,
   worker: number,
-  message: Extract<FromWorker, { t: "log" }>,
+  message: Extract<WorkerToPrimary, { type: "log" }>,
 ): void {
   const target = logger.child({ ...message.bindings, worker });
   target[message.level](message.obj, message.msg);
