@@ -182,7 +182,7 @@ describe("no AUTH_TOKEN, on loopback: what a web page can send is refused", () =
 });
 
 describe("with AUTH_TOKEN set nothing changes for clients", () => {
-  it("text/plain bodies, foreign origins and any Host are served as before when the token is right", async () => {
+  it("text/plain bodies, foreign origins and any Host are served when the token is right", async () => {
     const headers = {
       host: `evil.example:${guarded.port}`,
       origin: "https://app.example",

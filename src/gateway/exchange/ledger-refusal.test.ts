@@ -6,7 +6,7 @@ import { createGateway } from "../create-gateway.js";
 import { engineStream, FakeUpstream } from "../testing/fake-upstream.js";
 import { gatewayTestConfig, StaticSupervisor } from "../testing/static-supervisor.js";
 
-// No paid request is served that the ledger cannot record (issue 16, item 6).
+// No paid request is served that the ledger cannot record.
 
 function setup() {
   const state = { problem: null as string | null, failWrites: false, rows: [] as LedgerRow[] };

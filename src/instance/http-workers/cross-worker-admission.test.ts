@@ -1,6 +1,6 @@
 // Admission across HTTP workers (GATEWAY_WORKERS > 1): every worker's RemoteAdmission asks the one AdmissionHost in
 // the primary. The channel is simulated by queues delivered in random order and at random times, as the real IPC
-// pipe would interleave several workers; the invariant is the issue's: never more than the engine's capacity
+// pipe would interleave several workers; the invariant: never more than the engine's capacity
 // (MAX_NUM_SEQS + QUEUE_SIZE) in flight, whatever the workers do, and every slot comes back.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
