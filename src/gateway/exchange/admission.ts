@@ -1,4 +1,4 @@
-import { healthWord } from "../../supervisor/health-word.js";
+import { healthStatus } from "../../supervisor/health-status.js";
 import type { RequestTicket, SupervisorSnapshot, SupervisorView } from "../../supervisor/types.js";
 import { errors, type GatewayError } from "../http/gateway-error.js";
 
@@ -24,7 +24,7 @@ export interface AdmissionPort {
 
 /** Why the supervisor refuses work, for the 503 message, and how long a client should wait. */
 export function notReadyError(snapshot: SupervisorSnapshot): GatewayError {
-  const status = healthWord(snapshot);
+  const status = healthStatus(snapshot);
   const last = snapshot.lastError ? `${snapshot.lastError.reason}: ${snapshot.lastError.message}` : null;
   switch (snapshot.state) {
     case "starting":

@@ -1,5 +1,5 @@
 import type { Hono } from "hono";
-import { healthWord } from "../../supervisor/health-word.js";
+import { healthStatus } from "../../supervisor/health-status.js";
 import { notReadyError } from "../exchange/admission.js";
 import type { RouteDeps } from "../gateway-deps.js";
 import { errors } from "../http/gateway-error.js";
@@ -14,7 +14,7 @@ import { errors } from "../http/gateway-error.js";
 export function registerReady(app: Hono, deps: RouteDeps): void {
   app.get("/ready", (c) => {
     const snapshot = deps.supervisor.snapshot();
-    const status = healthWord(snapshot);
+    const status = healthStatus(snapshot);
     const ledgerProblem = deps.ledger.unwritable?.() ?? null;
     const refusal =
       snapshot.state !== "ready"

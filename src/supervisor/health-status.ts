@@ -1,10 +1,10 @@
 import type { SupervisorSnapshot } from "./types.js";
 
 /** The AI-runner's /health values. */
-export type HealthWord = "LOADING" | "OK" | "IDLE" | "ERROR";
+export type HealthStatus = "LOADING" | "OK" | "IDLE" | "ERROR";
 
 /** The /health status for a supervisor snapshot (IDLE = ready with nothing in flight). */
-export function healthWord(snap: Pick<SupervisorSnapshot, "state" | "inFlight">): HealthWord {
+export function healthStatus(snap: Pick<SupervisorSnapshot, "state" | "inFlight">): HealthStatus {
   switch (snap.state) {
     case "starting":
     case "loading":
