@@ -175,8 +175,7 @@ export function scanTextChunk(data: string, kind: CompletionKind): TextChunk | n
 }
 
 /**
- * Whether `s` is at `pos` in `data`. Not startsWith: in V8 (node 20) `endsWith` compares several times faster
- * than `startsWith(s, pos)` on these chunks.
+ * Whether `s` is at `pos` in `data`. Not startsWith(s, pos): V8's endsWith is much cheaper on these chunks.
  */
 function matchAt(data: string, s: string, pos: number): boolean {
   return pos >= 0 && pos + s.length <= data.length && data.endsWith(s, pos + s.length);

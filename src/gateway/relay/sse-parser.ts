@@ -85,12 +85,10 @@ function dataOf(block: string): string | null {
 const STREAM = { stream: true } as const;
 
 /**
- * Decodes a UTF-8 byte stream read by read, with exactly the output of a default `TextDecoder` used with
- * `{ stream: true }` (a leading BOM dropped, a character split across reads given whole in the later one, bad
- * bytes replaced by U+FFFD), for less: a read that starts and ends on a character boundary, as an engine's SSE
- * read does (it ends with "\n"), is decoded by Buffer#toString, about twice as fast on node 20 as the streaming
- * TextDecoder (~200 vs ~420 ns for a 250-byte event). Only a read after one that ended inside a character, or
- * that ends inside one, goes through the TextDecoder, which then holds the partial character.
+ * Decodes a UTF-8 byte stream read by read, exactly as a default `TextDecoder` with `{ stream: true }` (a leading
+ * BOM dropped, a character split across reads given whole in the later one, bad bytes replaced by U+FFFD). A read
+ * on character boundaries, as an engine's SSE read is (it ends with "\n"), goes through Buffer#toString, which is
+ * cheaper; only a read that ends inside a character, or follows one that did, goes through the TextDecoder.
  */
 export class Utf8StreamDecoder {
   // The BOM is ours to drop (below): the TextDecoder may first see the stream in its middle.
