@@ -1,4 +1,5 @@
 import { EngineProtocolError } from "../wire/engine-errors.js";
+import { isRecord } from "../wire/json-values.js";
 import type { AnswerAssembler } from "./answer-assembler.js";
 import { type Dialect, type FinalAnswer, frame, type RelayStep } from "./dialect.js";
 import { type CompletionKind, parseEngineChunk, scanTextChunk, type TextChunk } from "./engine-chunk.js";
@@ -94,9 +95,7 @@ export class OpenAiDialect implements Dialect {
     } catch {
       throw new EngineProtocolError(`the engine sent an SSE event that is not JSON: ${data.slice(0, 200)}`);
     }
-    if (typeof chunk === "object" && chunk !== null && !("error" in chunk)) {
-      assembler.add(chunk as Record<string, unknown>);
-    }
+    if (isRecord(chunk) && !("error" in chunk)) assembler.add(chunk);
   }
 
   /** The chunk that ends a reply the engine let run past max_tokens. */

@@ -102,11 +102,6 @@ export class ResponsesDialect implements Dialect {
     return this.usageSeen === null ? "the engine's final Responses event carried no usage" : null;
   }
 
-  /** The response object of the terminal event (what a non-streaming call answers), once it arrived. */
-  response(): Record<string, unknown> | null {
-    return this.final;
-  }
-
   /** Billed usage: the engine's figures, output never above max_output_tokens. */
   usage() {
     const input = this.usageSeen?.input_tokens ?? 0;
