@@ -1,14 +1,16 @@
 // In-process micro-benchmark of the gateway's own work per relayed request, free of the sockets, the engine and
 // the other processes that make the full bench noisy on a small shared machine: a real Exchange (real gateway
-// metrics, a ledger stub) and a StreamRelay fed one engine read per event, as the simulator writes them, for
-//   - a /v1 stream of 32 tokens (OpenAiRelay: text chunks relayed as the engine's bytes),
-//   - a /llm stream of 32 tokens (LlmRelay: continuous usage on every chunk, frames rebuilt),
-//   - a /v1 non-streaming answer of 16 tokens (AssemblingRelay: the JSON answer assembled),
-// and the per-chunk text scans (/v1's scanTextChunk, /llm's scanLlmTextChunk) over vLLM-shaped chunks.
+// metrics, a ledger stub) and the stream pump fed one engine read per event, as the simulator writes them, for
+//   - a /v1 stream of 32 tokens (the OpenAI dialect: text chunks relayed as the engine's bytes),
+//   - a /llm stream of 32 tokens (the /llm dialect: continuous usage on every chunk, frames rebuilt),
+//   - a /v1 non-streaming answer of 16 tokens (the OpenAI dialect assembling the JSON answer),
+// and the per-chunk text scans over vLLM-shaped chunks (a /v1 text chunk; a /llm one, with usage).
 // With --against <other dist> both builds run in one process, alternated run by run (an A/B of two commits:
-// build the other one with `git worktree add` or `git archive <commit> | tar -x -C <dir>` and `npm run build`).
+// build the other one with `git worktree add` or `git archive <commit> | tar -x -C <dir>` and `npm run build`);
+// a build whose gateway has relay/relay-stream.js (StreamRelay and the *Relay classes) is driven through those.
 //
 //   npm run build --silent && node bench/relay-cpu.mjs [--against <dist>] [--runs 9]
+import { existsSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
@@ -21,8 +23,41 @@ const HERE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../dist
 
 async function load(dist) {
   const m = (f) => import(pathToFileURL(path.join(dist, f)).href);
-  const [exchange, stream, openai, llm, assembling, assembler, chunk, llmScan, metrics] = await Promise.all([
+  const [exchange, metrics] = await Promise.all([
     m("gateway/exchange/exchange.js"),
+    m("metrics/gateway-metrics.js"),
+  ]);
+  const common = { dist, Exchange: exchange.Exchange, metrics: metrics.createGatewayMetrics() };
+  if (existsSync(path.join(dist, "gateway/relay/relay-stream.js")))
+    return { ...common, ...(await relayBuild(m)) };
+  const [pump, openai, llm, assembler, chunk] = await Promise.all([
+    m("gateway/relay/stream-pump.js"),
+    m("gateway/dialects/openai-dialect.js"),
+    m("gateway/dialects/llm-dialect.js"),
+    m("gateway/dialects/answer-assembler.js"),
+    m("gateway/dialects/engine-chunk.js"),
+  ]);
+  const noClient = { failureStatus: 200, attach() {}, write: () => true, end() {}, destroy() {} };
+  const noBody = { [Symbol.asyncIterator]: () => ({ next: async () => ({ done: true }) }) };
+  return {
+    ...common,
+    llm: (max) => new llm.LlmDialect({ id: "chatcmpl-x", model: "m", created: 1 }, max),
+    openai: (max, usage) => new openai.OpenAiDialect(max, usage, "chat"),
+    assembling: (max) =>
+      new openai.OpenAiDialect(max, false, "chat", {
+        assembler: new assembler.AnswerAssembler("chat", "m", clock),
+        fallbackId: "x",
+      }),
+    answer: (dialect) => dialect.answer().body,
+    pump: (ex, dialect) => new pump.StreamPump(ex, dialect, noClient, noBody),
+    scanV1: (c) => chunk.scanTextChunk(c, "chat"),
+    scanLlm: (c) => chunk.scanTextChunk(c, "chat"),
+  };
+}
+
+/** The same parts in a build from before the stream pump and the dialects. */
+async function relayBuild(m) {
+  const [stream, openai, llm, assembling, assembler, chunk, llmScan] = await Promise.all([
     m("gateway/relay/relay-stream.js"),
     m("gateway/relay/openai-relay.js"),
     m("gateway/relay/llm-relay.js"),
@@ -30,19 +65,19 @@ async function load(dist) {
     m("gateway/relay/answer-assembler.js"),
     m("gateway/relay/engine-chunk.js"),
     m("gateway/relay/llm-chunk-scan.js"),
-    m("metrics/gateway-metrics.js"),
   ]);
   return {
-    dist,
-    ...exchange,
-    ...stream,
-    ...openai,
-    ...llm,
-    ...assembling,
-    ...assembler,
-    scanTextChunk: chunk.scanTextChunk,
-    scanLlmTextChunk: llmScan.scanLlmTextChunk,
-    metrics: metrics.createGatewayMetrics(),
+    llm: (max) => new llm.LlmRelay({ id: "chatcmpl-x", model: "m", created: 1 }, max),
+    openai: (max, usage) => new openai.OpenAiRelay(max, usage, "chat"),
+    assembling: (max) =>
+      new assembling.AssemblingRelay(
+        new openai.OpenAiRelay(max, false, "chat"),
+        new assembler.AnswerAssembler("chat", "m", clock),
+      ),
+    answer: (relay) => relay.assembler.response(relay.usage(), "x"),
+    pump: (ex, relay) => new stream.StreamRelay(ex, relay, 502),
+    scanV1: chunk.scanTextChunk,
+    scanLlm: llmScan.scanLlmTextChunk,
   };
 }
 
@@ -87,18 +122,12 @@ function request(M, kind) {
   const input = kind === "llm" ? LLM : kind === "json" ? JSON16 : V1;
   return () => {
     const ex = new M.Exchange(deps, { route, stream: kind !== "json", maxTokens: 100 }, () => {});
-    const assembler = kind === "json" ? new M.AnswerAssembler("chat", "m", clock) : null;
-    const protocol =
-      kind === "llm"
-        ? new M.LlmRelay({ id: "chatcmpl-x", model: "m", created: 1 }, 100)
-        : assembler
-          ? new M.AssemblingRelay(new M.OpenAiRelay(100, false, "chat"), assembler)
-          : new M.OpenAiRelay(100, true, "chat");
-    const relay = new M.StreamRelay(ex, protocol, 502);
+    const dialect = kind === "llm" ? M.llm(100) : kind === "json" ? M.assembling(100) : M.openai(100, true);
+    const pump = M.pump(ex, dialect);
     let bytes = 0;
-    for (const read of input) bytes += relay.push(read).length;
-    bytes += relay.complete().length;
-    if (assembler) bytes += JSON.stringify(assembler.response(protocol.usage(), "x")).length;
+    for (const read of input) bytes += pump.push(read).length;
+    bytes += pump.complete().length;
+    if (kind === "json") bytes += JSON.stringify(M.answer(dialect)).length;
     return bytes;
   };
 }
@@ -127,13 +156,8 @@ const cases = [
   ["/v1 stream, 32 tokens (µs per request)", (M) => request(M, "v1"), 3000, 1],
   ["/llm stream, 32 tokens (µs per request)", (M) => request(M, "llm"), 3000, 1],
   ["/v1 non-streaming, 16 tokens (µs per request)", (M) => request(M, "json"), 3000, 1],
-  ["/v1 text scan (ns per chunk)", (M) => scan(M.scanTextChunk, V1_CHUNKS), 5000, 1000 / V1_CHUNKS.length],
-  [
-    "/llm text scan (ns per chunk)",
-    (M) => scan(M.scanLlmTextChunk, LLM_CHUNKS),
-    5000,
-    1000 / LLM_CHUNKS.length,
-  ],
+  ["/v1 text scan (ns per chunk)", (M) => scan(M.scanV1, V1_CHUNKS), 5000, 1000 / V1_CHUNKS.length],
+  ["/llm text scan (ns per chunk)", (M) => scan(M.scanLlm, LLM_CHUNKS), 5000, 1000 / LLM_CHUNKS.length],
 ];
 console.log(
   `node ${process.version}; median of ${RUNS} runs${builds.length > 1 ? ", builds alternated" : ""}`,

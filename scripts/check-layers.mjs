@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Checks that each folder of src/ imports only from folders below it (docs/ARCHITECTURE.md, "Layers"), and
-// that no file imports the wiring file src/instance/run-instance.ts except the start command.
+// Checks that each folder of src/ imports only from folders below it (docs/ARCHITECTURE.md, "Layers"), the same
+// inside src/gateway/ for its sub-folders, and that no file imports the wiring file src/instance/run-instance.ts
+// except the start command.
 // Usage: node scripts/check-layers.mjs   (exit 1 and one line per offending import when a rule is broken)
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
@@ -17,11 +18,30 @@ const LAYERS = [
   ["instance"],
   ["cli"],
 ];
+// Inside gateway/, bottom first: each sub-folder (or top-level file) imports only its own entry and lower ones.
+const GATEWAY_LAYERS = [
+  ["wire"],
+  ["http"],
+  ["requests"],
+  ["dialects"],
+  ["exchange"],
+  ["relay"],
+  ["gateway-deps.ts"],
+  ["generation"],
+  ["routes"],
+  ["create-gateway.ts"],
+];
 const WIRING = "src/instance/run-instance.ts";
 const WIRING_USERS = new Set(["src/cli/commands/start.ts"]);
 
 const layerOf = new Map(LAYERS.flatMap((names, i) => names.map((n) => [n, i])));
+const gatewayLayerOf = new Map(GATEWAY_LAYERS.flatMap((names, i) => names.map((n) => [n, i])));
 const top = (file) => path.relative("src", file).split(path.sep)[0];
+/** The file's entry inside gateway/ (a sub-folder or a top-level file), or null outside gateway/. */
+const inGateway = (file) => {
+  const parts = path.relative("src", file).split(path.sep);
+  return parts[0] === "gateway" ? parts[1] : null;
+};
 
 function walk(dir, out = []) {
   for (const name of readdirSync(dir)) {
@@ -40,13 +60,23 @@ for (const file of walk("src")) {
   imports.set(file, []);
   const from = top(file);
   if (!layerOf.has(from)) problems.push(`${file}: folder ${from} has no layer in scripts/check-layers.mjs`);
+  const part = inGateway(file);
+  if (part !== null && !gatewayLayerOf.has(part))
+    problems.push(`${file}: gateway/${part} has no layer in scripts/check-layers.mjs`);
   const text = readFileSync(file, "utf8");
   for (const m of text.matchAll(/(?:from|import)\s*\(?\s*"(\.{1,2}\/[^"]+)"/g)) {
     const target = path.normalize(path.join(path.dirname(file), m[1])).replace(/\.js$/, ".ts");
     const to = top(target);
     imports.get(file).push(target);
     if (target === WIRING && !WIRING_USERS.has(file)) problems.push(`${file}: imports the wiring file ${WIRING}`);
-    if (to === from) continue;
+    if (to === from) {
+      const into = inGateway(target);
+      if (part === null || into === null || into === part) continue;
+      edges.add(`gateway/${part} -> gateway/${into}`);
+      if ((gatewayLayerOf.get(into) ?? 99) > (gatewayLayerOf.get(part) ?? -1))
+        problems.push(`${file}: imports upward into ${target}`);
+      continue;
+    }
     edges.add(`${from} -> ${to}`);
     if ((layerOf.get(to) ?? 99) > (layerOf.get(from) ?? -1)) problems.push(`${file}: imports upward into ${target}`);
   }

@@ -1,5 +1,5 @@
 // `check` on the model fixtures with the H100 fixture: the KV-cache line, and the 70B-class MAX_MODEL_LEN that
-// vLLM would refuse after a long load, caught before any load (issue 15, item 3).
+// vLLM would refuse after a long load, caught before any load.
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { assertBuilt, cliEnv, freePort, runCli, tempHome } from "./helpers/cli.js";

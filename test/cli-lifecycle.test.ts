@@ -96,7 +96,7 @@ describe("llm-runner CLI, end to end (built binary, simulator engine, process dr
     expect(after.stderr).toContain("not running");
   });
 
-  // Issue 24: vLLM >= 0.18 drains on SIGTERM for --shutdown-timeout (vllm-project/vllm#36666); the runner passes
+  // vLLM >= 0.18 drains on SIGTERM for --shutdown-timeout (vllm-project/vllm#36666); the runner passes
   // it (DRAIN_TIMEOUT + 1 s) and signals the engine as its own drain begins, so the engine finishes the stream too.
   it("stop with a stream in flight: the engine drains it to the end, then exits, and the client gets it all", async () => {
     const { env, url, home } = await simEnv({ SIM_ITL_MS: "100", DRAIN_TIMEOUT: "20" });

@@ -1,4 +1,4 @@
-// What an operator sees when vLLM fails the way users report it (issue 17, case 1: vLLM V1's "KV cache too small"):
+// What an operator sees when vLLM fails the way users report it (vLLM V1's "KV cache too small"):
 // `start` prints the cause and vLLM's own number as the fix, `status` shows the same, `check` names the vLLM version.
 // A fake `vllm` (and `nvidia-smi`) on PATH stands in for the engine; DRIVER=process runs the real runtime.
 import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
@@ -49,7 +49,7 @@ describe("a vLLM start failure, as the operator sees it", () => {
       LLM_RUNNER_FAKE_GPUS: "test/fixtures/gpu/h100-query-gpu.csv",
       ENGINE: "vllm",
       DRIVER: "process",
-      // A local model folder: a hub id would make `start` pull it first (issue 15), and there is no hub here.
+      // A local model folder: a hub id would make `start` pull it first, and there is no hub here.
       MODEL_ID: resolve("test/fixtures/models/Meta-Llama-3.1-8B-Instruct"),
       HOST: "127.0.0.1",
       PORT: String(await freePort()),

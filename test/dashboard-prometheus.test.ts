@@ -216,7 +216,7 @@ describe(`dashboards/llm-runner.json on a real Prometheus`, () => {
     );
     expect(runners).toEqual(new Set([instance(plain), instance(wide)]));
 
-    // The runner-wide series the issue found wrong with replicas and workers.
+    // The runner-wide series, with replicas and workers.
     const at = (expr: string) => server.query(expr).then((r) => r.map((s) => s.value));
     const w = `instance="${instance(wide)}"`;
     expect(await at(`llm_runner_loading_progress{${w}}`)).toEqual([1]);

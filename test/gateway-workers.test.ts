@@ -1,5 +1,5 @@
 // GATEWAY_WORKERS=2 through the built CLI: two HTTP worker processes share the port while the runner's own
-// process owns the engine and the one admission. The correctness bar: never more than the engine's
+// process owns the engine and the one admission. What must hold: never more than the engine's
 // capacity in flight (MAX_NUM_SEQS running + QUEUE_SIZE waiting) however the connections are spread, one ledger,
 // merged /metrics, and no process left behind when a worker dies, the runner stops, or the runner is killed -9.
 import { join } from "node:path";

@@ -28,7 +28,7 @@ async function llm(url: string, stream: boolean, content = "hello there") {
 }
 
 const ready = async (url: string) => (await fetch(`${url}/ready`)).status;
-const healthWord = async (url: string) =>
+const healthStatus = async (url: string) =>
   ((await (await fetch(`${url}/health`)).json()) as { status: string }).status;
 
 describe("an external runner through engine faults, as the orchestrator reads it", () => {
@@ -47,7 +47,7 @@ describe("an external runner through engine faults, as the orchestrator reads it
       url: runner.url,
       token: authHeaders().authorization?.slice("Bearer ".length),
     });
-    expect(await healthWord(entry?.url ?? "")).not.toBe("ERROR");
+    expect(await healthStatus(entry?.url ?? "")).not.toBe("ERROR");
     const version = (await (await fetch(`${entry?.url}/version`)).json()) as { version: string };
     expect(semverAtLeast(version.version, "0.14.1")).toBe(true);
     const first = await fetch(`${entry?.url}/llm`, {
@@ -66,7 +66,7 @@ describe("an external runner through engine faults, as the orchestrator reads it
     expect(refused.json()).toMatchObject({ kind: "error", status: 500 });
     expect(Number(refused.retryAfter)).toBeGreaterThanOrEqual(1);
     expect((await llm(runner.url, true)).stream()).toEqual({ kind: "error", status: 500 });
-    expect(await healthWord(runner.url)).toBe("LOADING");
+    expect(await healthStatus(runner.url)).toBe("LOADING");
 
     await waitFor(async () => (await ready(runner.url)) === 200, 60_000, "/ready to return to 200");
     const served = (await llm(runner.url, true)).stream();

@@ -11,7 +11,7 @@ import { SqliteLedger } from "../src/pricing/ledger.js";
 import { engineStream, FakeUpstream } from "./helpers/fake-upstream.js";
 import { gatewayTestConfig, StaticSupervisor } from "./helpers/static-supervisor.js";
 
-// Issue 16 item 5, as a quick check (bench/memory.mjs is the full run against the built runner and its
+// A quick check (bench/memory.mjs is the full run against the built runner and its
 // engine): the gateway's retained heap, after a forced GC, comes back within 5 MiB of a warm baseline after
 // clients that leave mid-stream and after thousands of completed requests. Retained heap, not RSS: RSS keeps
 // the allocator's high-water mark.

@@ -1,6 +1,6 @@
 // The OpenAI routes as people call them: the official `openai` client and the Vercel AI SDK
 // (`ai` + `@ai-sdk/openai-compatible`) against the simulator engine — /v1/completions, /v1/responses, CORS,
-// and long non-streaming generations under a short ENGINE_HANG_TIMEOUT (issue 18).
+// and long non-streaming generations under a short ENGINE_HANG_TIMEOUT.
 import { createOpenAICompatible } from "@ai-sdk/openai-compatible";
 import { generateText, streamText } from "ai";
 import OpenAI from "openai";
@@ -169,7 +169,7 @@ describe("long non-streaming answers and the hang watchdog", () => {
   it("answers non-streaming generations 3x longer than ENGINE_HANG_TIMEOUT without a restart", {
     timeout: 120_000,
   }, async () => {
-    // 120 tokens at 25 ms: 3 s of generation under a 1 s hang timeout (the issue's reproduction, scaled). One
+    // 120 tokens at 25 ms: 3 s of generation under a 1 s hang timeout. One
     // request at a time: the watchdog is engine-wide, so a concurrent stream's tokens would hide a silent one.
     const runner = await startRunner({ ENGINE_HANG_TIMEOUT: "1", SIM_ITL_MS: "25", LOG_LEVEL: "warn" });
     const before = await runner.enginePid();

@@ -4,7 +4,7 @@ import { isAlive } from "../src/engine/process-group.js";
 import { assertBuilt } from "./helpers/cli.js";
 import { call, type Runner, startRunner, stopAllRunners } from "./helpers/load.js";
 
-// Issue 16 item 1 on the routes issue 18 added: escaped lone surrogates, NULs and oversized numbers in every field
+// Escaped lone surrogates, NULs and oversized numbers in every field
 // of /v1/completions and /v1/responses end in a 4xx naming the field (or, where legal, a clean answer) — never a
 // 5xx. One runner (built CLI, simulator engine); the same rules as reliability-fuzz-unicode.test.ts.
 

@@ -6,9 +6,9 @@ import { isAlive } from "../src/engine/process-group.js";
 import { assertBuilt } from "./helpers/cli.js";
 import { call, type Route, type Runner, startRunner, stopAllRunners, streamProblem } from "./helpers/load.js";
 
-// Issue 16 item 1: escaped lone surrogates, NULs and oversized numbers in every field of every route reach a
-// 4xx at the gateway (or, where they are legal, a clean answer): never a 5xx. Before the fix, a "\u0000\ud800"
-// model or role was forwarded and the engine failed on it (502). One runner (built CLI, simulator engine).
+// Escaped lone surrogates, NULs and oversized numbers in every field of every route reach a 4xx at the gateway
+// (or, where they are legal, a clean answer): never a 5xx, and never forwarded to an engine that would fail on
+// them. One runner (built CLI, simulator engine).
 
 const MODEL = "meta-llama/Meta-Llama-3.1-8B-Instruct";
 const ROUTES: Route[] = ["/llm", "/v1/chat/completions"];
@@ -140,7 +140,7 @@ async function send(route: Route, body: string): Promise<Answer> {
 }
 
 describe("surrogates, NULs and oversized numbers in every field: never a 5xx", () => {
-  it("the issue's reproduction: a \\u0000\\ud800 model or role is a 400 naming the field", async () => {
+  it("a \\u0000\\ud800 model or role is a 400 naming the field", async () => {
     for (const route of ROUTES) {
       for (const path of [["model"], ["messages", "1", "role"]]) {
         const a = await send(route, bodyWith(route, false, path, '"\\u0000\\ud800"'));

@@ -7,7 +7,7 @@ import { assertBuilt, cliEnv, freePort, REPO, runCli, spawnCli, tempHome, waitFo
 import { SIM, stopForeground } from "./helpers/host-faults.js";
 import { call, startRunner, stopAllRunners, waitForHealth } from "./helpers/load.js";
 
-// Issue 16 item 6: one runner per LLM_RUNNER_HOME. A second start refuses, naming the first, however close
+// One runner per LLM_RUNNER_HOME. A second start refuses, naming the first, however close
 // together they start (runner.lock, taken with an exclusive link before anything else touches the home).
 
 afterEach(async () => {

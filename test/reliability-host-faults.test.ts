@@ -9,7 +9,7 @@ import { fillDisk, SIM, stopForeground, tmpfs } from "./helpers/host-faults.js";
 import { authHeaders, call, chatBody, type Route, stopAllRunners, waitForHealth } from "./helpers/load.js";
 import { workersOfHome } from "./helpers/workers.js";
 
-// Issue 16 item 6, faults of the host: the ledger's disk full, LLM_RUNNER_HOME read-only, the gateway's port
+// Faults of the host: the ledger's disk full, LLM_RUNNER_HOME read-only, the gateway's port
 // taken (two runners on one home: reliability-home-lock.test.ts). The disks are small tmpfs mounts (root only:
 // CI runs as root), unmounted after each test.
 

@@ -5,7 +5,7 @@ import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { assertBuilt, waitFor } from "./helpers/cli.js";
 import { call, chatBody, metric, metricsText, startRunner, stopAllRunners, TOKEN } from "./helpers/load.js";
 
-// Clients that stop reading (issue 28, item 1). The gateway stops reading the engine's stream for a client whose
+// Clients that stop reading. The gateway stops reading the engine's stream for a client whose
 // socket is full (backpressure); that is the client's stall, not the engine's, so the hang watchdog must not
 // restart a healthy engine for it. The client itself is closed after CLIENT_WRITE_TIMEOUT, and the engine
 // request aborted so the engine frees its slot.

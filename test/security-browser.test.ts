@@ -74,7 +74,7 @@ const host = (runner: Runner) => `127.0.0.1:${runner.port}`;
 const llm = chatBody("/llm", "hello", 4, false);
 const v1 = chatBody("/v1/chat/completions", "hello", 4, false);
 
-/** /llm's error body: {"detail":{"msg"}} with 400, 401 or 500 only (llm-status.ts); returns msg. */
+/** /llm's error body: {"detail":{"msg"}} with 400, 401 or 500 only (wire-status.ts); returns msg. */
 function llmError(a: Answer): string {
   expect([400, 401, 500], a.body).toContain(a.status);
   const msg = (JSON.parse(a.body) as { detail?: { msg?: unknown } }).detail?.msg;
@@ -182,7 +182,7 @@ describe("no AUTH_TOKEN, on loopback: what a web page can send is refused", () =
 });
 
 describe("with AUTH_TOKEN set nothing changes for clients", () => {
-  it("text/plain bodies, foreign origins and any Host are served as before when the token is right", async () => {
+  it("text/plain bodies, foreign origins and any Host are served when the token is right", async () => {
     const headers = {
       host: `evil.example:${guarded.port}`,
       origin: "https://app.example",

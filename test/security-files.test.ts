@@ -25,7 +25,7 @@ import {
 } from "./helpers/load.js";
 import { startGatewayOn } from "./helpers/static-supervisor.js";
 
-// Item 7 of issue 28, through the built CLI and a real server: the runner's files are the operator's alone,
+// Through the built CLI and a real server: the runner's files are the operator's alone,
 // an env-file error never shows a secret, METRICS_AUTH puts /metrics behind the token, and a flood of
 // /metrics scrapes costs the engine one request per short while.
 

@@ -1,6 +1,6 @@
 // GATEWAY_WORKERS: how many processes serve HTTP. One (the default) serves in the runner's own process; more
 // fork worker processes that share the port (Node's cluster) while the runner's process keeps the engines,
-// admission and the reloads (src/instance/workers/).
+// admission and the reloads (src/instance/http-workers/).
 import { availableParallelism } from "node:os";
 
 /** The most worker processes accepted: each holds its own heap and engine connections. */

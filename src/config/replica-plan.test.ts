@@ -38,7 +38,7 @@ describe("planReplicas", () => {
     expect(p.notes.join(" ")).toContain("GPU 3 sits idle");
   });
 
-  it("one replica keeps GPU_IDS as given (all GPUs, as before replicas)", () => {
+  it("one replica keeps GPU_IDS as given (all GPUs)", () => {
     expect(plan({}).ok && (plan({}) as { slots: unknown }).slots).toEqual([
       { index: 0, gpuIds: "all", enginePort: 8100 },
     ]);

@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import { isLoopbackListen } from "../config/allowed-hosts.js";
 import { priceRate } from "../pricing/price.js";
 import { Admission } from "./exchange/admission.js";
-import { ExchangeTracker } from "./exchange/exchange-tracker.js";
+import { ExchangeTracker } from "./exchange/exchange.js";
 import { UndiciUpstreamClient } from "./exchange/upstream-client.js";
 import type { GatewayDeps, RouteDeps } from "./gateway-deps.js";
 import { accessGuard } from "./http/access.js";
@@ -12,9 +12,9 @@ import { corsMiddleware } from "./http/cors.js";
 import { errorResponse, toGatewayError, wireShapeFor } from "./http/error-response.js";
 import { errors } from "./http/gateway-error.js";
 import { hostCheck } from "./http/host-check.js";
-import { isLlmPath, toLlmError } from "./http/llm-status.js";
 import { originCheck } from "./http/origin-check.js";
 import { bodyLimitFor } from "./http/read-json-body.js";
+import { wireError } from "./http/wire-status.js";
 import { WriteTimeout } from "./relay/write-timeout.js";
 import { registerChatCompletions } from "./routes/chat-completions.js";
 import { registerCompletions } from "./routes/completions.js";
@@ -98,8 +98,7 @@ export function createGateway(deps: GatewayDeps): GatewayApp {
     if (error.status >= 500 && error.status !== 502 && error.status !== 503) {
       deps.logger.error({ err, path: c.req.path }, "request failed");
     }
-    // /llm answers only 400/401/500 (see llm-status.ts); /v1 keeps OpenAI's statuses.
-    return errorResponse(isLlmPath(c.req.path) ? toLlmError(error) : error, wireShapeFor(c.req.path));
+    return errorResponse(wireError(c.req.path, error), wireShapeFor(c.req.path));
   });
   app.notFound((c) => errorResponse(errors.notFound(c.req.method, c.req.path), wireShapeFor(c.req.path)));
 

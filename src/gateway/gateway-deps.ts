@@ -7,7 +7,7 @@ import type { Ledger } from "../pricing/ledger-types.js";
 import type { PriceRate } from "../pricing/price.js";
 import type { SupervisorView } from "../supervisor/types.js";
 import type { AdmissionPort } from "./exchange/admission.js";
-import type { ExchangeTracker } from "./exchange/exchange-tracker.js";
+import type { ExchangeTracker } from "./exchange/exchange.js";
 import type { UpstreamClient } from "./exchange/upstream-client.js";
 import type { WriteTimeout } from "./relay/write-timeout.js";
 

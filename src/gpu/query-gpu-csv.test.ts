@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { H100 } from "../../test/helpers/gpu-fixtures.js";
 import { GpuParseError, parseQueryGpuCsv, QUERY_GPU_FIELDS } from "./query-gpu-csv.js";
+import { H100 } from "./testing/gpu-fixtures.js";
 import type { GpuInfo } from "./types.js";
 
 const FIXTURES = path.resolve(import.meta.dirname, "../../test/fixtures/gpu");

@@ -1,5 +1,5 @@
 // The HTTP side of a runner: in its own process (GATEWAY_WORKERS=1), or in several worker processes that share
-// the port while this process keeps the engines (workers/worker-pool.ts). Either way: a URL, the session's
+// the port while this process keeps the engines (http-workers/worker-pool.ts). Either way: a URL, the session's
 // ledger totals for status.json, and a close that ends every request in flight cleanly.
 import type { Config } from "../config/types.js";
 import { createGateway } from "../gateway/create-gateway.js";
@@ -12,7 +12,7 @@ import { createGatewayMetrics } from "../metrics/gateway-metrics.js";
 import { type SessionTotals, SqliteLedger } from "../pricing/ledger.js";
 import { LedgerGuard } from "../pricing/ledger-guard.js";
 import type { SupervisorView } from "../supervisor/types.js";
-import { WorkerPool } from "./workers/worker-pool.js";
+import { WorkerPool } from "./http-workers/worker-pool.js";
 
 export interface GatewayFront {
   readonly url: string;

@@ -27,7 +27,7 @@ import { StatusWriter } from "./status-writer.js";
 export interface RunningInstance {
   readonly url: string;
   /** The engines' supervisors (one per replica) behind one view. */
-  readonly supervisor: ReplicaSet;
+  readonly replicas: ReplicaSet;
   readonly record: InstanceRecord;
   /** Reads the config again and rolls the replicas onto it one at a time (reload.ts). */
   reload(): Promise<ReloadOutcome>;
@@ -201,7 +201,7 @@ export async function runInstance(options: RunInstanceOptions): Promise<RunningI
     })();
     return stopping;
   };
-  return { url: record.url, supervisor, record, shutdown, reload, stoppedByItself };
+  return { url: record.url, replicas: supervisor, record, shutdown, reload, stoppedByItself };
 }
 
 /** A URL this machine can call: listening on all interfaces (0.0.0.0 / ::) is reached through loopback. */

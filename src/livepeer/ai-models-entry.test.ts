@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { gatewayTestConfig } from "../../test/helpers/static-supervisor.js";
+import { gatewayTestConfig } from "../gateway/testing/static-supervisor.js";
 import { aiModelsEntry, runnerUrl } from "./ai-models-entry.js";
 
 describe("aiModelsEntry", () => {

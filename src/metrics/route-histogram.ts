@@ -1,10 +1,8 @@
-// A Prometheus histogram with one label, for observations made on every engine read (TTFT, inter-token gap).
-// prom-client's Histogram.observe validates and hashes a label object on every call (2.6 % of the gateway's CPU
-// in the throughput profile, bench/results/perf-notes.md round 3); here an observation is a Map lookup by the
-// label value and a few array updates. The series are handed to prom-client's Registry as a metric whose get()
-// and getForPromString() return what prom-client's own Histogram returns for the same observations (lib/histogram.js
-// in prom-client 15: per-bucket counts made cumulative at export, +Inf = count, then _sum and _count), so the
-// text exposition, getMetricsAsJSON() and AggregatorRegistry see the same metric.
+// A Prometheus histogram with one label, for observations made on every engine read (TTFT, inter-token gap):
+// prom-client's Histogram.observe validates and hashes a label object per call, a few % of the gateway's CPU under
+// load; here an observation is a Map lookup and a few array updates. The registry gets what prom-client's own
+// Histogram would give for the same observations (lib/histogram.js, prom-client 15), so the text exposition,
+// getMetricsAsJSON() and AggregatorRegistry see the same metric.
 import type { Registry } from "prom-client";
 
 interface Series {

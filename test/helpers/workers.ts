@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from "node:fs";
 
-// The HTTP worker processes of GATEWAY_WORKERS (dist/instance/workers/worker-main.js), found through /proc.
+// The HTTP worker processes of GATEWAY_WORKERS (dist/instance/http-workers/worker-main.js), found through /proc.
 
 function isWorker(pid: number | string): boolean {
   try {

@@ -55,7 +55,7 @@ Examples:
     });
     const first = engines[0] as (typeof engines)[number];
     if (json) {
-      // argv/env: the first (or only) engine, as before replicas; replicas: every engine's.
+      // argv/env: the first (or only) engine's; replicas: every engine's.
       io.stdout.write(`${JSON.stringify({ argv: first.argv, env: first.env, replicas: engines })}\n`);
     } else {
       for (const engine of engines) {

@@ -9,7 +9,7 @@ import {
 } from "../../instance/instance-files.js";
 import type { LiveRunnerSnapshot } from "../../livepeer/live-runner/live-runner-agent.js";
 import { type SessionTotals, SqliteLedger } from "../../pricing/ledger.js";
-import { healthWord } from "../../supervisor/health-word.js";
+import { healthStatus } from "../../supervisor/health-status.js";
 import type { ReplicaSnapshot } from "../../supervisor/replica-set.js";
 import { type CliCommand, EXIT, UsageError } from "../cli-command.js";
 
@@ -79,7 +79,7 @@ export const statusCommand: CliCommand = {
             pid: instance.pid,
             url: instance.url,
             state: snap.state,
-            health: healthWord(snap),
+            health: healthStatus(snap),
             progress: snap.progress,
             model: snap.modelId,
             engine: snap.engine,
@@ -108,7 +108,7 @@ export const statusCommand: CliCommand = {
       ["llm-runner", `running (pid ${instance.pid}) at ${instance.url}  v${instance.version}`],
       [
         "state",
-        `${snap.state} (/health ${healthWord(snap)})${snap.state === "loading" && snap.progress !== null ? ` ${Math.round(snap.progress * 100)}% ${snap.progressDetail ?? ""}` : ""}`,
+        `${snap.state} (/health ${healthStatus(snap)})${snap.state === "loading" && snap.progress !== null ? ` ${Math.round(snap.progress * 100)}% ${snap.progressDetail ?? ""}` : ""}`,
       ],
       ["model", snap.modelId],
       [

@@ -1,7 +1,7 @@
 // Shared by the loadConfig unit tests: a valid config or its issues, from an environment.
 import path from "node:path";
-import { H100 } from "../../../test/helpers/gpu-fixtures.js";
 import { staticGpuProbe } from "../../gpu/static-probe.js";
+import { H100 } from "../../gpu/testing/gpu-fixtures.js";
 import type { GpuInfo } from "../../gpu/types.js";
 import { formatConfigIssues } from "../config-issues.js";
 import { type LoadConfigInput, loadConfig } from "../load-config.js";

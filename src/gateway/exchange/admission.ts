@@ -1,4 +1,4 @@
-import { healthWord } from "../../supervisor/health-word.js";
+import { healthStatus } from "../../supervisor/health-status.js";
 import type { RequestTicket, SupervisorSnapshot, SupervisorView } from "../../supervisor/types.js";
 import { errors, type GatewayError } from "../http/gateway-error.js";
 
@@ -12,7 +12,7 @@ export interface AdmittedRequest {
 /**
  * What the routes need of admission: a slot (or a refusal) per request, and the figures /ready and /metrics show.
  * In the runner's own process it is Admission below; in an HTTP worker (GATEWAY_WORKERS > 1) it asks the primary,
- * whose one Admission counts every worker's requests (src/instance/workers/remote-engines.ts).
+ * whose one Admission counts every worker's requests (src/instance/http-workers/remote-admission.ts).
  */
 export interface AdmissionPort {
   /** `affinity`: keep requests with this key on one replica (SupervisorView.acquire). */
@@ -24,7 +24,7 @@ export interface AdmissionPort {
 
 /** Why the supervisor refuses work, for the 503 message, and how long a client should wait. */
 export function notReadyError(snapshot: SupervisorSnapshot): GatewayError {
-  const status = healthWord(snapshot);
+  const status = healthStatus(snapshot);
   const last = snapshot.lastError ? `${snapshot.lastError.reason}: ${snapshot.lastError.message}` : null;
   switch (snapshot.state) {
     case "starting":

@@ -1,9 +1,8 @@
 // The abort path, in one place. What ends an engine request early: the client going away (its request signal,
 // or the Node response closing before it finished), the engine dying (the supervisor ticket's signal), the
 // runner shutting down, or max_tokens reached (cut). Each lands in Exchange.abort(cause), which aborts
-// exchange.upstreamAbort: engine-call.ts passed that signal to the upstream request, so the engine's body
-// stops at once; a stream then ends through StreamRelay.clientGone() (relay/relay-stream.ts, called from
-// relay/sse-writer.ts), which writes the client_abort ledger row.
+// exchange.upstreamAbort, the signal of the upstream request (engine-call.ts), so the engine's body stops at
+// once; a stream then ends through StreamPump.clientLeft() (relay/stream-pump.ts), which writes the client_abort row.
 
 import type { ServerResponse } from "node:http";
 

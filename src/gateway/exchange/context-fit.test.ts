@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { FakeUpstream } from "../../../test/helpers/fake-upstream.js";
 import { GatewayError } from "../http/gateway-error.js";
+import { FakeUpstream } from "../testing/fake-upstream.js";
 import { contextFitPlan } from "./context-fit.js";
 
 const endpoint = { baseUrl: "http://127.0.0.1:1", apiKey: "k", generation: 1 };

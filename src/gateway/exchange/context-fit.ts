@@ -1,6 +1,6 @@
 import type { EngineEndpoint } from "../../supervisor/types.js";
 import { errors, GatewayError } from "../http/gateway-error.js";
-import { engineErrorMessage } from "../relay/engine-chunk.js";
+import { engineErrorMessage } from "../wire/engine-errors.js";
 import type { UpstreamClient } from "./upstream-client.js";
 
 /** How callEngine builds the engine body when max_tokens may run past the context. */
@@ -23,15 +23,11 @@ export interface ContextFitInput {
 }
 
 /**
- * /llm serves a max_tokens past the context up to the context end (as the AI-runner does): the engine is asked for
- * min(max_tokens, context − prompt tokens) and ends with finish_reason "length". The prompt is counted by the
- * engine's own /tokenize (same chat template, same tokenizer: exact), and only when the clamp can matter:
- * - max_tokens ≥ MAX_MODEL_LEN cannot fit next to any prompt (a chat prompt is at least one token), so the
- *   prompt is counted before the first send;
- * - below that, whether it fits depends on the prompt's length, which only the tokenizer knows exactly; the
- *   request goes out as it is (the hot path pays nothing) and only an engine 400 leads to a count: if prompt +
- *   max_tokens passes the context, it is sent again with the clamp; otherwise the engine's refusal stands.
- * A prompt that alone fills the context is a 400.
+ * /llm serves a max_tokens past the context up to the context end, as the AI-runner does: the engine is asked for
+ * min(max_tokens, context − prompt tokens) and ends with "length". The prompt is counted by the engine's own
+ * /tokenize, and only when the clamp can matter: before the first send when max_tokens ≥ MAX_MODEL_LEN (it cannot
+ * fit next to any prompt), else only after an engine 400 (then sent again clamped, or the refusal stands), so the
+ * usual request pays nothing. A prompt that alone fills the context is a 400.
  */
 export function contextFitPlan(input: ContextFitInput): BodyPlan {
   const clamped = async (endpoint: EngineEndpoint, signal: AbortSignal): Promise<string | null> => {

@@ -1,17 +1,16 @@
 import { EventEmitter } from "node:events";
 import type { Context } from "hono";
 import { describe, expect, it } from "vitest";
-import { type FakeReply, FakeUpstream } from "../../../test/helpers/fake-upstream.js";
-import { StaticSupervisor } from "../../../test/helpers/static-supervisor.js";
 import { silentLogger } from "../../log/logger.js";
 import { createGatewayMetrics } from "../../metrics/gateway-metrics.js";
 import type { Ledger, LedgerRow } from "../../pricing/ledger-types.js";
 import type { EngineEndpoint } from "../../supervisor/types.js";
-import type { RouteDeps } from "../gateway-deps.js";
 import { errors, GatewayError } from "../http/gateway-error.js";
+import { type FakeReply, FakeUpstream } from "../testing/fake-upstream.js";
+import { StaticSupervisor } from "../testing/static-supervisor.js";
 import { Admission } from "./admission.js";
 import type { BodyPlan } from "./context-fit.js";
-import { callEngine, clientGone, type EngineRefusal, failExchange, isRefusal } from "./engine-call.js";
+import { callEngine, type EngineAccess, type EngineRefusal, failExchange, isRefusal } from "./engine-call.js";
 import { Exchange } from "./exchange.js";
 import type { UpstreamClient, UpstreamRequest, UpstreamResponse } from "./upstream-client.js";
 
@@ -57,7 +56,7 @@ function setup(
   const admission = new Admission(supervisor, opts.maxNumSeqs ?? 2, opts.queueSize ?? 2);
   const fake = new FakeUpstream(opts.reply ?? (() => ({ status: 200, body: ["data: [DONE]\n\n"] })));
   const upstream = opts.upstream ?? fake;
-  const deps = { admission, upstream } as unknown as RouteDeps;
+  const deps: EngineAccess = { admission, upstream };
   const ex = new Exchange(
     {
       ledger,
@@ -399,8 +398,8 @@ describe("callEngine: the client going away", () => {
   });
 });
 
-describe("failExchange and clientGone", () => {
-  it("a client abort ends the exchange client_abort and gives clientGone(), whatever the error", () => {
+describe("failExchange", () => {
+  it("a client abort ends the exchange client_abort and gives the 499 client_closed error, whatever the error", () => {
     const t = setup();
     t.ex.abort("client", "gone");
     let called = false;
@@ -409,7 +408,7 @@ describe("failExchange and clientGone", () => {
       return errors.engineFailed(m);
     });
     expect(called).toBe(false);
-    expect([err.status, err.code]).toEqual([clientGone().status, clientGone().code]);
+    expect([err.status, err.code]).toEqual([errors.clientClosed().status, errors.clientClosed().code]);
     expect([err.status, err.code]).toEqual([499, "client_closed"]);
     expect(t.rows).toEqual([expect.objectContaining({ status: "client_abort", httpStatus: 499 })]);
   });

@@ -1,13 +1,12 @@
 import type { Context } from "hono";
-import type { RouteDeps } from "../gateway-deps.js";
 import { livepeerSessionOf } from "../http/access.js";
 import { errors, GatewayError } from "../http/gateway-error.js";
 import { nodeBindings } from "../http/node-bindings.js";
-import { engineErrorMessage } from "../relay/engine-chunk.js";
-import { failureMessage } from "../relay/relay-stream.js";
+import { engineErrorMessage, failureMessage } from "../wire/engine-errors.js";
+import type { AdmissionPort, AdmittedRequest } from "./admission.js";
 import type { BodyPlan } from "./context-fit.js";
 import type { Exchange } from "./exchange.js";
-import type { UpstreamResponse } from "./upstream-client.js";
+import type { UpstreamClient, UpstreamResponse } from "./upstream-client.js";
 
 /** The engine answered with an error status before producing anything. */
 export interface EngineRefusal {
@@ -23,8 +22,11 @@ export interface EngineRefusal {
 const OUR_FAULT = new Set([401, 403, 407]);
 const isClientStatus = (status: number) => status >= 400 && status < 500 && !OUR_FAULT.has(status);
 
-/** The client went away before the engine answered; nothing can be sent. */
-export const clientGone = () => new GatewayError(499, "client_closed", "The client closed the request.");
+/** What callEngine needs of the gateway: a slot, and a way to the engine. */
+export interface EngineAccess {
+  admission: AdmissionPort;
+  upstream: UpstreamClient;
+}
 
 /**
  * Admits the request (429/503 otherwise), sends it to the engine's `path` on the ticket's endpoint, and returns the
@@ -34,7 +36,7 @@ export const clientGone = () => new GatewayError(499, "client_closed", "The clie
 export async function callEngine(
   c: Context,
   ex: Exchange,
-  deps: RouteDeps,
+  engine: EngineAccess,
   body: string | BodyPlan,
   path = "/v1/chat/completions",
 ): Promise<UpstreamResponse | EngineRefusal> {
@@ -47,9 +49,9 @@ export async function callEngine(
   const session = livepeerSessionOf(c);
   if (session) ex.sessionId = session.id;
   const affinity = session?.sticky ? session.id : undefined;
-  let admitted: Awaited<ReturnType<RouteDeps["admission"]["acquire"]>>;
+  let admitted: AdmittedRequest;
   try {
-    admitted = await deps.admission.acquire(ex.upstreamAbort.signal, affinity);
+    admitted = await engine.admission.acquire(ex.upstreamAbort.signal, affinity);
   } catch (err) {
     if (ex.abortCause === "client") throw failExchange(ex, err, errors.engineUnreachable);
     const status = err instanceof GatewayError ? err.status : 503;
@@ -62,7 +64,7 @@ export async function callEngine(
   }
   ex.attach(admitted);
   const send = (payload: string) =>
-    deps.upstream.send({
+    engine.upstream.send({
       endpoint: admitted.ticket.endpoint,
       method: "POST",
       path,
@@ -114,7 +116,7 @@ export function failExchange(
 ): GatewayError {
   if (ex.abortCause === "client") {
     ex.finish({ status: "client_abort", httpStatus: 499, error: "client disconnected" });
-    return clientGone();
+    return errors.clientClosed();
   }
   const message = failureMessage(ex, err);
   ex.finish({ status: "engine_error", httpStatus: 502, error: message });

@@ -4,7 +4,8 @@ import type { Logger } from "../../log/logger.js";
 import type { GatewayMetrics } from "../../metrics/gateway-metrics.js";
 import type { Ledger, LedgerStatus } from "../../pricing/ledger-types.js";
 import { type PriceRate, priceTokens } from "../../pricing/price.js";
-import { llmWireStatus } from "../http/llm-status.js";
+import { errors } from "../http/gateway-error.js";
+import { wireStatus } from "../http/wire-status.js";
 import type { AdmittedRequest } from "./admission.js";
 import { type AbortCause, describeAbortReason, onResponseGone, onSignalAbort } from "./client-abort.js";
 
@@ -151,8 +152,7 @@ export class Exchange {
       usagePrice,
       currency: this.deps.rate.currency,
       status: input.status,
-      // What the client was sent: /llm folds other statuses into 400/500 (llm-status.ts).
-      httpStatus: this.init.route === "/llm" ? llmWireStatus(input.httpStatus) : input.httpStatus,
+      httpStatus: wireStatus(this.init.route, input.httpStatus), // what the client was sent
       ttftMs: this.firstTokenAt === null ? null : this.firstTokenAt - this.arrivedAt,
       durationMs: now - this.arrivedAt,
       error: input.error ?? null,
@@ -188,5 +188,30 @@ export class Exchange {
     if (input.status === "engine_error") this.admitted?.ticket.failed?.();
     this.admitted?.release();
     this.onDone(this);
+  }
+}
+
+/** The exchanges in flight, so a shutdown can end every open stream cleanly. */
+export class ExchangeTracker {
+  private readonly live = new Set<Exchange>();
+
+  constructor(private readonly deps: ExchangeDeps) {}
+
+  get size(): number {
+    return this.live.size;
+  }
+
+  /** A new exchange; a 503 when the ledger cannot record it (no paid request is served unrecorded). */
+  begin(init: ExchangeInit): Exchange {
+    const problem = this.deps.ledger.unwritable?.() ?? null;
+    if (problem !== null) throw errors.ledgerUnwritable(problem);
+    const ex = new Exchange(this.deps, init, (done) => this.live.delete(done));
+    this.live.add(ex);
+    return ex;
+  }
+
+  /** Aborts every upstream request: streams end with their error frame and [DONE], each gets its row. */
+  abortAll(reason: string): void {
+    for (const ex of [...this.live]) ex.abort("shutdown", reason);
   }
 }

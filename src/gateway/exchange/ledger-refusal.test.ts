@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { engineStream, FakeUpstream } from "../../../test/helpers/fake-upstream.js";
-import { gatewayTestConfig, StaticSupervisor } from "../../../test/helpers/static-supervisor.js";
 import { silentLogger } from "../../log/logger.js";
 import { createGatewayMetrics } from "../../metrics/gateway-metrics.js";
 import type { Ledger, LedgerRow } from "../../pricing/ledger-types.js";
 import { createGateway } from "../create-gateway.js";
+import { engineStream, FakeUpstream } from "../testing/fake-upstream.js";
+import { gatewayTestConfig, StaticSupervisor } from "../testing/static-supervisor.js";
 
-// No paid request is served that the ledger cannot record (issue 16, item 6).
+// No paid request is served that the ledger cannot record.
 
 function setup() {
   const state = { problem: null as string | null, failWrites: false, rows: [] as LedgerRow[] };

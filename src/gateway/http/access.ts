@@ -5,8 +5,8 @@ import type { Context, MiddlewareHandler } from "hono";
 import type { SessionGate } from "../../livepeer/live-runner/session-gate.js";
 import { bearerCheck, bearerRefusal } from "./auth.js";
 import { errors } from "./gateway-error.js";
-import { isLlmPath } from "./llm-status.js";
 import { requestHeader } from "./node-bindings.js";
+import { isLlmPath } from "./wire-status.js";
 
 /** The Hono variable the guard sets on a request proxied for a Live Runner session (read by engine-call.ts). */
 export const LIVEPEER_SESSION = "livepeerSession";
@@ -50,7 +50,7 @@ export function accessGuard(rules: AccessRules): MiddlewareHandler {
         route: requestHeader(c, "livepeer-runner-route"),
         token: requestHeader(c, "livepeer-session-token"),
       });
-      // /llm's only authorization status is 401 (llm-status.ts); /v1 says 403, as OpenAI does for a refused key.
+      // /llm's only authorization status is 401 (wire-status.ts); /v1 says 403, as OpenAI does for a refused key.
       if (!verdict.ok)
         throw isLlmPath(c.req.path)
           ? errors.unauthorized(verdict.message)

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { json, gatewayHarness as setup } from "../../../test/helpers/gateway-harness.js";
+import { json, setup } from "../testing/gateway-kit.js";
 
 // CORS on /v1/* and GET /v1/models, in process against a scripted engine.
 

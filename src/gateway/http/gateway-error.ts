@@ -80,6 +80,9 @@ export const errors = {
     new GatewayError(502, "engine_unreachable", `The engine could not be reached: ${sentence(detail)}`, {
       cause,
     }),
+  /** The client went away: nothing can be sent (499 is for the ledger and logs). */
+  clientClosed: (message = "The client closed the request.") =>
+    new GatewayError(499, "client_closed", message),
   engineFailed: (detail: string, cause?: unknown) =>
     new GatewayError(502, "engine_error", `The engine failed during the request: ${sentence(detail)}`, {
       cause,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { json, gatewayHarness as setup } from "../../../test/helpers/gateway-harness.js";
+import { json, setup } from "../testing/gateway-kit.js";
 import { hostName } from "./host-check.js";
 
 // The DNS-rebinding guard (host-check.ts): on loopback without AUTH_TOKEN, only Hosts no public DNS can

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { json, gatewayHarness as setup } from "../../../test/helpers/gateway-harness.js";
+import { json, setup } from "../testing/gateway-kit.js";
 
 // Without AUTH_TOKEN a request that carries an Origin is served only when CORS_ORIGINS lists it (origin-check.ts).
 

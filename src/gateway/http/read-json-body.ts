@@ -1,14 +1,13 @@
 import type { IncomingMessage } from "node:http";
 import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { assertJsonDepth, decodeUtf8Strict } from "../requests/json-guards.js";
-import { assertCleanJson } from "../requests/json-hygiene.js";
-import { errors, GatewayError } from "./gateway-error.js";
+import { errors } from "./gateway-error.js";
+import { assertCleanJson, assertJsonDepth, decodeUtf8Strict } from "./json-body-checks.js";
 import { nodeBindings } from "./node-bindings.js";
 
 /**
  * The request body parsed as JSON, or a 400 saying it is not valid JSON (413 over `maxBytes`), or holds a value
- * the engine cannot take as sent (json-hygiene).
+ * the engine cannot take as sent (json-body-checks.ts).
  */
 export async function readJsonBody(c: Context, maxBytes: number): Promise<unknown> {
   const node = nodeBindings(c);
@@ -80,7 +79,7 @@ export function readIncomingText(incoming: IncomingMessage, maxBytes: number): P
     };
     const onGone = () => {
       done();
-      reject(new GatewayError(499, "client_closed", "The client closed the request while sending its body."));
+      reject(errors.clientClosed("The client closed the request while sending its body."));
     };
     incoming.on("data", onData);
     incoming.on("end", onEnd);

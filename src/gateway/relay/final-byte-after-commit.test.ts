@@ -3,14 +3,14 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { request } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
-import { engineStream } from "../../../test/helpers/fake-upstream.js";
-import { gatewayTestConfig, StaticSupervisor } from "../../../test/helpers/static-supervisor.js";
 import { silentLogger } from "../../log/logger.js";
 import { createGatewayMetrics } from "../../metrics/gateway-metrics.js";
 import { SqliteLedger } from "../../pricing/ledger.js";
 import type { Ledger, LedgerRow } from "../../pricing/ledger-types.js";
 import { createGateway } from "../create-gateway.js";
 import { type ServedGateway, serveGateway } from "../http/serve.js";
+import { engineStream } from "../testing/fake-upstream.js";
+import { gatewayTestConfig, StaticSupervisor } from "../testing/static-supervisor.js";
 
 // Group commit keeps the ledger's promise: a finished request's row is durable before its final byte. Here the
 // group commit is held open by the test: the client must not get [DONE] (stream) or any answer (JSON) until it

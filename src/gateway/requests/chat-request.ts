@@ -1,8 +1,8 @@
 import { errors } from "../http/gateway-error.js";
+import { isRecord } from "../wire/json-values.js";
 import {
   includeUsage,
   integerIn,
-  isRecord,
   numberIn,
   onlyOne,
   positiveInt,
@@ -63,7 +63,7 @@ export function parseChatRequest(raw: unknown): ChatRequestFacts {
   integerIn(body, "top_logprobs", 0, 20);
   // vLLM's extension: -1 (or 0) turns top-k off; int32 keeps it clear of overflow in the sampler.
   integerIn(body, "top_k", -1, 2 ** 31 - 1);
-  // vLLM bounds seed to a 64-bit signed integer; past 2^53 json-hygiene has refused it already.
+  // vLLM bounds seed to a 64-bit signed integer; past 2^53 json-body-checks.ts has refused it already.
   integerIn(body, "seed", -Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
   const maxCompletion = positiveInt(body, "max_completion_tokens");
   const maxTokens = positiveInt(body, "max_tokens");

@@ -1,13 +1,10 @@
 import { errors } from "../http/gateway-error.js";
+import { isRecord, type JsonObject } from "../wire/json-values.js";
 
 // The field rules the OpenAI request parsers share (chat, completions, responses): each throws the 400 that names
 // the field, the rule and the value seen. A field that is absent or null is left to the engine's default.
 
-export type Body = Record<string, unknown>;
-
-export function isRecord(v: unknown): v is Body {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
+export type Body = JsonObject;
 
 const given = (v: unknown) => v !== undefined && v !== null;
 

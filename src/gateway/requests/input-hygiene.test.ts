@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { engineStream, type FakeReply, FakeUpstream } from "../../../test/helpers/fake-upstream.js";
-import { gatewayTestConfig, StaticSupervisor } from "../../../test/helpers/static-supervisor.js";
 import { silentLogger } from "../../log/logger.js";
 import { createGatewayMetrics } from "../../metrics/gateway-metrics.js";
 import { SqliteLedger } from "../../pricing/ledger.js";
 import { createGateway } from "../create-gateway.js";
+import { engineStream, type FakeReply, FakeUpstream } from "../testing/fake-upstream.js";
+import { gatewayTestConfig, StaticSupervisor } from "../testing/static-supervisor.js";
 
 // In process: bad strings and numbers never reach the engine, and an engine 4xx stays a 4xx.
 

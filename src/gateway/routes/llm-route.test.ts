@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { engineStream } from "../../../test/helpers/fake-upstream.js";
+import { engineStream } from "../testing/fake-upstream.js";
 import { frames, hello, json, setup } from "../testing/gateway-kit.js";
 
 describe("POST /llm", () => {

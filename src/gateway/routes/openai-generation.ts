@@ -1,16 +1,10 @@
 import type { Context, Hono } from "hono";
-import { callEngine, clientGone, type EngineRefusal, isRefusal } from "../exchange/engine-call.js";
-import { engineJsonAnswer, needsEngineJson } from "../exchange/engine-json-answer.js";
-import { quoteHeaders, usageHeader } from "../exchange/price-headers.js";
-import { unrecorded } from "../exchange/unrecorded.js";
+import { AnswerAssembler } from "../dialects/answer-assembler.js";
+import type { CompletionKind } from "../dialects/engine-chunk.js";
+import { OpenAiDialect } from "../dialects/openai-dialect.js";
 import type { RouteDeps } from "../gateway-deps.js";
-import { errors } from "../http/gateway-error.js";
+import { serveGeneration } from "../generation/serve-generation.js";
 import { readJsonBody } from "../http/read-json-body.js";
-import { AnswerAssembler, type CompletionKind } from "../relay/answer-assembler.js";
-import { AssemblingRelay } from "../relay/assembling-relay.js";
-import { OpenAiRelay } from "../relay/openai-relay.js";
-import { drainRelay } from "../relay/relay-drain.js";
-import { streamExchange } from "../relay/sse-writer.js";
 import type { ChatRequestFacts } from "../requests/chat-request.js";
 
 /** One OpenAI generation route and how its body is read. */
@@ -21,12 +15,18 @@ export interface GenerationRoute {
 }
 
 /**
- * The engine body: always a stream with the usage chunk. A streaming client gets the stream relayed (the usage
- * chunk only if it asked for it); for a non-streaming client the gateway assembles the JSON answer from the
- * same stream. Asking the engine for a stream in both cases keeps the max_tokens cap, TTFT metrics, disconnect
- * handling and, above all, the hang watchdog's view of progress the same: a non-streamed answer of any length
- * shows its tokens as they are generated instead of one burst at the end. The exception: a request for prompt
- * logprobs (echo, prompt_logprobs), which vLLM answers only without a stream (engine-json-answer.ts).
+ * Fields whose answer vLLM computes only without `stream` (prompt logprobs: lm-eval-harness's loglikelihood
+ * requests send `echo` with `logprobs`, or `prompt_logprobs`). They generate a token or a few, so the hang
+ * watchdog's blind spot during a non-streamed answer does not matter for them.
+ */
+function needsEngineJson(body: Record<string, unknown>): boolean {
+  return body.echo === true || (body.prompt_logprobs !== undefined && body.prompt_logprobs !== null);
+}
+
+/**
+ * The engine body: a stream with the usage chunk, also for a non-streaming client, whose answer the gateway
+ * assembles from it, so the max_tokens cap, TTFT, disconnects and the hang watchdog's view of progress work the
+ * same for both. The exception is a request for prompt logprobs, answered by the engine's own JSON.
  */
 function engineBody(request: ChatRequestFacts): string {
   if (!request.stream && needsEngineJson(request.body)) return JSON.stringify(request.body);
@@ -36,48 +36,34 @@ function engineBody(request: ChatRequestFacts): string {
   return JSON.stringify({ ...rest, stream: true, stream_options: { ...options, include_usage: true } });
 }
 
-/** vLLM's own error (already in the OpenAI shape) is passed on as the engine wrote it; anything else is a 502. */
-function refusalResponse(answer: EngineRefusal): Response {
-  if (answer.status !== 502 && answer.body.trim().startsWith("{")) {
-    return new Response(answer.body, {
-      status: answer.status,
-      headers: { "content-type": "application/json" },
-    });
-  }
-  throw errors.engineFailed(`HTTP ${answer.engineStatus}: ${answer.message}`);
-}
-
 /**
- * Registers POST `path`: auth and the body limit are applied by the gateway; here the request is parsed,
- * priced (max_tokens; without it MAX_MODEL_LEN for chat, the engine's most), admitted and relayed.
+ * Registers POST `path`: parsed, priced (max_tokens; without it MAX_MODEL_LEN for chat, the engine's most) and
+ * served by the generation flow.
  */
 export function registerOpenAiGeneration(app: Hono, deps: RouteDeps, spec: GenerationRoute): void {
   app.post(spec.path, async (c: Context) => {
     const request = spec.parse(await readJsonBody(c, deps.config.maxBodyBytes));
     const maxTokens = request.maxTokens ?? deps.config.maxModelLen;
-    const ex = deps.exchanges.begin({ route: spec.path, stream: request.stream, maxTokens });
-    const answer = await callEngine(c, ex, deps, engineBody(request), spec.path);
-    if (isRefusal(answer)) return refusalResponse(answer);
-    const relay = new OpenAiRelay(maxTokens, request.includeUsage, spec.kind);
-    if (request.stream) return streamExchange(c, ex, answer, relay, quoteHeaders(ex), deps.writeTimeout);
-    if (needsEngineJson(request.body)) return engineJsonAnswer(c, ex, deps, answer, maxTokens);
-
-    const assembler = new AnswerAssembler(spec.kind, deps.config.modelId, deps.clock);
-    await drainRelay(ex, answer, new AssemblingRelay(relay, assembler), 502); // the assembler keeps the answer
-    if (ex.outcome === "client_abort") throw clientGone();
-    if (ex.outcome !== "ok") throw errors.engineFailed(ex.failure ?? "unknown failure");
-    if (!ex.recorded) throw unrecorded(deps);
-    if (relay.budget.overshoot) {
-      deps.logger.warn(
-        { requestId: ex.id, session: ex.sessionId, maxTokens },
-        "the engine overshot max_tokens; the answer was cut there",
-      );
-    }
-    const usage = relay.budget.usage();
-    const fallbackId = `${spec.kind === "chat" ? "chatcmpl" : "cmpl"}-${ex.id}`;
-    return c.json(assembler.response(usage, fallbackId), 200, {
-      ...quoteHeaders(ex),
-      ...usageHeader(deps, usage.completion_tokens),
+    return serveGeneration(c, deps, {
+      route: spec.path,
+      enginePath: spec.path,
+      stream: request.stream,
+      maxTokens,
+      wire: "openai",
+      engineBody: () => engineBody(request),
+      engineJson: needsEngineJson(request.body),
+      dialect: (ex) =>
+        new OpenAiDialect(
+          maxTokens,
+          request.includeUsage,
+          spec.kind,
+          request.stream
+            ? null
+            : {
+                assembler: new AnswerAssembler(spec.kind, deps.config.modelId, deps.clock),
+                fallbackId: `${spec.kind === "chat" ? "chatcmpl" : "cmpl"}-${ex.id}`,
+              },
+        ),
     });
   });
 }

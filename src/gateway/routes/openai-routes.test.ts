@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { engineStream } from "../../../test/helpers/fake-upstream.js";
-import { json, gatewayHarness as setup } from "../../../test/helpers/gateway-harness.js";
+import { engineStream } from "../testing/fake-upstream.js";
+import { json, setup } from "../testing/gateway-kit.js";
 
 // /v1/completions, /v1/responses and the watchdog's view of non-streaming calls, in process against a scripted
 // engine.

@@ -1,20 +1,18 @@
 import type { Hono } from "hono";
-import { healthWord } from "../../supervisor/health-word.js";
+import { healthStatus } from "../../supervisor/health-status.js";
 import { notReadyError } from "../exchange/admission.js";
 import type { RouteDeps } from "../gateway-deps.js";
 import { errors } from "../http/gateway-error.js";
 
 /**
  * GET /ready: 200 only when a request would be served now (engine ready, a free admission slot, a ledger that can
- * record it), else 503 with
- * the reason and Retry-After. For Kubernetes readiness probes and Livepeer's static live-runner registration,
- * whose orchestrator polls a health_url and takes any other status than 200 as down (go-livepeer
- * doc/live-runner.md). /health keeps the AI-runner words, which are always 200.
+ * record it), else 503 with the reason and Retry-After: Kubernetes readiness probes and a static Live Runner's
+ * orchestrator (go-livepeer doc/live-runner.md) take anything but 200 as down. /health is always 200.
  */
 export function registerReady(app: Hono, deps: RouteDeps): void {
   app.get("/ready", (c) => {
     const snapshot = deps.supervisor.snapshot();
-    const status = healthWord(snapshot);
+    const status = healthStatus(snapshot);
     const ledgerProblem = deps.ledger.unwritable?.() ?? null;
     const refusal =
       snapshot.state !== "ready"

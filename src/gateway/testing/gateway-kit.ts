@@ -1,14 +1,15 @@
 // Shared by the gateway's in-process unit tests (app.request(), a fake upstream, an in-memory ledger).
-import { engineStream, type FakeReply, FakeUpstream } from "../../../test/helpers/fake-upstream.js";
-import { H100 as FIXTURE_H100 } from "../../../test/helpers/gpu-fixtures.js";
-import { gatewayTestConfig, StaticSupervisor } from "../../../test/helpers/static-supervisor.js";
+
 import type { Config } from "../../config/types.js";
+import { H100 as FIXTURE_H100 } from "../../gpu/testing/gpu-fixtures.js";
 import type { GpuInfo } from "../../gpu/types.js";
 import { silentLogger } from "../../log/logger.js";
 import { createGatewayMetrics } from "../../metrics/gateway-metrics.js";
 import { SqliteLedger } from "../../pricing/ledger.js";
 import { createGateway } from "../create-gateway.js";
 import type { UpstreamRequest } from "../exchange/upstream-client.js";
+import { engineStream, type FakeReply, FakeUpstream } from "./fake-upstream.js";
+import { gatewayTestConfig, StaticSupervisor } from "./static-supervisor.js";
 
 /** The fixture H100, with no memory-utilisation reading (the /hardware/stats shape for a missing figure). */
 export const H100: GpuInfo = { ...FIXTURE_H100, utilizationMemory: null };

@@ -1,0 +1,140 @@
+// The messages between the runner's process (the primary: engines, admission, reloads) and its HTTP worker
+// processes (GATEWAY_WORKERS > 1), over Node's cluster IPC channel. Plain JSON: no class crosses the channel.
+// A request carries an id that its reply repeats (`…-request` one way, `…-reply` or the slot's answer the other).
+import type { Config } from "../../config/types.js";
+import { GatewayError } from "../../gateway/http/gateway-error.js";
+import type { LiveRunnerSnapshot } from "../../livepeer/live-runner/live-runner-agent.js";
+import type { LivepeerHeaders, SessionVerdict } from "../../livepeer/live-runner/session-gate.js";
+import type { SessionTotals } from "../../pricing/ledger.js";
+import type { EngineEndpoint, ReplicaView, SupervisorSnapshot } from "../../supervisor/types.js";
+
+/** What the primary's supervisor and admission look like; each worker answers /health, /ready, /metrics from it. */
+export interface EnginesView {
+  snapshot: SupervisorSnapshot;
+  engineEndpoint: EngineEndpoint | null;
+  readyEngines: number;
+  readySlots: number;
+  replicaEndpoints: Array<{ replica: number; endpoint: EngineEndpoint }>;
+  replicaSnapshots: ReplicaView[];
+  /** The primary's admission across every worker: requests holding or waiting for an engine slot. */
+  admission: AdmissionFigures;
+  /** The Live Runner registration (LIVE_RUNNER_ORCH_URL set). */
+  liveRunner?: LiveRunnerView;
+}
+
+export interface AdmissionFigures {
+  inFlight: number;
+  queueDepth: number;
+  capacity: number;
+}
+
+export interface LiveRunnerView {
+  snapshot: LiveRunnerSnapshot;
+  /** The sessions the orchestrator reserved for this runner. */
+  sessions: string[];
+}
+
+/** A GatewayError as it crosses the channel (the worker rebuilds it and answers with it). */
+export interface WireGatewayError {
+  status: number;
+  code: string;
+  message: string;
+  retryAfter?: number;
+}
+
+export interface WorkerInit {
+  config: Config;
+  /** 1-based, for logs. */
+  index: number;
+  ledgerPath: string;
+  /** The engines as the primary sees them when the worker starts. */
+  view: EnginesView;
+  fakeGpusFile: string | null;
+}
+
+export type PrimaryToWorker =
+  | { type: "init"; init: WorkerInit }
+  | { type: "view"; view: EnginesView }
+  | { type: "slot-granted"; id: number; endpoint: EngineEndpoint }
+  | { type: "slot-refused"; id: number; error: WireGatewayError }
+  | { type: "slot-aborted"; id: number; reason: string } // the engine died: the worker's request ends
+  | { type: "series-request"; id: number } // the worker's own metrics, for a merged scrape
+  | { type: "metrics-reply"; id: number; text: string }
+  | { type: "session-reply"; id: number; verdict: SessionVerdict }
+  | { type: "close" };
+
+export type WorkerToPrimary =
+  | { type: "hello" } // the worker's handlers are in place: send init
+  | { type: "listening"; url: string }
+  | { type: "listen-failed"; message: string }
+  | { type: "slot-request"; id: number; key?: string }
+  | { type: "slot-cancel"; id: number }
+  | { type: "slot-failed"; id: number }
+  | { type: "slot-release"; id: number }
+  | { type: "progress"; ids: number[] }
+  | { type: "backpressure"; held: number[]; resumed: number[] } // tickets a slow client now holds, or let go
+  | { type: "totals"; totals: SessionTotals }
+  | { type: "metrics-request"; id: number } // every worker's metrics, merged
+  | { type: "series-reply"; id: number; json: unknown[] }
+  | { type: "session-request"; id: number; headers: LivepeerHeaders }
+  | {
+      type: "log";
+      level: LogLevel;
+      bindings: Record<string, unknown>;
+      obj: Record<string, unknown>;
+      msg?: string;
+    }
+  | { type: "closed" };
+
+/** A worker's messages about engine slots (remote-admission.ts to admission-host.ts). */
+export type SlotRequest = Extract<
+  WorkerToPrimary,
+  { type: "slot-request" | "slot-cancel" | "slot-release" | "slot-failed" | "progress" | "backpressure" }
+>;
+
+/** The primary's answers about slots. */
+export type SlotReply = Extract<PrimaryToWorker, { type: "slot-granted" | "slot-refused" | "slot-aborted" }>;
+
+export type LogLevel = "trace" | "debug" | "info" | "warn" | "error";
+
+/** What a side does with each message it receives, one handler per type. */
+export type MessageTable<M extends { type: string }> = {
+  [K in M["type"]]: (message: Extract<M, { type: K }>) => void;
+};
+
+/** Hands a message to its handler. */
+export function dispatch<M extends { type: string }>(table: MessageTable<M>, message: M): void {
+  (table[message.type as M["type"]] as (m: M) => void)(message);
+}
+
+/** Several messages sent as one (IpcBatcher), unpacked by forEachMessage. */
+export interface Batch<M> {
+  type: "batch";
+  messages: M[];
+}
+
+/** Calls `handle` for a message, or for each message of a batch. */
+export function forEachMessage<M extends { type: string }>(raw: unknown, handle: (message: M) => void): void {
+  if (typeof raw !== "object" || raw === null || !("type" in raw)) return;
+  const message = raw as M | Batch<M>;
+  if (message.type === "batch") for (const m of (message as Batch<M>).messages) handle(m);
+  else handle(message as M);
+}
+
+export function toWire(error: GatewayError): WireGatewayError {
+  return {
+    status: error.status,
+    code: error.code,
+    message: error.message,
+    ...(error.retryAfter !== undefined ? { retryAfter: error.retryAfter } : {}),
+  };
+}
+
+export function fromWire(error: WireGatewayError): GatewayError {
+  return new GatewayError(
+    error.status,
+    error.code,
+    error.message,
+    error.retryAfter !== undefined ? { retryAfter: error.retryAfter } : {},
+  );
+}
