@@ -124,6 +124,7 @@ class Engine:
         self._caching = opts.prefix_caching
         self._preempted_now = False  # a preemption happened while the current step was planned
         self._first_paused = False  # a first token is due but its client is not reading: retry on every wake
+        self._finished = False  # a sequence finished and is still in self.running
 
     # --- requests -----------------------------------------------------------------------------------------------
 
@@ -207,15 +208,16 @@ class Engine:
     def step(self, now: float) -> float | None:
         """Ends the step being computed if it is due and plans the next; returns seconds until something is due
         (None: nothing to do until woken). Between steps only first tokens whose overhead has passed go out."""
-        if self.in_step and now < self.step_end:
-            if self._first_paused or (self.first_due is not None and now >= self.first_due):
-                self._first_tokens(now)
-                self.running = [s for s in self.running if not s.done]
-            return self._next_delay(now)
-        if self.in_step:
-            self.in_step = False
-            self._end_step(now)
-        self._plan(now)
+        if not self.in_step or now >= self.step_end:
+            if self.in_step:
+                self.in_step = False
+                self._end_step(now)
+            self._plan(now)
+        elif self._first_paused or (self.first_due is not None and now >= self.first_due):
+            self._first_tokens(now)
+        if self._finished:
+            self._finished = False
+            self.running = [s for s in self.running if not s.done]
         return self._next_delay(now)
 
     def _next_delay(self, now: float) -> float | None:
@@ -235,7 +237,6 @@ class Engine:
         last_decode = self.last_decode_at
         in_step = 0  # sequences that also decoded in the previous step: one shared interval, one histogram update
         decoded = 0
-        finished = False
         for seq in self.running:
             if seq.batch != serial or seq.done or seq.hung:
                 continue
@@ -266,13 +267,13 @@ class Engine:
                     seq.write(_chunk(seq.frames.token(seq.enc[pos], pos + 1)))
             else:
                 self._finish(seq, now)
-                finished = True
         if decoded:
             metrics.generation_tokens += decoded
             if in_step:
                 itl.observe_many(now - last_decode, in_step)
             self.last_decode_at = now
-        if finished:
+        if self._finished:
+            self._finished = False
             self.running = [s for s in self.running if not s.done]
 
     def _first_tokens(self, now: float) -> None:
@@ -337,8 +338,6 @@ class Engine:
         self._preempted_now = False
         if not preempted:
             prefill += self._admit(now, serial, budget)
-        if any(s.done for s in running):
-            self.running = [s for s in running if not s.done]
         if decoders or prefill:
             duration = self._itl_s * (1.0 + (decoders - 1) / 128.0) if decoders else 0.0
             if self.opts.prefill_tps:
@@ -497,6 +496,7 @@ class Engine:
         n = seq.n
         seq.pos = n
         seq.done = True
+        self._finished = True
         self._release(seq)
         frames = seq.frames
         if frames is not None:
