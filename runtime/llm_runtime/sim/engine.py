@@ -303,11 +303,10 @@ class Engine:
         decoders = 0
         prefill = 0
         preempted = False
-        running = self.running
-        i = 0
-        while i < len(running) and budget > 0:
-            seq = running[i]
-            i += 1
+        # Preemption pops sequences off the end of self.running, which a for loop over it tolerates.
+        for seq in self.running:
+            if budget <= 0:
+                break
             if seq.done or seq.hung:
                 continue
             state = seq.state
