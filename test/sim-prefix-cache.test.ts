@@ -5,7 +5,15 @@
 import { request } from "undici";
 import { afterAll, describe, expect, it } from "vitest";
 import { waitFor } from "./helpers/cli.js";
-import { authHeaders, clientAgent, metric, metricsText, startRunner, stopAllRunners, words } from "./helpers/load.js";
+import {
+  authHeaders,
+  clientAgent,
+  metric,
+  metricsText,
+  startRunner,
+  stopAllRunners,
+  words,
+} from "./helpers/load.js";
 
 const MODEL = "meta-llama/Meta-Llama-3.1-8B-Instruct";
 // 3,000 words, then the chat template's tokens: 3 + 3000 + 1 around the message and 3 for the reply = 3,007 tokens,
@@ -46,7 +54,10 @@ async function streamChat(url: string): Promise<{ ttftMs: number; usage: Record<
 
 describe("the simulator's prefix cache through the runner", () => {
   it("answers a repeated long prompt from cached blocks: cached_tokens, a shorter first token, hits on /metrics", async () => {
-    const runner = await startRunner({ SIM_PREFILL_TPS: String(PREFILL_TPS), ENABLE_PROMPT_TOKENS_DETAILS: "true" });
+    const runner = await startRunner({
+      SIM_PREFILL_TPS: String(PREFILL_TPS),
+      ENABLE_PROMPT_TOKENS_DETAILS: "true",
+    });
     expect(metric(await metricsText(runner.url), "vllm:prefix_cache_hits_total")).toBe(0);
 
     const first = await streamChat(runner.url);
@@ -54,7 +65,10 @@ describe("the simulator's prefix cache through the runner", () => {
     expect(first.ttftMs).toBeGreaterThanOrEqual((3007 / PREFILL_TPS) * 1000);
 
     const second = await streamChat(runner.url);
-    expect(second.usage).toMatchObject({ prompt_tokens: 3007, prompt_tokens_details: { cached_tokens: CACHED } });
+    expect(second.usage).toMatchObject({
+      prompt_tokens: 3007,
+      prompt_tokens_details: { cached_tokens: CACHED },
+    });
     expect(second.ttftMs).toBeLessThan(first.ttftMs / 2);
 
     // The gateway reads the engine's series at most every 2 s.

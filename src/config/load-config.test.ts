@@ -217,7 +217,12 @@ describe("the simulator's KV cache size", () => {
   });
 
   it("is SIM_KV_TOKENS when set", async () => {
-    const { config } = await ok({ ENGINE: "sim", MODEL_ID: llama8b, SIM_KV_TOKENS: "4096", MAX_MODEL_LEN: "4096" });
+    const { config } = await ok({
+      ENGINE: "sim",
+      MODEL_ID: llama8b,
+      SIM_KV_TOKENS: "4096",
+      MAX_MODEL_LEN: "4096",
+    });
     expect(config.sim.kvTokens).toBe(4096);
   });
 

@@ -283,9 +283,13 @@ describe("buildVllmArgs properties", () => {
         expect(Number(flags.get("--sim-error-rate") ?? Number.NaN)).toEqual(sim.errorRate ?? Number.NaN);
         expect(flags.get("--sim-fail-start")).toBe(sim.failStart);
         expect(flags.get("--sim-mode")).toBe(sim.mode);
-        expect(flags.get("--sim-kv-tokens")).toBe(sim.kvTokens === undefined ? undefined : String(sim.kvTokens));
+        expect(flags.get("--sim-kv-tokens")).toBe(
+          sim.kvTokens === undefined ? undefined : String(sim.kvTokens),
+        );
         expect(Number(flags.get("--sim-prefill-tps") ?? Number.NaN)).toEqual(sim.prefillTps ?? Number.NaN);
-        expect(flags.get("--enable-prompt-tokens-details")).toBe(config.promptTokensDetails ? true : undefined);
+        expect(flags.get("--enable-prompt-tokens-details")).toBe(
+          config.promptTokensDetails ? true : undefined,
+        );
       }),
       { numRuns: 300 },
     );
