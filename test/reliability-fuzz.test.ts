@@ -485,7 +485,6 @@ function garbageFor(name: string): fc.Arbitrary<string> {
     SIM_HANG_AFTER: { min: 0 },
     SIM_KV_TOKENS: { min: 1 },
     MAX_CONNECTIONS: { min: 1 },
-    PULL_CONCURRENCY: { min: 1, max: 64 },
   };
   const decimals: Record<string, { low: string; high?: string }> = {
     GPU_MEMORY_UTILIZATION: { low: "0", high: "1.5" },
