@@ -2,10 +2,10 @@
 
     python3 runtime/bench_sim.py [--streams 100] [--seconds 5] [--max-tokens 1000]
 
-Starts `python3 -m llm_runtime --engine sim --sim-itl-ms 0 --sim-ttft-ms 0` on a free 127.0.0.1 port (one process,
-so one core), opens --streams keep-alive connections that each stream chat completions back to back, counts the
-`data:` frames received during the measured window, and reports chunks/s and the server's CPU use. Standard library
-only; talks to 127.0.0.1 only; always stops the server it started.
+Starts `python3 -m llm_runtime --engine sim --sim-itl-ms 0 --sim-ttft-ms 0 --sim-prefill-tps 0` on a free 127.0.0.1
+port (one process, so one core), opens --streams keep-alive connections that each stream chat completions back to
+back, counts the `data:` frames received during the measured window, and reports chunks/s and the server's CPU use.
+Standard library only; talks to 127.0.0.1 only; always stops the server it started.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def start_sim(port: int, max_num_seqs: int) -> subprocess.Popen[str]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "llm_runtime", "--engine", "sim", "m", "--served-model-name", "bench", "--host",
          "127.0.0.1", "--port", str(port), "--max-num-seqs", str(max_num_seqs), "--sim-itl-ms", "0",
-         "--sim-ttft-ms", "0", "--sim-mode", "lorem"],
+         "--sim-ttft-ms", "0", "--sim-prefill-tps", "0", "--sim-mode", "lorem"],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
     assert proc.stdout is not None
     deadline = time.monotonic() + 20

@@ -483,6 +483,7 @@ function garbageFor(name: string): fc.Arbitrary<string> {
     PIXELS_PER_UNIT: { min: 1 },
     SIM_CRASH_AFTER: { min: 0 },
     SIM_HANG_AFTER: { min: 0 },
+    SIM_KV_TOKENS: { min: 1 },
     MAX_CONNECTIONS: { min: 1 },
     ENGINE_CRASH_LOOP_LIMIT: { min: 1, max: 100 },
     PULL_CONCURRENCY: { min: 1, max: 64 },
@@ -502,10 +503,12 @@ function garbageFor(name: string): fc.Arbitrary<string> {
     SIM_ITL_MS: { low: "-3" },
     SIM_LOAD_SECONDS: { low: "-3" },
     SIM_ERROR_RATE: { low: "-0.1", high: "1.01" },
+    SIM_PREFILL_TPS: { low: "-3" },
   };
   const enums: Record<string, string[]> = {
     USE_8BIT: ["true", "false"],
     METRICS_AUTH: ["true", "false"],
+    ENABLE_PROMPT_TOKENS_DETAILS: ["true", "false"],
     LIVE_RUNNER_TLS_INSECURE: ["true", "false"],
     ENGINE: ["vllm", "sim"],
     DRIVER: ["docker", "process"],

@@ -19,6 +19,15 @@ export function crossFieldIssues(v: Partial<EnvValues>): Finding[] {
       message: `is the same as PORT (${v.PORT}): the gateway and the engine cannot listen on one port. Pick another ENGINE_PORT (e.g. ${v.PORT === 8100 ? 8101 : 8100}) or 0 for a free one.`,
     });
   }
+  const kv = v.SIM_KV_TOKENS;
+  const len = v.MAX_MODEL_LEN;
+  // The simulator, like vLLM, refuses to start when one MAX_MODEL_LEN sequence does not fit its 16-token blocks.
+  if (v.ENGINE === "sim" && kv !== undefined && len !== undefined && Math.floor(kv / 16) * 16 < len) {
+    issues.push({
+      variable: "SIM_KV_TOKENS",
+      message: `${kv} tokens of KV cache hold less than one MAX_MODEL_LEN (${len}) sequence; the simulator would refuse to start, as vLLM does. Set SIM_KV_TOKENS=${Math.ceil(len / 16) * 16} or more, or lower MAX_MODEL_LEN.`,
+    });
+  }
   if (v.DISTRIBUTED_EXECUTOR === "ray") issues.push(...rayIssues(v));
   const count = typeof v.REPLICAS === "number" ? v.REPLICAS : 1;
   if (v.PORT !== undefined && v.ENGINE_PORT && count > 1) {

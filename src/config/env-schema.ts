@@ -84,6 +84,8 @@ export function envSchema(ctx: SchemaContext, isDir: (p: string) => boolean) {
       }),
       0.97,
     ),
+    // vLLM's --enable-prompt-tokens-details (off by default there): usage reports the prefix cache's hits.
+    ENABLE_PROMPT_TOKENS_DETAILS: variable(boolean, false),
 
     HOST: variable(word('an address to listen on, e.g. "0.0.0.0" or "127.0.0.1"'), "0.0.0.0"),
     PORT: variable(integer({ min: 1, max: 65535, example: 8000 }), 8000),
@@ -153,6 +155,11 @@ export function envSchema(ctx: SchemaContext, isDir: (p: string) => boolean) {
     ),
     SIM_FAIL_START: variable(oneOf(FATAL_REASONS), undefined),
     SIM_MODE: variable(oneOf(SIM_MODES), undefined),
+    SIM_KV_TOKENS: variable(integer({ min: 1, example: 65536, unit: "of tokens" }), undefined),
+    SIM_PREFILL_TPS: variable(
+      decimal({ min: 0, example: "27600", what: " prompt tokens per second (0: prefill takes no time)" }),
+      undefined,
+    ),
   });
 }
 

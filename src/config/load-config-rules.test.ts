@@ -25,6 +25,19 @@ describe("loadConfig rules between variables", () => {
     ]);
   });
 
+  it("rejects a simulator KV cache smaller than one MAX_MODEL_LEN sequence in 16-token blocks, as vLLM refuses to start", async () => {
+    const issues = await bad({ ENGINE: "sim", MAX_MODEL_LEN: "100", SIM_KV_TOKENS: "111" });
+    expect(issues).toEqual([
+      expect.objectContaining({
+        variable: "SIM_KV_TOKENS",
+        message: expect.stringContaining("SIM_KV_TOKENS=112"),
+      }),
+    ]);
+    expect(
+      (await ok({ ENGINE: "sim", MAX_MODEL_LEN: "100", SIM_KV_TOKENS: "112" })).config.sim.kvTokens,
+    ).toBe(112);
+  });
+
   it("notes MAX_NUM_BATCHED_TOKENS against the default MAX_MODEL_LEN", async () => {
     const { warnings } = await ok({ MAX_NUM_BATCHED_TOKENS: "4096" });
     expect(warnings.join("\n")).toContain("is below MAX_MODEL_LEN (8192)");

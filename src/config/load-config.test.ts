@@ -1,5 +1,8 @@
+import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { ENV_NAMES } from "./env-schema.js";
+import { estimateKvFit } from "./kv-cache-fit.js";
+import { readModelFacts } from "./model-info.js";
 import { bad, MODELS, ok, REPO } from "./testing/load-config-kit.js";
 import type { Config, ConfigIssue } from "./types.js";
 
@@ -19,6 +22,7 @@ describe("loadConfig defaults", () => {
       maxNumBatchedTokens: 8192,
       maxNumSeqs: 128,
       gpuMemoryUtilization: 0.97,
+      promptTokensDetails: false,
       host: "0.0.0.0",
       port: 8000,
       authToken: null,
@@ -95,6 +99,8 @@ const GOOD: [string, string, keyof Config, unknown][] = [
   ["GPU_MEMORY_UTILIZATION", "0.9", "gpuMemoryUtilization", 0.9],
   ["GPU_MEMORY_UTILIZATION", "1", "gpuMemoryUtilization", 1],
   ["GPU_MEMORY_UTILIZATION", ".5", "gpuMemoryUtilization", 0.5],
+  ["ENABLE_PROMPT_TOKENS_DETAILS", "TRUE", "promptTokensDetails", true],
+  ["ENABLE_PROMPT_TOKENS_DETAILS", "false", "promptTokensDetails", false],
   ["MODEL_ID", "Qwen/Qwen2.5-0.5B-Instruct", "modelId", "Qwen/Qwen2.5-0.5B-Instruct"],
   ["MODEL_ID", "gpt2", "modelId", "gpt2"],
   [
@@ -174,6 +180,8 @@ describe("loadConfig accepts each variable's valid forms", () => {
       SIM_ERROR_RATE: "0.25",
       SIM_FAIL_START: "cuda_oom",
       SIM_MODE: "echo",
+      SIM_KV_TOKENS: "65536",
+      SIM_PREFILL_TPS: "20000",
     });
     expect(config.sim).toEqual({
       ttftMs: 50,
@@ -184,7 +192,48 @@ describe("loadConfig accepts each variable's valid forms", () => {
       errorRate: 0.25,
       failStart: "cuda_oom",
       mode: "echo",
+      kvTokens: 65536,
+      prefillTps: 20000,
     });
+  });
+});
+
+describe("the simulator's KV cache size", () => {
+  const llama8b = path.join(MODELS, "Meta-Llama-3.1-8B-Instruct");
+
+  it("is vLLM's KV-fit estimate on an H100 80GB when the model's config.json is on disk", async () => {
+    const { config } = await ok({ ENGINE: "sim", MODEL_ID: llama8b });
+    const fit = estimateKvFit({
+      facts: readModelFacts(path.join(llama8b, "config.json")),
+      gpuTotalBytes: 81_559 * 1024 ** 2,
+      gpuMemoryUtilization: 0.97,
+      tensorParallelSize: 1,
+      pipelineParallelSize: 1,
+      use8bit: false,
+      maxNumBatchedTokens: 8192,
+    });
+    expect(config.sim.kvTokens).toBe(fit?.tokens);
+    // 8 KV heads × 128 × 32 layers × 2 × 2 bytes = 128 KiB a token; ~60 GiB left after 15 GiB of weights.
+    expect(config.sim.kvTokens).toBeGreaterThan(400_000);
+    expect(config.sim.kvTokens).toBeLessThan(550_000);
+  });
+
+  it("is SIM_KV_TOKENS when set", async () => {
+    const { config } = await ok({
+      ENGINE: "sim",
+      MODEL_ID: llama8b,
+      SIM_KV_TOKENS: "4096",
+      MAX_MODEL_LEN: "4096",
+    });
+    expect(config.sim.kvTokens).toBe(4096);
+  });
+
+  it("is left to the simulator (MAX_MODEL_LEN × MAX_NUM_SEQS) without the model's config.json or when it would not fit", async () => {
+    expect((await ok({ ENGINE: "sim", MODEL_ID: "org/not-downloaded" })).config.sim.kvTokens).toBeUndefined();
+    // 140 GiB of weights do not fit one H100.
+    const big = path.join(MODELS, "Meta-Llama-3.1-70B-Instruct");
+    expect((await ok({ ENGINE: "sim", MODEL_ID: big })).config.sim.kvTokens).toBeUndefined();
+    expect((await ok({ MODEL_ID: llama8b })).config.sim.kvTokens).toBeUndefined();
   });
 });
 
@@ -206,6 +255,7 @@ const BAD: [string, string, string][] = [
   ["GPU_MEMORY_UTILIZATION", "1.2", "> 0 and ≤ 1"],
   ["GPU_MEMORY_UTILIZATION", "90%", "not a percentage"],
   ["GPU_MEMORY_UTILIZATION", "abc", "not a decimal number"],
+  ["ENABLE_PROMPT_TOKENS_DETAILS", "on", '"true" or "false"'],
   ["MODEL_ID", "", "is empty"],
   ["MODEL_ID", "meta llama/x", "neither an existing local folder nor a valid Hugging Face repo id"],
   ["MODEL_ID", "/does/not/exist", "does not exist"],
@@ -283,6 +333,10 @@ const BAD: [string, string, string][] = [
   ["SIM_CRASH_AFTER", "1.5", "not a fraction"],
   ["SIM_FAIL_START", "meltdown", "one of: cuda_oom"],
   ["SIM_MODE", "poem", "one of: echo, lorem"],
+  ["SIM_KV_TOKENS", "0", "≥ 1"],
+  ["SIM_KV_TOKENS", "64k", 'suffixes like "k"'],
+  ["SIM_PREFILL_TPS", "-1", "must not be negative"],
+  ["SIM_PREFILL_TPS", "fast", "not a decimal number"],
 ];
 
 describe("loadConfig rejects each rule's violations", () => {

@@ -27,6 +27,7 @@ import { checkModel, type Finding } from "./model-checks.js";
 import { isDir } from "./model-info.js";
 import { checkReplicaGpus } from "./replica-checks.js";
 import { planReplicas, type ReplicaSlot } from "./replica-plan.js";
+import { simKvTokens } from "./sim-kv-default.js";
 import type { Config, ConfigIssue } from "./types.js";
 
 export interface LoadConfigInput {
@@ -168,6 +169,10 @@ export async function loadConfig(input: LoadConfigInput): Promise<LoadConfigResu
   const kv = kvCache ? { kvCache } : {};
   if (issues.length) return { ok: false, issues, warnings, ...kv };
   const config = toConfig(v as EnvValues);
+  if (config.engine === "sim" && config.sim.kvTokens === undefined) {
+    const kvTokens = simKvTokens(config, model.facts);
+    if (kvTokens !== undefined) config.sim.kvTokens = kvTokens;
+  }
   if (replicaSlots && replicaSlots.length > 1) config.replicaSlots = replicaSlots;
   if (v.DISTRIBUTED_EXECUTOR) config.distributedExecutor = v.DISTRIBUTED_EXECUTOR;
   if (v.RAY_ADDRESS) config.rayAddress = v.RAY_ADDRESS;
@@ -236,6 +241,8 @@ function toConfig(v: EnvValues): Config {
   if (v.SIM_ERROR_RATE !== undefined) sim.errorRate = v.SIM_ERROR_RATE;
   if (v.SIM_FAIL_START !== undefined) sim.failStart = v.SIM_FAIL_START;
   if (v.SIM_MODE !== undefined) sim.mode = v.SIM_MODE;
+  if (v.SIM_KV_TOKENS !== undefined) sim.kvTokens = v.SIM_KV_TOKENS;
+  if (v.SIM_PREFILL_TPS !== undefined) sim.prefillTps = v.SIM_PREFILL_TPS;
   return {
     modelId: v.MODEL_ID,
     modelDir: v.MODEL_DIR,
@@ -249,6 +256,7 @@ function toConfig(v: EnvValues): Config {
     maxNumBatchedTokens: v.MAX_NUM_BATCHED_TOKENS,
     maxNumSeqs: v.MAX_NUM_SEQS,
     gpuMemoryUtilization: v.GPU_MEMORY_UTILIZATION,
+    promptTokensDetails: v.ENABLE_PROMPT_TOKENS_DETAILS,
     host: v.HOST,
     port: v.PORT,
     authToken: v.AUTH_TOKEN,

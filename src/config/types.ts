@@ -26,6 +26,8 @@ export interface SimOptions {
   errorRate?: number; // SIM_ERROR_RATE -> --sim-error-rate
   failStart?: string; // SIM_FAIL_START -> --sim-fail-start
   mode?: "echo" | "lorem"; // SIM_MODE -> --sim-mode
+  kvTokens?: number; // SIM_KV_TOKENS, else the KV-fit estimate on an H100 (sim-kv-default.ts) -> --sim-kv-tokens
+  prefillTps?: number; // SIM_PREFILL_TPS -> --sim-prefill-tps
 }
 
 export interface Config {
@@ -46,6 +48,8 @@ export interface Config {
   maxNumBatchedTokens: number; // MAX_NUM_BATCHED_TOKENS
   maxNumSeqs: number; // MAX_NUM_SEQS
   gpuMemoryUtilization: number; // GPU_MEMORY_UTILIZATION
+  /** ENABLE_PROMPT_TOKENS_DETAILS (loadConfig sets it; default false) -> vLLM's --enable-prompt-tokens-details. */
+  promptTokensDetails?: boolean;
 
   // Gateway
   host: string; // HOST (default 0.0.0.0)

@@ -99,6 +99,10 @@ describe("buildVllmArgs", () => {
     [{ ENGINE_PORT: "9123" }, { "--port": "9123" }, []],
     [{ HF_TOKEN: "hf_secret", AUTH_TOKEN: "tok" }, {}, ["--api-key", "--hf-token"]],
     [{ SIM_ITL_MS: "5" }, {}, ["--sim-itl-ms"]],
+    [{ SIM_KV_TOKENS: "65536", SIM_PREFILL_TPS: "0" }, {}, ["--sim-kv-tokens", "--sim-prefill-tps"]],
+    // vLLM reports usage.prompt_tokens_details.cached_tokens only with this flag (off by default there and here).
+    [{ ENABLE_PROMPT_TOKENS_DETAILS: "true" }, { "--enable-prompt-tokens-details": true }, []],
+    [{ ENABLE_PROMPT_TOKENS_DETAILS: "false" }, {}, ["--enable-prompt-tokens-details"]],
     // vLLM drains on SIGTERM for --shutdown-timeout s (0.18+, vllm-project/vllm#36666; 0 aborts in-flight
     // requests): just past DRAIN_TIMEOUT, so the gateway's deadline comes first.
     [{ DRAIN_TIMEOUT: "30" }, { "--shutdown-timeout": "31" }, []],
@@ -120,11 +124,15 @@ describe("buildVllmArgs", () => {
       SIM_ITL_MS: "0",
       SIM_FAIL_START: "cuda_oom",
       SIM_MODE: "echo",
+      SIM_KV_TOKENS: "65536",
+      SIM_PREFILL_TPS: "0",
     });
     const { flags } = parseArgv(buildVllmArgs(config, "process", listenAddress("process", 8100)));
     expect(flags.get("--sim-itl-ms")).toBe("0");
     expect(flags.get("--sim-fail-start")).toBe("cuda_oom");
     expect(flags.get("--sim-mode")).toBe("echo");
+    expect(flags.get("--sim-kv-tokens")).toBe("65536");
+    expect(flags.get("--sim-prefill-tps")).toBe("0");
     expect(flags.has("--sim-ttft-ms")).toBe(false);
   });
 });
@@ -220,6 +228,7 @@ const configArb = fc
     extraBatched: fc.integer({ min: 0, max: 1_000_000 }),
     maxNumSeqs: fc.integer({ min: 1, max: 4096 }),
     gpuMemoryUtilization: fc.integer({ min: 1, max: 100 }).map((n) => n / 100),
+    promptTokensDetails: fc.boolean(),
     engine: fc.constantFrom("vllm" as const, "sim" as const),
     logLevel: fc.constantFrom(
       "trace" as const,
@@ -239,6 +248,8 @@ const configArb = fc
         errorRate: fc.double({ min: 0, max: 1, noNaN: true }),
         failStart: fc.constantFrom(...FATAL_REASONS),
         mode: fc.constantFrom("echo" as const, "lorem" as const),
+        kvTokens: fc.integer({ min: 1, max: 10_000_000 }),
+        prefillTps: fc.double({ min: 0, max: 1e6, noNaN: true }),
       },
       { requiredKeys: [] },
     ),
@@ -272,6 +283,13 @@ describe("buildVllmArgs properties", () => {
         expect(Number(flags.get("--sim-error-rate") ?? Number.NaN)).toEqual(sim.errorRate ?? Number.NaN);
         expect(flags.get("--sim-fail-start")).toBe(sim.failStart);
         expect(flags.get("--sim-mode")).toBe(sim.mode);
+        expect(flags.get("--sim-kv-tokens")).toBe(
+          sim.kvTokens === undefined ? undefined : String(sim.kvTokens),
+        );
+        expect(Number(flags.get("--sim-prefill-tps") ?? Number.NaN)).toEqual(sim.prefillTps ?? Number.NaN);
+        expect(flags.get("--enable-prompt-tokens-details")).toBe(
+          config.promptTokensDetails ? true : undefined,
+        );
       }),
       { numRuns: 300 },
     );

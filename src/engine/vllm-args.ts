@@ -67,6 +67,7 @@ export function buildVllmArgs(config: Config, driver: DriverKind, listen: Listen
   ];
   // Current vLLM infers --load-format from the quantization.
   if (config.use8bit) args.push("--quantization", "bitsandbytes");
+  if (config.promptTokensDetails) args.push("--enable-prompt-tokens-details");
   if (placement.downloadDir !== null) args.push("--download-dir", placement.downloadDir);
   // vLLM's own executor over a Ray cluster (multi-node); the cluster is the operator's (RAY_ADDRESS).
   if (config.distributedExecutor) args.push("--distributed-executor-backend", config.distributedExecutor);
@@ -89,6 +90,8 @@ function simArgs(sim: Config["sim"]): string[] {
   add("--sim-error-rate", sim.errorRate);
   add("--sim-fail-start", sim.failStart);
   add("--sim-mode", sim.mode);
+  add("--sim-kv-tokens", sim.kvTokens);
+  add("--sim-prefill-tps", sim.prefillTps);
   return out;
 }
 

@@ -144,11 +144,7 @@ class SimApp:
         body = parse_json(req.body)
         check_model(self.opts, body)
         if "messages" in body:
-            ids: list[int] = []
-            for role, text in chat_messages(body):
-                ids += [128006, tokenizer.token_id(role), 128007, 271]
-                ids += [tokenizer.token_id(t) for t in tokenizer.tokenize(text)]
-            ids += [128006, tokenizer.token_id("assistant"), 128007]
+            ids = [tokenizer.token_id(t) for t in tokenizer.chat_prompt(chat_messages(body))]
         elif isinstance(body.get("prompt"), str):
             ids = [tokenizer.token_id(t) for t in tokenizer.tokenize(body["prompt"])]
         else:

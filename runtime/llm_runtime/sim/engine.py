@@ -1,9 +1,17 @@
-"""The simulated engine: vLLM-style continuous batching in scheduler steps, with a latency model and fault knobs.
+"""The simulated engine: vLLM V1's scheduler in steps, its prefix cache, a latency model and fault knobs.
 
-Every step admits waiting requests (FIFO, at most --max-num-seqs running, prompts within the --max-num-batched-tokens
-budget left after one token per decoding sequence), then gives each running sequence whose time has come one token.
-Latency model: time to first token = sim_ttft_ms x (1 + prompt_tokens / 1024); a decode step lasts
-sim_itl_ms x (1 + (decoding sequences - 1) / 128), so inter-token latency grows with the batch.
+A step is planned the way vLLM's scheduler spends its token budget (vllm/v1/core/sched/scheduler.py @ 00024d31,
+schedule()): --max-num-batched-tokens tokens go to the running requests in the order they were admitted (one token
+for a decoding request, what is left of its prompt, cut to the budget, for one in prefill), then to waiting requests
+in arrival order while fewer than --max-num-seqs run. A waiting request first gets its longest cached prefix
+(kv_cache.py), then a chunk of the rest. KV blocks are allocated for what is scheduled: a waiting request that does not
+fit waits; a running one that does not fit preempts the most recently admitted request (its blocks freed, back to the
+head of the queue, recomputed later), and then no waiting request is admitted in that step.
+
+A step lasts sim_itl_ms x (1 + (decoding requests - 1) / 128) when it decodes, plus its prompt tokens /
+sim_prefill_tps. When it ends, each decoding request in it gets a token, and a request whose prompt is done gets its
+first token sim_ttft_ms later (a fixed overhead outside the engine's steps). Per-token work is a few attribute updates;
+block hashes are computed once per request.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Protocol
 
+from .kv_cache import ROOT, BlockPool, block_keys
 from .metrics import EngineMetrics
 from .options import SimOptions
 from .requests import Plan
@@ -23,6 +32,9 @@ from .responses import StreamFrames, encode_token, full_response
 from .responses_api import ResponsesFrames
 
 _LAST_CHUNK = b"0\r\n\r\n"
+# A running sequence's state: its prompt (or, after preemption, prompt and output) being computed; computed and
+# waiting out sim_ttft_ms; decoding.
+PREFILL, FIRST, DECODE = 0, 1, 2
 
 
 class Sink(Protocol):
@@ -42,7 +54,8 @@ class Sink(Protocol):
 class Sequence:
     __slots__ = ("plan", "sink", "frames", "enc", "n", "pos", "number", "request_id", "created", "arrival",
                  "first_at", "last_token_at", "started", "done", "hung", "crash", "write", "fixed_len",
-                 "tok_prefix", "tok_suffix")
+                 "tok_prefix", "tok_suffix", "state", "batch", "chunk", "computed", "target", "kv_tokens", "keys",
+                 "held", "nblocks", "next_cache", "admitted")
 
     def __init__(self, plan: Plan, sink: Sink, number: int, request_id: str, created: int, arrival: float) -> None:
         self.plan = plan
@@ -61,6 +74,17 @@ class Sequence:
         self.hung = False
         self.crash = False
         self.write = sink.write
+        self.state = PREFILL
+        self.batch = -1  # the step this sequence was last scheduled in
+        self.chunk = 0  # prompt tokens scheduled in that step
+        self.computed = 0  # tokens whose KV is computed
+        self.target = plan.prompt_tokens  # tokens to compute before the next token is sampled
+        self.kv_tokens = 0  # tokens with KV slots allocated
+        self.keys: list[int] | None = None  # hashes of its full blocks, prompt first
+        self.held: list[int] = []  # cached blocks it holds a reference to
+        self.nblocks = 0  # KV blocks it holds, cached or not
+        self.next_cache = 0  # index in keys of its first block not cached yet
+        self.admitted = False
         frames_of = ResponsesFrames if plan.kind == "responses" else StreamFrames
         self.frames = frames_of(plan, request_id, created) if plan.stream else None
         if isinstance(self.frames, StreamFrames) and not plan.continuous_usage:
@@ -87,12 +111,20 @@ class Engine:
         self.submitted = 0  # requests that passed validation and the error knob, numbered from 1
         self.wedged = False  # SIGUSR1: generation stops for good while /health stays 200 (see wedge())
         self.validated = 0
-        self.next_decode_at = 0.0
+        self.pool = BlockPool(opts.kv_blocks)
+        self.in_step = False  # a step is being computed until step_end
+        self.step_end = 0.0
+        self.serial = 0  # the number of the last step planned; scheduled sequences carry it in .batch
+        self.first_due: float | None = None  # the earliest first token waiting out sim_ttft_ms
         self.last_decode_at = -1.0
         self._waiter: asyncio.Future[None] | None = None
         self._ttft_s = opts.ttft_ms / 1000.0
         self._itl_s = opts.itl_ms / 1000.0
-        self._kv_capacity = float(opts.max_model_len * opts.max_num_seqs)
+        self._bs = opts.block_size
+        self._caching = opts.prefix_caching
+        self._preempted_now = False  # a preemption happened while the current step was planned
+        self._first_paused = False  # a first token is due but its client is not reading: retry on every wake
+        self._finished = False  # a sequence finished and is still in self.running
 
     # --- requests -----------------------------------------------------------------------------------------------
 
@@ -121,12 +153,13 @@ class Engine:
             seq.hung = True
 
     def cancel(self, seq: Sequence) -> None:
-        """The client went away: free its slot now, so num_requests_running drops at once."""
+        """The client went away: free its slot and its KV blocks now, so num_requests_running drops at once."""
         if seq.done:
             return
         seq.done = True
         if seq in self.running:
             self.running.remove(seq)
+            self._release(seq)
         else:
             try:
                 self.waiting.remove(seq)
@@ -146,8 +179,7 @@ class Engine:
         return len(self.running) + len(self.waiting)
 
     def kv_cache_usage(self) -> float:
-        held = sum(s.plan.prompt_tokens + s.pos for s in self.running)
-        return min(1.0, held / self._kv_capacity) if self._kv_capacity else 0.0
+        return self.pool.usage
 
     # --- scheduling ---------------------------------------------------------------------------------------------
 
@@ -174,33 +206,51 @@ class Engine:
                     timer.cancel()
 
     def step(self, now: float) -> float | None:
-        """Runs one scheduler step; returns seconds until the next one is due (None: nothing to do until woken)."""
-        running = self.running
-        waiting = self.waiting
+        """Ends the step being computed if it is due and plans the next; returns seconds until something is due
+        (None: nothing to do until woken). Between steps only first tokens whose overhead has passed go out."""
+        if not self.in_step or now >= self.step_end:
+            if self.in_step:
+                self.in_step = False
+                self._end_step(now)
+            self._plan(now)
+        elif self._first_paused or (self.first_due is not None and now >= self.first_due):
+            self._first_tokens(now)
+        if self._finished:
+            self._finished = False
+            self.running = [s for s in self.running if not s.done]
+        return self._next_delay(now)
+
+    def _next_delay(self, now: float) -> float | None:
+        due = self.step_end if self.in_step else None
+        first = self.first_due
+        if first is not None and (due is None or first < due):
+            due = first
+        if due is None:
+            return None
+        return max(0.0, due - now)
+
+    def _end_step(self, now: float) -> None:
+        """What the step computed: a token for each decoding sequence in it, progress for each prefill."""
+        serial = self.serial
         metrics = self.metrics
-        if waiting and len(running) < self.opts.max_num_seqs:
-            self._admit(now)
-        decode_due = now >= self.next_decode_at
-        decoded = 0
-        finished = False
-        next_first: float | None = None
         itl = metrics.itl
         last_decode = self.last_decode_at
-        firsts = 0
         in_step = 0  # sequences that also decoded in the previous step: one shared interval, one histogram update
-        for seq in running:
-            if seq.hung or seq.sink.paused or seq.done:
+        decoded = 0
+        for seq in self.running:
+            if seq.batch != serial or seq.done or seq.hung:
                 continue
-            if not seq.started:
-                if now >= seq.first_at:
-                    firsts += 1
-                    self._first_token(seq, now)
-                    finished = finished or seq.done
-                elif next_first is None or seq.first_at < next_first:
-                    next_first = seq.first_at
-                continue
-            if not decode_due:
-                continue
+            if seq.state == PREFILL:
+                seq.computed += seq.chunk
+                if seq.computed < seq.target:
+                    continue
+                if not seq.started:
+                    seq.state = FIRST
+                    seq.first_at = first_at = now + self._ttft_s
+                    if self.first_due is None or first_at < self.first_due:
+                        self.first_due = first_at
+                    continue
+                seq.state = DECODE  # recomputed after a preemption: this step samples its next token
             pos = seq.pos
             if seq.last_token_at == last_decode:
                 in_step += 1
@@ -217,51 +267,207 @@ class Engine:
                     seq.write(_chunk(seq.frames.token(seq.enc[pos], pos + 1)))
             else:
                 self._finish(seq, now)
-                finished = True
         if decoded:
             metrics.generation_tokens += decoded
             if in_step:
                 itl.observe_many(now - last_decode, in_step)
             self.last_decode_at = now
-            self.next_decode_at = now + self._itl_s * (1.0 + (decoded - 1) / 128.0)
-        elif firsts and self.next_decode_at < now + self._itl_s:
-            # A sequence's second token comes one decode step after its first, not at once.
-            self.next_decode_at = now + self._itl_s
-        if finished:
+        if self._finished:
+            self._finished = False
             self.running = [s for s in self.running if not s.done]
-        return self._next_delay(now, next_first)
 
-    def _next_delay(self, now: float, next_first: float | None) -> float | None:
-        if self.waiting and len(self.running) < self.opts.max_num_seqs:
-            return 0.0
-        due: float | None = next_first
+    def _first_tokens(self, now: float) -> None:
+        """Sends the first tokens that are due; one whose client is not reading waits until it reads again."""
+        first_due: float | None = None
+        paused = False
         for seq in self.running:
-            if seq.started and not seq.hung and not seq.sink.paused:
-                due = self.next_decode_at if due is None else min(due, self.next_decode_at)
-                break
-        if due is None:
-            return None
-        return max(0.0, due - now)
+            if seq.state != FIRST or seq.done or seq.hung:
+                continue
+            if seq.sink.paused:
+                paused = True
+            elif now >= seq.first_at:
+                self._first_token(seq, now)
+            elif first_due is None or seq.first_at < first_due:
+                first_due = seq.first_at
+        self.first_due = first_due
+        self._first_paused = paused
 
-    def _admit(self, now: float) -> None:
-        budget = self.opts.max_num_batched_tokens - sum(1 for s in self.running if s.started)
-        admitted = 0
-        limit = self.opts.max_num_seqs
-        while self.waiting and len(self.running) < limit:
-            seq = self.waiting[0]
-            prompt = seq.plan.prompt_tokens
-            # Chunked prefill lets one long prompt in even when it exceeds the step budget on its own.
-            if prompt > budget and admitted:
+    def _plan(self, now: float) -> None:
+        """Schedules the next step: running sequences in admission order, then waiting ones, within the budget."""
+        if self._first_paused or (self.first_due is not None and now >= self.first_due):
+            self._first_tokens(now)
+        bs = self._bs
+        budget = self.opts.max_num_batched_tokens
+        serial = self.serial + 1
+        self.serial = serial
+        decoders = 0
+        prefill = 0
+        preempted = False
+        # Preemption pops sequences off the end of self.running, which a for loop over it tolerates.
+        for seq in self.running:
+            if budget <= 0:
                 break
-            self.waiting.popleft()
-            budget -= prompt
-            admitted += 1
-            self.metrics.queue.observe(now - seq.arrival)
-            self.metrics.prompt_tokens += prompt
-            seq.first_at = now + self._ttft_s * (1.0 + prompt / 1024.0)
-            self.running.append(seq)
+            if seq.done or seq.hung:
+                continue
+            state = seq.state
+            if state == DECODE:
+                if seq.sink.paused:
+                    continue
+                if seq.kv_tokens % bs == 0 and not self._grow(seq, 1):
+                    preempted = True
+                    break
+                seq.kv_tokens += 1
+                decoders += 1
+                budget -= 1
+            elif state == PREFILL:
+                chunk = min(seq.target - seq.computed, budget)
+                end = seq.computed + chunk
+                if not self._grow(seq, -(-end // bs) - seq.nblocks):
+                    preempted = True
+                    break
+                seq.kv_tokens = end
+                self._cache_blocks(seq, end)
+                seq.chunk = chunk
+                prefill += chunk
+                budget -= chunk
+            else:
+                continue
+            seq.batch = serial
+        preempted = preempted or self._preempted_now
+        self._preempted_now = False
+        if not preempted:
+            prefill += self._admit(now, serial, budget)
+        if decoders or prefill:
+            duration = self._itl_s * (1.0 + (decoders - 1) / 128.0) if decoders else 0.0
+            if self.opts.prefill_tps:
+                duration += prefill / self.opts.prefill_tps
+            self.in_step = True
+            self.step_end = now + duration
+
+    def _admit(self, now: float, serial: int, budget: int) -> int:
+        """Moves waiting sequences into the step while the budget, --max-num-seqs and the KV blocks allow; returns
+        the prompt tokens scheduled."""
+        waiting = self.waiting
+        running = self.running
+        pool = self.pool
+        bs = self._bs
+        limit = self.opts.max_num_seqs
+        scheduled = 0
+        while waiting and budget > 0 and len(running) < limit:
+            seq = waiting[0]
+            if seq.hung:
+                # A hung request holds its slot and computes nothing (--sim-hang-after, SIGUSR1).
+                waiting.popleft()
+                self._count_admission(seq, now, 0)
+                running.append(seq)
+                continue
+            if seq.keys is None:
+                seq.keys = block_keys(seq.plan.prompt, bs) if self._caching else []
+            hit = pool.hits(seq.keys, (seq.target - 1) // bs) if self._caching else 0
+            hit_keys = seq.keys[:hit]
+            computed = hit * bs
+            chunk = min(seq.target - computed, budget)
+            end = computed + chunk
+            new_blocks = -(-end // bs) - hit
+            if new_blocks > pool.available_after_touch(hit_keys):
+                break
+            waiting.popleft()
+            pool.touch(hit_keys)
+            pool.take(new_blocks)
+            seq.held = hit_keys
+            seq.nblocks = hit + new_blocks
+            seq.next_cache = hit
+            seq.computed = computed
+            seq.kv_tokens = end
+            self._cache_blocks(seq, end)
+            self._count_admission(seq, now, computed)
+            seq.state = PREFILL
+            seq.chunk = chunk
+            seq.batch = serial
+            running.append(seq)
+            scheduled += chunk
+            budget -= chunk
+        return scheduled
+
+    def _count_admission(self, seq: Sequence, now: float, cached: int) -> None:
+        """Queue time, prompt tokens and prefix-cache counts, once per request (not again after a preemption, as
+        vLLM's PrefixCacheStats keeps preempted requests apart)."""
+        if seq.admitted:
+            return
+        seq.admitted = True
+        m = self.metrics
+        m.queue.observe(now - seq.arrival)
+        m.prompt_tokens += seq.plan.prompt_tokens
+        if self._caching and not seq.hung:
+            m.prefix_queries += seq.target
+            m.prefix_hits += cached
+        if seq.plan.cached_tokens is not None:
+            seq.plan.cached_tokens = cached
+
+    def _grow(self, seq: Sequence, blocks: int) -> bool:
+        """Gives seq `blocks` more KV blocks, preempting from the most recently admitted running sequence until they
+        are free; False when seq itself had to go."""
+        pool = self.pool
+        running = self.running
+        while pool.free < blocks:
+            victim = running.pop()
+            if victim.done:
+                continue
+            self._preempt(victim)
+            if victim is seq:
+                return False
+        if blocks > 0:
+            pool.take(blocks)
+            seq.nblocks += blocks
+        return True
+
+    def _preempt(self, seq: Sequence) -> None:
+        """vLLM's recompute preemption: the blocks go back to the pool (cached ones stay cached), the sequence goes
+        to the head of the queue and computes its prompt and output so far again when it is admitted."""
+        self._release(seq)
+        seq.state = PREFILL
+        seq.batch = -1
+        seq.computed = 0
+        seq.kv_tokens = 0
+        seq.target = seq.plan.prompt_tokens + seq.pos
+        self.waiting.appendleft(seq)
+        self._preempted_now = True
+
+    def _cache_blocks(self, seq: Sequence, tokens: int) -> None:
+        """Caches the sequence's blocks that `tokens` fill, as vLLM does when it schedules them."""
+        keys = seq.keys
+        if not keys:
+            return
+        end = min(len(keys), tokens // self._bs)
+        pool = self.pool
+        for j in range(seq.next_cache, end):
+            if pool.cache(keys[j]):
+                seq.held.append(keys[j])
+        if end > seq.next_cache:
+            seq.next_cache = end
+
+    def _release(self, seq: Sequence) -> None:
+        """Frees the sequence's blocks, after caching the full blocks its output filled (vLLM caches those too)."""
+        if not seq.nblocks:
+            return
+        keys = seq.keys
+        if self._caching and keys is not None and seq.pos:
+            bs = self._bs
+            full = seq.kv_tokens // bs
+            start = len(keys)
+            if full > start:
+                plan = seq.plan
+                prompt_len = plan.prompt_tokens
+                tail = plan.prompt[start * bs:] + plan.tokens[max(0, start * bs - prompt_len):seq.pos]
+                keys += block_keys(tail[:(full - start) * bs], bs, 0, keys[-1] if keys else ROOT)
+                self._cache_blocks(seq, full * bs)
+        self.pool.release(seq.held, seq.nblocks - len(seq.held))
+        seq.held = []
+        seq.nblocks = 0
+        seq.next_cache = 0
 
     def _first_token(self, seq: Sequence, now: float) -> None:
+        seq.state = DECODE
         seq.started = True
         seq.last_token_at = now
         self.metrics.ttft.observe(now - seq.arrival)
@@ -289,6 +495,8 @@ class Engine:
         n = seq.n
         seq.pos = n
         seq.done = True
+        self._finished = True
+        self._release(seq)
         frames = seq.frames
         if frames is not None:
             body = lead + frames.closing(seq.enc[n - 1] if n else b'""', plan.finish_reason, n)

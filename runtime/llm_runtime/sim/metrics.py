@@ -44,6 +44,8 @@ class EngineMetrics:
         self.model_name = model_name
         self.prompt_tokens = 0
         self.generation_tokens = 0
+        self.prefix_queries = 0  # prompt tokens looked up in the prefix cache
+        self.prefix_hits = 0  # of those, tokens found cached
         self.success = dict.fromkeys(FINISHED_REASONS, 0)
         self.ttft = Histogram(TTFT_BUCKETS)
         self.itl = Histogram(ITL_BUCKETS)
@@ -73,6 +75,11 @@ class EngineMetrics:
         scalar("vllm:num_requests_running", "gauge", "Number of requests in model execution batches.", running)
         scalar("vllm:num_requests_waiting", "gauge", "Number of requests waiting to be processed.", waiting)
         scalar("vllm:kv_cache_usage_perc", "gauge", "KV-cache usage. 1 means 100 percent usage.", kv_usage)
+        # vLLM declares these Counters without _total; prometheus_client adds it when it exposes them.
+        scalar("vllm:prefix_cache_queries_total", "counter",
+               "Prefix cache queries, in terms of number of queried tokens.", self.prefix_queries)
+        scalar("vllm:prefix_cache_hits_total", "counter", "Prefix cache hits, in terms of number of cached tokens.",
+               self.prefix_hits)
         scalar("vllm:prompt_tokens_total", "counter", "Number of prefill tokens processed.", self.prompt_tokens)
         scalar("vllm:generation_tokens_total", "counter", "Number of generation tokens processed.",
                self.generation_tokens)

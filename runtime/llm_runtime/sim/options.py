@@ -10,6 +10,12 @@ from ..serve_args import UsageError, parse_float, parse_int, parse_serve_args
 
 SIM_MODES = ("echo", "lorem")
 DEFAULT_MODEL = "Qwen/Qwen3-0.6B"  # vLLM's own default model_tag
+# Prompt tokens a second one H100 prefills for an 8B model in bf16. NVIDIA's TensorRT-LLM performance overview
+# (docs/source/performance/perf-overview.md, Llama 3.1 8B FP8, one H100 SXM, ISL/OSL 2048/128) gives 3,450 output
+# tokens/s: at least 3,450 x 2048/128 = 55,200 prompt tokens/s in FP8; bf16 has half FP8's tensor-core peak on H100
+# (989 vs 1,979 dense TFLOPS), hence 27,600.
+DEFAULT_PREFILL_TPS = 27_600.0
+DEFAULT_BLOCK_SIZE = 16  # vLLM's --block-size on CUDA
 
 # The simulator's own flags; all take a value.
 SIM_FLAGS: dict[str, bool] = {
@@ -22,6 +28,8 @@ SIM_FLAGS: dict[str, bool] = {
     "--sim-error-rate": True,
     "--sim-fail-start": True,
     "--sim-mode": True,
+    "--sim-kv-tokens": True,
+    "--sim-prefill-tps": True,
 }
 
 
@@ -46,6 +54,15 @@ class SimOptions:
     fail_start: str | None
     mode: str
     shutdown_timeout: int = 0  # vLLM's --shutdown-timeout: seconds to finish in-flight requests on SIGTERM
+    prefix_caching: bool = True  # vLLM's --enable-prefix-caching / --no-enable-prefix-caching (on by default in V1)
+    block_size: int = DEFAULT_BLOCK_SIZE  # vLLM's --block-size
+    kv_tokens: int = 0  # --sim-kv-tokens: KV cache size; 0 = max_model_len x max_num_seqs
+    prefill_tps: float = DEFAULT_PREFILL_TPS  # --sim-prefill-tps: prompt tokens computed per second; 0 = free
+    prompt_tokens_details: bool = False  # vLLM's --enable-prompt-tokens-details
+
+    @property
+    def kv_blocks(self) -> int:
+        return self.kv_tokens // self.block_size
 
     @property
     def model_name(self) -> str:
@@ -81,6 +98,16 @@ def parse_sim_options(argv: Sequence[str], env: Mapping[str, str]) -> SimOptions
     if mode not in SIM_MODES:
         raise UsageError(f"--sim-mode must be one of {', '.join(SIM_MODES)}, got {mode!r}")
     api_key = args.get("--api-key") or env.get("VLLM_API_KEY") or None
+    block_size = parse_int("--block-size", args.get("--block-size"), DEFAULT_BLOCK_SIZE, 1)
+    kv_tokens = parse_int("--sim-kv-tokens", args.get("--sim-kv-tokens"), max_model_len * max_num_seqs, 1,
+                          human=True)
+    if kv_tokens // block_size * block_size < max_model_len:
+        # vLLM refuses to start when one max_model_len sequence does not fit the KV cache (kv_cache_oom).
+        raise UsageError(
+            f"--sim-kv-tokens {kv_tokens} holds {kv_tokens // block_size} blocks of {block_size} tokens, fewer than "
+            f"one --max-model-len {max_model_len} sequence needs; vLLM would refuse to start. Raise --sim-kv-tokens "
+            f"or lower --max-model-len."
+        )
     return SimOptions(
         model=model,
         served_model_names=names,
@@ -103,4 +130,9 @@ def parse_sim_options(argv: Sequence[str], env: Mapping[str, str]) -> SimOptions
         fail_start=fail_start,
         mode=mode,
         shutdown_timeout=parse_int("--shutdown-timeout", args.get("--shutdown-timeout"), 0, 0),
+        prefix_caching=args.get("--enable-prefix-caching") != "false",
+        block_size=block_size,
+        kv_tokens=kv_tokens,
+        prefill_tps=parse_float("--sim-prefill-tps", args.get("--sim-prefill-tps"), DEFAULT_PREFILL_TPS, 0.0),
+        prompt_tokens_details=args.get("--enable-prompt-tokens-details") == "true",
     )

@@ -40,6 +40,10 @@ class Plan:
     include_usage: bool
     continuous_usage: bool
     request: dict[str, Any] | None = field(default=None)  # what a Responses answer repeats from its request
+    prompt: list[Any] = field(default_factory=list)  # the prompt's tokens (strings, or ids as given), for the cache
+    # Prompt tokens the prefix cache supplied, set when the engine schedules the request; None: not reported
+    # (vLLM reports prompt_tokens_details only with --enable-prompt-tokens-details).
+    cached_tokens: int | None = None
 
 
 def parse_json(body: bytes) -> dict[str, Any]:
@@ -136,15 +140,15 @@ def chat_messages(body: dict[str, Any]) -> list[tuple[str, str]]:
     return [_message_text(m, i) for i, m in enumerate(messages)]
 
 
-def completion_prompt(body: dict[str, Any]) -> tuple[str, int]:
-    """(prompt text, its token count); token-id prompts have no text."""
+def completion_prompt(body: dict[str, Any]) -> tuple[str, list[Any]]:
+    """(prompt text, its tokens); token-id prompts have no text and are their own tokens."""
     prompt = body.get("prompt")
     if isinstance(prompt, list) and len(prompt) == 1 and isinstance(prompt[0], (str, list)):
         prompt = prompt[0]
     if isinstance(prompt, str):
-        return prompt, tokenizer.count(prompt)
+        return prompt, tokenizer.tokenize(prompt)
     if isinstance(prompt, list) and prompt and all(isinstance(t, int) and not isinstance(t, bool) for t in prompt):
-        return "", len(prompt)
+        return "", prompt
     raise ApiError(400, "prompt: Field required (a string, a one-item list of strings, or a list of token ids; "
                    "the simulator takes one prompt per request)", "prompt")
 
@@ -199,13 +203,14 @@ def plan_reply(opts: SimOptions, body: dict[str, Any], kind: str) -> Plan:
     stream_options = stream_options or {}
     if kind == "chat":
         messages = chat_messages(body)
-        prompt_tokens = tokenizer.chat_prompt_tokens([text for _, text in messages])
+        prompt = tokenizer.chat_prompt(messages)
         user = [text for role, text in messages if role == "user"]
         echo_source = user[-1] if user else messages[-1][1]
         prompt_key = "\x00".join(text for _, text in messages)
     else:
-        echo_source, prompt_tokens = completion_prompt(body)
+        echo_source, prompt = completion_prompt(body)
         prompt_key = echo_source
+    prompt_tokens = len(prompt)
     max_tokens = _int(body, "max_completion_tokens", 1)
     if max_tokens is None:
         max_tokens = _int(body, "max_tokens", 1)
@@ -237,4 +242,5 @@ def plan_reply(opts: SimOptions, body: dict[str, Any], kind: str) -> Plan:
         finish = "length"
     return Plan(kind=kind, model=model, prompt_tokens=prompt_tokens, tokens=tokens, finish_reason=finish,
                 stream=stream, include_usage=_bool(stream_options, "include_usage"),
-                continuous_usage=_bool(stream_options, "continuous_usage_stats"))
+                continuous_usage=_bool(stream_options, "continuous_usage_stats"), prompt=prompt,
+                cached_tokens=0 if opts.prompt_tokens_details else None)

@@ -39,6 +39,16 @@ def usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
             "completion_tokens": completion_tokens}
 
 
+def final_usage(plan: Plan, completion_tokens: int) -> dict[str, Any]:
+    """The usage of a finished request. vLLM fills prompt_tokens_details only with --enable-prompt-tokens-details
+    (off by default), then with cached_tokens even when it is 0 (vllm/entrypoints/openai/chat_completion/serving.py
+    @ 006c49d4, _make_prompt_tokens_details); null otherwise, a field streamed chunks leave out (exclude_none).
+    Continuous usage chunks never carry it."""
+    out: dict[str, Any] = dict(usage(plan.prompt_tokens, completion_tokens))
+    out["prompt_tokens_details"] = None if plan.cached_tokens is None else {"cached_tokens": plan.cached_tokens}
+    return out
+
+
 class StreamFrames:
     """The SSE frames of one streamed request."""
 
@@ -82,7 +92,10 @@ class StreamFrames:
         return frame + b"}\n\n"
 
     def usage_frame(self, completion_tokens: int) -> bytes:
-        return self._head + b'],"usage":' + _dumps(usage(self.plan.prompt_tokens, completion_tokens)) + b"}\n\n"
+        body = final_usage(self.plan, completion_tokens)
+        if body["prompt_tokens_details"] is None:
+            del body["prompt_tokens_details"]
+        return self._head + b'],"usage":' + _dumps(body) + b"}\n\n"
 
     def closing(self, encoded: bytes, finish_reason: str, completion_tokens: int) -> bytes:
         """Everything after the last decode step: the final chunk, the usage chunk if asked, [DONE]."""
@@ -109,7 +122,7 @@ def full_response(plan: Plan, request_id: str, created: int, tokens: list[str], 
                   "prompt_logprobs": None}
         obj = "text_completion"
     body = {"id": request_id, "object": obj, "created": created, "model": plan.model, "choices": [choice],
-            "usage": dict(usage(plan.prompt_tokens, len(tokens)), prompt_tokens_details=None),
+            "usage": final_usage(plan, len(tokens)),
             "prompt_logprobs": None, "kv_transfer_params": None}
     if plan.kind != "chat":
         del body["prompt_logprobs"]

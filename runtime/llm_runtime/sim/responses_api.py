@@ -75,6 +75,7 @@ def responses_plan(opts: Any, body: dict[str, Any]) -> Plan:
             chat[name] = body[name]
     plan = plan_reply(opts, chat, "chat")
     plan.kind = "responses"
+    plan.cached_tokens = 0
     plan.request = {
         "instructions": instructions,
         "metadata": body.get("metadata"),
@@ -105,7 +106,8 @@ def response_object(plan: Plan, response_id: str, item_id: str, created: int, te
     incomplete = done and finish_reason == "length"
     usage = None
     if done:
-        usage = {"input_tokens": plan.prompt_tokens, "input_tokens_details": {"cached_tokens": 0},
+        # vLLM's Responses usage always carries the cached tokens (no flag; vllm/entrypoints/openai/responses/).
+        usage = {"input_tokens": plan.prompt_tokens, "input_tokens_details": {"cached_tokens": plan.cached_tokens},
                  "output_tokens": completion_tokens, "output_tokens_details": {"reasoning_tokens": 0},
                  "total_tokens": plan.prompt_tokens + completion_tokens}
     return {
