@@ -60,6 +60,8 @@ const runner = spawn(
       QUEUE_SIZE: "256",
       SIM_TTFT_MS: "0",
       SIM_ITL_MS: "2",
+      // The proxy's cost, not prefill: the simulator's prefill model off.
+      SIM_PREFILL_TPS: "0",
     },
     stdio: ["ignore", "ignore", "inherit"],
   },

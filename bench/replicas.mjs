@@ -46,6 +46,8 @@ async function startGateway(procs, home, replicas) {
     LLM_RUNNER_HOME: home,
     SIM_ITL_MS: "0",
     SIM_TTFT_MS: "0",
+    // The proxy's cost, not prefill: the simulator's prefill model off.
+    SIM_PREFILL_TPS: "0",
     MAX_MODEL_LEN: String(LIMITS.maxModelLen),
     // The same total slots whatever the replica count: admission never refuses.
     MAX_NUM_SEQS: String(Math.max(1, Math.ceil(LIMITS.maxNumSeqs / replicas))),

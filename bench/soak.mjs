@@ -75,6 +75,8 @@ const env = {
   MAX_MODEL_LEN: "4096",
   MAX_NUM_BATCHED_TOKENS: "4096",
   SIM_ITL_MS: "10",
+  // The proxy's cost, not prefill: the simulator's prefill model off.
+  SIM_PREFILL_TPS: "0",
   LOG_LEVEL: "warn",
   ENGINE_HANG_TIMEOUT: "5",
   ENGINE_CANARY_INTERVAL: String(CANARY.interval),

@@ -82,4 +82,23 @@ describe("the simulator's prefix cache through the runner", () => {
     );
     expect(metric(metrics, "vllm:prefix_cache_hits_total")).toBe(CACHED);
   });
+
+  it("a non-streaming answer carries the engine's cached_tokens too", async () => {
+    const runner = await startRunner({ SIM_PREFILL_TPS: "0", ENABLE_PROMPT_TOKENS_DETAILS: "true" });
+    const ask = async () => {
+      const res = await request(`${runner.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: authHeaders(),
+        body: JSON.stringify({ model: MODEL, messages: [{ role: "user", content: PROMPT }], max_tokens: 2 }),
+        dispatcher: clientAgent,
+      });
+      expect(res.statusCode).toBe(200);
+      return ((await res.body.json()) as { usage: Record<string, unknown> }).usage;
+    };
+    expect(await ask()).toMatchObject({ prompt_tokens_details: { cached_tokens: 0 } });
+    expect(await ask()).toMatchObject({
+      prompt_tokens: 3007,
+      prompt_tokens_details: { cached_tokens: CACHED },
+    });
+  });
 });

@@ -42,6 +42,8 @@ export async function startGateway(
     LOG_LEVEL: "info",
     SIM_ITL_MS: String(sim.itlMs),
     SIM_TTFT_MS: String(sim.ttftMs),
+    // The proxy's cost, not prefill: the simulator's prefill model off.
+    SIM_PREFILL_TPS: "0",
     MAX_MODEL_LEN: String(limits.maxModelLen),
     MAX_NUM_SEQS: String(limits.maxNumSeqs),
     MAX_NUM_BATCHED_TOKENS: String(limits.maxNumBatchedTokens),

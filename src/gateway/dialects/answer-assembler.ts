@@ -33,6 +33,8 @@ export class AnswerAssembler {
   private textLogprobs: TextLogprobs | null = null;
   private finishReason: string | null = null;
   private stopReason: unknown = null;
+  /** The engine's prompt_tokens_details (cached_tokens, with --enable-prompt-tokens-details), as it sent them. */
+  private promptDetails: Record<string, unknown> | null = null;
 
   constructor(
     readonly kind: CompletionKind,
@@ -45,6 +47,8 @@ export class AnswerAssembler {
     if (typeof chunk.id === "string") this.id ??= chunk.id;
     if (typeof chunk.created === "number") this.created ??= chunk.created;
     if (typeof chunk.model === "string") this.model ??= chunk.model;
+    if (isRecord(chunk.usage) && isRecord(chunk.usage.prompt_tokens_details))
+      this.promptDetails = chunk.usage.prompt_tokens_details;
     if (!Array.isArray(chunk.choices)) return;
     for (const choice of chunk.choices) {
       if (!isRecord(choice) || (choice.index !== undefined && choice.index !== 0)) continue;
@@ -157,7 +161,7 @@ export class AnswerAssembler {
         prompt_tokens: usage.prompt_tokens,
         total_tokens: usage.total_tokens,
         completion_tokens: usage.completion_tokens,
-        prompt_tokens_details: null,
+        prompt_tokens_details: this.promptDetails,
       },
       ...(this.kind === "chat" ? { prompt_logprobs: null } : {}),
       kv_transfer_params: null,
