@@ -4,7 +4,9 @@
 import { gpuProbeFor } from "../gpu/probe-from-env.js";
 import { readEnvFile } from "./env-file.js";
 import { readHostEnv } from "./host-env.js";
+import type { GpuProbe } from "../gpu/types.js";
 import { type LoadConfigResult, loadConfig } from "./load-config.js";
+import { loadModelList, singleModel } from "./model-list.js";
 import { UsageError } from "./usage-error.js";
 
 export interface ConfigSource {
@@ -29,10 +31,35 @@ export async function loadConfigFrom(source: ConfigSource): Promise<LoadConfigRe
       };
     }
   }
-  return loadConfig({
+  const input = {
     env,
     overrides: source.overrides,
-    gpuProbe: gpuProbeFor(readHostEnv(env).fakeGpusFile),
+    gpuProbe: onceProbe(gpuProbeFor(readHostEnv(env).fakeGpusFile)),
     cwd: source.cwd,
-  });
+  };
+  const base = await loadConfig(input);
+  if (!base.ok || base.config.modelsFile === null) {
+    if (base.ok) base.config.models = singleModel(base.config);
+    return base;
+  }
+  // Several models: each entry's config is the runner's with its engine settings on top; the first is the default.
+  const list = await loadModelList(base.config.modelsFile, input);
+  const warnings = [...base.warnings, ...list.warnings];
+  if (env.MODEL_ID !== undefined || source.overrides.MODEL_ID !== undefined)
+    warnings.push("MODEL_ID is ignored: LLM_RUNNER_MODELS_FILE names the models (the first is the default one).");
+  const first = list.models[0];
+  if (list.issues.length > 0 || first === undefined)
+    return { ok: false, issues: list.issues, warnings };
+  return { ok: true, config: { ...first.config, models: list.models }, warnings };
+}
+
+/** One nvidia-smi run for the runner and all its models. */
+function onceProbe(probe: GpuProbe): GpuProbe {
+  let listed: ReturnType<GpuProbe["list"]> | null = null;
+  return {
+    list() {
+      listed ??= probe.list();
+      return listed;
+    },
+  };
 }

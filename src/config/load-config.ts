@@ -265,6 +265,9 @@ function toConfig(v: EnvValues): Config {
     runnerVersion: v.RUNNER_VERSION,
     corsOrigins: v.CORS_ORIGINS ?? (v.AUTH_TOKEN === null ? [] : "*"),
     gatewayWorkers: resolveGatewayWorkers(v.GATEWAY_WORKERS),
+    modelsFile: v.LLM_RUNNER_MODELS_FILE,
+    modelIdleSleepMs: v.MODEL_IDLE_SLEEP,
+    modelWakeTimeoutMs: v.MODEL_WAKE_TIMEOUT,
     liveRunner: {
       orchestratorUrl: v.LIVE_RUNNER_ORCH_URL,
       secret: v.LIVE_RUNNER_SECRET,

@@ -61,6 +61,11 @@ export interface Config {
   corsOrigins: "*" | string[]; // CORS_ORIGINS: browser origins allowed (default "*" with AUTH_TOKEN, [] without; [] = CORS off)
   gatewayWorkers: number; // GATEWAY_WORKERS resolved: HTTP processes (default 1 = in the runner's own process)
   liveRunner: LiveRunnerConfig; // LIVE_RUNNER_*
+  modelsFile: string | null; // LLM_RUNNER_MODELS_FILE: the models to serve (null: MODEL_ID alone)
+  /** The models served: LLM_RUNNER_MODELS_FILE's, else MODEL_ID as the one dedicated model (config-source.ts). */
+  models?: ModelEntry[];
+  modelIdleSleepMs: number; // MODEL_IDLE_SLEEP seconds an awake swap-group model may sit idle (default 300; 0 = never)
+  modelWakeTimeoutMs: number; // MODEL_WAKE_TIMEOUT seconds a request waits for its model to wake (default 60)
   allowedHosts: string[]; // ALLOWED_HOSTS: Host names answered on loopback without AUTH_TOKEN, besides IPs and localhost
   maxConnections: number; // MAX_CONNECTIONS: open client connections at most, shared out over the HTTP workers (default 2048)
   metricsAuth: boolean; // METRICS_AUTH: /metrics needs the bearer AUTH_TOKEN too (default false)
@@ -97,6 +102,18 @@ export interface Config {
   logLevel: "trace" | "debug" | "info" | "warn" | "error"; // LOG_LEVEL
 
   sim: SimOptions;
+}
+
+/** How a model of LLM_RUNNER_MODELS_FILE shares its GPUs (README "Several models"). */
+export type Placement =
+  | { kind: "dedicated" } // its own GPUs, always awake
+  | { kind: "swap"; group: string; awake: number; sleepLevel: 1 | 2 }; // GPUs shared: at most `awake` awake
+
+/** One model a runner serves: its own full configuration (the runner's, with its engine settings on top). */
+export interface ModelEntry {
+  id: string;
+  config: Config;
+  placement: Placement;
 }
 
 /** One problem found while loading the config; all of them are reported together. */
