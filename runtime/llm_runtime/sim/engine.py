@@ -542,8 +542,8 @@ class Engine:
         m.success[plan.finish_reason] += 1
         m.e2e.observe(now - seq.arrival)
 
-
     def _finish_aborted(self, seq: Sequence, now: float) -> None:
+        """Ends a request with finish_reason "abort": a stream gets its closing chunk (and role chunk if it had none)."""
         seq.done = True
         self._release(seq)
         frames = seq.frames
