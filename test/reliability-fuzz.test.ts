@@ -504,6 +504,9 @@ function garbageFor(name: string): fc.Arbitrary<string> {
     SIM_LOAD_SECONDS: { low: "-3" },
     SIM_ERROR_RATE: { low: "-0.1", high: "1.01" },
     SIM_PREFILL_TPS: { low: "-3" },
+    SIM_SLEEP_SECONDS: { low: "-3" },
+    SIM_WAKE_SECONDS: { low: "-3" },
+    SIM_WEIGHTS_GIB: { low: "-3" },
   };
   const enums: Record<string, string[]> = {
     USE_8BIT: ["true", "false"],

@@ -164,6 +164,9 @@ export function envSchema(ctx: SchemaContext, isDir: (p: string) => boolean) {
       decimal({ min: 0, example: "27600", what: " prompt tokens per second (0: prefill takes no time)" }),
       undefined,
     ),
+    SIM_SLEEP_SECONDS: variable(decimal({ min: 0, example: "0.5", what: " seconds" }), undefined),
+    SIM_WAKE_SECONDS: variable(decimal({ min: 0, example: "1", what: " seconds" }), undefined),
+    SIM_WEIGHTS_GIB: variable(decimal({ min: 0, example: "15", what: " GiB" }), undefined),
   });
 }
 

@@ -182,6 +182,9 @@ describe("loadConfig accepts each variable's valid forms", () => {
       SIM_MODE: "echo",
       SIM_KV_TOKENS: "65536",
       SIM_PREFILL_TPS: "20000",
+      SIM_SLEEP_SECONDS: "0.5",
+      SIM_WAKE_SECONDS: "0",
+      SIM_WEIGHTS_GIB: "15.5",
     });
     expect(config.sim).toEqual({
       ttftMs: 50,
@@ -194,6 +197,9 @@ describe("loadConfig accepts each variable's valid forms", () => {
       mode: "echo",
       kvTokens: 65536,
       prefillTps: 20000,
+      sleepSeconds: 0.5,
+      wakeSeconds: 0,
+      weightsGib: 15.5,
     });
   });
 });
@@ -337,6 +343,9 @@ const BAD: [string, string, string][] = [
   ["SIM_KV_TOKENS", "64k", 'suffixes like "k"'],
   ["SIM_PREFILL_TPS", "-1", "must not be negative"],
   ["SIM_PREFILL_TPS", "fast", "not a decimal number"],
+  ["SIM_SLEEP_SECONDS", "-1", "must not be negative"],
+  ["SIM_WAKE_SECONDS", "soon", "not a decimal number"],
+  ["SIM_WEIGHTS_GIB", "-2", "must not be negative"],
 ];
 
 describe("loadConfig rejects each rule's violations", () => {

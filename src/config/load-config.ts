@@ -243,6 +243,9 @@ function toConfig(v: EnvValues): Config {
   if (v.SIM_MODE !== undefined) sim.mode = v.SIM_MODE;
   if (v.SIM_KV_TOKENS !== undefined) sim.kvTokens = v.SIM_KV_TOKENS;
   if (v.SIM_PREFILL_TPS !== undefined) sim.prefillTps = v.SIM_PREFILL_TPS;
+  if (v.SIM_SLEEP_SECONDS !== undefined) sim.sleepSeconds = v.SIM_SLEEP_SECONDS;
+  if (v.SIM_WAKE_SECONDS !== undefined) sim.wakeSeconds = v.SIM_WAKE_SECONDS;
+  if (v.SIM_WEIGHTS_GIB !== undefined) sim.weightsGib = v.SIM_WEIGHTS_GIB;
   return {
     modelId: v.MODEL_ID,
     modelDir: v.MODEL_DIR,

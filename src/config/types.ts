@@ -28,6 +28,9 @@ export interface SimOptions {
   mode?: "echo" | "lorem"; // SIM_MODE -> --sim-mode
   kvTokens?: number; // SIM_KV_TOKENS, else the KV-fit estimate on an H100 (sim-kv-default.ts) -> --sim-kv-tokens
   prefillTps?: number; // SIM_PREFILL_TPS -> --sim-prefill-tps
+  sleepSeconds?: number; // SIM_SLEEP_SECONDS -> --sim-sleep-seconds
+  wakeSeconds?: number; // SIM_WAKE_SECONDS -> --sim-wake-seconds
+  weightsGib?: number; // SIM_WEIGHTS_GIB -> --sim-weights-gib
 }
 
 export interface Config {

@@ -100,6 +100,11 @@ describe("buildVllmArgs", () => {
     [{ HF_TOKEN: "hf_secret", AUTH_TOKEN: "tok" }, {}, ["--api-key", "--hf-token"]],
     [{ SIM_ITL_MS: "5" }, {}, ["--sim-itl-ms"]],
     [{ SIM_KV_TOKENS: "65536", SIM_PREFILL_TPS: "0" }, {}, ["--sim-kv-tokens", "--sim-prefill-tps"]],
+    [
+      { SIM_SLEEP_SECONDS: "1", SIM_WAKE_SECONDS: "1", SIM_WEIGHTS_GIB: "15" },
+      {},
+      ["--sim-sleep-seconds", "--sim-wake-seconds", "--sim-weights-gib"],
+    ],
     // vLLM reports usage.prompt_tokens_details.cached_tokens only with this flag (off by default there and here).
     [{ ENABLE_PROMPT_TOKENS_DETAILS: "true" }, { "--enable-prompt-tokens-details": true }, []],
     [{ ENABLE_PROMPT_TOKENS_DETAILS: "false" }, {}, ["--enable-prompt-tokens-details"]],
@@ -126,6 +131,9 @@ describe("buildVllmArgs", () => {
       SIM_MODE: "echo",
       SIM_KV_TOKENS: "65536",
       SIM_PREFILL_TPS: "0",
+      SIM_SLEEP_SECONDS: "0.25",
+      SIM_WAKE_SECONDS: "0.5",
+      SIM_WEIGHTS_GIB: "15",
     });
     const { flags } = parseArgv(buildVllmArgs(config, "process", listenAddress("process", 8100)));
     expect(flags.get("--sim-itl-ms")).toBe("0");
@@ -133,6 +141,9 @@ describe("buildVllmArgs", () => {
     expect(flags.get("--sim-mode")).toBe("echo");
     expect(flags.get("--sim-kv-tokens")).toBe("65536");
     expect(flags.get("--sim-prefill-tps")).toBe("0");
+    expect(flags.get("--sim-sleep-seconds")).toBe("0.25");
+    expect(flags.get("--sim-wake-seconds")).toBe("0.5");
+    expect(flags.get("--sim-weights-gib")).toBe("15");
     expect(flags.has("--sim-ttft-ms")).toBe(false);
   });
 });

@@ -92,6 +92,9 @@ function simArgs(sim: Config["sim"]): string[] {
   add("--sim-mode", sim.mode);
   add("--sim-kv-tokens", sim.kvTokens);
   add("--sim-prefill-tps", sim.prefillTps);
+  add("--sim-sleep-seconds", sim.sleepSeconds);
+  add("--sim-wake-seconds", sim.wakeSeconds);
+  add("--sim-weights-gib", sim.weightsGib);
   return out;
 }
 

@@ -8,7 +8,8 @@ import hmac
 import json
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from urllib.parse import parse_qs
 
 from .. import VLLM_VERSION, lifecycle
 from . import tokenizer
@@ -16,9 +17,10 @@ from .engine import Engine, Sequence, crash_now
 from .http_connection import Connection, Request
 from .metrics import EngineMetrics
 from .options import SimOptions
-from .requests import ApiError, chat_messages, check_model, parse_json, plan_reply
+from .requests import ApiError, Plan, chat_messages, check_model, parse_json, plan_reply
 from .responses import new_request_id, now_s
 from .responses_api import responses_plan
+from .sleep import SleepMode
 
 SIM_VERSION = f"{VLLM_VERSION}+sim"
 _PROTECTED = ("/v1/", "/tokenize", "/detokenize")
@@ -26,6 +28,31 @@ _PROTECTED = ("/v1/", "/tokenize", "/detokenize")
 
 def _dumps(obj: object) -> bytes:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+_TRUE = ("1", "true", "on", "yes", "t", "y")
+_FALSE = ("0", "false", "off", "no", "f", "n")
+
+
+def _query_bool(query: dict[str, list[str]], name: str) -> bool:
+    """A bool query parameter as FastAPI reads one; anything else is a validation error, which vLLM answers 400."""
+    values = query.get(name)
+    if not values:
+        return False
+    value = values[-1].lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ApiError(400, f"{name}: Input should be a valid boolean, unable to interpret input", name)
+
+
+def _forgotten_weights(plan: Plan) -> None:
+    """After a level-2 wake without reload_weights the weights are remapped empty; the simulator answers what zero
+    weights give under greedy decoding (equal logits: token 0, "!" in Llama 3's and Qwen's vocabularies) until
+    max_tokens."""
+    plan.tokens = ["!"] * plan.limit
+    plan.finish_reason = "length"
 
 
 # What vLLM's ServiceUnavailableMiddleware answers while it drains (vllm/entrypoints/serve/elastic_ep/middleware.py):
@@ -42,7 +69,9 @@ class SimApp:
         self.emitter = emitter
         self.metrics = EngineMetrics(opts.model_name)
         self.engine = Engine(opts, self.metrics, self._crash)
+        self.sleep = SleepMode(opts, self.engine, self.metrics)
         self.connections: set[Connection] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
         self.state = "loading"
         self.created = now_s()
         self._key_digest = hashlib.sha256(opts.api_key.encode()).digest() if opts.api_key else None
@@ -56,7 +85,17 @@ class SimApp:
             "/v1/completions": {"POST": lambda c, r: self._generate(c, r, "completion")},
             "/v1/responses": {"POST": lambda c, r: self._generate(c, r, "responses")},
             "/tokenize": {"POST": self._tokenize},
+            "/sim/memory": {"GET": self._sim_memory},
         }
+        if opts.dev_mode:
+            # vLLM registers its development routes only with VLLM_SERVER_DEV_MODE (api_server.py build_app).
+            self._routes.update({
+                "/sleep": {"POST": self._sleep},
+                "/wake_up": {"POST": self._wake_up},
+                "/is_sleeping": {"GET": self._is_sleeping},
+                "/collective_rpc": {"POST": self._collective_rpc},
+                "/reset_prefix_cache": {"POST": self._reset_prefix_cache},
+            })
 
     # --- Handler protocol (called by connections) ---------------------------------------------------------------
 
@@ -123,6 +162,83 @@ class SimApp:
         ]
         conn.respond(200, _dumps({"object": "list", "data": data}))
 
+    def _sim_memory(self, conn: Connection, _req: Request) -> None:
+        conn.respond(200, _dumps(self.sleep.report()))
+
+    # --- sleep mode (vLLM's development routes; sleep.py keeps the state) ------------------------------------------
+
+    def _utility(self, conn: Connection, call: Callable[[], Awaitable[bytes | None]]) -> None:
+        """Runs a utility call and answers when it is done: 200 with its JSON, or with no body for None."""
+        self._require_engine()
+
+        async def run() -> None:
+            try:
+                body = await call()
+                conn.respond(200, b"" if body is None else body)
+            except ApiError as err:
+                conn.respond(err.status, _dumps(err.body()))
+            except Exception:
+                traceback.print_exc(file=sys.stderr)
+                conn.respond(500, _dumps(ApiError(500, "Internal Server Error").body()))
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._tasks.add(task)  # the loop keeps only a weak reference
+        task.add_done_callback(self._tasks.discard)
+
+    def _sleep(self, conn: Connection, req: Request) -> None:
+        query = parse_qs(req.query, keep_blank_values=True)
+        # Starlette's query_params.get gives the last value; a level that is not an integer fails like int() in vLLM.
+        level = int(query.get("level", ["1"])[-1])
+        mode = query.get("mode", ["abort"])[-1]
+
+        async def call() -> None:
+            await self.sleep.sleep(level, mode)
+
+        self._utility(conn, call)
+
+    def _wake_up(self, conn: Connection, req: Request) -> None:
+        tags = parse_qs(req.query, keep_blank_values=True).get("tags") or None
+
+        async def call() -> None:
+            await self.sleep.wake_up(tags)
+
+        self._utility(conn, call)
+
+    def _is_sleeping(self, conn: Connection, _req: Request) -> None:
+        async def call() -> bytes:
+            return _dumps({"is_sleeping": await self.sleep.query()})
+
+        self._utility(conn, call)
+
+    def _reset_prefix_cache(self, conn: Connection, req: Request) -> None:
+        query = parse_qs(req.query, keep_blank_values=True)
+        reset_running = _query_bool(query, "reset_running_requests")
+        _query_bool(query, "reset_external")
+
+        async def call() -> bytes:
+            return _dumps({"success": await self.sleep.reset_prefix_cache(reset_running)})
+
+        self._utility(conn, call)
+
+    def _collective_rpc(self, conn: Connection, req: Request) -> None:
+        try:
+            body = json.loads(req.body)
+        except (ValueError, UnicodeDecodeError) as err:
+            raise ApiError(400, f"JSON decode error: {err}") from None
+        method = body.get("method") if isinstance(body, dict) else None
+        if method is None:
+            raise ApiError(400, "Missing 'method' in request body")
+        if method != "reload_weights":
+            raise ApiError(500, f"Call to collective_rpc method failed: the simulator's workers have no method "
+                                f"{method!r} (only reload_weights)")
+        workers = self.opts.tensor_parallel_size * self.opts.pipeline_parallel_size
+
+        async def call() -> bytes:
+            await self.sleep.reload_weights()
+            return _dumps({"results": [None] * workers})
+
+        self._utility(conn, call)
+
     def _require_engine(self) -> None:
         if self.state == "loading":
             raise ApiError(503, "The model is still loading; retry when /health answers 200.")
@@ -133,6 +249,8 @@ class SimApp:
         self._require_engine()
         body = parse_json(req.body)
         plan = responses_plan(self.opts, body) if kind == "responses" else plan_reply(self.opts, body, kind)
+        if not self.sleep.weights_valid:
+            _forgotten_weights(plan)
         if self.engine.injects_error():
             raise ApiError(500, "Simulated engine error (--sim-error-rate).")
         if plan.stream:

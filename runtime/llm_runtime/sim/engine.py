@@ -35,6 +35,9 @@ _LAST_CHUNK = b"0\r\n\r\n"
 # A running sequence's state: its prompt (or, after preemption, prompt and output) being computed; computed and
 # waiting out sim_ttft_ms; decoding.
 PREFILL, FIRST, DECODE = 0, 1, 2
+# vLLM's scheduler pause states (PauseState, as vllm/v1/engine/core.py @ 00080ee1 sets them): PAUSED_NEW admits no
+# waiting request but keeps stepping the running ones; PAUSED_ALL schedules nothing.
+UNPAUSED, PAUSED_NEW, PAUSED_ALL = 0, 1, 2
 
 
 class Sink(Protocol):
@@ -125,6 +128,7 @@ class Engine:
         self._preempted_now = False  # a preemption happened while the current step was planned
         self._first_paused = False  # a first token is due but its client is not reading: retry on every wake
         self._finished = False  # a sequence finished and is still in self.running
+        self.pause = UNPAUSED  # set by sleep mode (sleep.py)
 
     # --- requests -----------------------------------------------------------------------------------------------
 
@@ -173,6 +177,34 @@ class Engine:
         for seq in list(self.running) + list(self.waiting):
             seq.sink.abort()
             self.cancel(seq)
+
+    def abort_requests(self) -> None:
+        """vLLM's pause in mode "abort" (scheduler.finish_requests(None, FINISHED_ABORTED)): every running and
+        waiting request ends now with finish_reason "abort", its stream closed cleanly with what it has so far."""
+        now = time.monotonic()
+        seqs = [s for s in self.running + list(self.waiting) if not s.done]
+        self.running = []
+        self.waiting.clear()
+        for seq in seqs:
+            self._finish_aborted(seq, now)
+        self.first_due = None
+        self._first_paused = False
+
+    def preempt_running(self) -> None:
+        """Every running request back to the head of the queue, in admission order, its KV freed (recomputed later)."""
+        while self.running:
+            seq = self.running.pop()
+            if not seq.done:
+                self._preempt(seq)
+        # The flag holds admissions back within one plan; outside planning it would stall the next one.
+        self._preempted_now = False
+
+    def reset_prefix_cache(self, reset_running_requests: bool = False) -> bool:
+        """vLLM's Scheduler.reset_prefix_cache: with reset_running_requests the running requests are preempted
+        first; the cache is emptied only when no block is held (False otherwise)."""
+        if reset_running_requests:
+            self.preempt_running()
+        return self.pool.reset()
 
     @property
     def in_flight(self) -> int:
@@ -296,6 +328,8 @@ class Engine:
         """Schedules the next step: running sequences in admission order, then waiting ones, within the budget."""
         if self._first_paused or (self.first_due is not None and now >= self.first_due):
             self._first_tokens(now)
+        if self.pause == PAUSED_ALL:
+            return
         bs = self._bs
         budget = self.opts.max_num_batched_tokens
         serial = self.serial + 1
@@ -335,7 +369,7 @@ class Engine:
             seq.batch = serial
         preempted = preempted or self._preempted_now
         self._preempted_now = False
-        if not preempted:
+        if not preempted and self.pause == UNPAUSED:
             prefill += self._admit(now, serial, budget)
         if decoders or prefill:
             duration = self._itl_s * (1.0 + (decoders - 1) / 128.0) if decoders else 0.0
@@ -507,6 +541,21 @@ class Engine:
         m = self.metrics
         m.success[plan.finish_reason] += 1
         m.e2e.observe(now - seq.arrival)
+
+    def _finish_aborted(self, seq: Sequence, now: float) -> None:
+        """Ends a request with finish_reason "abort": a stream gets its closing chunk (and role chunk if it had none)."""
+        seq.done = True
+        self._release(seq)
+        frames = seq.frames
+        plan = seq.plan
+        if frames is not None:
+            lead = frames.role() if not seq.started else b""
+            seq.sink.end_stream(_chunk(lead + frames.closing(b'""', "abort", seq.pos)) + _LAST_CHUNK)
+        else:
+            seq.sink.respond_json(200, full_response(plan, seq.request_id, seq.created, plan.tokens[:seq.pos],
+                                                     "abort"))
+        self.metrics.success["abort"] += 1
+        self.metrics.e2e.observe(now - seq.arrival)
 
 
 def _resolve(fut: asyncio.Future[None]) -> None:

@@ -12,6 +12,8 @@ Read from vLLM's V1 sources (vllm-project/vllm index snapshots, 2026; the v0.33.
 * vllm/v1/core/kv_cache_manager.py (@ 003df296): get_computed_blocks: the longest run of cached blocks from the
   start, at most num_tokens - 1 tokens (the last prompt token is always computed, for its logits), and nothing when
   caching is off; record_prefix_cache_stats counts queries (prompt tokens) and hits (cached tokens) per request.
+* block_pool.py reset_prefix_cache (2026 snapshots): fails while any block is in use, else drops every cached hash
+  and logs "Successfully reset prefix cache"; vLLM calls it when the engine sleeps (sleep.py).
 
 The simulator keeps counts and hashes, not block ids: a run of freed blocks without a hash is one queue entry, and a
 block whose hash another request cached first stays unhashed (vLLM keeps both copies under one hash).
@@ -100,6 +102,15 @@ class BlockPool:
         if key in self.refs:
             return False
         self.refs[key] = 1
+        return True
+
+    def reset(self) -> bool:
+        """vLLM's BlockPool.reset_prefix_cache: forgets every cached block, refused (False) while any block is held."""
+        if self.free != self.num_blocks:
+            return False
+        self.refs.clear()
+        self.queue.clear()
+        self.fresh = self.num_blocks
         return True
 
     def release(self, keys: Sequence[int], anonymous: int) -> None:

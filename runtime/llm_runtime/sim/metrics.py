@@ -12,6 +12,7 @@ ITL_BUCKETS = (0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.
 REQUEST_LATENCY_BUCKETS = (0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 60.0, 120.0,
                            240.0, 480.0, 960.0, 1920.0, 7680.0)
 FINISHED_REASONS = ("stop", "length", "abort")
+SLEEP_STATES = ("awake", "weights_offloaded", "discard_all")
 
 
 class Histogram:
@@ -51,6 +52,14 @@ class EngineMetrics:
         self.itl = Histogram(ITL_BUCKETS)
         self.e2e = Histogram(REQUEST_LATENCY_BUCKETS)
         self.queue = Histogram(REQUEST_LATENCY_BUCKETS)
+        self.sleep_state = (0, 0)  # (asleep, level) as AsyncLLM last recorded it (sleep.py)
+
+    def sleep_gauges(self) -> dict[str, int]:
+        """vLLM's PrometheusStatLogger.record_sleep_state: awake unless asleep; weights_offloaded at level 1,
+        discard_all at level 2 (another level sets neither)."""
+        asleep, level = self.sleep_state
+        return {"awake": 0 if asleep else 1, "weights_offloaded": int(bool(asleep) and level == 1),
+                "discard_all": int(bool(asleep) and level == 2)}
 
     def render(self, running: int, waiting: int, kv_usage: float) -> str:
         lbl = f'model_name="{_label(self.model_name)}"'
@@ -75,6 +84,12 @@ class EngineMetrics:
         scalar("vllm:num_requests_running", "gauge", "Number of requests in model execution batches.", running)
         scalar("vllm:num_requests_waiting", "gauge", "Number of requests waiting to be processed.", waiting)
         scalar("vllm:kv_cache_usage_perc", "gauge", "KV-cache usage. 1 means 100 percent usage.", kv_usage)
+        out.append("# HELP vllm:engine_sleep_state Engine sleep state; awake = 0 means engine is sleeping; awake = 1 "
+                   "means engine is awake; weights_offloaded = 1 means sleep level 1; discard_all = 1 means sleep "
+                   "level 2.")
+        out.append("# TYPE vllm:engine_sleep_state gauge")
+        for state, value in self.sleep_gauges().items():
+            out.append(f'vllm:engine_sleep_state{{sleep_state="{state}",{lbl}}} {float(value)!r}')
         # vLLM declares these Counters without _total; prometheus_client adds it when it exposes them.
         scalar("vllm:prefix_cache_queries_total", "counter",
                "Prefix cache queries, in terms of number of queried tokens.", self.prefix_queries)

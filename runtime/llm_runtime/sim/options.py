@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from .. import lifecycle
+from ..model_weights import weights_gib
 from ..serve_args import UsageError, parse_float, parse_int, parse_serve_args
 
 SIM_MODES = ("echo", "lorem")
@@ -16,6 +17,9 @@ DEFAULT_MODEL = "Qwen/Qwen3-0.6B"  # vLLM's own default model_tag
 # (989 vs 1,979 dense TFLOPS), hence 27,600.
 DEFAULT_PREFILL_TPS = 27_600.0
 DEFAULT_BLOCK_SIZE = 16  # vLLM's --block-size on CUDA
+# The weights of an 8B model in bf16, the size the other defaults model: vLLM logged "Loading model weights took
+# 14.9888 GB" (GiB) for Llama 3.1 8B Instruct (test/fixtures/vllm/kv-calibration.json, vllm#10517).
+DEFAULT_WEIGHTS_GIB = 14.9888
 
 # The simulator's own flags; all take a value.
 SIM_FLAGS: dict[str, bool] = {
@@ -30,6 +34,9 @@ SIM_FLAGS: dict[str, bool] = {
     "--sim-mode": True,
     "--sim-kv-tokens": True,
     "--sim-prefill-tps": True,
+    "--sim-sleep-seconds": True,
+    "--sim-wake-seconds": True,
+    "--sim-weights-gib": True,
 }
 
 
@@ -59,6 +66,14 @@ class SimOptions:
     kv_tokens: int = 0  # --sim-kv-tokens: KV cache size; 0 = max_model_len x max_num_seqs
     prefill_tps: float = DEFAULT_PREFILL_TPS  # --sim-prefill-tps: prompt tokens computed per second; 0 = free
     prompt_tokens_details: bool = False  # vLLM's --enable-prompt-tokens-details
+    enable_sleep_mode: bool = False  # vLLM's --enable-sleep-mode
+    dev_mode: bool = False  # $VLLM_SERVER_DEV_MODE: the /sleep, /wake_up, /is_sleeping, ... routes exist
+    gpu_memory_utilization: float = 0.9
+    tensor_parallel_size: int = 1
+    pipeline_parallel_size: int = 1
+    sleep_seconds: float | None = None  # --sim-sleep-seconds; None: the published time for the weights (sleep.py)
+    wake_seconds: float | None = None  # --sim-wake-seconds; likewise
+    weights_gib: float = DEFAULT_WEIGHTS_GIB  # --sim-weights-gib, else the weight files on disk, else an 8B model
 
     @property
     def kv_blocks(self) -> int:
@@ -84,9 +99,22 @@ def parse_sim_options(argv: Sequence[str], env: Mapping[str, str]) -> SimOptions
         raise UsageError(
             f"max_num_batched_tokens ({batched}) must be greater than or equal to max_num_seqs ({max_num_seqs})."
         )
-    parse_float("--gpu-memory-utilization", args.get("--gpu-memory-utilization"), 0.9, 0.0, 1.0)
-    parse_int("--tensor-parallel-size", args.get("--tensor-parallel-size"), 1, 1)
-    parse_int("--pipeline-parallel-size", args.get("--pipeline-parallel-size"), 1, 1)
+    gpu_util = parse_float("--gpu-memory-utilization", args.get("--gpu-memory-utilization"), 0.9, 0.0, 1.0)
+    tp = parse_int("--tensor-parallel-size", args.get("--tensor-parallel-size"), 1, 1)
+    pp = parse_int("--pipeline-parallel-size", args.get("--pipeline-parallel-size"), 1, 1)
+    dev_mode_env = env.get("VLLM_SERVER_DEV_MODE", "0")
+    try:
+        # vLLM reads it as bool(int(value)) (vllm/envs.py) and fails on anything else.
+        dev_mode = bool(int(dev_mode_env))
+    except ValueError:
+        raise UsageError(f"VLLM_SERVER_DEV_MODE must be an integer (0 or 1), got {dev_mode_env!r}") from None
+    sleep_s = args.get("--sim-sleep-seconds")
+    wake_s = args.get("--sim-wake-seconds")
+    weights = args.get("--sim-weights-gib")
+    if weights is not None:
+        weights_size = parse_float("--sim-weights-gib", weights, 0.0, 0.0)
+    else:
+        weights_size = weights_gib(model, env) or DEFAULT_WEIGHTS_GIB
     crash_after = args.get("--sim-crash-after")
     hang_after = args.get("--sim-hang-after")
     fail_start = args.get("--sim-fail-start")
@@ -135,4 +163,12 @@ def parse_sim_options(argv: Sequence[str], env: Mapping[str, str]) -> SimOptions
         kv_tokens=kv_tokens,
         prefill_tps=parse_float("--sim-prefill-tps", args.get("--sim-prefill-tps"), DEFAULT_PREFILL_TPS, 0.0),
         prompt_tokens_details=args.get("--enable-prompt-tokens-details") == "true",
+        enable_sleep_mode=args.get("--enable-sleep-mode") == "true",
+        dev_mode=dev_mode,
+        gpu_memory_utilization=gpu_util,
+        tensor_parallel_size=tp,
+        pipeline_parallel_size=pp,
+        sleep_seconds=None if sleep_s is None else parse_float("--sim-sleep-seconds", sleep_s, 0.0, 0.0),
+        wake_seconds=None if wake_s is None else parse_float("--sim-wake-seconds", wake_s, 0.0, 0.0),
+        weights_gib=weights_size,
     )

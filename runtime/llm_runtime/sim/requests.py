@@ -44,6 +44,7 @@ class Plan:
     # Prompt tokens the prefix cache supplied, set when the engine schedules the request; None: not reported
     # (vLLM reports prompt_tokens_details only with --enable-prompt-tokens-details).
     cached_tokens: int | None = None
+    limit: int = 0  # the most tokens the reply may have (max_tokens, else what the context leaves)
 
 
 def parse_json(body: bytes) -> dict[str, Any]:
@@ -243,4 +244,4 @@ def plan_reply(opts: SimOptions, body: dict[str, Any], kind: str) -> Plan:
     return Plan(kind=kind, model=model, prompt_tokens=prompt_tokens, tokens=tokens, finish_reason=finish,
                 stream=stream, include_usage=_bool(stream_options, "include_usage"),
                 continuous_usage=_bool(stream_options, "continuous_usage_stats"), prompt=prompt,
-                cached_tokens=0 if opts.prompt_tokens_details else None)
+                cached_tokens=0 if opts.prompt_tokens_details else None, limit=limit)
