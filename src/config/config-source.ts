@@ -2,9 +2,9 @@
 // captured at start, an optional env file read afresh each time (it wins over the environment), and the CLI
 // flags given to start (they win over both).
 import { gpuProbeFor } from "../gpu/probe-from-env.js";
+import type { GpuProbe } from "../gpu/types.js";
 import { readEnvFile } from "./env-file.js";
 import { readHostEnv } from "./host-env.js";
-import type { GpuProbe } from "../gpu/types.js";
 import { type LoadConfigResult, loadConfig } from "./load-config.js";
 import { loadModelList, singleModel } from "./model-list.js";
 import { UsageError } from "./usage-error.js";
@@ -38,7 +38,7 @@ export async function loadConfigFrom(source: ConfigSource): Promise<LoadConfigRe
     cwd: source.cwd,
   };
   const base = await loadConfig(input);
-  if (!base.ok || base.config.modelsFile === null) {
+  if (!base.ok || !base.config.modelsFile) {
     if (base.ok) base.config.models = singleModel(base.config);
     return base;
   }
@@ -46,11 +46,16 @@ export async function loadConfigFrom(source: ConfigSource): Promise<LoadConfigRe
   const list = await loadModelList(base.config.modelsFile, input);
   const warnings = [...base.warnings, ...list.warnings];
   if (env.MODEL_ID !== undefined || source.overrides.MODEL_ID !== undefined)
-    warnings.push("MODEL_ID is ignored: LLM_RUNNER_MODELS_FILE names the models (the first is the default one).");
+    warnings.push(
+      "MODEL_ID is ignored: LLM_RUNNER_MODELS_FILE names the models (the first is the default one).",
+    );
   const first = list.models[0];
-  if (list.issues.length > 0 || first === undefined)
-    return { ok: false, issues: list.issues, warnings };
-  return { ok: true, config: { ...first.config, models: list.models }, warnings };
+  if (list.issues.length > 0 || first === undefined) return { ok: false, issues: list.issues, warnings };
+  return {
+    ok: true,
+    config: { ...first.config, modelsFile: base.config.modelsFile, models: list.models },
+    warnings,
+  };
 }
 
 /** One nvidia-smi run for the runner and all its models. */

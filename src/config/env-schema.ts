@@ -100,7 +100,10 @@ export function envSchema(ctx: SchemaContext, isDir: (p: string) => boolean) {
     MAX_CONNECTIONS: variable(integer({ min: 1, example: 2048 }), 2048),
     METRICS_AUTH: variable(boolean, false),
 
-    LLM_RUNNER_MODELS_FILE: variable(word('a JSON file of the models to serve, e.g. "/etc/llm-runner/models.json"'), null),
+    LLM_RUNNER_MODELS_FILE: variable(
+      word('a JSON file of the models to serve, e.g. "/etc/llm-runner/models.json"'),
+      null,
+    ),
     MODEL_IDLE_SLEEP: variable(seconds({ min: 0, max: 604_800, example: "300" }), 300_000),
     MODEL_WAKE_TIMEOUT: variable(seconds({ min: 0, minExclusive: true, max: 3_600, example: "60" }), 60_000),
 

@@ -36,7 +36,7 @@ const isModelVariable = (name: string) => MODEL_VARIABLES.has(name) || name.star
 // context and allocator pools (vLLM frees "up to 90%+" of its memory: docs/features/sleep_mode.md). Left free:
 const SLEEPER_SHARE = 0.05;
 // Level-1 sleepers' weights must fit here beside the runner, the engines' own processes and the page cache.
-const HOST_RAM_SHARE = 0.8;
+export const HOST_RAM_SHARE = 0.8;
 
 export interface ModelListResult {
   models: ModelEntry[];
@@ -63,7 +63,11 @@ export async function loadModelList(
   if (Array.isArray(raw)) {
     return {
       models: [],
-      issues: raw.map((p) => ({ variable: `LLM_RUNNER_MODELS_FILE ${p.where}`, value: undefined, message: p.message })),
+      issues: raw.map((p) => ({
+        variable: `LLM_RUNNER_MODELS_FILE ${p.where}`,
+        value: undefined,
+        message: p.message,
+      })),
       warnings: [],
     };
   }
@@ -100,7 +104,9 @@ export async function loadModelList(
     delete env.LLM_RUNNER_MODELS_FILE;
     // Flags name the runner's settings; a model's own come from its entry.
     const overrides = Object.fromEntries(
-      Object.entries(input.overrides ?? {}).filter(([k]) => !isModelVariable(k) && k !== "MODEL_ID" && k !== "GPU_IDS"),
+      Object.entries(input.overrides ?? {}).filter(
+        ([k]) => !isModelVariable(k) && k !== "MODEL_ID" && k !== "GPU_IDS",
+      ),
     );
     const result = await loadConfig({ ...input, env, overrides });
     loaded.push({ at, result });
@@ -116,7 +122,7 @@ export async function loadModelList(
     const group = m.group === null ? undefined : raw.groups.get(m.group);
     models.push({
       id: m.id,
-      config: result.config,
+      config: group ? { ...result.config, sleepMode: true } : result.config,
       placement: group
         ? { kind: "swap", group: m.group as string, awake: group.awake, sleepLevel: group.sleepLevel }
         : { kind: "dedicated" },
@@ -144,7 +150,7 @@ function betweenModels(raw: RawModels, models: ModelEntry[]): ConfigIssue[] {
   const owners: Array<{ who: string; gpus: "all" | number[] }> = [];
   for (const m of models)
     if (m.placement.kind === "dedicated") owners.push({ who: `models ${m.id}`, gpus: m.config.gpuIds });
-  for (const [name, g] of raw.groups) {
+  for (const name of raw.groups.keys()) {
     const member = models.find((m) => m.placement.kind === "swap" && m.placement.group === name);
     if (member) owners.push({ who: `group ${name}`, gpus: member.config.gpuIds });
   }
@@ -153,7 +159,9 @@ function betweenModels(raw: RawModels, models: ModelEntry[]): ConfigIssue[] {
       const x = owners[a] as (typeof owners)[number];
       const y = owners[b] as (typeof owners)[number];
       const shared =
-        x.gpus === "all" || y.gpus === "all" ? ["all"] : x.gpus.filter((id) => (y.gpus as number[]).includes(id));
+        x.gpus === "all" || y.gpus === "all"
+          ? ["all"]
+          : x.gpus.filter((id) => (y.gpus as number[]).includes(id));
       if (shared.length > 0)
         issues.push({
           variable: `LLM_RUNNER_MODELS_FILE ${y.who}`,
@@ -164,7 +172,11 @@ function betweenModels(raw: RawModels, models: ModelEntry[]): ConfigIssue[] {
   for (const [name, g] of raw.groups) {
     const members = models.filter((m) => m.placement.kind === "swap" && m.placement.group === name);
     if (members.length === 0) {
-      issues.push({ variable: `LLM_RUNNER_MODELS_FILE groups.${name}`, value: undefined, message: "has no model: name it in a model's \"group\", or remove it." });
+      issues.push({
+        variable: `LLM_RUNNER_MODELS_FILE groups.${name}`,
+        value: undefined,
+        message: 'has no model: name it in a model\'s "group", or remove it.',
+      });
       continue;
     }
     if (g.awake > members.length)
@@ -199,7 +211,8 @@ function hostRamNotes(models: ModelEntry[], hostRamBytes: number): string[] {
   for (const members of groups.values()) {
     const awake = members[0]?.placement.kind === "swap" ? members[0].placement.awake : 1;
     const sizes = members.map((m) => weightsBytes(m));
-    if (sizes.some((s) => s === null)) unknown.push(...members.filter((_, i) => sizes[i] === null).map((m) => m.id));
+    if (sizes.some((s) => s === null))
+      unknown.push(...members.filter((_, i) => sizes[i] === null).map((m) => m.id));
     const known = (sizes.filter((s) => s !== null) as number[]).sort((a, b) => b - a);
     held += known.slice(0, Math.max(0, members.length - awake)).reduce((s, x) => s + x, 0);
   }

@@ -53,7 +53,9 @@ export function readModelsFile(file: string, cwd: string): RawModels | ModelsFil
   try {
     doc = JSON.parse(text);
   } catch (err) {
-    return [{ where: full, message: `is not JSON (${(err as Error).message}). See README "Several models".` }];
+    return [
+      { where: full, message: `is not JSON (${(err as Error).message}). See README "Several models".` },
+    ];
   }
   return parseModels(doc);
 }
@@ -63,17 +65,20 @@ const GROUP_NAME = /^[A-Za-z0-9][\w.-]{0,63}$/;
 export function parseModels(doc: unknown): RawModels | ModelsFileProblem[] {
   const problems: ModelsFileProblem[] = [];
   const out: RawModels = { groups: new Map(), models: [] };
-  if (!isObject(doc)) return [{ where: "(top)", message: 'must be an object: {"models": [...], "groups": {...}}' }];
+  if (!isObject(doc))
+    return [{ where: "(top)", message: 'must be an object: {"models": [...], "groups": {...}}' }];
   for (const key of Object.keys(doc)) {
     if (key !== "models" && key !== "groups")
       problems.push({ where: key, message: 'is not a key of the models file (only "models" and "groups")' });
   }
   if (doc.groups !== undefined) {
-    if (!isObject(doc.groups)) problems.push({ where: "groups", message: "must be an object of named groups" });
+    if (!isObject(doc.groups))
+      problems.push({ where: "groups", message: "must be an object of named groups" });
     else
       for (const [name, g] of Object.entries(doc.groups)) {
         const where = `groups.${name}`;
-        if (!GROUP_NAME.test(name)) problems.push({ where, message: "a group name is letters, digits, '.', '_', '-'" });
+        if (!GROUP_NAME.test(name))
+          problems.push({ where, message: "a group name is letters, digits, '.', '_', '-'" });
         const group = parseGroup(g, where, problems);
         if (group) out.groups.set(name, group);
       }
@@ -97,22 +102,37 @@ function parseGroup(g: unknown, where: string, problems: ModelsFileProblem[]): R
   const before = problems.length;
   for (const key of Object.keys(g))
     if (!["gpus", "awake", "sleep_level"].includes(key))
-      problems.push({ where: `${where}.${key}`, message: 'is not a group setting (gpus, awake, sleep_level)' });
+      problems.push({
+        where: `${where}.${key}`,
+        message: "is not a group setting (gpus, awake, sleep_level)",
+      });
   if (typeof g.gpus !== "string" || g.gpus.trim() === "")
-    problems.push({ where: `${where}.gpus`, message: 'must be the group\'s GPUs as GPU_IDS takes them, e.g. "2,3"' });
+    problems.push({
+      where: `${where}.gpus`,
+      message: 'must be the group\'s GPUs as GPU_IDS takes them, e.g. "2,3"',
+    });
   const awake = g.awake ?? 1;
   if (typeof awake !== "number" || !Number.isInteger(awake) || awake < 1)
-    problems.push({ where: `${where}.awake`, message: "must be a whole number ≥ 1: how many of the group's models are awake at once" });
+    problems.push({
+      where: `${where}.awake`,
+      message: "must be a whole number ≥ 1: how many of the group's models are awake at once",
+    });
   const level = g.sleep_level ?? 1;
   if (level !== 1 && level !== 2)
-    problems.push({ where: `${where}.sleep_level`, message: "must be 1 (weights kept in host RAM) or 2 (weights discarded)" });
+    problems.push({
+      where: `${where}.sleep_level`,
+      message: "must be 1 (weights kept in host RAM) or 2 (weights discarded)",
+    });
   if (problems.length > before) return null;
   return { gpus: g.gpus as string, awake: awake as number, sleepLevel: level as 1 | 2 };
 }
 
 function parseModel(m: unknown, where: string, problems: ModelsFileProblem[]): RawModel | null {
   if (!isObject(m)) {
-    problems.push({ where, message: 'must be an object: {"id": "org/model", "gpus": "0"} or {"id": ..., "group": "name"}' });
+    problems.push({
+      where,
+      message: 'must be an object: {"id": "org/model", "gpus": "0"} or {"id": ..., "group": "name"}',
+    });
     return null;
   }
   const before = problems.length;
@@ -120,17 +140,26 @@ function parseModel(m: unknown, where: string, problems: ModelsFileProblem[]): R
     if (!["id", "gpus", "group", "env"].includes(key))
       problems.push({ where: `${where}.${key}`, message: "is not a model setting (id, gpus, group, env)" });
   if (typeof m.id !== "string" || m.id.trim() === "")
-    problems.push({ where: `${where}.id`, message: 'must be the model\'s id, as MODEL_ID takes it, e.g. "meta-llama/Meta-Llama-3.1-8B-Instruct"' });
+    problems.push({
+      where: `${where}.id`,
+      message: 'must be the model\'s id, as MODEL_ID takes it, e.g. "meta-llama/Meta-Llama-3.1-8B-Instruct"',
+    });
   const gpus = m.gpus ?? null;
   const group = m.group ?? null;
   if (gpus !== null && (typeof gpus !== "string" || gpus.trim() === ""))
-    problems.push({ where: `${where}.gpus`, message: 'must be the model\'s GPUs as GPU_IDS takes them, e.g. "0,1"' });
+    problems.push({
+      where: `${where}.gpus`,
+      message: 'must be the model\'s GPUs as GPU_IDS takes them, e.g. "0,1"',
+    });
   if (group !== null && typeof group !== "string")
-    problems.push({ where: `${where}.group`, message: "must be the name of a group under \"groups\"" });
+    problems.push({ where: `${where}.group`, message: 'must be the name of a group under "groups"' });
   if (gpus !== null && group !== null)
     problems.push({ where, message: 'has both "gpus" (dedicated) and "group" (swapped): keep one' });
   if (gpus === null && group === null)
-    problems.push({ where, message: 'needs "gpus" (its own GPUs, always awake) or "group" (GPUs shared with other models)' });
+    problems.push({
+      where,
+      message: 'needs "gpus" (its own GPUs, always awake) or "group" (GPUs shared with other models)',
+    });
   const env: Record<string, string> = {};
   if (m.env !== undefined) {
     if (!isObject(m.env)) problems.push({ where: `${where}.env`, message: "must be an object of variables" });

@@ -53,6 +53,8 @@ export interface Config {
   gpuMemoryUtilization: number; // GPU_MEMORY_UTILIZATION
   /** ENABLE_PROMPT_TOKENS_DETAILS (loadConfig sets it; default false) -> vLLM's --enable-prompt-tokens-details. */
   promptTokensDetails?: boolean;
+  /** A model of a swap group (LLM_RUNNER_MODELS_FILE): its engine runs with vLLM's --enable-sleep-mode. */
+  sleepMode?: boolean;
 
   // Gateway
   host: string; // HOST (default 0.0.0.0)
@@ -64,11 +66,11 @@ export interface Config {
   corsOrigins: "*" | string[]; // CORS_ORIGINS: browser origins allowed (default "*" with AUTH_TOKEN, [] without; [] = CORS off)
   gatewayWorkers: number; // GATEWAY_WORKERS resolved: HTTP processes (default 1 = in the runner's own process)
   liveRunner: LiveRunnerConfig; // LIVE_RUNNER_*
-  modelsFile: string | null; // LLM_RUNNER_MODELS_FILE: the models to serve (null: MODEL_ID alone)
+  modelsFile?: string | null; // LLM_RUNNER_MODELS_FILE (loadConfig sets it): the models to serve (null: MODEL_ID alone)
   /** The models served: LLM_RUNNER_MODELS_FILE's, else MODEL_ID as the one dedicated model (config-source.ts). */
   models?: ModelEntry[];
-  modelIdleSleepMs: number; // MODEL_IDLE_SLEEP seconds an awake swap-group model may sit idle (default 300; 0 = never)
-  modelWakeTimeoutMs: number; // MODEL_WAKE_TIMEOUT seconds a request waits for its model to wake (default 60)
+  modelIdleSleepMs?: number; // MODEL_IDLE_SLEEP (loadConfig sets it) seconds an awake swap-group model may sit idle (default 300; 0 = never)
+  modelWakeTimeoutMs?: number; // MODEL_WAKE_TIMEOUT (loadConfig sets it) seconds a request waits for its model to wake (default 60)
   allowedHosts: string[]; // ALLOWED_HOSTS: Host names answered on loopback without AUTH_TOKEN, besides IPs and localhost
   maxConnections: number; // MAX_CONNECTIONS: open client connections at most, shared out over the HTTP workers (default 2048)
   metricsAuth: boolean; // METRICS_AUTH: /metrics needs the bearer AUTH_TOKEN too (default false)

@@ -68,6 +68,8 @@ export function buildVllmArgs(config: Config, driver: DriverKind, listen: Listen
   // Current vLLM infers --load-format from the quantization.
   if (config.use8bit) args.push("--quantization", "bitsandbytes");
   if (config.promptTokensDetails) args.push("--enable-prompt-tokens-details");
+  // A model of a swap group sleeps and wakes (vLLM docs/features/sleep_mode.md); its routes need VLLM_SERVER_DEV_MODE.
+  if (config.sleepMode) args.push("--enable-sleep-mode");
   if (placement.downloadDir !== null) args.push("--download-dir", placement.downloadDir);
   // vLLM's own executor over a Ray cluster (multi-node); the cluster is the operator's (RAY_ADDRESS).
   if (config.distributedExecutor) args.push("--distributed-executor-backend", config.distributedExecutor);
@@ -122,6 +124,8 @@ export function engineEnv(
   if (config.hfToken) env.HF_TOKEN = config.hfToken;
   // ray.init() inside vLLM joins the cluster at RAY_ADDRESS instead of starting a local one.
   if (config.distributedExecutor === "ray" && config.rayAddress) env.RAY_ADDRESS = config.rayAddress;
+  // /sleep, /wake_up and /collective_rpc exist only in dev mode; the engine listens on 127.0.0.1 only.
+  if (config.sleepMode) env.VLLM_SERVER_DEV_MODE = "1";
   // The model was pulled before the engine starts: vLLM reads the cache only, so it can never stall on a download.
   // --download-dir covers only the weights; transformers reads config.json and the tokenizer from the hub cache
   // (vLLM's get_config passes no cache_dir), so point that cache at MODEL_DIR too, or offline loading fails.

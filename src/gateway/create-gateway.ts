@@ -1,10 +1,10 @@
 import { Hono } from "hono";
 import { isLoopbackListen } from "../config/allowed-hosts.js";
 import { priceRate } from "../pricing/price.js";
-import { Admission } from "./exchange/admission.js";
+import { Admission, SummedAdmission } from "./exchange/admission.js";
 import { ExchangeTracker } from "./exchange/exchange.js";
 import { UndiciUpstreamClient } from "./exchange/upstream-client.js";
-import type { GatewayDeps, RouteDeps } from "./gateway-deps.js";
+import type { GatewayDeps, RouteDeps, ServedModels } from "./gateway-deps.js";
 import { accessGuard } from "./http/access.js";
 import { bearerAuth } from "./http/auth.js";
 import { requireJsonContentType } from "./http/content-type.js";
@@ -70,27 +70,60 @@ function preciseClock(): number {
 export function createGateway(deps: GatewayDeps): GatewayApp {
   const { config } = deps;
   const clock = deps.clock ?? preciseClock;
-  const upstream =
-    deps.upstream ?? new UndiciUpstreamClient({ connections: config.maxNumSeqs + config.queueSize + 16 });
-  const rate = priceRate(config);
-  const exchanges = new ExchangeTracker({
-    ledger: deps.ledger,
-    metrics: deps.metrics,
-    logger: deps.logger,
-    clock,
-    rate,
-    model: config.modelId,
-  });
-  const routeDeps: RouteDeps = {
+  const models = deps.models ?? [
+    { config, supervisor: deps.supervisor, ...(deps.admission ? { admission: deps.admission } : {}) },
+  ];
+  const connections = Math.max(...models.map((m) => m.config.maxNumSeqs)) + config.queueSize + 16;
+  const upstream = deps.upstream ?? new UndiciUpstreamClient({ connections });
+  const common = {
     ...deps,
     clock,
     upstream,
-    rate,
-    exchanges,
-    admission: deps.admission ?? new Admission(deps.supervisor, config.maxNumSeqs, config.queueSize),
     liveRunner: deps.liveRunner ?? NO_LIVE_RUNNER,
     writeTimeout: new WriteTimeout(config.clientWriteTimeoutMs, deps.logger),
   };
+  const trackers: ExchangeTracker[] = [];
+  // Each model: its own config (engine settings, price), engines, admission and ledger rows.
+  const perModel = new Map<string, RouteDeps>();
+  const served: ServedModels = {
+    ids: models.map((m) => m.config.modelId),
+    lookup: (model) => {
+      if (model === undefined || model === null || model === "" || perModel.size === 1) return defaultDeps;
+      return typeof model === "string" ? (perModel.get(model) ?? null) : null;
+    },
+  };
+  for (const m of models) {
+    const rate = priceRate(m.config);
+    const exchanges = new ExchangeTracker({
+      ledger: deps.ledger,
+      metrics: deps.metrics,
+      logger: deps.logger,
+      clock,
+      rate,
+      model: m.config.modelId,
+    });
+    trackers.push(exchanges);
+    perModel.set(m.config.modelId, {
+      ...common,
+      config: m.config,
+      supervisor: m.supervisor,
+      rate,
+      exchanges,
+      admission: m.admission ?? new Admission(m.supervisor, m.config.maxNumSeqs, m.config.queueSize),
+      served,
+    });
+  }
+  const defaultDeps = perModel.get(served.ids[0] as string) as RouteDeps;
+  // The runner-wide view (/health, /ready, /metrics): with several models, every model's engines and admission.
+  const routeDeps: RouteDeps =
+    models.length === 1
+      ? defaultDeps
+      : {
+          ...defaultDeps,
+          config,
+          supervisor: deps.supervisor,
+          admission: deps.admission ?? new SummedAdmission([...perModel.values()].map((d) => d.admission)),
+        };
 
   const app = new Hono();
   app.onError((err, c) => {
@@ -145,7 +178,9 @@ export function createGateway(deps: GatewayDeps): GatewayApp {
   registerLiveRunner(app, routeDeps);
 
   return Object.assign(app, {
-    abortInFlight: (reason: string) => exchanges.abortAll(reason),
+    abortInFlight: (reason: string) => {
+      for (const exchanges of trackers) exchanges.abortAll(reason);
+    },
     closeUpstream: () => upstream.close(),
   });
 }

@@ -27,13 +27,39 @@ export interface GatewayDeps {
   admission?: AdmissionPort;
   /** The Live Runner registration (default: none, proxied sessions are not checked). */
   liveRunner?: LiveRunnerPort;
+  /**
+   * Several models (LLM_RUNNER_MODELS_FILE), the default one first: each its own config (engine settings, price),
+   * engines and admission. Absent: `config` and `supervisor` are the one model. `supervisor` and `admission` are
+   * then the runner-wide views (/health, /ready, /metrics).
+   */
+  models?: ServedModel[];
+}
+
+/** One model the gateway serves. */
+export interface ServedModel {
+  config: Config;
+  supervisor: SupervisorView;
+  /** Default: an Admission over `supervisor` with the model's MAX_NUM_SEQS and the runner's QUEUE_SIZE. */
+  admission?: AdmissionPort;
+}
+
+/** The models a request may name, each with the deps its generation runs with. */
+export interface ServedModels {
+  /** The served model ids, the default one first. */
+  readonly ids: readonly string[];
+  /**
+   * The deps for a request's `model`: absent or "" → the default model; null when this runner does not serve it.
+   * With one model every name gets it (the engine answers an unknown name as vLLM does).
+   */
+  lookup(model: unknown): RouteDeps | null;
 }
 
 /** What every route receives: the deps with defaults filled in, plus the gateway's own parts. */
-export interface RouteDeps extends Required<GatewayDeps> {
+export interface RouteDeps extends Required<Omit<GatewayDeps, "models">> {
   admission: AdmissionPort;
   exchanges: ExchangeTracker;
   rate: PriceRate;
   /** CLIENT_WRITE_TIMEOUT: closes streaming clients that take nothing. */
   writeTimeout: WriteTimeout;
+  served: ServedModels;
 }

@@ -4,6 +4,7 @@
 import type { Config } from "../config/types.js";
 import { createGateway } from "../gateway/create-gateway.js";
 import { Admission } from "../gateway/exchange/admission.js";
+import type { ServedModel } from "../gateway/gateway-deps.js";
 import { serveGateway } from "../gateway/http/serve.js";
 import type { GpuProbe } from "../gpu/types.js";
 import type { LiveRunnerLink } from "../livepeer/live-runner/live-runner-link.js";
@@ -38,6 +39,8 @@ export interface GatewayFrontOptions {
   onFatal(reason: string): void;
   /** The Live Runner registration, when LIVE_RUNNER_ORCH_URL is set. */
   liveRunner?: LiveRunnerLink;
+  /** Several models (LLM_RUNNER_MODELS_FILE): each one's config and view; `supervisor` is then all of them. */
+  models?: ServedModel[];
 }
 
 export function startGatewayFront(options: GatewayFrontOptions): Promise<GatewayFront> {
@@ -68,6 +71,7 @@ async function startInProcess(options: GatewayFrontOptions): Promise<GatewayFron
     gpus: options.gpus,
     logger: gatewayLogger,
     ...(options.liveRunner ? { liveRunner: options.liveRunner } : {}),
+    ...(options.models ? { models: options.models } : {}),
   });
   let server: Awaited<ReturnType<typeof serveGateway>>;
   try {

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { isAlive } from "../engine/process-group.js";
 import type { LiveRunnerSnapshot } from "../livepeer/live-runner/live-runner-agent.js";
 import type { ReplicaSnapshot } from "../supervisor/replica-set.js";
-import type { SupervisorSnapshot } from "../supervisor/types.js";
+import type { ModelFigures, SupervisorSnapshot } from "../supervisor/types.js";
 
 // Files a running instance keeps in LLM_RUNNER_HOME, so other CLI invocations can find and talk to it:
 //   instance.json   who is running (pid, url, ...): written at start, removed at a clean stop
@@ -36,6 +36,8 @@ export interface StatusRecord {
   workers?: number[];
   /** The Live Runner registration (LIVE_RUNNER_ORCH_URL set). */
   liveRunner?: LiveRunnerSnapshot;
+  /** Several models (LLM_RUNNER_MODELS_FILE): each one's state, last use and wakes. */
+  models?: ModelFigures[];
   totals: {
     requests: number;
     promptTokens: number;

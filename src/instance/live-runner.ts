@@ -11,7 +11,7 @@ import { systemTimers } from "../livepeer/live-runner/timers.js";
 import type { Logger } from "../log/logger.js";
 import { hourlyPriceForTarget } from "../pricing/hourly-price.js";
 import { SqliteLedger } from "../pricing/ledger.js";
-import type { ReplicaSet } from "../supervisor/replica-set.js";
+import type { RunnerEngines } from "../supervisor/replica-set.js";
 import { VERSION } from "../version.js";
 
 // The auto price looks at this much recent traffic: long enough for a sample, short enough to follow changes.
@@ -32,7 +32,7 @@ export interface LiveRunnerWiring {
   config: Config;
   /** The URL the gateway listens on (its real port, when PORT=0). */
   listenUrl: string;
-  supervisor: ReplicaSet;
+  supervisor: RunnerEngines;
   ledgerProblem(): string | null;
   stopping(): boolean;
   gpus: GpuProbe;

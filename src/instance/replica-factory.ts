@@ -12,16 +12,23 @@ import type { Logger } from "../log/logger.js";
 import { systemClock } from "../supervisor/clock.js";
 import { httpEngineCanary } from "../supervisor/engine-canary.js";
 import { httpEngineProbe } from "../supervisor/engine-probe.js";
+import { httpEngineSleep } from "../supervisor/engine-sleep.js";
 import type { Replica } from "../supervisor/replica-set.js";
 import { Supervisor } from "../supervisor/supervisor.js";
 import { engineRecordsDir, ownerIdFor, RUNTIME_DIR } from "./engine-home.js";
 import type { EngineLogs } from "./engine-logs.js";
 
 export interface ReplicaFactoryOptions {
+  /** The engines' id stem (container names, pid files): one per model. */
   instanceId: string;
   env: NodeJS.ProcessEnv;
   logger: Logger;
   engineLogs: EngineLogs;
+  /**
+   * A model of a swap group (config.sleepMode): its engines sleep and wake; a restart first makes room on the
+   * group's GPUs (model-set.ts).
+   */
+  beforeRestart?: () => Promise<void>;
 }
 
 export type ReplicaFactory = (config: Config, slot: ReplicaSlot, generationBase?: number) => Promise<Replica>;
@@ -77,13 +84,21 @@ export function replicaFactory(options: ReplicaFactoryOptions): ReplicaFactory {
         replica: slot.index,
         generationBase,
         sweepOrphans: false,
+        // A sleep or a wake is bounded like a load: no progress for ENGINE_STALL_TIMEOUT is a failure.
+        ...(config.sleepMode ? { sleepMode: { level: 1, timeoutMs: config.engineStallTimeoutMs } } : {}),
       },
       {
         driver,
         clock: systemClock,
-        logger: options.logger.child({ component: "supervisor", replica: slot.index }),
+        logger: options.logger.child({
+          component: "supervisor",
+          replica: slot.index,
+          ...(config.sleepMode ? { model: config.modelId } : {}),
+        }),
         probe: httpEngineProbe,
         canary: httpEngineCanary,
+        ...(config.sleepMode ? { sleep: httpEngineSleep } : {}),
+        ...(options.beforeRestart ? { beforeRestart: options.beforeRestart } : {}),
       },
     );
     options.engineLogs.open(slot.index);

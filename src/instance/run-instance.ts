@@ -2,32 +2,32 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import type { ConfigSource } from "../config/config-source.js";
 import { readHostEnv } from "../config/host-env.js";
-import { replicaSlotsOf } from "../config/replica-plan.js";
 import type { Config } from "../config/types.js";
-import type { EngineDriver } from "../engine/engine-driver.js";
+import type { ServedModel } from "../gateway/gateway-deps.js";
 import { gpuProbeFor } from "../gpu/probe-from-env.js";
 import type { GpuProbe } from "../gpu/types.js";
 import type { Logger } from "../log/logger.js";
-import { type Replica, ReplicaSet } from "../supervisor/replica-set.js";
-import type { SupervisorEvent } from "../supervisor/types.js";
+import type { ModelSet } from "../supervisor/model-set.js";
+import type { ReplicaSet, RunnerEngines } from "../supervisor/replica-set.js";
+import type { SupervisorEvent, SupervisorView } from "../supervisor/types.js";
 import { VERSION } from "../version.js";
-import { EngineLogs } from "./engine-logs.js";
 import { type GatewayFront, startGatewayFront } from "./gateway-front.js";
 import { keepHomePrivate } from "./home-files.js";
 import { acquireHomeLock } from "./home-lock.js";
 import { assertHomeWritable } from "./home-writable.js";
 import { type InstanceRecord, instancePaths, removeInstance, writeInstance } from "./instance-files.js";
 import { createLiveRunnerLink, startLiveRunner } from "./live-runner.js";
+import { buildEngines, type RunnerEngineParts } from "./model-engines.js";
 import { PrepareFailed, type PrepareStep } from "./prepare-step.js";
-import { type ReloadOutcome, reloadReplicas } from "./reload.js";
+import { type ReloadOutcome, reloadModels, reloadReplicas } from "./reload.js";
 import { writeReloadRecord } from "./reload-record.js";
-import { replicaFactory } from "./replica-factory.js";
+import type { ReplicaFactory } from "./replica-factory.js";
 import { StatusWriter } from "./status-writer.js";
 
 export interface RunningInstance {
   readonly url: string;
-  /** The engines' supervisors (one per replica) behind one view. */
-  readonly replicas: ReplicaSet;
+  /** The engines' supervisors (one per replica; with several models, every model's) behind one view. */
+  readonly replicas: RunnerEngines;
   readonly record: InstanceRecord;
   /** Reads the config again and rolls the replicas onto it one at a time (reload.ts). */
   reload(): Promise<ReloadOutcome>;
@@ -60,21 +60,14 @@ export async function runInstance(options: RunInstanceOptions): Promise<RunningI
   if (openHome !== null) logger.warn({ home: config.home }, openHome);
   const paths = instancePaths(config.home);
   const instanceId = `${Date.now().toString(36)}-${randomBytes(3).toString("hex")}`;
-  const slots = replicaSlotsOf(config);
-  const engineLogs = new EngineLogs(paths.engineLog, logger);
-  const makeReplica = replicaFactory({ instanceId, env: options.env, logger, engineLogs });
-  let members: Replica[];
+  let parts: RunnerEngineParts;
   try {
-    members = await Promise.all(slots.map((slot) => makeReplica(config, slot)));
+    parts = await buildEngines(config, { instanceId, env: options.env, logger, engineLog: paths.engineLog });
   } catch (err) {
-    await engineLogs.end();
     lock.release();
     throw err;
   }
-  const supervisor = new ReplicaSet(members, {
-    driver: members[0]?.driver as EngineDriver,
-    logger: logger.child({ component: "replicas" }),
-  });
+  const { engines: supervisor, modelSet, endLogs } = parts;
   supervisor.on((event) => options.onEvent?.(event));
 
   const fakeGpusFile = readHostEnv(options.env).fakeGpusFile ?? null;
@@ -95,9 +88,10 @@ export async function runInstance(options: RunInstanceOptions): Promise<RunningI
       fakeGpusFile,
       onFatal: (reason) => fatal(reason),
       ...(liveRunner ? { liveRunner } : {}),
+      ...(modelSet ? { models: servedModels(parts) } : {}),
     });
   } catch (err) {
-    await engineLogs.end();
+    await endLogs();
     lock.release();
     throw err;
   }
@@ -160,13 +154,19 @@ export async function runInstance(options: RunInstanceOptions): Promise<RunningI
     writeReloadRecord(paths.reload, { state: "running", startedAt, message: "reloading" });
     reloading = (async () => {
       const source = options.source ?? { env: options.env, overrides: {}, envFile: null, cwd: process.cwd() };
-      const deps = {
-        source,
-        replicas: supervisor,
-        makeReplica,
-        logger: logger.child({ component: "reload" }),
-      };
-      const { outcome, config: next } = await reloadReplicas(deps, current).catch((err: Error) => ({
+      const reloadLogger = logger.child({ component: "reload" });
+      const run = modelSet
+        ? reloadModels({ source, models: parts.models, modelSet, logger: reloadLogger }, current)
+        : reloadReplicas(
+            {
+              source,
+              replicas: parts.models[0]?.replicas as ReplicaSet,
+              makeReplica: parts.models[0]?.makeReplica as ReplicaFactory,
+              logger: reloadLogger,
+            },
+            current,
+          );
+      const { outcome, config: next } = await run.catch((err: Error) => ({
         outcome: { state: "failed" as const, restarted: [], message: `reload failed: ${err.message}` },
         config: current,
       }));
@@ -194,7 +194,7 @@ export async function runInstance(options: RunInstanceOptions): Promise<RunningI
       await supervisor.stop(opts.force ? { force: true } : {});
       await front.close();
       status.stop();
-      await engineLogs.end();
+      await endLogs();
       removeInstance(config.home, process.pid);
       lock.release();
       logger.info({}, "stopped");
@@ -202,6 +202,12 @@ export async function runInstance(options: RunInstanceOptions): Promise<RunningI
     return stopping;
   };
   return { url: record.url, replicas: supervisor, record, shutdown, reload, stoppedByItself };
+}
+
+/** Each model the gateway serves: its own config and the view whose admission wakes it. */
+function servedModels(parts: RunnerEngineParts): ServedModel[] {
+  const set = parts.modelSet as ModelSet;
+  return parts.models.map((m) => ({ config: m.entry.config, supervisor: set.model(m.id) as SupervisorView }));
 }
 
 /** A URL this machine can call: listening on all interfaces (0.0.0.0 / ::) is reached through loopback. */
@@ -216,7 +222,7 @@ export function defaultLogFile(home: string): string {
 /** Runs the preparation (showing its progress), then starts the engines; a failure holds the runner failed. */
 async function prepareThenStart(
   prepare: PrepareStep,
-  supervisor: ReplicaSet,
+  supervisor: RunnerEngines,
   signal: AbortSignal,
   logger: Logger,
 ): Promise<void> {

@@ -1,7 +1,7 @@
 import type { Config } from "../config/types.js";
 import type { LiveRunnerSnapshot } from "../livepeer/live-runner/live-runner-agent.js";
 import type { SessionTotals } from "../pricing/ledger.js";
-import type { ReplicaSet } from "../supervisor/replica-set.js";
+import type { RunnerEngines } from "../supervisor/replica-set.js";
 import { type StatusRecord, writeJsonAtomic } from "./instance-files.js";
 
 const REFRESH_MS = 2_000;
@@ -15,7 +15,7 @@ export class StatusWriter {
 
   constructor(
     private readonly path: string,
-    private readonly supervisor: ReplicaSet,
+    private readonly supervisor: RunnerEngines,
     /** Running totals since start (the ledger keeps them as rows commit: no query per refresh). */
     private readonly totals: () => SessionTotals,
     private readonly config: Config,
@@ -28,7 +28,7 @@ export class StatusWriter {
   start(): void {
     this.write();
     this.off = this.supervisor.on((ev) => {
-      if (ev.type === "state" || ev.type === "error") this.write();
+      if (ev.type === "state" || ev.type === "error" || ev.type === "sleep") this.write();
       else if (ev.type === "progress") this.writeSoon();
     });
     this.offReplicas = this.supervisor.onReplicaChange(() => this.write());
@@ -64,6 +64,7 @@ export class StatusWriter {
       ...(this.supervisor.size > 1 ? { replicas: this.supervisor.replicas() } : {}),
       ...(this.workers().length > 0 ? { workers: this.workers() } : {}),
       ...(live ? { liveRunner: live } : {}),
+      ...(this.supervisor.models ? { models: this.supervisor.models() } : {}),
       totals,
     };
     try {

@@ -9,19 +9,25 @@ export async function renderReplicaGauges(replicas: readonly ReplicaSnapshot[]):
   if (replicas.length === 0) return "";
   const registry = new Registry();
   const registers = [registry];
+  // Several models (LLM_RUNNER_MODELS_FILE): each has its replica 0, told apart by `model`.
+  const byModel = new Set(replicas.map((r) => r.modelId)).size > 1;
+  const who = (r: ReplicaSnapshot) => ({
+    replica: String(r.replica),
+    ...(byModel ? { model: r.modelId } : {}),
+  });
   const perReplica = (name: string, help: string, value: (r: ReplicaSnapshot) => number) => {
-    const g = new Gauge({ name, help, labelNames: ["replica", "gpus"] as const, registers });
-    for (const r of replicas) g.set({ replica: String(r.replica), gpus: r.gpus }, value(r));
+    const labelNames = byModel ? ["replica", "gpus", "model"] : ["replica", "gpus"];
+    const g = new Gauge({ name, help, labelNames, registers });
+    for (const r of replicas) g.set({ ...who(r), gpus: r.gpus }, value(r));
   };
   const state = new Gauge({
     name: "llm_runner_replica_state",
     help: "1 for each replica's current supervisor state, 0 for the others.",
-    labelNames: ["replica", "state"] as const,
+    labelNames: byModel ? ["replica", "state", "model"] : ["replica", "state"],
     registers,
   });
   for (const r of replicas)
-    for (const s of SUPERVISOR_STATES)
-      state.set({ replica: String(r.replica), state: s }, s === r.state ? 1 : 0);
+    for (const s of SUPERVISOR_STATES) state.set({ ...who(r), state: s }, s === r.state ? 1 : 0);
   perReplica(
     "llm_runner_replica_in_flight_requests",
     "Requests in flight at the replica's engine.",

@@ -43,6 +43,7 @@ export interface HealthWatchDeps {
 export class HealthWatch {
   private readonly canary: CanaryProbe;
   private livenessFails = 0;
+  private quieted = false;
   private timers: { stall?: TimerId; poll?: TimerId; liveness?: TimerId; watchdog?: TimerId } = {};
 
   constructor(
@@ -77,6 +78,7 @@ export class HealthWatch {
   /** A new engine is being started: forget the last one's failed probes. */
   begin(): void {
     this.livenessFails = 0;
+    this.quieted = false;
   }
 
   /** The engine showed a sign of life while starting or loading: restart the stall timer. */
@@ -117,6 +119,23 @@ export class HealthWatch {
   watchReady(endpoint: EngineEndpoint): void {
     this.deps.clock.clearTimeout(this.timers.stall);
     this.scheduleLiveness();
+    this.scheduleWatchdog();
+    this.canary.start(endpoint);
+  }
+
+  /**
+   * An engine going to sleep, asleep or waking (sleep mode) generates nothing and queues what it gets: the hang
+   * watchdog and the canary wait (on) until it is awake again (off, with its address). Liveness goes on: a
+   * sleeping vLLM answers /health 200.
+   */
+  quiet(on: boolean, endpoint: EngineEndpoint | null): void {
+    this.quieted = on;
+    if (on) {
+      this.deps.clock.clearTimeout(this.timers.watchdog);
+      this.canary.stop();
+      return;
+    }
+    if (!this.serving() || endpoint === null) return;
     this.scheduleWatchdog();
     this.canary.start(endpoint);
   }
@@ -183,7 +202,7 @@ export class HealthWatch {
     const { hangTimeoutMs } = this.options;
     const every = Math.max(50, Math.min(1_000, Math.floor(hangTimeoutMs / 4)));
     this.timers.watchdog = this.deps.clock.setTimeout(() => {
-      if (!this.serving()) return;
+      if (!this.serving() || this.quieted) return;
       const { tickets } = this.deps;
       const stalledFor = tickets.stalledFor();
       if (stalledFor !== null && stalledFor >= hangTimeoutMs) {

@@ -4,6 +4,7 @@
 import type { EngineDriver } from "../engine/engine-driver.js";
 import type { Logger } from "../log/logger.js";
 import { sweepOrphans } from "./engine-output.js";
+import type { SleepLevel } from "./engine-sleep.js";
 import { foldSnapshots } from "./replica-fold.js";
 import { routedTicket, type SuspectProbing, Suspects, WaitQueue } from "./replica-router.js";
 import { SupervisorEvents } from "./supervisor-events.js";
@@ -11,6 +12,7 @@ import type {
   EngineEndpoint,
   ReplicaView,
   RequestTicket,
+  SleepState,
   SupervisorError,
   SupervisorEvent,
   SupervisorSnapshot,
@@ -23,6 +25,9 @@ export interface ReplicaSupervisor extends SupervisorView {
   start(): Promise<void>;
   stop(options?: { drainTimeoutMs?: number; force?: boolean }): Promise<void>;
   waitFor(states: SupervisorState[], timeoutMs: number): Promise<SupervisorSnapshot>;
+  /** Sleep mode (a model of a swap group): see Supervisor.sleep / wake. */
+  sleep?(level?: SleepLevel): Promise<void>;
+  wake?(): Promise<void>;
 }
 
 /** One replica: its index, its GPUs, and the supervisor of its engine. */
@@ -52,9 +57,27 @@ export interface ReplicaSetDeps {
   logger: Logger;
   /** How suspect replicas are probed (replica-router.ts; defaults: system clock, GET /health, 1 s). */
   suspects?: SuspectProbing;
+  /** Sweep orphaned engines on start and stop (default true); a ModelSet sweeps once for all its models. */
+  sweepOrphans?: boolean;
 }
 
-export class ReplicaSet implements SupervisorView {
+/**
+ * The engines of a runner as the instance drives them and status, heartbeats and /metrics read them: one model's
+ * ReplicaSet, or several models' ModelSet (model-set.ts).
+ */
+export interface RunnerEngines extends SupervisorView {
+  /** Engines (replicas) in all. */
+  readonly size: number;
+  start(): Promise<void>;
+  stop(options?: { drainTimeoutMs?: number; force?: boolean }): Promise<void>;
+  hold(next: HeldState | null): void;
+  replicas(): ReplicaSnapshot[];
+  readySlots(): number;
+  onReplicaChange(listener: () => void): () => void;
+  waitFor(states: SupervisorState[], timeoutMs: number): Promise<SupervisorSnapshot>;
+}
+
+export class ReplicaSet implements RunnerEngines {
   private readonly events: SupervisorEvents;
   private readonly members: Replica[];
   private readonly offs = new Map<Replica, () => void>();
@@ -90,7 +113,7 @@ export class ReplicaSet implements SupervisorView {
 
   /** Removes orphaned engines of this instance once, then starts every replica. */
   async start(): Promise<void> {
-    await sweepOrphans(this.deps.driver, this.deps.logger, "start");
+    if (this.deps.sweepOrphans !== false) await sweepOrphans(this.deps.driver, this.deps.logger, "start");
     await Promise.all(this.members.map((m) => m.supervisor.start()));
   }
 
@@ -100,7 +123,7 @@ export class ReplicaSet implements SupervisorView {
     this.pump();
     this.suspects.clearAll();
     await Promise.all(this.members.map((m) => m.supervisor.stop(options)));
-    await sweepOrphans(this.deps.driver, this.deps.logger, "stop");
+    if (this.deps.sweepOrphans !== false) await sweepOrphans(this.deps.driver, this.deps.logger, "stop");
   }
 
   /** The replicas' indexes, in order. */
@@ -295,6 +318,35 @@ export class ReplicaSet implements SupervisorView {
     if (this.sticky.size > MAX_STICKY_KEYS) this.sticky.delete(this.sticky.keys().next().value as string);
   }
 
+  /**
+   * Where the set's engines stand in sleep mode: waking or falling asleep while any is; asleep while any replica
+   * still sleeps (a restarted one comes back awake: waking the set wakes the rest); else awake.
+   */
+  sleepState(): SleepState {
+    const states = this.members.map((m) => m.supervisor.snapshot().sleep ?? "awake");
+    if (states.includes("waking")) return "waking";
+    if (states.includes("falling_asleep")) return "falling_asleep";
+    return states.includes("asleep") ? "asleep" : "awake";
+  }
+
+  /** Puts every ready replica to sleep (each must be idle); rejects with the first failure. */
+  async sleep(level?: SleepLevel): Promise<void> {
+    const ready = this.members.filter((m) => m.supervisor.snapshot().state === "ready");
+    await Promise.all(ready.map((m) => this.sleepCall(m).sleep(level)));
+  }
+
+  /** Wakes every sleeping replica; rejects with the first failure (that replica is restarted). */
+  async wake(): Promise<void> {
+    const asleep = this.members.filter((m) => m.supervisor.snapshot().sleep === "asleep");
+    await Promise.all(asleep.map((m) => this.sleepCall(m).wake()));
+  }
+
+  private sleepCall(m: Replica): Required<Pick<ReplicaSupervisor, "sleep" | "wake">> {
+    const { sleep, wake } = m.supervisor;
+    if (!sleep || !wake) throw new Error(`replica ${m.index} runs without sleep mode`);
+    return { sleep: sleep.bind(m.supervisor), wake: wake.bind(m.supervisor) };
+  }
+
   replicaEndpoints(): Array<{ replica: number; endpoint: EngineEndpoint }> {
     if (this.members.length === 1) return [];
     const out: Array<{ replica: number; endpoint: EngineEndpoint }> = [];
@@ -348,8 +400,12 @@ export class ReplicaSet implements SupervisorView {
     return () => this.changeListeners.delete(listener);
   }
 
-  /** Log, progress and error events pass through; state events are the folded state's changes. */
+  /** Log, progress, error and sleep events pass through; state events are the folded state's changes. */
   private forward(event: SupervisorEvent): void {
+    if (event.type === "sleep") {
+      this.pump(); // an engine awake again takes its waiters
+      for (const listener of this.changeListeners) listener();
+    }
     if (event.type !== "state") {
       this.events.emit(event);
       return;

@@ -4,6 +4,7 @@ import type { Logger } from "../log/logger.js";
 import type { Clock } from "./clock.js";
 import type { EngineCanary } from "./engine-canary.js";
 import type { EngineProbe } from "./engine-probe.js";
+import type { EngineSleepClient, SleepLevel } from "./engine-sleep.js";
 import type { HealthWatchOptions } from "./health-watch.js";
 import type { RestartPolicy } from "./restart-policy.js";
 
@@ -23,6 +24,11 @@ export interface SupervisorOptions extends HealthWatchOptions {
   generationBase?: number;
   /** Sweep orphaned engines on start and stop (default true); a ReplicaSet sweeps once for all its replicas. */
   sweepOrphans?: boolean;
+  /**
+   * vLLM's sleep mode (a model of a swap group): the level sleep() uses, and how long a sleep or a wake may take
+   * before the engine is called down and restarted. Absent: the engine never sleeps.
+   */
+  sleepMode?: { level: SleepLevel; timeoutMs: number };
 }
 
 export interface SupervisorDeps {
@@ -33,4 +39,11 @@ export interface SupervisorDeps {
   /** Needed when canaryIntervalMs > 0. */
   canary?: EngineCanary;
   randomKey?: () => string;
+  /** Needed with options.sleepMode. */
+  sleep?: EngineSleepClient;
+  /**
+   * Awaited before each restart spawns an engine (not the first start): a swap group makes room on its GPUs
+   * first, since a new engine loads awake (model-set.ts).
+   */
+  beforeRestart?: () => Promise<void>;
 }

@@ -10,6 +10,7 @@ import {
   startFailure,
 } from "./engine-failure.js";
 import { EngineOutput, releaseDeadEngine, sweepOrphans } from "./engine-output.js";
+import type { SleepLevel } from "./engine-sleep.js";
 import { HealthWatch } from "./health-watch.js";
 import { RequestTickets } from "./request-tickets.js";
 import {
@@ -23,6 +24,7 @@ import type { SupervisorDeps, SupervisorOptions } from "./supervisor-options.js"
 import type {
   EngineEndpoint,
   RequestTicket,
+  SleepState,
   SupervisorError,
   SupervisorEvent,
   SupervisorSnapshot,
@@ -62,6 +64,10 @@ export class Supervisor implements SupervisorView {
   /** The engine that was sent SIGTERM to drain with the gateway (stop with requests in flight). */
   private draining: EngineHandle | null = null;
   private readonly randomKey: () => string;
+  /** Sleep mode only: where the current engine stands (a new engine starts awake). */
+  private sleepState: SleepState = "awake";
+  /** The level of the last sleep (a level-2 wake also reloads the weights). */
+  private sleptAt: SleepLevel = 1;
 
   constructor(
     private readonly options: SupervisorOptions,
@@ -122,11 +128,12 @@ export class Supervisor implements SupervisorView {
       readySince: this.readySince,
       lastError: this.lastError,
       ...(this.watch.canaryFigures() ? { canary: this.watch.canaryFigures() } : {}),
+      ...(this.options.sleepMode ? { sleep: this.sleepState } : {}),
     };
   }
 
   admit(): RequestTicket | null {
-    if (this.state !== "ready" || !this.endpoint) return null;
+    if (this.state !== "ready" || !this.endpoint || this.sleepState !== "awake") return null;
     return this.tickets.issue(this.endpoint);
   }
 
@@ -144,16 +151,100 @@ export class Supervisor implements SupervisorView {
     return this.events.waitFor(states, timeoutMs, () => this.state);
   }
 
-  private spawn(): void {
-    this.spawning = this.doSpawn().finally(() => {
+  /**
+   * Puts the ready, idle engine to sleep (sleep mode: GPU memory freed, the server kept). Rejects when it is not
+   * ready, busy or already asleep; a sleep that fails or times out calls the engine down (restarted, sleep_failed).
+   */
+  async sleep(level?: SleepLevel): Promise<void> {
+    const mode = this.options.sleepMode;
+    const client = this.deps.sleep;
+    if (!mode || !client) throw new Error("this engine runs without sleep mode");
+    const endpoint = this.endpoint;
+    if (this.state !== "ready" || endpoint === null) throw new Error(`the engine is ${this.state}`);
+    if (this.sleepState !== "awake") throw new Error(`the engine is ${this.sleepState.replace("_", " ")}`);
+    if (this.tickets.size > 0) throw new Error(`${this.tickets.size} request(s) are in flight`);
+    this.sleptAt = level ?? mode.level;
+    this.setSleep("falling_asleep");
+    this.watch.quiet(true, null);
+    try {
+      await client.sleep(endpoint, this.sleptAt, mode.timeoutMs);
+    } catch (err) {
+      this.sleepCallFailed(
+        endpoint,
+        "sleep_failed",
+        `the engine did not go to sleep: ${(err as Error).message}`,
+      );
+      throw err;
+    }
+    if (this.endpoint !== endpoint) throw new Error("the engine was replaced while it went to sleep");
+    this.setSleep("asleep");
+  }
+
+  /**
+   * Wakes the sleeping engine (level 2: the weights reloaded from disk). Resolves at once when awake; a wake that
+   * fails or times out calls the engine down, restarted like a crash (wake_failed), and rejects.
+   */
+  async wake(): Promise<void> {
+    const mode = this.options.sleepMode;
+    const client = this.deps.sleep;
+    if (!mode || !client) throw new Error("this engine runs without sleep mode");
+    const endpoint = this.endpoint;
+    if (this.state !== "ready" || endpoint === null) throw new Error(`the engine is ${this.state}`);
+    if (this.sleepState === "awake") return;
+    if (this.sleepState !== "asleep") throw new Error(`the engine is ${this.sleepState.replace("_", " ")}`);
+    this.setSleep("waking");
+    try {
+      await client.wake(endpoint, this.sleptAt, mode.timeoutMs);
+    } catch (err) {
+      this.sleepCallFailed(endpoint, "wake_failed", `the engine did not wake up: ${(err as Error).message}`);
+      throw err;
+    }
+    if (this.endpoint !== endpoint) throw new Error("the engine was replaced while it woke");
+    this.setSleep("awake");
+    this.watch.quiet(false, endpoint);
+  }
+
+  private sleepCallFailed(
+    endpoint: EngineEndpoint,
+    reason: "sleep_failed" | "wake_failed",
+    message: string,
+  ): void {
+    if (this.endpoint !== endpoint || this.stopRequested) return;
+    this.engineDown({
+      reason,
+      message,
+      hint: "the engine was restarted; look at the engine log (llm-runner logs --engine), and raise ENGINE_STALL_TIMEOUT (it bounds a sleep or a wake) if large weights only take long",
+    });
+  }
+
+  private setSleep(to: SleepState): void {
+    if (this.sleepState === to) return;
+    this.sleepState = to;
+    if (!this.options.sleepMode) return;
+    this.deps.logger.info({ sleep: to }, `engine ${to.replace("_", " ")}`);
+    this.events.emit({ type: "sleep", state: to });
+  }
+
+  private spawn(restart = false): void {
+    this.spawning = this.doSpawn(restart).finally(() => {
       this.spawning = null;
     });
   }
 
-  private async doSpawn(): Promise<void> {
+  private async doSpawn(restart: boolean): Promise<void> {
     this.watch.stop();
     if (this.cleanup) await this.cleanup;
     this.cleanup = null;
+    if (restart && this.deps.beforeRestart) {
+      await this.deps.beforeRestart().catch((err: Error) => {
+        this.deps.logger.warn(
+          { err: err.message },
+          "could not make room before the restart; starting anyway",
+        );
+      });
+      if (this.stopRequested) return;
+    }
+    this.setSleep("awake");
     const generation = ++this.generation;
     const apiKey = this.randomKey();
     this.output.reset();
@@ -297,7 +388,7 @@ export class Supervisor implements SupervisorView {
     );
     this.setState("restarting");
     this.backoff = this.deps.clock.setTimeout(() => {
-      if (!this.stopRequested) this.spawn();
+      if (!this.stopRequested) this.spawn(true);
     }, delay);
   }
 

@@ -35,6 +35,8 @@ export const SUPERVISOR_REASON_RETRYABLE = {
   unhealthy: true, // /health failed livenessFailures times in a row
   start_failed: false, // the driver could not start the engine
   pull_failed: false, // the model could not be downloaded before the engine's start
+  sleep_failed: true, // vLLM's sleep mode: POST /sleep failed or timed out (the engine is restarted)
+  wake_failed: true, // POST /wake_up (or the level-2 weight reload) failed or timed out: restarted like a crash
 } as const satisfies Record<string, boolean>;
 export type SupervisorReason = keyof typeof SUPERVISOR_REASON_RETRYABLE;
 export type FailureReason = FatalReason | SupervisorReason;
@@ -65,7 +67,12 @@ export interface SupervisorSnapshot {
   lastError: SupervisorError | null;
   /** Canary probe counts (present when ENGINE_CANARY_INTERVAL > 0). */
   canary?: CanaryFigures;
+  /** vLLM's sleep mode (an engine of a swap group, LLM_RUNNER_MODELS_FILE): where the engine stands. */
+  sleep?: SleepState;
 }
+
+/** An engine in sleep mode: awake, going to sleep, asleep (GPU memory freed), or waking. */
+export type SleepState = "awake" | "falling_asleep" | "asleep" | "waking";
 
 /** The canary's counts (canary-probe.ts), in the snapshot. */
 export interface CanaryFigures {
@@ -84,7 +91,8 @@ export type SupervisorEvent =
   | { type: "state"; from: SupervisorState; to: SupervisorState; snapshot: SupervisorSnapshot }
   | { type: "progress"; progress: number | null; detail: string }
   | { type: "log"; line: string; stream: "stdout" | "stderr" }
-  | { type: "error"; error: SupervisorError };
+  | { type: "error"; error: SupervisorError }
+  | { type: "sleep"; state: SleepState };
 
 /**
  * A ticket for one request in flight at the engine. The supervisor counts tickets (IDLE vs OK, drain) and
@@ -129,10 +137,32 @@ export interface SupervisorView {
   replicaEndpoints?(): Array<{ replica: number; endpoint: EngineEndpoint }>;
   /** Each replica's own snapshot (one with REPLICAS=1), for the per-replica /metrics series. */
   replicaSnapshots?(): ReplicaView[];
+  /** Several models (LLM_RUNNER_MODELS_FILE): each model's figures (model-set.ts); absent: one model. */
+  models?(): ModelFigures[];
 }
 
 /** One replica as /metrics and status show it. */
 export interface ReplicaView extends SupervisorSnapshot {
   replica: number;
   gpus: string;
+}
+
+/** What a model's state reads as on status, /metrics and heartbeats. */
+export type ModelState = "awake" | "asleep" | "waking" | "falling_asleep" | SupervisorState;
+
+export interface ModelFigures {
+  id: string;
+  group: string | null;
+  /** Its engines' state, with sleep mode on top while they are ready. */
+  state: ModelState;
+  /** When a request last asked for it (ISO), null if never. */
+  lastUsed: string | null;
+  wakes: number;
+  sleeps: number;
+  /** The last wake's duration (ms), null if it never woke. */
+  lastWakeMs: number | null;
+  /** Every wake's duration added up (s). */
+  wakeSecondsTotal: number;
+  /** Requests admitted or waiting for it now. */
+  active: number;
 }

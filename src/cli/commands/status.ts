@@ -11,6 +11,7 @@ import type { LiveRunnerSnapshot } from "../../livepeer/live-runner/live-runner-
 import { type SessionTotals, SqliteLedger } from "../../pricing/ledger.js";
 import { healthStatus } from "../../supervisor/health-status.js";
 import type { ReplicaSnapshot } from "../../supervisor/replica-set.js";
+import type { ModelFigures } from "../../supervisor/types.js";
 import { type CliCommand, EXIT, UsageError } from "../cli-command.js";
 
 const HELP = `Usage: llm-runner status [--json] [--home DIR]
@@ -94,6 +95,7 @@ export const statusCommand: CliCommand = {
             ...(status.replicas ? { replicas: status.replicas.map(replicaJson) } : {}),
             ...(status.workers ? { gatewayWorkers: status.workers } : {}),
             ...(status.liveRunner ? { liveRunner: liveRunnerJson(status.liveRunner) } : {}),
+            ...(status.models ? { models: status.models } : {}),
             totals: t,
             updatedAt: status.updatedAt,
             version: instance.version,
@@ -140,7 +142,9 @@ export const statusCommand: CliCommand = {
       ]);
       if (snap.lastError.hint) lines.push(["fix", snap.lastError.hint]);
     }
-    for (const r of status.replicas ?? []) lines.push([`replica ${r.replica}`, replicaLine(r)]);
+    for (const m of status.models ?? []) lines.push([`model`, modelLine(m)]);
+    for (const r of status.replicas ?? [])
+      lines.push([`replica ${r.replica}`, `${status.models ? `${r.modelId}  ` : ""}${replicaLine(r)}`]);
     if (status.liveRunner) lines.push(...liveRunnerLines(status.liveRunner));
     for (const [k, v] of lines) io.stdout.write(`${k.padEnd(11)} ${v}\n`);
     return EXIT.ok;
@@ -220,6 +224,17 @@ function replicaJson(r: ReplicaSnapshot) {
 function replicaLine(r: ReplicaSnapshot): string {
   const error = r.lastError ? `  last error ${r.lastError.reason}: ${r.lastError.message}` : "";
   return `${r.state}  GPU ${r.gpus}  in flight ${r.inFlight}  restarts ${r.restarts}${error}`;
+}
+
+/** One model of LLM_RUNNER_MODELS_FILE: its state, where it runs, its last use and its wakes. */
+function modelLine(m: ModelFigures): string {
+  const where = m.group === null ? "dedicated" : `group ${m.group}`;
+  const used = m.lastUsed === null ? "never used" : `last used ${m.lastUsed}`;
+  const wakes =
+    m.group === null
+      ? ""
+      : `  wakes ${m.wakes}${m.lastWakeMs === null ? "" : ` (last ${(m.lastWakeMs / 1000).toFixed(2)} s)`}`;
+  return `${m.id}  ${m.state}  ${where}  ${used}  in flight ${m.active}${wakes}`;
 }
 
 function fmtMoney(x: number): string {

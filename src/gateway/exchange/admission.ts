@@ -1,4 +1,5 @@
 import { healthStatus } from "../../supervisor/health-status.js";
+import { WakeTimeout } from "../../supervisor/model-set.js";
 import type { RequestTicket, SupervisorSnapshot, SupervisorView } from "../../supervisor/types.js";
 import { errors, type GatewayError } from "../http/gateway-error.js";
 
@@ -114,6 +115,8 @@ export class Admission implements AdmissionPort {
       ticket = await this.supervisor.acquire(signal, affinity);
     } catch (err) {
       this.admitted -= 1;
+      // A sleeping model (swap group) not awake within MODEL_WAKE_TIMEOUT: 503 with the wait its wake takes.
+      if (err instanceof WakeTimeout) throw errors.notReady(err.message, err.retryAfterS);
       throw err;
     }
     if (ticket === null) {
@@ -134,5 +137,31 @@ export class Admission implements AdmissionPort {
         ticket.end();
       },
     };
+  }
+}
+
+/**
+ * Several models: the runner-wide figures (/ready, /metrics) are every model's added up; a request names its
+ * model and goes through that model's own admission, so acquire() here takes the default (first) model's.
+ */
+export class SummedAdmission implements AdmissionPort {
+  constructor(private readonly parts: readonly AdmissionPort[]) {
+    if (parts.length === 0) throw new Error("no admissions to sum");
+  }
+
+  acquire(signal?: AbortSignal, affinity?: string): Promise<AdmittedRequest> {
+    return (this.parts[0] as AdmissionPort).acquire(signal, affinity);
+  }
+
+  get inFlight(): number {
+    return this.parts.reduce((n, a) => n + a.inFlight, 0);
+  }
+
+  get queueDepth(): number {
+    return this.parts.reduce((n, a) => n + a.queueDepth, 0);
+  }
+
+  get capacity(): number {
+    return this.parts.reduce((n, a) => n + a.capacity, 0);
   }
 }

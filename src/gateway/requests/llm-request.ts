@@ -85,7 +85,8 @@ function issueType(issue: z.core.$ZodIssue): string {
  * Validates a parsed /llm body: 400 naming every bad field in its message (go-livepeer reads only detail.msg, and
  * takes a 422 for a paid empty success), 400 for a model we don't serve.
  */
-export function parseLlmRequest(body: unknown, servedModel: string): LlmRequest {
+export function parseLlmRequest(body: unknown, servedModels: string | readonly string[]): LlmRequest {
+  const served = typeof servedModels === "string" ? [servedModels] : servedModels;
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
     throw new GatewayError(
       400,
@@ -103,7 +104,7 @@ export function parseLlmRequest(body: unknown, servedModel: string): LlmRequest 
     );
   }
   const fast = fastLlmRequest(body as Record<string, unknown>);
-  if (fast !== null) return checkModel(fast, servedModel);
+  if (fast !== null) return checkModel(fast, served);
   // reportInput: without it zod v4 leaves issue.input unset, and every wrong type would read as "missing".
   const result = llmRequestSchema.safeParse(body, { reportInput: true });
   if (!result.success) {
@@ -115,15 +116,16 @@ export function parseLlmRequest(body: unknown, servedModel: string): LlmRequest 
     const summary = issues.map((i) => `${i.loc.slice(1).join(".")}: ${i.msg}`).join("; ");
     throw new GatewayError(400, "invalid_request", `Invalid /llm request: ${summary}`, { issues });
   }
-  return checkModel(result.data, servedModel);
+  return checkModel(result.data, served);
 }
 
-function checkModel(request: LlmRequest, servedModel: string): LlmRequest {
-  if (request.model !== "" && request.model !== servedModel) {
-    throw errors.invalidBody(
-      `Model '${request.model}' is not served here; this runner serves '${servedModel}'. Send "model": "${servedModel}" or leave it empty.`,
-      "model",
-    );
-  }
-  return request;
+function checkModel(request: LlmRequest, served: readonly string[]): LlmRequest {
+  if (request.model === "" || served.includes(request.model)) return request;
+  const first = served[0] ?? "";
+  throw errors.invalidBody(
+    served.length === 1
+      ? `Model '${request.model}' is not served here; this runner serves '${first}'. Send "model": "${first}" or leave it empty.`
+      : `Model '${request.model}' is not served here; this runner serves ${served.map((m) => `'${m}'`).join(", ")}. Send one of them as "model", or leave it empty for '${first}'.`,
+    "model",
+  );
 }

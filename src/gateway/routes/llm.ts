@@ -7,9 +7,11 @@ import { readJsonBody } from "../http/read-json-body.js";
 import { parseLlmRequest } from "../requests/llm-request.js";
 
 /** POST /llm (and /llm/): the Livepeer AI-runner endpoint, served from the engine's chat completions stream. */
-export function registerLlm(app: Hono, deps: RouteDeps): void {
+export function registerLlm(app: Hono, runner: RouteDeps): void {
   const handler = async (c: Context) => {
-    const request = parseLlmRequest(await readJsonBody(c, deps.config.maxBodyBytes), deps.config.modelId);
+    const request = parseLlmRequest(await readJsonBody(c, runner.config.maxBodyBytes), runner.served.ids);
+    // The model it names (checked above), or the default one.
+    const deps = runner.served.lookup(request.model) as RouteDeps;
     const body = (maxTokens: number) =>
       JSON.stringify({
         model: deps.config.modelId,

@@ -1,6 +1,7 @@
 import type { Hono } from "hono";
 import { vllmSeriesOnly } from "../../metrics/engine-metrics.js";
 import { renderLiveRunnerGauges } from "../../metrics/live-runner-gauges.js";
+import { renderModelGauges } from "../../metrics/model-gauges.js";
 import { renderProcessMetrics } from "../../metrics/process-metrics.js";
 import { renderReplicaGauges } from "../../metrics/replica-gauges.js";
 import { mergeReplicaSeries } from "../../metrics/replica-series.js";
@@ -30,6 +31,7 @@ export function registerMetrics(app: Hono, deps: RouteDeps): void {
         capacity: deps.admission.capacity,
       }),
       renderReplicaGauges(deps.supervisor.replicaSnapshots?.() ?? []),
+      renderModelGauges(deps.supervisor.models?.() ?? []),
       renderLiveRunnerGauges(deps.liveRunner.snapshot()),
       deps.metrics.rendersProcess ? "" : renderProcessMetrics(),
       snapshot.state === "ready" ? engineSeries(deps, cache) : "",

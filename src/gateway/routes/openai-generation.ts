@@ -6,6 +6,7 @@ import type { RouteDeps } from "../gateway-deps.js";
 import { serveGeneration } from "../generation/serve-generation.js";
 import { readJsonBody } from "../http/read-json-body.js";
 import type { ChatRequestFacts } from "../requests/chat-request.js";
+import { modelDeps } from "./model-deps.js";
 
 /** One OpenAI generation route and how its body is read. */
 export interface GenerationRoute {
@@ -40,9 +41,10 @@ function engineBody(request: ChatRequestFacts): string {
  * Registers POST `path`: parsed, priced (max_tokens; without it MAX_MODEL_LEN for chat, the engine's most) and
  * served by the generation flow.
  */
-export function registerOpenAiGeneration(app: Hono, deps: RouteDeps, spec: GenerationRoute): void {
+export function registerOpenAiGeneration(app: Hono, runner: RouteDeps, spec: GenerationRoute): void {
   app.post(spec.path, async (c: Context) => {
-    const request = spec.parse(await readJsonBody(c, deps.config.maxBodyBytes));
+    const request = spec.parse(await readJsonBody(c, runner.config.maxBodyBytes));
+    const deps = modelDeps(runner, request.body.model);
     const maxTokens = request.maxTokens ?? deps.config.maxModelLen;
     return serveGeneration(c, deps, {
       route: spec.path,

@@ -4,6 +4,7 @@ import type { RouteDeps } from "../gateway-deps.js";
 import { serveGeneration } from "../generation/serve-generation.js";
 import { readJsonBody } from "../http/read-json-body.js";
 import { parseResponsesRequest } from "../requests/responses-request.js";
+import { modelDeps } from "./model-deps.js";
 
 const ROUTE = "/v1/responses";
 
@@ -12,9 +13,10 @@ const ROUTE = "/v1/responses";
  * stream: a non-streaming client gets the response object of the terminal event, which is what the engine answers
  * without `stream`. The quote is for max_output_tokens (MAX_MODEL_LEN without it).
  */
-export function registerResponses(app: Hono, deps: RouteDeps): void {
+export function registerResponses(app: Hono, runner: RouteDeps): void {
   app.post(ROUTE, async (c) => {
-    const request = parseResponsesRequest(await readJsonBody(c, deps.config.maxBodyBytes));
+    const request = parseResponsesRequest(await readJsonBody(c, runner.config.maxBodyBytes));
+    const deps = modelDeps(runner, request.body.model);
     const maxTokens = request.maxOutputTokens ?? deps.config.maxModelLen;
     return serveGeneration(c, deps, {
       route: ROUTE,
