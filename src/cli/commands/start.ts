@@ -79,12 +79,14 @@ export const startCommand: CliCommand = {
     // engine then starts offline. The model-aware checks skipped without the model run once it is there.
     // With several models (LLM_RUNNER_MODELS_FILE), each one missing is pulled in turn.
     const recheck = () => loadConfigFor(io, overrides, source.envFile);
-    const pulls = (config.modelsFile ? (config.models ?? []).map((m) => m.config) : [config]).flatMap((own) => {
-      const cacheDir = modelToPull(own, io.env);
-      if (cacheDir === null) return [];
-      own.hubOffline = true;
-      return [pullBeforeEngine(own, cacheDir, io, recheck)];
-    });
+    const pulls = (config.modelsFile ? (config.models ?? []).map((m) => m.config) : [config]).flatMap(
+      (own) => {
+        const cacheDir = modelToPull(own, io.env);
+        if (cacheDir === null) return [];
+        own.hubOffline = true;
+        return [pullBeforeEngine(own, cacheDir, io, recheck)];
+      },
+    );
     if (pulls.length > 0) config.hubOffline = config.models?.[0]?.config.hubOffline ?? true;
     const prepare = pulls.length === 0 ? null : inTurn(pulls);
     for (const w of warnings) io.stderr.write(formatFinding({ level: "warn", message: w }));
@@ -146,7 +148,9 @@ async function startForeground(
     io.stderr.write(`llm-runner start: ${(err as Error).message}\n`);
     return EXIT.failure;
   }
-  const first = prepare ? `downloading the model${config.modelsFile ? "s" : ` ${config.modelId}`} first, then ` : "";
+  const first = prepare
+    ? `downloading the model${config.modelsFile ? "s" : ` ${config.modelId}`} first, then `
+    : "";
   io.stderr.write(
     `gateway listening on ${config.host}:${instance.record.port}; ${first}starting the ${config.engine} engine (${config.driver})…\n`,
   );
