@@ -8,7 +8,7 @@ import path from "node:path";
 
 // Bottom first. A folder may import its own layer's files and any folder on a lower line.
 const LAYERS = [
-  ["version.ts", "log", "protocol", "gpu"],
+  ["version.ts", "log", "protocol", "gpu", "telemetry"],
   ["config"],
   ["models", "pricing", "livepeer"],
   ["engine"],

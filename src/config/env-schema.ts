@@ -38,6 +38,7 @@ import {
   word,
 } from "./env-checks.js";
 import { MAX_GATEWAY_WORKERS } from "./gateway-workers.js";
+import { emptyIsUnset, otlpHeaders, otlpUrl, sampler, samplerRatio, serviceName } from "./otel-env.js";
 
 export {
   AI_RUNNER_CONTRACT_VERSION,
@@ -144,6 +145,16 @@ export function envSchema(ctx: SchemaContext, isDir: (p: string) => boolean) {
     ),
     LOG_LEVEL: variable(oneOf(LOG_LEVELS), "info" as const),
 
+    OTEL_EXPORTER_OTLP_ENDPOINT: variable(emptyIsUnset(otlpUrl, null), null),
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: variable(emptyIsUnset(otlpUrl, null), null),
+    OTEL_EXPORTER_OTLP_HEADERS: variable(emptyIsUnset(otlpHeaders, null), null),
+    OTEL_SERVICE_NAME: variable(emptyIsUnset(serviceName, "llm-runner"), "llm-runner"),
+    OTEL_TRACES_SAMPLER: variable(
+      emptyIsUnset(sampler, "parentbased_always_on" as const),
+      "parentbased_always_on" as const,
+    ),
+    OTEL_TRACES_SAMPLER_ARG: variable(emptyIsUnset(samplerRatio, null), null),
+
     SIM_TTFT_MS: variable(decimal({ min: 0, example: "50", what: " milliseconds" }), undefined),
     SIM_ITL_MS: variable(decimal({ min: 0, example: "10", what: " milliseconds" }), undefined),
     SIM_LOAD_SECONDS: variable(decimal({ min: 0, example: "2", what: " seconds" }), undefined),
@@ -174,4 +185,5 @@ export const SECRET_VARIABLES: ReadonlySet<string> = new Set([
   "AUTH_TOKEN",
   "HF_TOKEN",
   "LIVE_RUNNER_SECRET",
+  "OTEL_EXPORTER_OTLP_HEADERS",
 ]);

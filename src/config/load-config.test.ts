@@ -65,6 +65,7 @@ describe("loadConfig defaults", () => {
       currency: "USD",
       home: "/home/operator/.llm-runner",
       logLevel: "info",
+      tracing: null,
       sim: {},
     };
     expect(config).toEqual(expected);

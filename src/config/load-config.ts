@@ -23,6 +23,7 @@ import { checkGpus } from "./gpu-checks.js";
 import { httpExposureIssues, httpExposureNotes } from "./http-exposure-rules.js";
 import type { KvCacheSummary } from "./kv-fit-check.js";
 import { liveRunnerIssues, liveRunnerNotes } from "./live-runner-rules.js";
+import { tracingConfig, tracingNotes } from "./otel-env.js";
 import { checkModel, type Finding } from "./model-checks.js";
 import { isDir } from "./model-info.js";
 import { checkReplicaGpus } from "./replica-checks.js";
@@ -83,6 +84,7 @@ export async function loadConfig(input: LoadConfigInput): Promise<LoadConfigResu
   warnings.push(...liveRunnerNotes(v));
   issues.push(...httpExposureIssues(v).map(toIssue));
   warnings.push(...httpExposureNotes(v));
+  warnings.push(...tracingNotes(v));
   warnings.push(...misspeltVariables(input.env, known));
   const workersNote = v.GATEWAY_WORKERS === undefined ? null : gatewayWorkersNote(v.GATEWAY_WORKERS);
   if (workersNote) warnings.push(workersNote);
@@ -298,6 +300,7 @@ function toConfig(v: EnvValues): Config {
     currency: v.CURRENCY,
     home: v.LLM_RUNNER_HOME as string,
     logLevel: v.LOG_LEVEL,
+    tracing: tracingConfig(v),
     sim,
   };
 }

@@ -1,5 +1,6 @@
 // The typed configuration every module receives. Built once at start by `loadConfig`
 // (src/config/load-config.ts) from the environment plus CLI flags; never re-read process.env elsewhere.
+import type { TracingConfig } from "../telemetry/tracing-config.js";
 import type { ReplicaSlot } from "./replica-plan.js";
 
 export type EngineKind = "vllm" | "sim";
@@ -95,6 +96,8 @@ export interface Config {
 
   home: string; // LLM_RUNNER_HOME (default ~/.llm-runner)
   logLevel: "trace" | "debug" | "info" | "warn" | "error"; // LOG_LEVEL
+  /** OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT and the other OTEL_* variables; null: tracing off (the default). */
+  tracing: TracingConfig | null;
 
   sim: SimOptions;
 }

@@ -12,6 +12,7 @@ import { createGatewayMetrics } from "../metrics/gateway-metrics.js";
 import { type SessionTotals, SqliteLedger } from "../pricing/ledger.js";
 import { LedgerGuard } from "../pricing/ledger-guard.js";
 import type { SupervisorView } from "../supervisor/types.js";
+import type { Tracer } from "../telemetry/tracer.js";
 import { WorkerPool } from "./http-workers/worker-pool.js";
 
 export interface GatewayFront {
@@ -38,6 +39,8 @@ export interface GatewayFrontOptions {
   onFatal(reason: string): void;
   /** The Live Runner registration, when LIVE_RUNNER_ORCH_URL is set. */
   liveRunner?: LiveRunnerLink;
+  /** Request traces when the gateway serves in this process (HTTP workers open their own). */
+  tracer?: Tracer;
 }
 
 export function startGatewayFront(options: GatewayFrontOptions): Promise<GatewayFront> {
@@ -67,6 +70,7 @@ async function startInProcess(options: GatewayFrontOptions): Promise<GatewayFron
     metrics: createGatewayMetrics(),
     gpus: options.gpus,
     logger: gatewayLogger,
+    ...(options.tracer ? { tracer: options.tracer } : {}),
     ...(options.liveRunner ? { liveRunner: options.liveRunner } : {}),
   });
   let server: Awaited<ReturnType<typeof serveGateway>>;

@@ -12,6 +12,7 @@ import type { Logger } from "../log/logger.js";
 import { systemClock } from "../supervisor/clock.js";
 import { httpEngineCanary } from "../supervisor/engine-canary.js";
 import { httpEngineProbe } from "../supervisor/engine-probe.js";
+import type { LifecycleTrace } from "../supervisor/lifecycle-trace.js";
 import type { Replica } from "../supervisor/replica-set.js";
 import { Supervisor } from "../supervisor/supervisor.js";
 import { engineRecordsDir, ownerIdFor, RUNTIME_DIR } from "./engine-home.js";
@@ -22,6 +23,8 @@ export interface ReplicaFactoryOptions {
   env: NodeJS.ProcessEnv;
   logger: Logger;
   engineLogs: EngineLogs;
+  /** The runner's lifecycle trace: each replica's engine and canary are followed in it. */
+  lifecycle?: LifecycleTrace;
 }
 
 export type ReplicaFactory = (config: Config, slot: ReplicaSlot, generationBase?: number) => Promise<Replica>;
@@ -83,9 +86,10 @@ export function replicaFactory(options: ReplicaFactoryOptions): ReplicaFactory {
         clock: systemClock,
         logger: options.logger.child({ component: "supervisor", replica: slot.index }),
         probe: httpEngineProbe,
-        canary: httpEngineCanary,
+        canary: options.lifecycle ? options.lifecycle.canary(slot.index, httpEngineCanary) : httpEngineCanary,
       },
     );
+    options.lifecycle?.watch(slot.index, supervisor);
     options.engineLogs.open(slot.index);
     supervisor.on((event) => {
       if (event.type === "log") options.engineLogs.write(slot.index, event.line);

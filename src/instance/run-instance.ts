@@ -9,7 +9,9 @@ import { gpuProbeFor } from "../gpu/probe-from-env.js";
 import type { GpuProbe } from "../gpu/types.js";
 import type { Logger } from "../log/logger.js";
 import { type Replica, ReplicaSet } from "../supervisor/replica-set.js";
+import { LifecycleTrace } from "../supervisor/lifecycle-trace.js";
 import type { SupervisorEvent } from "../supervisor/types.js";
+import { closeTracer, openTracer } from "../telemetry/open-tracer.js";
 import { VERSION } from "../version.js";
 import { EngineLogs } from "./engine-logs.js";
 import { type GatewayFront, startGatewayFront } from "./gateway-front.js";
@@ -62,13 +64,27 @@ export async function runInstance(options: RunInstanceOptions): Promise<RunningI
   const instanceId = `${Date.now().toString(36)}-${randomBytes(3).toString("hex")}`;
   const slots = replicaSlotsOf(config);
   const engineLogs = new EngineLogs(paths.engineLog, logger);
-  const makeReplica = replicaFactory({ instanceId, env: options.env, logger, engineLogs });
+  // The runner's process traces its lifecycle (and its requests when it serves them itself).
+  const tracer = await openTracer(config.tracing, { "llm_runner.process": "runner" });
+  const lifecycle = new LifecycleTrace(tracer, {
+    "llm_runner.model": config.modelId,
+    "llm_runner.engine": config.engine,
+    "llm_runner.driver": config.driver,
+    "llm_runner.replicas": slots.length,
+    "llm_runner.gateway.workers": config.gatewayWorkers,
+  });
+  const makeReplica = replicaFactory({ instanceId, env: options.env, logger, engineLogs, lifecycle });
+  const giveUp = async () => {
+    lifecycle.started();
+    await closeTracer(tracer, logger);
+    await engineLogs.end();
+    lock.release();
+  };
   let members: Replica[];
   try {
     members = await Promise.all(slots.map((slot) => makeReplica(config, slot)));
   } catch (err) {
-    await engineLogs.end();
-    lock.release();
+    await giveUp();
     throw err;
   }
   const supervisor = new ReplicaSet(members, {
@@ -94,11 +110,11 @@ export async function runInstance(options: RunInstanceOptions): Promise<RunningI
       ledgerPath: paths.ledger,
       fakeGpusFile,
       onFatal: (reason) => fatal(reason),
+      tracer,
       ...(liveRunner ? { liveRunner } : {}),
     });
   } catch (err) {
-    await engineLogs.end();
-    lock.release();
+    await giveUp();
     throw err;
   }
   const record: InstanceRecord = {
@@ -147,6 +163,7 @@ export async function runInstance(options: RunInstanceOptions): Promise<RunningI
     ? prepareThenStart(options.prepare, supervisor, preparing.signal, logger)
     : supervisor.start();
   if (!options.prepare) await started;
+  lifecycle.started();
 
   // One reload at a time; its outcome is also written to reload.json for `llm-runner reload`.
   let current = config;
@@ -166,10 +183,17 @@ export async function runInstance(options: RunInstanceOptions): Promise<RunningI
         makeReplica,
         logger: logger.child({ component: "reload" }),
       };
+      const span = lifecycle.span("reload");
       const { outcome, config: next } = await reloadReplicas(deps, current).catch((err: Error) => ({
         outcome: { state: "failed" as const, restarted: [], message: `reload failed: ${err.message}` },
         config: current,
       }));
+      span.set({
+        "llm_runner.reload.state": outcome.state,
+        "llm_runner.reload.restarted": "restarted" in outcome ? outcome.restarted.map(String) : [],
+      });
+      if (outcome.state === "failed") span.fail("reload_failed", outcome.message);
+      span.end();
       current = next;
       writeReloadRecord(paths.reload, { ...outcome, startedAt, finishedAt: new Date().toISOString() });
       return outcome;
@@ -191,9 +215,12 @@ export async function runInstance(options: RunInstanceOptions): Promise<RunningI
       else void live?.stop();
       preparing.abort(new Error("the runner is stopping"));
       await started.catch(() => {});
+      const stopSpan = lifecycle.span("runner.stop", { "llm_runner.stop.forced": opts.force === true });
       await supervisor.stop(opts.force ? { force: true } : {});
       await front.close();
       status.stop();
+      stopSpan.end();
+      await closeTracer(tracer, logger);
       await engineLogs.end();
       removeInstance(config.home, process.pid);
       lock.release();

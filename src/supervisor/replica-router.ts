@@ -3,7 +3,7 @@
 // fails its requests fast can't pull queued requests onto itself before its supervisor notices the exit.
 import { type Clock, systemClock, type TimerId } from "./clock.js";
 import { type EngineProbe, httpEngineProbe } from "./engine-probe.js";
-import type { EngineEndpoint, RequestTicket } from "./types.js";
+import type { EngineEndpoint, RequestTicket, RouteNote } from "./types.js";
 
 interface Waiter {
   resolve(ticket: RequestTicket | null): void;
@@ -144,9 +144,11 @@ export function routedTicket(
   suspects: Suspects,
   freed: () => void,
   divert: boolean,
+  routing?: RouteNote,
 ): RequestTicket {
   return {
     endpoint: ticket.endpoint,
+    routing,
     signal: ticket.signal,
     progress: () => ticket.progress(),
     backpressure: (on) => ticket.backpressure?.(on),

@@ -11,6 +11,7 @@ import type {
   EngineEndpoint,
   ReplicaView,
   RequestTicket,
+  RouteNote,
   SupervisorError,
   SupervisorEvent,
   SupervisorSnapshot,
@@ -42,6 +43,10 @@ export type ReplicaSnapshot = ReplicaView;
 export type HeldState =
   | { state: "loading"; progress: number | null; detail: string }
   | { state: "failed"; error: SupervisorError };
+
+// How take() chose, for the request's trace (types.ts RouteNote).
+const BY_AFFINITY: RouteNote = { policy: "affinity" };
+const BY_LOAD: RouteNote = { policy: "least-in-flight" };
 
 // Sticky keys kept (≈100 bytes each): far more sessions than any node holds at once.
 const MAX_STICKY_KEYS = 10_000;
@@ -259,13 +264,16 @@ export class ReplicaSet implements SupervisorView {
     const stuck = affinity === undefined ? undefined : this.sticky.get(affinity);
     let chosen: number | null = null;
     let keepSticky = false;
+    let routing = BY_LOAD;
     if (stuck !== undefined) {
       const at = this.members.findIndex((m) => m.index === stuck);
       const m = this.members[at];
       if (m !== undefined) {
         const snap = m.supervisor.snapshot();
-        if (usable(m, snap)) chosen = at;
-        else keepSticky = snap.state === "ready" && !this.suspects.isSuspect(m.index, snap.generation);
+        if (usable(m, snap)) {
+          chosen = at;
+          routing = BY_AFFINITY;
+        } else keepSticky = snap.state === "ready" && !this.suspects.isSuspect(m.index, snap.generation);
       }
     }
     if (chosen === null) {
@@ -285,7 +293,7 @@ export class ReplicaSet implements SupervisorView {
     const ticket = member.supervisor.admit();
     if (ticket === null) return null;
     if (affinity !== undefined && !keepSticky) this.stick(affinity, member.index);
-    return routedTicket(ticket, this.suspects, () => this.pump(), n > 1);
+    return routedTicket(ticket, this.suspects, () => this.pump(), n > 1, routing);
   }
 
   /** Remembers a key's replica; the least recently used keys go first past the bound. */

@@ -104,6 +104,16 @@ export interface RequestTicket {
   /** Aborted when the engine this request uses dies, hangs or is stopped. */
   readonly signal: AbortSignal;
   readonly endpoint: EngineEndpoint;
+  /** How the router chose this ticket's replica (absent: one engine, no choice), for the request's trace. */
+  readonly routing?: RouteNote;
+}
+
+/** A router's choice, as a request's trace shows it. */
+export interface RouteNote {
+  /** "least-in-flight", "affinity" (a Live Runner session kept on its replica), or a later router's name. */
+  readonly policy: string;
+  /** The prompt tokens already cached on the chosen replica, when the router knows (a prefix-aware router). */
+  readonly prefixMatchTokens?: number;
 }
 
 /** The part of the supervisor the gateway uses. */

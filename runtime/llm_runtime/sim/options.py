@@ -59,6 +59,7 @@ class SimOptions:
     kv_tokens: int = 0  # --sim-kv-tokens: KV cache size; 0 = max_model_len x max_num_seqs
     prefill_tps: float = DEFAULT_PREFILL_TPS  # --sim-prefill-tps: prompt tokens computed per second; 0 = free
     prompt_tokens_details: bool = False  # vLLM's --enable-prompt-tokens-details
+    otlp_traces_endpoint: str | None = None  # vLLM's --otlp-traces-endpoint: the sim exports nothing, it logs traceparent
 
     @property
     def kv_blocks(self) -> int:
@@ -135,4 +136,5 @@ def parse_sim_options(argv: Sequence[str], env: Mapping[str, str]) -> SimOptions
         kv_tokens=kv_tokens,
         prefill_tps=parse_float("--sim-prefill-tps", args.get("--sim-prefill-tps"), DEFAULT_PREFILL_TPS, 0.0),
         prompt_tokens_details=args.get("--enable-prompt-tokens-details") == "true",
+        otlp_traces_endpoint=args.get("--otlp-traces-endpoint"),
     )

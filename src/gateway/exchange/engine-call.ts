@@ -49,12 +49,15 @@ export async function callEngine(
   const session = livepeerSessionOf(c);
   if (session) ex.sessionId = session.id;
   const affinity = session?.sticky ? session.id : undefined;
+  ex.trace.opened(ex.id, ex.sessionId);
+  ex.trace.queued(engine.admission);
   let admitted: AdmittedRequest;
   try {
     admitted = await engine.admission.acquire(ex.upstreamAbort.signal, affinity);
   } catch (err) {
     if (ex.abortCause === "client") throw failExchange(ex, err, errors.engineUnreachable);
     const status = err instanceof GatewayError ? err.status : 503;
+    ex.trace.refused(status, err instanceof Error ? err.message : String(err));
     ex.finish({
       status: "rejected",
       httpStatus: status,
@@ -63,6 +66,8 @@ export async function callEngine(
     throw err;
   }
   ex.attach(admitted);
+  ex.trace.admitted(admitted.ticket);
+  const traceHeaders = ex.trace.engineCall(admitted.ticket.endpoint.baseUrl, path);
   const send = (payload: string) =>
     engine.upstream.send({
       endpoint: admitted.ticket.endpoint,
@@ -70,6 +75,7 @@ export async function callEngine(
       path,
       body: payload,
       requestId: ex.id,
+      headers: traceHeaders,
       signal: ex.upstreamAbort.signal,
     });
   let res: UpstreamResponse;
@@ -93,6 +99,7 @@ export async function callEngine(
     throw failExchange(ex, err, errors.engineUnreachable);
   }
   ex.progress();
+  ex.trace.engineAnswered(res.status);
   if (res.status === 200) return res;
   text ??= await readText(res);
   const message = engineErrorMessage(text);

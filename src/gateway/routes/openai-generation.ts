@@ -52,6 +52,7 @@ export function registerOpenAiGeneration(app: Hono, deps: RouteDeps, spec: Gener
       wire: "openai",
       engineBody: () => engineBody(request),
       engineJson: needsEngineJson(request.body),
+      operation: spec.kind === "chat" ? "chat" : "text_completion",
       dialect: (ex) =>
         new OpenAiDialect(
           maxTokens,

@@ -172,6 +172,7 @@ export function gatewayTestConfig(overrides: Partial<Config> = {}): Config {
     currency: "USD",
     home: "/nonexistent",
     logLevel: "error",
+    tracing: null,
     sim: {},
     ...overrides,
   };

@@ -50,7 +50,8 @@ export class AdmissionHost {
         };
         signal.addEventListener("abort", onAbort, { once: true });
         slots.held.set(id, { request, unlisten: () => signal.removeEventListener("abort", onAbort) });
-        this.send(worker, { type: "slot-granted", id, endpoint: request.ticket.endpoint });
+        const { endpoint, routing } = request.ticket;
+        this.send(worker, routing ? { type: "slot-granted", id, endpoint, routing } : { type: "slot-granted", id, endpoint });
         if (signal.aborted) onAbort();
       },
       (err: unknown) => {

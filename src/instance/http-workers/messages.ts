@@ -6,7 +6,7 @@ import { GatewayError } from "../../gateway/http/gateway-error.js";
 import type { LiveRunnerSnapshot } from "../../livepeer/live-runner/live-runner-agent.js";
 import type { LivepeerHeaders, SessionVerdict } from "../../livepeer/live-runner/session-gate.js";
 import type { SessionTotals } from "../../pricing/ledger.js";
-import type { EngineEndpoint, ReplicaView, SupervisorSnapshot } from "../../supervisor/types.js";
+import type { EngineEndpoint, ReplicaView, RouteNote, SupervisorSnapshot } from "../../supervisor/types.js";
 
 /** What the primary's supervisor and admission look like; each worker answers /health, /ready, /metrics from it. */
 export interface EnginesView {
@@ -55,7 +55,7 @@ export interface WorkerInit {
 export type PrimaryToWorker =
   | { type: "init"; init: WorkerInit }
   | { type: "view"; view: EnginesView }
-  | { type: "slot-granted"; id: number; endpoint: EngineEndpoint }
+  | { type: "slot-granted"; id: number; endpoint: EngineEndpoint; routing?: RouteNote }
   | { type: "slot-refused"; id: number; error: WireGatewayError }
   | { type: "slot-aborted"; id: number; reason: string } // the engine died: the worker's request ends
   | { type: "series-request"; id: number } // the worker's own metrics, for a merged scrape

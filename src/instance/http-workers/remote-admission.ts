@@ -4,7 +4,7 @@
 // batches for the hang watchdog; an engine's death comes back as the abort of the tickets it held.
 import type { AdmissionPort, AdmittedRequest } from "../../gateway/exchange/admission.js";
 import { GatewayError } from "../../gateway/http/gateway-error.js";
-import type { EngineEndpoint, RequestTicket } from "../../supervisor/types.js";
+import type { EngineEndpoint, RequestTicket, RouteNote } from "../../supervisor/types.js";
 import {
   type AdmissionFigures,
   fromWire,
@@ -20,7 +20,7 @@ export const PROGRESS_FLUSH_MS = 100;
 /** The worker's handlers of the primary's answers about slots. */
 export function slotReplies(admission: RemoteAdmission): MessageTable<SlotReply> {
   return {
-    "slot-granted": (m) => admission.granted(m.id, m.endpoint),
+    "slot-granted": (m) => admission.granted(m.id, m.endpoint, m.routing),
     "slot-refused": (m) => admission.refused(m.id, fromWire(m.error)),
     "slot-aborted": (m) => admission.aborted(m.id, m.reason),
   };
@@ -68,9 +68,9 @@ export class RemoteAdmission implements AdmissionPort {
     );
   }
 
-  granted(id: number, endpoint: EngineEndpoint): void {
+  granted(id: number, endpoint: EngineEndpoint, routing?: RouteNote): void {
     if (!this.asked.has(id)) return; // cancelled meanwhile: the primary frees the slot on our "slot-cancel"
-    const ticket = new RemoteTicket(id, endpoint, this);
+    const ticket = new RemoteTicket(id, endpoint, this, routing);
     this.held.set(id, ticket);
     let released = false;
     this.asked.reply(id, {
@@ -154,6 +154,7 @@ class RemoteTicket implements RequestTicket {
     private readonly id: number,
     readonly endpoint: EngineEndpoint,
     private readonly owner: RemoteAdmission,
+    readonly routing?: RouteNote,
   ) {}
 
   get signal(): AbortSignal {

@@ -9,6 +9,7 @@ import { gpuProbeFor } from "../../gpu/probe-from-env.js";
 import { createGatewayMetrics } from "../../metrics/gateway-metrics.js";
 import { processMetricsJson, renderProcessMetrics } from "../../metrics/process-metrics.js";
 import { SqliteLedger } from "../../pricing/ledger.js";
+import { closeTracer, openTracer } from "../../telemetry/open-tracer.js";
 import { LedgerGuard } from "../../pricing/ledger-guard.js";
 import { IpcBatcher } from "./ipc-batcher.js";
 import { ipcLogger } from "./ipc-logger.js";
@@ -103,6 +104,8 @@ async function startWorker(init: WorkerInit): Promise<Worker> {
     }),
   );
 
+  // Each worker exports its own requests' spans.
+  const tracer = await openTracer(config.tracing, { "llm_runner.process": "http-worker" });
   const app = createGateway({
     config,
     supervisor: replicas,
@@ -111,6 +114,7 @@ async function startWorker(init: WorkerInit): Promise<Worker> {
     metrics,
     gpus: gpuProbeFor(init.fakeGpusFile ?? undefined),
     logger,
+    tracer,
     ...(liveRunner ? { liveRunner } : {}),
   });
   let server: Awaited<ReturnType<typeof serveGateway>>;
@@ -138,6 +142,7 @@ async function startWorker(init: WorkerInit): Promise<Worker> {
       await server.close();
       clearInterval(totals);
       ledger.close();
+      await closeTracer(tracer, logger);
       post({ type: "totals", totals: ledger.sessionTotals() });
       post({ type: "closed" });
       channel.flush();
