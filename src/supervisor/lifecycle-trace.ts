@@ -112,7 +112,11 @@ class EngineStretches {
         if (this.stretch !== "engine.start") this.begin("engine.start", { ...base, [RUNNER.restarts]: restarts });
         return;
       case "loading":
-        if (this.stretch === "engine.start") this.open.event("loading");
+        // The first start reads "starting" before the engine's generation is counted: it is known from here.
+        if (this.stretch === "engine.start") {
+          this.open.set({ [RUNNER.generation]: generation });
+          this.open.event("loading");
+        }
         return;
       case "ready":
         this.begin("engine.serve", base);
