@@ -48,7 +48,9 @@ function byName(spans: ReceivedSpan[], name: string): ReceivedSpan {
 
 /** The `traceparent` values the simulator logged for each generation it served. */
 function engineTraceparents(home: string): string[] {
-  return [...readFileSync(join(home, "engine.log"), "utf8").matchAll(/traceparent=(\S+)/g)].map((m) => m[1] ?? "");
+  return [...readFileSync(join(home, "engine.log"), "utf8").matchAll(/traceparent=(\S+)/g)].map(
+    (m) => m[1] ?? "",
+  );
 }
 
 describe("request traces", () => {
@@ -56,7 +58,11 @@ describe("request traces", () => {
     timeout: 90_000,
   }, async () => {
     const { runner, receiver } = await tracedRunner();
-    const r = await call(runner.url, "/v1/chat/completions", chatBody("/v1/chat/completions", words(5), 16, true));
+    const r = await call(
+      runner.url,
+      "/v1/chat/completions",
+      chatBody("/v1/chat/completions", words(5), 16, true),
+    );
     expect(r.status).toBe(200);
     const spans = await receiver.waitFor((all) => all.some((s) => s.name === "POST /v1/chat/completions"));
     const root = byName(spans, "POST /v1/chat/completions");
@@ -74,7 +80,14 @@ describe("request traces", () => {
     });
     const steps = children(spans, root);
     expect(steps.map((s) => s.name).sort()).toEqual(
-      ["admission", "auth", "chat meta-llama/Meta-Llama-3.1-8B-Instruct", "relay", "route", "validate"].sort(),
+      [
+        "admission",
+        "auth",
+        "chat meta-llama/Meta-Llama-3.1-8B-Instruct",
+        "relay",
+        "route",
+        "validate",
+      ].sort(),
     );
     expect(byName(steps, "auth").attributes["llm_runner.auth.method"]).toBe("bearer");
     expect(byName(steps, "admission").attributes).toMatchObject({ "llm_runner.queue.position": 0 });
@@ -114,7 +127,9 @@ describe("request traces", () => {
     expect(engineTraceparents(runner.home)).toEqual([`00-${engine.traceId}-${engine.spanId}-01`]);
   });
 
-  it("continues an incoming traceparent: same trace id, the caller's span as the parent", { timeout: 90_000 }, async () => {
+  it("continues an incoming traceparent: same trace id, the caller's span as the parent", {
+    timeout: 90_000,
+  }, async () => {
     const { runner, receiver } = await tracedRunner();
     const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
     const parent = "00f067aa0ba902b7";
@@ -135,7 +150,9 @@ describe("request traces", () => {
     expect(engineTraceparents(runner.home)).toEqual([`00-${traceId}-${engine.spanId}-01`]);
   });
 
-  it("an unsampled caller (flags 00) gets no spans, and the engine is told not to sample", { timeout: 90_000 }, async () => {
+  it("an unsampled caller (flags 00) gets no spans, and the engine is told not to sample", {
+    timeout: 90_000,
+  }, async () => {
     const { runner, receiver } = await tracedRunner();
     const traceId = "0af7651916cd43dd8448eb211c80319c";
     const quiet = await call(runner.url, "/llm", chatBody("/llm", words(2), 4, false), {
@@ -149,7 +166,9 @@ describe("request traces", () => {
     expect(engineTraceparents(runner.home)[0]).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-00$`));
   });
 
-  it("a refused request ends in its failed step: 401 in auth, 400 in validate", { timeout: 90_000 }, async () => {
+  it("a refused request ends in its failed step: 401 in auth, 400 in validate", {
+    timeout: 90_000,
+  }, async () => {
     const { runner, receiver } = await tracedRunner();
     await call(runner.url, "/v1/chat/completions", chatBody("/v1/chat/completions", "hi", 4, false), {
       headers: authHeaders("wrong-token"),
@@ -178,7 +197,9 @@ describe("request traces", () => {
 });
 
 describe("lifecycle trace", () => {
-  it("the runner's start, its engine's start until ready and its serving stretch, in one trace", { timeout: 90_000 }, async () => {
+  it("the runner's start, its engine's start until ready and its serving stretch, in one trace", {
+    timeout: 90_000,
+  }, async () => {
     const { runner, receiver } = await tracedRunner();
     const spans = await receiver.waitFor((all) => all.some((s) => s.name === "engine.start"));
     const root = byName(spans, "runner.start");
@@ -204,9 +225,14 @@ describe("GATEWAY_WORKERS=2", () => {
   }, async () => {
     const { runner, receiver } = await tracedRunner({ GATEWAY_WORKERS: "2" });
     for (let i = 0; i < 6; i++) {
-      const r = await call(runner.url, "/v1/chat/completions", chatBody("/v1/chat/completions", words(3), 4, true), {
-        reset: true,
-      });
+      const r = await call(
+        runner.url,
+        "/v1/chat/completions",
+        chatBody("/v1/chat/completions", words(3), 4, true),
+        {
+          reset: true,
+        },
+      );
       expect(r.status).toBe(200);
     }
     const spans = await receiver.waitFor(
@@ -224,6 +250,10 @@ describe("GATEWAY_WORKERS=2", () => {
     const lifecycle = byName(spans, "runner.start");
     expect(lifecycle.resource["process.pid"]).toBe(runner.pid);
     expect(engineTraceparents(runner.home)).toHaveLength(6);
-    await waitFor(() => receiver.spans.some((s) => s.name === "engine.start") || null, 10_000, "engine.start");
+    await waitFor(
+      () => receiver.spans.some((s) => s.name === "engine.start") || null,
+      10_000,
+      "engine.start",
+    );
   });
 });

@@ -1,6 +1,6 @@
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { ENV_NAMES } from "./env-schema.js";
+import { ENV_NAMES, SECRET_VARIABLES } from "./env-schema.js";
 import { estimateKvFit } from "./kv-cache-fit.js";
 import { readModelFacts } from "./model-info.js";
 import { bad, MODELS, ok, REPO } from "./testing/load-config-kit.js";
@@ -163,7 +163,31 @@ const GOOD: [string, string, keyof Config, unknown][] = [
   ["LLM_RUNNER_HOME", "~", "home", "/home/operator"],
   ["LLM_RUNNER_HOME", "state", "home", `${REPO}/state`],
   ["LOG_LEVEL", "DEBUG", "logLevel", "debug"],
+  // OpenTelemetry: tracing is on with an endpoint; an empty value reads as unset (the SDK environment spec).
+  ["OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318", "tracing", tracing()],
+  ["OTEL_EXPORTER_OTLP_ENDPOINT", "", "tracing", null],
+  [
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    "https://otlp.example/custom/traces",
+    "tracing",
+    tracing({ tracesUrl: "https://otlp.example/custom/traces" }),
+  ],
+  ["OTEL_EXPORTER_OTLP_HEADERS", "x-key=abc", "tracing", null],
+  ["OTEL_SERVICE_NAME", "gpu-node-7", "tracing", null],
+  ["OTEL_TRACES_SAMPLER", "TraceIdRatio", "tracing", null],
+  ["OTEL_TRACES_SAMPLER_ARG", "0.01", "tracing", null],
 ];
+
+function tracing(over: Partial<NonNullable<Config["tracing"]>> = {}): Config["tracing"] {
+  return {
+    tracesUrl: "http://collector:4318/v1/traces",
+    headers: null,
+    serviceName: "llm-runner",
+    sampler: "parentbased_always_on",
+    ratio: 1,
+    ...over,
+  };
+}
 
 describe("loadConfig accepts each variable's valid forms", () => {
   it.each(GOOD)("%s=%j", async (name, value, field, expected) => {
@@ -338,6 +362,18 @@ const BAD: [string, string, string][] = [
   ["SIM_KV_TOKENS", "64k", 'suffixes like "k"'],
   ["SIM_PREFILL_TPS", "-1", "must not be negative"],
   ["SIM_PREFILL_TPS", "fast", "not a decimal number"],
+  ["OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318", "must be an http(s) URL"],
+  ["OTEL_EXPORTER_OTLP_ENDPOINT", "grpc://collector:4317", "not gRPC"],
+  ["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://c:4318/v1/traces?x=1", "must not have a query"],
+  ["OTEL_EXPORTER_OTLP_HEADERS", "x-key", 'without "="'],
+  ["OTEL_EXPORTER_OTLP_HEADERS", "a=1,,b=2", "an empty entry"],
+  ["OTEL_EXPORTER_OTLP_HEADERS", "bad name=1", "not an HTTP header name"],
+  ["OTEL_EXPORTER_OTLP_HEADERS", "k=%zz", "not valid percent-encoding"],
+  ["OTEL_SERVICE_NAME", " llm", "must not start or end with spaces"],
+  ["OTEL_TRACES_SAMPLER", "jaeger_remote", "a remote sampler"],
+  ["OTEL_TRACES_SAMPLER", "sometimes", "one of: always_on, always_off, traceidratio"],
+  ["OTEL_TRACES_SAMPLER_ARG", "1.5", "≤ 1"],
+  ["OTEL_TRACES_SAMPLER_ARG", "1%", "not a percentage"],
 ];
 
 describe("loadConfig rejects each rule's violations", () => {
@@ -346,7 +382,7 @@ describe("loadConfig rejects each rule's violations", () => {
     expect(issues).toHaveLength(1);
     const [issue] = issues as [ConfigIssue];
     expect(issue.variable).toBe(name);
-    if (!["AUTH_TOKEN", "HF_TOKEN", "LIVE_RUNNER_SECRET"].includes(name)) expect(issue.value).toBe(value);
+    if (!SECRET_VARIABLES.has(name)) expect(issue.value).toBe(value);
     expect(issue.message).toContain(phrase);
   });
 

@@ -12,14 +12,16 @@ export function emptyIsUnset<T, F>(check: Check<T>, fallback: F): Check<T | F> {
 
 /** An OTLP/HTTP address: http(s), no query or fragment (llm-runner's exporter speaks OTLP over HTTP, not gRPC). */
 export const otlpUrl: Check<string> = (raw) => {
-  const fix = 'Set it to the collector\'s OTLP/HTTP address, e.g. "http://localhost:4318" (OTLP over HTTP, not gRPC\'s 4317).';
+  const fix =
+    "Set it to the collector's OTLP/HTTP address, e.g. \"http://localhost:4318\" (OTLP over HTTP, not gRPC's 4317).";
   let url: URL;
   try {
     url = new URL(raw.trim());
   } catch {
     return new Invalid(`is not a URL. ${fix}`);
   }
-  if (url.protocol !== "http:" && url.protocol !== "https:") return new Invalid(`must be an http(s) URL. ${fix}`);
+  if (url.protocol !== "http:" && url.protocol !== "https:")
+    return new Invalid(`must be an http(s) URL. ${fix}`);
   if (url.search || url.hash) return new Invalid(`must not have a query or fragment. ${fix}`);
   return raw.trim();
 };
@@ -28,18 +30,22 @@ export const otlpUrl: Check<string> = (raw) => {
 // key an HTTP token (RFC 9110), the value percent-encoded.
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
+// The messages never quote the value: it carries the backend's API key.
 export const otlpHeaders: Check<string> = (raw) => {
-  const fix = 'Write it as comma-separated key=value pairs, e.g. "x-honeycomb-team=KEY,x-scope=llm" (values percent-encoded).';
-  for (const member of raw.split(",")) {
+  const fix =
+    'Write it as comma-separated key=value pairs, e.g. "x-honeycomb-team=KEY,x-scope=llm" (values percent-encoded).';
+  const members = raw.split(",");
+  for (const [i, member] of members.entries()) {
+    const at = members.length > 1 ? ` (entry ${i + 1})` : "";
     const eq = member.indexOf("=");
-    const name = (eq < 0 ? member : member.slice(0, eq)).trim();
-    if (member.trim() === "") return new Invalid(`has an empty entry. ${fix}`);
-    if (eq < 0) return new Invalid(`has an entry without "=": "${name.slice(0, 40)}". ${fix}`);
-    if (!HEADER_NAME.test(name)) return new Invalid(`has an entry whose name is not an HTTP header name. ${fix}`);
+    if (member.trim() === "") return new Invalid(`has an empty entry${at}. ${fix}`);
+    if (eq < 0) return new Invalid(`has an entry without "="${at}. ${fix}`);
+    if (!HEADER_NAME.test(member.slice(0, eq).trim()))
+      return new Invalid(`has an entry whose name is not an HTTP header name${at}. ${fix}`);
     try {
       decodeURIComponent(member.slice(eq + 1).trim());
     } catch {
-      return new Invalid(`has a value that is not valid percent-encoding (for header "${name}"). ${fix}`);
+      return new Invalid(`has a value that is not valid percent-encoding${at}. ${fix}`);
     }
   }
   return raw;
@@ -93,9 +99,13 @@ export function tracingConfig(v: OtelValues): TracingConfig | null {
 /** Settings that change nothing as set: said once at start. */
 export function tracingNotes(v: Partial<OtelValues>): string[] {
   const notes: string[] = [];
-  const on = (v.OTEL_EXPORTER_OTLP_ENDPOINT ?? null) !== null || (v.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? null) !== null;
+  const on =
+    (v.OTEL_EXPORTER_OTLP_ENDPOINT ?? null) !== null ||
+    (v.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? null) !== null;
   if (!on && (v.OTEL_EXPORTER_OTLP_HEADERS ?? null) !== null)
-    notes.push("OTEL_EXPORTER_OTLP_HEADERS is set but tracing is off: set OTEL_EXPORTER_OTLP_ENDPOINT to export traces.");
+    notes.push(
+      "OTEL_EXPORTER_OTLP_HEADERS is set but tracing is off: set OTEL_EXPORTER_OTLP_ENDPOINT to export traces.",
+    );
   if ((v.OTEL_TRACES_SAMPLER_ARG ?? null) !== null && !v.OTEL_TRACES_SAMPLER?.endsWith("traceidratio"))
     notes.push(
       `OTEL_TRACES_SAMPLER_ARG is only read by the traceidratio samplers; ignored with OTEL_TRACES_SAMPLER=${v.OTEL_TRACES_SAMPLER ?? "parentbased_always_on"}.`,

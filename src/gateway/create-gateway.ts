@@ -16,7 +16,7 @@ import { hostCheck } from "./http/host-check.js";
 import { requestHeader } from "./http/node-bindings.js";
 import { originCheck } from "./http/origin-check.js";
 import { bodyLimitFor } from "./http/read-json-body.js";
-import { traceRequests, tracedGuard } from "./http/trace-requests.js";
+import { tracedGuard, traceRequests } from "./http/trace-requests.js";
 import { wireError } from "./http/wire-status.js";
 import { WriteTimeout } from "./relay/write-timeout.js";
 import { registerChatCompletions } from "./routes/chat-completions.js";

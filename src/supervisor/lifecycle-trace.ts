@@ -32,7 +32,10 @@ export class LifecycleTrace {
   }
 
   /** Follows one replica's supervisor; returns the unsubscribe. */
-  watch(replica: number, supervisor: { on(listener: (event: SupervisorEvent) => void): () => void }): () => void {
+  watch(
+    replica: number,
+    supervisor: { on(listener: (event: SupervisorEvent) => void): () => void },
+  ): () => void {
     if (!this.tracer.enabled) return () => {};
     const engine = new EngineStretches(this, replica);
     const off = supervisor.on((event) => engine.on(event));
@@ -80,7 +83,10 @@ class EngineStretches {
     switch (event.type) {
       case "progress":
         if (this.stretch === "engine.start")
-          this.open.event("progress", { [RUNNER.progress]: event.progress ?? undefined, detail: event.detail });
+          this.open.event("progress", {
+            [RUNNER.progress]: event.progress ?? undefined,
+            detail: event.detail,
+          });
         return;
       case "error": {
         const { reason, message } = event.error;
@@ -109,7 +115,8 @@ class EngineStretches {
     switch (to) {
       case "starting":
         this.settleAwaiting();
-        if (this.stretch !== "engine.start") this.begin("engine.start", { ...base, [RUNNER.restarts]: restarts });
+        if (this.stretch !== "engine.start")
+          this.begin("engine.start", { ...base, [RUNNER.restarts]: restarts });
         return;
       case "loading":
         // The first start reads "starting" before the engine's generation is counted: it is known from here.
@@ -128,7 +135,11 @@ class EngineStretches {
           this.open = NOOP_SPAN;
         }
         const reason = this.reason?.reason;
-        this.begin("engine.restart", { ...base, [RUNNER.restarts]: restarts, [RUNNER.failureReason]: reason });
+        this.begin("engine.restart", {
+          ...base,
+          [RUNNER.restarts]: restarts,
+          [RUNNER.failureReason]: reason,
+        });
         return;
       }
       case "draining":

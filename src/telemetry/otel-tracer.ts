@@ -3,9 +3,9 @@
 // is on (open-tracer.ts imports this file dynamically). Nothing is registered globally: spans are parented
 // explicitly, so no context manager is needed and other libraries' OpenTelemetry use is left alone.
 import {
+  type Tracer as ApiTracer,
   type Context,
   type Span as OtelSpan,
-  type Tracer as ApiTracer,
   ROOT_CONTEXT,
   SpanKind,
   SpanStatusCode,
@@ -19,6 +19,7 @@ import {
   AlwaysOnSampler,
   BasicTracerProvider,
   BatchSpanProcessor,
+  type BufferConfig,
   ParentBasedSampler,
   type Sampler,
   type SpanExporter,
@@ -76,8 +77,10 @@ export interface OtelTracerOptions {
   config: TracingConfig;
   /** Resource attributes beside service.name and service.version (the process's role, its pid). */
   resource?: Attributes;
-  /** Default: the OTLP/HTTP exporter to config.tracesUrl (tests may pass an in-memory one). */
+  /** Default: the OTLP/HTTP exporter to config.tracesUrl (tests and the bench pass their own). */
   exporter?: SpanExporter;
+  /** The batch processor's sizes; default the SDK's (OTEL_BSP_* or 2048 queued, 512 per export, every 5 s). */
+  batch?: BufferConfig;
 }
 
 export class OtelTracer implements Tracer {
@@ -101,7 +104,7 @@ export class OtelTracer implements Tracer {
         ...options.resource,
       }),
       sampler: samplerFor(config.sampler, config.ratio),
-      spanProcessors: [new BatchSpanProcessor(exporter)],
+      spanProcessors: [new BatchSpanProcessor(exporter, options.batch)],
     });
     this.tracer = this.provider.getTracer("llm-runner", VERSION);
   }

@@ -89,17 +89,31 @@ export const NOOP_REQUEST_TRACE: RequestTrace = {
   responded: nothing,
 };
 
+export interface RequestLine {
+  method: string;
+  route: string;
+  path: string;
+  header(name: string): string | undefined;
+}
+
 /** Starts a request's trace under its incoming `traceparent` when there is one. */
-export function startRequestTrace(
-  tracer: Tracer,
-  request: { method: string; route: string; path: string; header(name: string): string | undefined },
-): RequestTrace {
+export function startRequestTrace(tracer: Tracer, request: RequestLine): RequestTrace {
   if (!tracer.enabled) return NOOP_REQUEST_TRACE;
-  return new SpanRequestTrace(tracer, request);
+  const root = tracer.startSpan(`${request.method} ${request.route}`, {
+    kind: "server",
+    parent: tracer.extract(request.header),
+    attributes: { [HTTP.method]: request.method, [HTTP.route]: request.route, [HTTP.urlPath]: request.path },
+  });
+  // Not sampled: no step would be recorded; the engine is only told so (the sampled flag of its traceparent).
+  if (!root.recording) return unsampled(tracer, root);
+  return new SpanRequestTrace(tracer, root, request.method === "POST");
+}
+
+function unsampled(tracer: Tracer, root: Span): RequestTrace {
+  return { ...NOOP_REQUEST_TRACE, engineCall: () => tracer.inject(root) };
 }
 
 class SpanRequestTrace implements RequestTrace {
-  private readonly root: Span;
   private step: Span = NOOP_SPAN;
   private stepName: "auth" | "validate" | "admission" | null = null;
   private engine: Span = NOOP_SPAN;
@@ -112,18 +126,13 @@ class SpanRequestTrace implements RequestTrace {
   private ended = false;
   private sawChunk = false;
   private sawToken = false;
-  private readonly hasBody: boolean;
 
   constructor(
     private readonly tracer: Tracer,
-    request: { method: string; route: string; path: string; header(name: string): string | undefined },
+    private readonly root: Span,
+    /** A POST: its body is read and validated after auth. */
+    private readonly hasBody: boolean,
   ) {
-    this.root = tracer.startSpan(`${request.method} ${request.route}`, {
-      kind: "server",
-      parent: tracer.extract(request.header),
-      attributes: { [HTTP.method]: request.method, [HTTP.route]: request.route, [HTTP.urlPath]: request.path },
-    });
-    this.hasBody = request.method === "POST";
     this.begin("auth");
   }
 
@@ -196,7 +205,7 @@ class SpanRequestTrace implements RequestTrace {
   engineCall(baseUrl: string, path: string): Record<string, string> {
     const facts = this.facts;
     const operation = facts?.operation ?? "chat";
-    const { hostname, port } = new URL(baseUrl);
+    const { hostname, port } = addressOf(baseUrl);
     this.engine.end();
     this.engineStartedAt = performance.now();
     // The GenAI inference span's name: "{gen_ai.operation.name} {gen_ai.request.model}".
@@ -246,14 +255,18 @@ class SpanRequestTrace implements RequestTrace {
       [GEN_AI.finishReasons]: facts.finishReason ? [facts.finishReason] : undefined,
       [RUNNER.outcome]: facts.status,
     });
-    if (facts.status === "engine_error" && this.engineStatus < 400) this.engine.fail("engine_error", facts.error ?? undefined);
+    if (facts.status === "engine_error" && this.engineStatus < 400)
+      this.engine.fail("engine_error", facts.error ?? undefined);
     this.engine.end();
     this.engine = NOOP_SPAN;
   }
 
   relay(stream: boolean): RelayTrace {
     this.relays++;
-    const span = this.tracer.startSpan("relay", { parent: this.root, attributes: { [RUNNER.clientStream]: stream } });
+    const span = this.tracer.startSpan("relay", {
+      parent: this.root,
+      attributes: { [RUNNER.clientStream]: stream },
+    });
     let bytes = 0;
     let pauses = 0;
     let over = false;
@@ -297,4 +310,17 @@ class SpanRequestTrace implements RequestTrace {
     this.engine.end();
     this.root.end();
   }
+}
+
+// An engine's address, parsed once: a runner has a few engines, each asked many times.
+const addresses = new Map<string, { hostname: string; port: string }>();
+function addressOf(baseUrl: string): { hostname: string; port: string } {
+  let found = addresses.get(baseUrl);
+  if (found === undefined) {
+    const { hostname, port } = new URL(baseUrl);
+    found = { hostname, port };
+    if (addresses.size > 64) addresses.clear();
+    addresses.set(baseUrl, found);
+  }
+  return found;
 }

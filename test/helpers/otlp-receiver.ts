@@ -109,11 +109,17 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
       requests.push({ path: req.url ?? "", headers: req.headers });
-      if (req.method !== "POST" || req.url !== "/v1/traces" || !req.headers["content-type"]?.startsWith("application/json")) {
+      if (
+        req.method !== "POST" ||
+        req.url !== "/v1/traces" ||
+        !req.headers["content-type"]?.startsWith("application/json")
+      ) {
         res.writeHead(415).end();
         return;
       }
-      spans.push(...decodeExport(JSON.parse(Buffer.concat(chunks).toString("utf8")) as ExportTraceServiceRequest));
+      spans.push(
+        ...decodeExport(JSON.parse(Buffer.concat(chunks).toString("utf8")) as ExportTraceServiceRequest),
+      );
       res.writeHead(200, { "content-type": "application/json" }).end("{}");
       for (const wake of [...waiters]) wake();
     });

@@ -79,7 +79,8 @@ export class UndiciUpstreamClient implements UpstreamClient {
     };
     if (request.body !== undefined) headers["content-type"] = "application/json";
     if (request.requestId !== undefined) headers["x-request-id"] = request.requestId;
-    if (request.headers !== undefined) for (const name in request.headers) headers[name] = request.headers[name] as string;
+    if (request.headers !== undefined)
+      for (const name in request.headers) headers[name] = request.headers[name] as string;
     let res: Awaited<ReturnType<Pool["request"]>>;
     try {
       res = await this.poolFor(request.endpoint).request({

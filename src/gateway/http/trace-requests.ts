@@ -9,7 +9,9 @@ const REQUEST_TRACE = "requestTrace";
 
 /** The request's trace, or the no-op one when the request is not traced. */
 export function requestTraceOf(c: Context): RequestTrace {
-  return (c.var as Record<string, RequestTrace | undefined> | undefined)?.[REQUEST_TRACE] ?? NOOP_REQUEST_TRACE;
+  return (
+    (c.var as Record<string, RequestTrace | undefined> | undefined)?.[REQUEST_TRACE] ?? NOOP_REQUEST_TRACE
+  );
 }
 
 /** Starts each request's trace (under an incoming `traceparent`) and ends it with the status the handler chose. */

@@ -51,7 +51,10 @@ export class AdmissionHost {
         signal.addEventListener("abort", onAbort, { once: true });
         slots.held.set(id, { request, unlisten: () => signal.removeEventListener("abort", onAbort) });
         const { endpoint, routing } = request.ticket;
-        this.send(worker, routing ? { type: "slot-granted", id, endpoint, routing } : { type: "slot-granted", id, endpoint });
+        this.send(
+          worker,
+          routing ? { type: "slot-granted", id, endpoint, routing } : { type: "slot-granted", id, endpoint },
+        );
         if (signal.aborted) onAbort();
       },
       (err: unknown) => {

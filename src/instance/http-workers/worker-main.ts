@@ -9,8 +9,8 @@ import { gpuProbeFor } from "../../gpu/probe-from-env.js";
 import { createGatewayMetrics } from "../../metrics/gateway-metrics.js";
 import { processMetricsJson, renderProcessMetrics } from "../../metrics/process-metrics.js";
 import { SqliteLedger } from "../../pricing/ledger.js";
-import { closeTracer, openTracer } from "../../telemetry/open-tracer.js";
 import { LedgerGuard } from "../../pricing/ledger-guard.js";
+import { closeTracer, openTracer } from "../../telemetry/open-tracer.js";
 import { IpcBatcher } from "./ipc-batcher.js";
 import { ipcLogger } from "./ipc-logger.js";
 import {
