@@ -62,7 +62,9 @@ describe("llm-runner flags", () => {
     });
     expect(code).toBe(0);
     const parsed = JSON.parse(out) as { argv: string[]; env: Record<string, string> };
-    expect(parsed.argv[parsed.argv.indexOf("--otlp-traces-endpoint") + 1]).toBe("http://collector:4318/v1/traces");
+    expect(parsed.argv[parsed.argv.indexOf("--otlp-traces-endpoint") + 1]).toBe(
+      "http://collector:4318/v1/traces",
+    );
     expect(parsed.env).toMatchObject({
       OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: "http/protobuf",
       OTEL_EXPORTER_OTLP_TRACES_HEADERS: "***",
