@@ -512,6 +512,7 @@ function garbageFor(name: string): fc.Arbitrary<string> {
     LIVE_RUNNER_TLS_INSECURE: ["true", "false"],
     ENGINE: ["vllm", "sim"],
     DRIVER: ["docker", "process"],
+    ROUTER: ["prefix", "least-in-flight", "round-robin"],
     LOG_LEVEL: ["trace", "debug", "info", "warn", "error"],
     SIM_MODE: ["echo", "lorem"],
     DISTRIBUTED_EXECUTOR: ["mp", "ray"],
