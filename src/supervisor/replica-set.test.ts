@@ -90,7 +90,6 @@ describe("ReplicaSet with ROUTER=prefix (the default)", () => {
     expect(again?.endpoint.replica).toBe(first?.endpoint.replica);
     expect(again?.route).toMatchObject({ reason: "prefix_hit", matchedBlocks: 12 });
     expect(other?.endpoint.replica).not.toBe(first?.endpoint.replica);
-    expect(replicas.routeDecisions().find((d) => d.reason === "prefix_hit")?.count).toBe(1);
   });
 
   it("a restarted replica's prefixes are gone: the tenant is routed by load again", async () => {

@@ -7,7 +7,7 @@ import { sweepOrphans } from "./engine-output.js";
 import { foldSnapshots } from "./replica-fold.js";
 import { routedTicket, type SuspectProbing, Suspects, WaitQueue } from "./replica-router.js";
 import type { RouteHint, RouterPolicy } from "./routing/route-decision.js";
-import { type Candidate, type RouteCount, RoutePicker } from "./routing/route-picker.js";
+import { type Candidate, RoutePicker } from "./routing/route-picker.js";
 import { SupervisorEvents } from "./supervisor-events.js";
 import type {
   EngineEndpoint,
@@ -236,11 +236,6 @@ export class ReplicaSet implements SupervisorView {
     if (this.stopping || this.readySlots() === 0) return Promise.resolve(null);
     const ticket = this.queue.size === 0 ? this.take(true, hint) : null;
     return ticket === null ? this.queue.enqueue(signal, hint) : Promise.resolve(ticket);
-  }
-
-  /** Decisions made since the start, by policy and reason (llm_runner_route_decisions_total). */
-  routeDecisions(): RouteCount[] {
-    return this.picker.decisions();
   }
 
   /** Hands free slots to the waiters in order (each routed by its own hint); ends every wait when none can be had. */

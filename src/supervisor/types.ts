@@ -2,7 +2,6 @@
 // The implementation is src/supervisor/supervisor.ts; the gateway depends only on these types.
 import type { FatalReason } from "../protocol/lifecycle.js";
 import type { RouteDecision, RouteHint } from "./routing/route-decision.js";
-import type { RouteCount } from "./routing/route-picker.js";
 
 export type SupervisorState =
   | "stopped"
@@ -122,8 +121,6 @@ export interface SupervisorView {
    * to the same replica while it is ready and has room) and the prompt's block chain (ROUTER=prefix).
    */
   acquire?(signal?: AbortSignal, hint?: RouteHint): Promise<RequestTicket | null>;
-  /** The router's decisions so far, by policy and reason (REPLICAS in this process); absent: none made here. */
-  routeDecisions?(): RouteCount[];
   /** The engine's address for side calls that are not requests (metrics scrape); null unless ready/draining. */
   engineEndpoint(): EngineEndpoint | null;
   on(listener: (event: SupervisorEvent) => void): () => void;

@@ -97,18 +97,4 @@ describe("RoutePicker affinity keys (every policy)", () => {
     gone.delete(home);
     expect(route({ affinity: "s1" })).toMatchObject({ replica: moved?.replica, reason: "sticky" });
   });
-
-  it("counts each decision by reason", () => {
-    const { picker, route, full } = cluster("prefix");
-    route({ affinity: "k", blocks: prompt(1) });
-    route({ affinity: "k", blocks: prompt(1) });
-    full.add(0);
-    full.add(1);
-    full.add(2);
-    expect(route()).toBeNull();
-    expect(picker.decisions().sort((a, b) => a.reason.localeCompare(b.reason))).toEqual([
-      { policy: "prefix", reason: "load", count: 1 },
-      { policy: "prefix", reason: "sticky", count: 1 },
-    ]);
-  });
 });

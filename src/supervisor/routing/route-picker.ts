@@ -30,17 +30,10 @@ export interface Pick {
   stick: boolean;
 }
 
-export interface RouteCount {
-  policy: RouterPolicy;
-  reason: RouteReason;
-  count: number;
-}
-
 export class RoutePicker {
   readonly index: PrefixIndex;
   /** Affinity key → replica, in least-recently-used order (Map keeps insertion order). */
   private readonly sticky = new Map<string, number>();
-  private readonly counts = new Map<RouteReason, number>();
   /** Where the next tie-break (and round-robin's turn) starts, a position in the member list. */
   private cursor = 0;
 
@@ -68,18 +61,12 @@ export class RoutePicker {
     return chosen;
   }
 
-  /** The ticket was had: count the decision, record the prompt's blocks on the replica, stick the key. */
+  /** The ticket was had: record the prompt's blocks on the replica, stick the key. */
   commit(pick: Pick, candidate: Candidate, hint: RouteHint = {}): void {
-    const { reason, replica } = pick.decision;
-    this.counts.set(reason, (this.counts.get(reason) ?? 0) + 1);
+    const { replica } = pick.decision;
     if (this.policy === "prefix" && hint.blocks !== undefined && hint.blocks.length > 0)
       this.index.record(replica, candidate.engine, candidate.generation, hint.blocks);
     if (hint.affinity !== undefined && pick.stick) this.stickKey(hint.affinity, replica);
-  }
-
-  /** Decisions made since the start, by reason (for llm_runner_route_decisions_total). */
-  decisions(): RouteCount[] {
-    return [...this.counts].map(([reason, count]) => ({ policy: this.policy, reason, count }));
   }
 
   /** A replica's engine stopped or the replica is gone: its cache is empty. */
