@@ -45,7 +45,7 @@ export class RoutePicker {
     this.index = new PrefixIndex(indexBlocks);
   }
 
-  /** The replica for this request among `candidates` (positions are member positions); null when none is free. */
+  /** The replica for this request among `candidates` (`at`: its position in that list); null when none is free. */
   pick(candidates: readonly Candidate[], hint: RouteHint = {}): Pick | null {
     const key = hint.affinity;
     const stuck = key === undefined ? undefined : this.sticky.get(key);
