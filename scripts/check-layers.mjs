@@ -22,7 +22,7 @@ const LAYERS = [
 const GATEWAY_LAYERS = [
   ["wire"],
   ["http"],
-  ["requests"],
+  ["requests", "routing"],
   ["dialects"],
   ["exchange"],
   ["relay"],

@@ -519,6 +519,7 @@ function rawGarbageFor(name: string): fc.Arbitrary<string> {
     LIVE_RUNNER_TLS_INSECURE: ["true", "false"],
     ENGINE: ["vllm", "sim"],
     DRIVER: ["docker", "process"],
+    ROUTER: ["prefix", "least-in-flight", "round-robin"],
     LOG_LEVEL: ["trace", "debug", "info", "warn", "error"],
     SIM_MODE: ["echo", "lorem"],
     DISTRIBUTED_EXECUTOR: ["mp", "ray"],

@@ -92,7 +92,9 @@ describe("request traces", () => {
     expect(byName(steps, "auth").attributes["llm_runner.auth.method"]).toBe("bearer");
     expect(byName(steps, "admission").attributes).toMatchObject({ "llm_runner.queue.position": 0 });
     expect(byName(steps, "route").attributes).toMatchObject({
-      "llm_runner.route.policy": "least-in-flight",
+      // ROUTER defaults to prefix; one replica, nothing cached yet: chosen by load.
+      "llm_runner.route.policy": "prefix",
+      "llm_runner.route.reason": "load",
       "llm_runner.replica": 0,
       "llm_runner.engine.generation": 1,
     });
@@ -201,7 +203,10 @@ describe("lifecycle trace", () => {
     timeout: 90_000,
   }, async () => {
     const { runner, receiver } = await tracedRunner();
-    const spans = await receiver.waitFor((all) => all.some((s) => s.name === "engine.start"));
+    // Spans come in batches: wait for every span the test reads, not only the last one expected.
+    const has = (all: ReceivedSpan[], ...names: string[]) =>
+      names.every((n) => all.some((s) => s.name === n));
+    const spans = await receiver.waitFor((all) => has(all, "engine.start", "runner.start"));
     const root = byName(spans, "runner.start");
     expect(root.resource["llm_runner.process"]).toBe("runner");
     expect(root.attributes).toMatchObject({ "llm_runner.engine": "sim", "llm_runner.replicas": 1 });
@@ -211,7 +216,7 @@ describe("lifecycle trace", () => {
     expect(start.events.map((e) => e.name)).toContain("loading");
     // The serving stretch ends with the engine: stop the runner and it is exported.
     await runner.stop();
-    const after = await receiver.waitFor((all) => all.some((s) => s.name === "engine.serve"));
+    const after = await receiver.waitFor((all) => has(all, "engine.serve", "runner.stop"));
     const serve = byName(after, "engine.serve");
     expect(serve.traceId).toBe(root.traceId);
     expect(serve.startNs >= start.endNs).toBe(true);

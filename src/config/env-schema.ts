@@ -39,6 +39,7 @@ import {
 } from "./env-checks.js";
 import { MAX_GATEWAY_WORKERS } from "./gateway-workers.js";
 import { emptyIsUnset, otlpHeaders, otlpUrl, sampler, samplerRatio, serviceName } from "./otel-env.js";
+import { ROUTER_POLICIES, type RouterPolicy } from "./router-policy.js";
 
 export {
   AI_RUNNER_CONTRACT_VERSION,
@@ -115,6 +116,7 @@ export function envSchema(ctx: SchemaContext, isDir: (p: string) => boolean) {
     ENGINE_IMAGE: variable(word('an image reference, e.g. "localhost/llm-runner-vllm:0.1.0"'), null),
     GPU_IDS: variable(gpuIds, "all" as const),
     REPLICAS: variable(replicas(MAX_REPLICAS), 1 as number | "auto"),
+    ROUTER: variable(oneOf(ROUTER_POLICIES), "prefix" as RouterPolicy),
     DISTRIBUTED_EXECUTOR: variable(oneOf(["mp", "ray"] as const), null),
     RAY_ADDRESS: variable(word('the Ray head\'s address, e.g. "10.0.0.1:6379"'), null),
     ENGINE_PORT: variable(integer({ min: 0, max: 65535, example: 8100 }), 8100),

@@ -267,6 +267,7 @@ function toConfig(v: EnvValues): Config {
     runnerVersion: v.RUNNER_VERSION,
     corsOrigins: v.CORS_ORIGINS ?? (v.AUTH_TOKEN === null ? [] : "*"),
     gatewayWorkers: resolveGatewayWorkers(v.GATEWAY_WORKERS),
+    router: v.ROUTER,
     liveRunner: {
       orchestratorUrl: v.LIVE_RUNNER_ORCH_URL,
       secret: v.LIVE_RUNNER_SECRET,

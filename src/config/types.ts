@@ -2,6 +2,7 @@
 // (src/config/load-config.ts) from the environment plus CLI flags; never re-read process.env elsewhere.
 import type { TracingConfig } from "../telemetry/tracing-config.js";
 import type { ReplicaSlot } from "./replica-plan.js";
+import type { RouterPolicy } from "./router-policy.js";
 
 export type EngineKind = "vllm" | "sim";
 export type DriverKind = "docker" | "process";
@@ -77,6 +78,7 @@ export interface Config {
   rayAddress?: string;
   /** REPLICAS resolved: each engine's GPUs and port (set by loadConfig; absent = one engine on gpuIds/enginePort). */
   replicaSlots?: ReplicaSlot[];
+  router: RouterPolicy; // ROUTER: how a request picks a replica (default prefix)
   enginePort: number; // ENGINE_PORT: the engine's port on 127.0.0.1 (default 8100; 0 = pick a free port)
   python: string; // PYTHON (process driver interpreter, default python3)
   engineStallTimeoutMs: number; // ENGINE_STALL_TIMEOUT seconds (default 300)

@@ -67,7 +67,7 @@ async function startInProcess(options: GatewayFrontOptions): Promise<GatewayFron
     config,
     supervisor: options.supervisor,
     ledger,
-    metrics: createGatewayMetrics(),
+    metrics: createGatewayMetrics({ router: config.router }),
     gpus: options.gpus,
     logger: gatewayLogger,
     ...(options.tracer ? { tracer: options.tracer } : {}),

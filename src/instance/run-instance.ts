@@ -90,6 +90,11 @@ export async function runInstance(options: RunInstanceOptions): Promise<RunningI
   const supervisor = new ReplicaSet(members, {
     driver: members[0]?.driver as EngineDriver,
     logger: logger.child({ component: "replicas" }),
+    router: config.router,
+    // The simulator's KV cache size is known: the prefix index holds as many blocks (16 tokens) per replica.
+    ...(config.engine === "sim" && config.sim.kvTokens
+      ? { indexBlocks: Math.floor(config.sim.kvTokens / 16) }
+      : {}),
   });
   supervisor.on((event) => options.onEvent?.(event));
 

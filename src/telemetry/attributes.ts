@@ -39,8 +39,12 @@ export const RUNNER = {
   inFlight: "llm_runner.admission.in_flight",
   capacity: "llm_runner.admission.capacity",
   routePolicy: "llm_runner.route.policy",
-  /** Reserved for the prefix-aware router: the prompt tokens found cached on the chosen replica. */
-  prefixMatchTokens: "llm_runner.route.prefix_match_tokens",
+  /** Why the router chose the replica: prefix_hit, load, sticky, fallback (llm_runner_route_decisions_total). */
+  routeReason: "llm_runner.route.reason",
+  /** The prompt's leading 16-token blocks the router expects the chosen replica to hold cached (an estimate). */
+  prefixMatchBlocks: "llm_runner.route.prefix_match_blocks",
+  /** The blocks in the prompt's chain as the router estimated it (0: not hashed, e.g. ROUTER=least-in-flight). */
+  promptBlocks: "llm_runner.route.prompt_blocks",
   replica: "llm_runner.replica",
   generation: "llm_runner.engine.generation",
   timeToFirstToken: "llm_runner.time_to_first_token",

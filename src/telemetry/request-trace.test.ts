@@ -5,7 +5,10 @@ import { NOOP_REQUEST_TRACE, type RequestTrace, startRequestTrace } from "./requ
 import { memoryTracer } from "./testing/memory-tracer.js";
 import { NOOP_TRACER } from "./tracer.js";
 
-const TICKET = { endpoint: { replica: 1, generation: 3 }, routing: { policy: "affinity" } };
+const TICKET = {
+  endpoint: { replica: 1, generation: 3 },
+  route: { policy: "prefix", reason: "sticky", matchedBlocks: 3, totalBlocks: 5 },
+};
 const QUEUE = { queueDepth: 2, inFlight: 8, capacity: 16 };
 const GENERATION = { maxTokens: 64, stream: true, operation: "chat" as const };
 
@@ -82,9 +85,12 @@ describe("request trace", () => {
       "llm_runner.admission.capacity": 16,
     });
     expect(named(all, "route").attributes).toEqual({
-      "llm_runner.route.policy": "affinity",
+      "llm_runner.route.policy": "prefix",
+      "llm_runner.route.reason": "sticky",
       "llm_runner.replica": 1,
       "llm_runner.engine.generation": 3,
+      "llm_runner.route.prefix_match_blocks": 3,
+      "llm_runner.route.prompt_blocks": 5,
     });
     const engine = named(all, "chat llama");
     expect(engine.kind).toBe(SpanKind.CLIENT);
@@ -156,7 +162,9 @@ describe("request trace", () => {
     relay?.end();
     const all = await spans();
     const root = named(all, "POST /v1/chat/completions");
-    expect(root.endTime >= named(all, "relay").endTime).toBe(true);
+    // HrTime is [seconds, nanoseconds]: compared as numbers (`>=` on the arrays would compare their strings).
+    const ns = ([s, n]: readonly [number, number]) => BigInt(s) * 1_000_000_000n + BigInt(n);
+    expect(ns(root.endTime)).toBeGreaterThanOrEqual(ns(named(all, "relay").endTime));
   });
 
   it("fails the engine span on an engine error (error.type), and the request's span only for a 5xx", async () => {

@@ -30,7 +30,13 @@ export interface QueueFacts {
 /** How the request's replica was chosen (a RequestTicket). */
 export interface RouteFacts {
   readonly endpoint: { readonly replica?: number; readonly generation: number };
-  readonly routing?: { readonly policy: string; readonly prefixMatchTokens?: number };
+  /** The router's decision (supervisor/routing/route-decision.ts RouteDecision); absent for one engine. */
+  readonly route?: {
+    readonly policy: string;
+    readonly reason: string;
+    readonly matchedBlocks: number;
+    readonly totalBlocks: number;
+  };
 }
 
 /** How the exchange ended (its FinishInput). */
@@ -188,10 +194,12 @@ class SpanRequestTrace implements RequestTrace {
     const span = this.tracer.startSpan("route", {
       parent: this.root,
       attributes: {
-        [RUNNER.routePolicy]: ticket.routing?.policy ?? "single",
+        [RUNNER.routePolicy]: ticket.route?.policy ?? "single",
+        [RUNNER.routeReason]: ticket.route?.reason,
         [RUNNER.replica]: ticket.endpoint.replica ?? 0,
         [RUNNER.generation]: ticket.endpoint.generation,
-        [RUNNER.prefixMatchTokens]: ticket.routing?.prefixMatchTokens,
+        [RUNNER.prefixMatchBlocks]: ticket.route?.matchedBlocks,
+        [RUNNER.promptBlocks]: ticket.route?.totalBlocks,
       },
     });
     span.end();

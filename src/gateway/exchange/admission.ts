@@ -1,4 +1,5 @@
 import { healthStatus } from "../../supervisor/health-status.js";
+import type { RouteHint } from "../../supervisor/routing/route-decision.js";
 import type { RequestTicket, SupervisorSnapshot, SupervisorView } from "../../supervisor/types.js";
 import { errors, type GatewayError } from "../http/gateway-error.js";
 
@@ -15,8 +16,8 @@ export interface AdmittedRequest {
  * whose one Admission counts every worker's requests (src/instance/http-workers/remote-admission.ts).
  */
 export interface AdmissionPort {
-  /** `affinity`: keep requests with this key on one replica (SupervisorView.acquire). */
-  acquire(signal?: AbortSignal, affinity?: string): Promise<AdmittedRequest>;
+  /** `hint`: the affinity key and the prompt's blocks, for the replica router (SupervisorView.acquire). */
+  acquire(signal?: AbortSignal, hint?: RouteHint): Promise<AdmittedRequest>;
   readonly inFlight: number;
   readonly queueDepth: number;
   readonly capacity: number;
@@ -105,13 +106,13 @@ export class Admission implements AdmissionPort {
    * order, for the first slot freed on a ready replica; it holds its place in the capacity while it waits.
    * Rejects with the signal's reason when it aborts (the client went away) while waiting.
    */
-  async acquire(signal?: AbortSignal, affinity?: string): Promise<AdmittedRequest> {
+  async acquire(signal?: AbortSignal, hint?: RouteHint): Promise<AdmittedRequest> {
     if (this.supervisor.acquire === undefined) return this.admit();
     if (this.admitted >= this.capacity) return this.admit(); // throws the refusal
     this.admitted += 1;
     let ticket: RequestTicket | null;
     try {
-      ticket = await this.supervisor.acquire(signal, affinity);
+      ticket = await this.supervisor.acquire(signal, hint);
     } catch (err) {
       this.admitted -= 1;
       throw err;

@@ -86,6 +86,8 @@ export class Exchange {
   /** Ties the exchange to its admission: the engine's death (ticket.signal) aborts the upstream request. */
   attach(admitted: AdmittedRequest): void {
     this.admitted = admitted;
+    const route = admitted.ticket.route;
+    if (route) this.deps.metrics.routeDecision(route.policy, route.reason);
     this.detach.push(onSignalAbort(admitted.ticket.signal, (reason) => this.abort("engine", reason)));
   }
 

@@ -12,6 +12,7 @@ import type { WireShape } from "../http/error-response.js";
 import { errors, GatewayError } from "../http/gateway-error.js";
 import { requestTraceOf } from "../http/trace-requests.js";
 import { readForAnswer, streamToClient, whenSent } from "../relay/frame-sinks.js";
+import { hashesPrompts } from "../routing/route-hint.js";
 import { parseUsage } from "../wire/json-values.js";
 
 /** One parsed generation request, as its route tells the flow. */
@@ -33,13 +34,17 @@ export interface Generation {
   engineJson?: boolean;
   /** The GenAI operation, for the request's trace (default "chat"). */
   operation?: "chat" | "text_completion";
+  /** The prompt's block chain (routing/prompt-blocks.ts), asked for only when the prefix router uses it. */
+  promptBlocks?: () => Int32Array;
 }
 
 export async function serveGeneration(c: Context, deps: RouteDeps, g: Generation): Promise<Response> {
   const trace = requestTraceOf(c);
   trace.validated(g, deps.config.modelId);
   const ex = deps.exchanges.begin({ route: g.route, stream: g.stream, maxTokens: g.maxTokens, trace });
-  const answer = await callEngine(c, ex, deps, g.engineBody(ex), g.enginePath);
+  const hashing = hashesPrompts(deps.config.router, deps.supervisor.readyEngines?.() ?? 1);
+  const blocks = hashing ? g.promptBlocks?.() : undefined;
+  const answer = await callEngine(c, ex, deps, g.engineBody(ex), g.enginePath, blocks);
   if (isRefusal(answer)) return refusalResponse(answer, g.wire);
   if (g.stream) return streamToClient(c, ex, answer, g.dialect(ex), quoteHeaders(ex), deps.writeTimeout);
   if (g.engineJson) return engineJsonAnswer(c, ex, deps, answer, g.maxTokens);

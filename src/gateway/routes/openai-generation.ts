@@ -6,6 +6,7 @@ import type { RouteDeps } from "../gateway-deps.js";
 import { serveGeneration } from "../generation/serve-generation.js";
 import { readJsonBody } from "../http/read-json-body.js";
 import type { ChatRequestFacts } from "../requests/chat-request.js";
+import { chatBlocks, completionBlocks } from "../routing/prompt-blocks.js";
 
 /** One OpenAI generation route and how its body is read. */
 export interface GenerationRoute {
@@ -53,6 +54,7 @@ export function registerOpenAiGeneration(app: Hono, deps: RouteDeps, spec: Gener
       engineBody: () => engineBody(request),
       engineJson: needsEngineJson(request.body),
       operation: spec.kind === "chat" ? "chat" : "text_completion",
+      promptBlocks: () => (spec.kind === "chat" ? chatBlocks(request.body) : completionBlocks(request.body)),
       dialect: (ex) =>
         new OpenAiDialect(
           maxTokens,

@@ -123,6 +123,7 @@ export function gatewayTestConfig(overrides: Partial<Config> = {}): Config {
   return {
     modelId: "test-model",
     modelDir: null,
+    router: "prefix",
     hfToken: null,
     use8bit: false,
     pipelineParallelSize: 1,

@@ -95,7 +95,7 @@ async function startWorker(init: WorkerInit): Promise<Worker> {
   ledger.start();
 
   const merged = new PendingReplies<string>();
-  const local = createGatewayMetrics();
+  const local = createGatewayMetrics({ router: init.config.router });
   const ownSeries = async () => `${await local.render()}\n${await renderProcessMetrics()}`;
   const metrics = workerMetrics(local, () =>
     merged.ask((id) => post({ type: "metrics-request", id }), {
