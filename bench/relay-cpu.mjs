@@ -5,6 +5,11 @@
 //   - a /llm stream of 32 tokens (the /llm dialect: continuous usage on every chunk, frames rebuilt),
 //   - a /v1 non-streaming answer of 16 tokens (the OpenAI dialect assembling the JSON answer),
 // and the per-chunk text scans over vLLM-shaped chunks (a /v1 text chunk; a /llm one, with usage).
+// A build with request traces (telemetry/) is driven through its trace calls as the gateway makes them: with
+// tracing off they land on the no-op trace (what every request pays when OTEL_EXPORTER_OTLP_ENDPOINT is unset),
+// and the same requests are measured traced, sampling 1.0 and 0.01, through the SDK with an exporter that encodes
+// each batch as OTLP/HTTP JSON and drops it (the encoding is measured, the HTTP send is not); the batch is
+// flushed inside the timed run.
 // With --against <other dist> both builds run in one process, alternated run by run (an A/B of two commits:
 // build the other one with `git worktree add` or `git archive <commit> | tar -x -C <dir>` and `npm run build`);
 // a build whose gateway has relay/relay-stream.js (StreamRelay and the *Relay classes) is driven through those.
@@ -27,7 +32,12 @@ async function load(dist) {
     m("gateway/exchange/exchange.js"),
     m("metrics/gateway-metrics.js"),
   ]);
-  const common = { dist, Exchange: exchange.Exchange, metrics: metrics.createGatewayMetrics() };
+  const common = {
+    dist,
+    Exchange: exchange.Exchange,
+    metrics: metrics.createGatewayMetrics(),
+    trace: existsSync(path.join(dist, "telemetry/request-trace.js")) ? await traceParts(m) : null,
+  };
   if (existsSync(path.join(dist, "gateway/relay/relay-stream.js")))
     return { ...common, ...(await relayBuild(m)) };
   const [pump, openai, llm, assembler, chunk] = await Promise.all([
@@ -49,9 +59,48 @@ async function load(dist) {
         fallbackId: "x",
       }),
     answer: (dialect) => dialect.answer().body,
-    pump: (ex, dialect) => new pump.StreamPump(ex, dialect, noClient, noBody),
+    pump: (ex, dialect, relay) => new pump.StreamPump(ex, dialect, noClient, noBody, null, relay),
     scanV1: (c) => chunk.scanTextChunk(c, "chat"),
     scanLlm: (c) => chunk.scanTextChunk(c, "chat"),
+  };
+}
+
+/** A build's request trace and its SDK tracer (telemetry/). */
+async function traceParts(m) {
+  const [request, tracer, otel] = await Promise.all([
+    m("telemetry/request-trace.js"),
+    m("telemetry/tracer.js"),
+    m("telemetry/otel-tracer.js"),
+  ]);
+  // The exporter's own encoder (a dependency of @opentelemetry/exporter-trace-otlp-http).
+  const { JsonTraceSerializer } = await import("@opentelemetry/otlp-transformer");
+  let encoded = 0;
+  const exporter = {
+    export(spans, done) {
+      encoded += JsonTraceSerializer.serializeRequest(spans)?.length ?? 0;
+      done({ code: 0 });
+    },
+    shutdown: async () => {},
+    forceFlush: async () => {},
+  };
+  const tracerAt = (ratio) =>
+    new otel.OtelTracer({
+      config: {
+        tracesUrl: "http://127.0.0.1:9/v1/traces",
+        headers: null,
+        serviceName: "bench",
+        sampler: "parentbased_traceidratio",
+        ratio,
+      },
+      exporter,
+      // Every span of a timed run is kept for the flush at its end, none dropped for a full queue.
+      batch: { maxQueueSize: 1 << 17, maxExportBatchSize: 512, scheduledDelayMillis: 3_600_000 },
+    });
+  return {
+    start: request.startRequestTrace,
+    off: tracer.NOOP_TRACER,
+    at: { "1.0": tracerAt(1), 0.01: tracerAt(0.01) },
+    encodedBytes: () => encoded,
   };
 }
 
@@ -109,7 +158,18 @@ const LLM = reads(chunks(32, true));
 const JSON16 = reads(chunks(16, false));
 const clock = () => performance.timeOrigin + performance.now();
 
-function request(M, kind) {
+// What the gateway hands the trace: the request line, the admission figures, the ticket, the engine's address.
+const REQUEST_LINE = {
+  method: "POST",
+  route: "/v1/chat/completions",
+  path: "/v1/chat/completions",
+  header: () => undefined,
+};
+const ADMISSION = { queueDepth: 0, inFlight: 3, capacity: 384 };
+const TICKET = { endpoint: { replica: 0, generation: 1 }, routing: { policy: "least-in-flight" } };
+const ENGINE = "http://127.0.0.1:8100";
+
+function request(M, kind, tracer = null) {
   const deps = {
     ledger: { record() {} },
     metrics: M.metrics,
@@ -120,14 +180,38 @@ function request(M, kind) {
   };
   const route = kind === "llm" ? "/llm" : "/v1/chat/completions";
   const input = kind === "llm" ? LLM : kind === "json" ? JSON16 : V1;
+  const stream = kind !== "json";
+  const facts = { maxTokens: 100, stream, operation: "chat" };
   return () => {
-    const ex = new M.Exchange(deps, { route, stream: kind !== "json", maxTokens: 100 }, () => {});
+    const trace = M.trace ? M.trace.start(tracer ?? M.trace.off, REQUEST_LINE) : null;
+    trace?.authPassed("bearer");
+    trace?.validated(facts, "m");
+    const init = { route, stream, maxTokens: 100 };
+    const ex = new M.Exchange(deps, trace ? { ...init, trace } : init, () => {});
+    if (trace) {
+      trace.opened(ex.id, null);
+      trace.queued(ADMISSION);
+      trace.admitted(TICKET);
+      trace.engineCall(ENGINE, route);
+      trace.engineAnswered(200);
+    }
     const dialect = kind === "llm" ? M.llm(100) : kind === "json" ? M.assembling(100) : M.openai(100, true);
-    const pump = M.pump(ex, dialect);
+    const relay = stream && trace ? trace.relay(true) : null;
+    const pump = M.pump(ex, dialect, relay);
     let bytes = 0;
     for (const read of input) bytes += pump.push(read).length;
-    bytes += pump.complete().length;
-    if (kind === "json") bytes += JSON.stringify(M.answer(dialect)).length;
+    const tail = pump.complete();
+    bytes += tail.length;
+    relay?.wrote(tail);
+    relay?.end();
+    if (kind === "json") {
+      const text = JSON.stringify(M.answer(dialect));
+      bytes += text.length;
+      const answer = trace?.relay(false);
+      answer?.wrote(text);
+      answer?.end();
+    }
+    trace?.responded(200);
     return bytes;
   };
 }
@@ -141,11 +225,13 @@ const scan = (fn, list) => () => {
 };
 
 let sink = 0;
-/** µs per call of fn, over enough calls for ~50 ms, after a warm-up. */
-function time(fn, calls) {
+/** µs per call of fn, over enough calls for ~50 ms, after a warm-up; `flush` (the traced runs' export) is timed. */
+async function time(fn, calls, flush = null) {
   for (let i = 0; i < calls / 10; i++) sink += fn();
+  await flush?.();
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < calls; i++) sink += fn();
+  await flush?.();
   return Number(process.hrtime.bigint() - t0) / calls / 1000;
 }
 const median = (a) => [...a].sort((x, y) => x - y)[a.length >> 1];
@@ -169,11 +255,39 @@ for (const [label, make, calls, scale] of cases) {
   if (outputs.some((o) => o !== outputs[0])) console.log(`  (${label}: the builds' outputs differ in size)`);
   const samples = fns.map(() => []);
   for (let r = 0; r < RUNS; r++) {
-    for (const [i, f] of fns.entries()) samples[i].push(time(f, calls) * scale);
+    for (const [i, f] of fns.entries()) samples[i].push((await time(f, calls)) * scale);
   }
   const m = samples.map(median);
   const cells = m.map((v, i) => `${builds.length > 1 ? `${"AB"[i]} ` : ""}${v.toFixed(1)}`).join("   ");
   const change = m.length > 1 ? `   (${(100 * (m[1] / m[0] - 1)).toFixed(0)} %)` : "";
   console.log(`${label.padEnd(48)} ${cells}${change}`);
+}
+// Tracing on, this build only: the same requests through the SDK, sampling 1.0 and 0.01, beside tracing off.
+const traced = builds.at(-1);
+if (traced.trace) {
+  console.log(
+    "\ntracing (this build): off / sampled 1.0 / sampled 0.01, µs per request (per streamed event)",
+  );
+  const EVENTS = { v1: V1.length, llm: LLM.length, json: JSON16.length };
+  for (const kind of ["v1", "llm", "json"]) {
+    const runs = [
+      ["off", request(traced, kind), null],
+      ...Object.entries(traced.trace.at).map(([ratio, tracer]) => [
+        ratio,
+        request(traced, kind, tracer),
+        () => tracer.flush(),
+      ]),
+    ];
+    const samples = runs.map(() => []);
+    for (let r = 0; r < RUNS; r++) {
+      for (const [i, [, f, flush]] of runs.entries()) samples[i].push(await time(f, 3000, flush));
+    }
+    const cells = samples
+      .map(median)
+      .map((v, i) => `${runs[i][0]} ${v.toFixed(1)} (${((v * 1000) / EVENTS[kind]).toFixed(0)} ns)`)
+      .join("   ");
+    console.log(`${kind.padEnd(5)} ${cells}`);
+  }
+  console.log(`(${(traced.trace.encodedBytes() / 1e6).toFixed(0)} MB of OTLP JSON encoded)`);
 }
 if (sink === 0) console.log("(nothing measured)");

@@ -8,7 +8,7 @@ import path from "node:path";
 
 // Bottom first. A folder may import its own layer's files and any folder on a lower line.
 const LAYERS = [
-  ["version.ts", "log", "protocol", "gpu"],
+  ["version.ts", "log", "protocol", "gpu", "telemetry"],
   ["config"],
   ["models", "pricing", "livepeer"],
   ["engine"],
@@ -22,7 +22,7 @@ const LAYERS = [
 const GATEWAY_LAYERS = [
   ["wire"],
   ["http"],
-  ["requests"],
+  ["requests", "routing"],
   ["dialects"],
   ["exchange"],
   ["relay"],

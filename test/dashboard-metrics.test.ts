@@ -129,6 +129,8 @@ describe("dashboards/llm-runner.json", () => {
       "Event-loop lag",
       "KV-cache usage",
       "Requests running and waiting",
+      "Route decisions by reason",
+      "Prefix-cache hit rate by replica",
     ]) {
       expect(titles).toContain(t);
     }
@@ -154,6 +156,18 @@ describe("dashboards/llm-runner.json", () => {
     expect(byTitle("KV-cache usage")?.targets?.every((t) => t.legendFormat?.includes("{{replica}}"))).toBe(
       true,
     );
+  });
+
+  it("draws the router's decisions by policy and reason, and each engine's own prefix-cache hit rate", () => {
+    const byTitle = (title: string) => dashboard.panels.find((p) => p.title === title);
+    const decisions = byTitle("Route decisions by reason")?.targets ?? [];
+    expect(decisions.map((t) => metricNames(t.expr))).toEqual([["llm_runner_route_decisions_total"]]);
+    expect(decisions[0]?.expr).toMatch(/by \(instance, policy, reason\)/);
+    const hits = byTitle("Prefix-cache hit rate by replica")?.targets ?? [];
+    expect(hits.map((t) => metricNames(t.expr))).toEqual([
+      ["vllm:prefix_cache_hits_total", "vllm:prefix_cache_queries_total"],
+    ]);
+    expect(hits[0]?.legendFormat).toContain("{{replica}}");
   });
 
   it("queries only series that /metrics exposes", async () => {

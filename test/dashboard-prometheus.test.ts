@@ -172,6 +172,10 @@ describe(`dashboards/llm-runner.json on a real Prometheus`, () => {
         ok: 10,
         client_abort: 1,
       });
+      // Every admitted request was routed once (the decision counted where the request was served).
+      await eventually(`sum by (policy) (llm_runner_route_decisions_total{${i}})`, ["policy"], {
+        prefix: 11,
+      });
     }
 
     // kill -9 of replica 1's engine: the per-replica state panel shows it out while replica 0 stays ready.

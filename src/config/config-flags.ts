@@ -28,6 +28,7 @@ export const CONFIG_FLAGS: readonly ConfigFlag[] = [
   { flag: "--gpu-ids", env: "GPU_IDS" },
   { flag: "--engine-port", env: "ENGINE_PORT" },
   { flag: "--replicas", env: "REPLICAS" },
+  { flag: "--router", env: "ROUTER" },
   { flag: "--gateway-workers", env: "GATEWAY_WORKERS" },
   { flag: "--home", env: "LLM_RUNNER_HOME" },
   // Not the secret: a flag shows in `ps` to every user of the machine.

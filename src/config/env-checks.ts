@@ -10,10 +10,10 @@ export interface SchemaContext {
   cwd: string; // for relative paths
 }
 
-class Invalid {
+export class Invalid {
   constructor(readonly message: string) {}
 }
-type Check<T> = (raw: string) => T | Invalid;
+export type Check<T> = (raw: string) => T | Invalid;
 
 /** A variable: unset -> fallback; set -> check(raw) or an issue whose message is the rule and the fix. */
 export function variable<T, F>(check: Check<T>, fallback: F) {

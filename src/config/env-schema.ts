@@ -38,6 +38,8 @@ import {
   word,
 } from "./env-checks.js";
 import { MAX_GATEWAY_WORKERS } from "./gateway-workers.js";
+import { emptyIsUnset, otlpHeaders, otlpUrl, sampler, samplerRatio, serviceName } from "./otel-env.js";
+import { ROUTER_POLICIES, type RouterPolicy } from "./router-policy.js";
 
 export {
   AI_RUNNER_CONTRACT_VERSION,
@@ -121,6 +123,7 @@ export function envSchema(ctx: SchemaContext, isDir: (p: string) => boolean) {
     ENGINE_IMAGE: variable(word('an image reference, e.g. "localhost/llm-runner-vllm:0.1.0"'), null),
     GPU_IDS: variable(gpuIds, "all" as const),
     REPLICAS: variable(replicas(MAX_REPLICAS), 1 as number | "auto"),
+    ROUTER: variable(oneOf(ROUTER_POLICIES), "prefix" as RouterPolicy),
     DISTRIBUTED_EXECUTOR: variable(oneOf(["mp", "ray"] as const), null),
     RAY_ADDRESS: variable(word('the Ray head\'s address, e.g. "10.0.0.1:6379"'), null),
     ENGINE_PORT: variable(integer({ min: 0, max: 65535, example: 8100 }), 8100),
@@ -150,6 +153,16 @@ export function envSchema(ctx: SchemaContext, isDir: (p: string) => boolean) {
       path.join(ctx.home, ".llm-runner"),
     ),
     LOG_LEVEL: variable(oneOf(LOG_LEVELS), "info" as const),
+
+    OTEL_EXPORTER_OTLP_ENDPOINT: variable(emptyIsUnset(otlpUrl, null), null),
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: variable(emptyIsUnset(otlpUrl, null), null),
+    OTEL_EXPORTER_OTLP_HEADERS: variable(emptyIsUnset(otlpHeaders, null), null),
+    OTEL_SERVICE_NAME: variable(emptyIsUnset(serviceName, "llm-runner"), "llm-runner"),
+    OTEL_TRACES_SAMPLER: variable(
+      emptyIsUnset(sampler, "parentbased_always_on" as const),
+      "parentbased_always_on" as const,
+    ),
+    OTEL_TRACES_SAMPLER_ARG: variable(emptyIsUnset(samplerRatio, null), null),
 
     SIM_TTFT_MS: variable(decimal({ min: 0, example: "50", what: " milliseconds" }), undefined),
     SIM_ITL_MS: variable(decimal({ min: 0, example: "10", what: " milliseconds" }), undefined),
@@ -184,4 +197,5 @@ export const SECRET_VARIABLES: ReadonlySet<string> = new Set([
   "AUTH_TOKEN",
   "HF_TOKEN",
   "LIVE_RUNNER_SECRET",
+  "OTEL_EXPORTER_OTLP_HEADERS",
 ]);

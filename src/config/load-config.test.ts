@@ -1,6 +1,6 @@
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { ENV_NAMES } from "./env-schema.js";
+import { ENV_NAMES, SECRET_VARIABLES } from "./env-schema.js";
 import { estimateKvFit } from "./kv-cache-fit.js";
 import { readModelFacts } from "./model-info.js";
 import { bad, MODELS, ok, REPO } from "./testing/load-config-kit.js";
@@ -12,6 +12,7 @@ describe("loadConfig defaults", () => {
     const expected: Config = {
       modelId: "meta-llama/Meta-Llama-3.1-8B-Instruct",
       modelDir: null,
+      router: "prefix",
       hfToken: null,
       hfEndpoint: "https://huggingface.co",
       pullConcurrency: 8,
@@ -68,6 +69,7 @@ describe("loadConfig defaults", () => {
       currency: "USD",
       home: "/home/operator/.llm-runner",
       logLevel: "info",
+      tracing: null,
       sim: {},
     };
     expect(config).toEqual(expected);
@@ -103,6 +105,8 @@ const GOOD: [string, string, keyof Config, unknown][] = [
   ["GPU_MEMORY_UTILIZATION", "1", "gpuMemoryUtilization", 1],
   ["GPU_MEMORY_UTILIZATION", ".5", "gpuMemoryUtilization", 0.5],
   ["ENABLE_PROMPT_TOKENS_DETAILS", "TRUE", "promptTokensDetails", true],
+  ["ROUTER", "least-in-flight", "router", "least-in-flight"],
+  ["ROUTER", " Round-Robin ", "router", "round-robin"],
   ["ENABLE_PROMPT_TOKENS_DETAILS", "false", "promptTokensDetails", false],
   ["MODEL_ID", "Qwen/Qwen2.5-0.5B-Instruct", "modelId", "Qwen/Qwen2.5-0.5B-Instruct"],
   ["MODEL_ID", "gpt2", "modelId", "gpt2"],
@@ -169,7 +173,31 @@ const GOOD: [string, string, keyof Config, unknown][] = [
   ["LLM_RUNNER_HOME", "~", "home", "/home/operator"],
   ["LLM_RUNNER_HOME", "state", "home", `${REPO}/state`],
   ["LOG_LEVEL", "DEBUG", "logLevel", "debug"],
+  // OpenTelemetry: tracing is on with an endpoint; an empty value reads as unset (the SDK environment spec).
+  ["OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318", "tracing", tracing()],
+  ["OTEL_EXPORTER_OTLP_ENDPOINT", "", "tracing", null],
+  [
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    "https://otlp.example/custom/traces",
+    "tracing",
+    tracing({ tracesUrl: "https://otlp.example/custom/traces" }),
+  ],
+  ["OTEL_EXPORTER_OTLP_HEADERS", "x-key=abc", "tracing", null],
+  ["OTEL_SERVICE_NAME", "gpu-node-7", "tracing", null],
+  ["OTEL_TRACES_SAMPLER", "TraceIdRatio", "tracing", null],
+  ["OTEL_TRACES_SAMPLER_ARG", "0.01", "tracing", null],
 ];
+
+function tracing(over: Partial<NonNullable<Config["tracing"]>> = {}): Config["tracing"] {
+  return {
+    tracesUrl: "http://collector:4318/v1/traces",
+    headers: null,
+    serviceName: "llm-runner",
+    sampler: "parentbased_always_on",
+    ratio: 1,
+    ...over,
+  };
+}
 
 describe("loadConfig accepts each variable's valid forms", () => {
   it.each(GOOD)("%s=%j", async (name, value, field, expected) => {
@@ -308,6 +336,7 @@ const BAD: [string, string, string][] = [
   ["ENGINE_PORT", "65536", "from 0 to 65535"],
   ["ENGINE_PORT", "8000", "same as PORT"],
   ["REPLICAS", "0", "from 1 to 64"],
+  ["ROUTER", "random", "one of: prefix, least-in-flight, round-robin"],
   ["DISTRIBUTED_EXECUTOR", "threads", "one of: mp, ray"],
   ["RAY_ADDRESS", "", "is empty"],
   ["REPLICAS", "two", 'or "auto"'],
@@ -356,6 +385,18 @@ const BAD: [string, string, string][] = [
   ["SIM_SLEEP_SECONDS", "-1", "must not be negative"],
   ["SIM_WAKE_SECONDS", "soon", "not a decimal number"],
   ["SIM_WEIGHTS_GIB", "-2", "must not be negative"],
+  ["OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318", "must be an http(s) URL"],
+  ["OTEL_EXPORTER_OTLP_ENDPOINT", "grpc://collector:4317", "not gRPC"],
+  ["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://c:4318/v1/traces?x=1", "must not have a query"],
+  ["OTEL_EXPORTER_OTLP_HEADERS", "x-key", 'without "="'],
+  ["OTEL_EXPORTER_OTLP_HEADERS", "a=1,,b=2", "an empty entry"],
+  ["OTEL_EXPORTER_OTLP_HEADERS", "bad name=1", "not an HTTP header name"],
+  ["OTEL_EXPORTER_OTLP_HEADERS", "k=%zz", "not valid percent-encoding"],
+  ["OTEL_SERVICE_NAME", " llm", "must not start or end with spaces"],
+  ["OTEL_TRACES_SAMPLER", "jaeger_remote", "a remote sampler"],
+  ["OTEL_TRACES_SAMPLER", "sometimes", "one of: always_on, always_off, traceidratio"],
+  ["OTEL_TRACES_SAMPLER_ARG", "1.5", "≤ 1"],
+  ["OTEL_TRACES_SAMPLER_ARG", "1%", "not a percentage"],
 ];
 
 describe("loadConfig rejects each rule's violations", () => {
@@ -364,7 +405,7 @@ describe("loadConfig rejects each rule's violations", () => {
     expect(issues).toHaveLength(1);
     const [issue] = issues as [ConfigIssue];
     expect(issue.variable).toBe(name);
-    if (!["AUTH_TOKEN", "HF_TOKEN", "LIVE_RUNNER_SECRET"].includes(name)) expect(issue.value).toBe(value);
+    if (!SECRET_VARIABLES.has(name)) expect(issue.value).toBe(value);
     expect(issue.message).toContain(phrase);
   });
 

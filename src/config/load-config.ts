@@ -25,6 +25,7 @@ import type { KvCacheSummary } from "./kv-fit-check.js";
 import { liveRunnerIssues, liveRunnerNotes } from "./live-runner-rules.js";
 import { checkModel, type Finding } from "./model-checks.js";
 import { isDir } from "./model-info.js";
+import { tracingConfig, tracingNotes } from "./otel-env.js";
 import { checkReplicaGpus } from "./replica-checks.js";
 import { planReplicas, type ReplicaSlot } from "./replica-plan.js";
 import { simKvTokens } from "./sim-kv-default.js";
@@ -83,6 +84,7 @@ export async function loadConfig(input: LoadConfigInput): Promise<LoadConfigResu
   warnings.push(...liveRunnerNotes(v));
   issues.push(...httpExposureIssues(v).map(toIssue));
   warnings.push(...httpExposureNotes(v));
+  warnings.push(...tracingNotes(v));
   warnings.push(...misspeltVariables(input.env, known));
   const workersNote = v.GATEWAY_WORKERS === undefined ? null : gatewayWorkersNote(v.GATEWAY_WORKERS);
   if (workersNote) warnings.push(workersNote);
@@ -271,6 +273,7 @@ function toConfig(v: EnvValues): Config {
     modelsFile: v.LLM_RUNNER_MODELS_FILE,
     modelIdleSleepMs: v.MODEL_IDLE_SLEEP,
     modelWakeTimeoutMs: v.MODEL_WAKE_TIMEOUT,
+    router: v.ROUTER,
     liveRunner: {
       orchestratorUrl: v.LIVE_RUNNER_ORCH_URL,
       secret: v.LIVE_RUNNER_SECRET,
@@ -304,6 +307,7 @@ function toConfig(v: EnvValues): Config {
     currency: v.CURRENCY,
     home: v.LLM_RUNNER_HOME as string,
     logLevel: v.LOG_LEVEL,
+    tracing: tracingConfig(v),
     sim,
   };
 }

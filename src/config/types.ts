@@ -1,6 +1,8 @@
 // The typed configuration every module receives. Built once at start by `loadConfig`
 // (src/config/load-config.ts) from the environment plus CLI flags; never re-read process.env elsewhere.
+import type { TracingConfig } from "../telemetry/tracing-config.js";
 import type { ReplicaSlot } from "./replica-plan.js";
+import type { RouterPolicy } from "./router-policy.js";
 
 export type EngineKind = "vllm" | "sim";
 export type DriverKind = "docker" | "process";
@@ -86,6 +88,7 @@ export interface Config {
   rayAddress?: string;
   /** REPLICAS resolved: each engine's GPUs and port (set by loadConfig; absent = one engine on gpuIds/enginePort). */
   replicaSlots?: ReplicaSlot[];
+  router: RouterPolicy; // ROUTER: how a request picks a replica (default prefix)
   enginePort: number; // ENGINE_PORT: the engine's port on 127.0.0.1 (default 8100; 0 = pick a free port)
   python: string; // PYTHON (process driver interpreter, default python3)
   engineStallTimeoutMs: number; // ENGINE_STALL_TIMEOUT seconds (default 300)
@@ -105,6 +108,8 @@ export interface Config {
 
   home: string; // LLM_RUNNER_HOME (default ~/.llm-runner)
   logLevel: "trace" | "debug" | "info" | "warn" | "error"; // LOG_LEVEL
+  /** OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT and the other OTEL_* variables; null: tracing off (the default). */
+  tracing: TracingConfig | null;
 
   sim: SimOptions;
 }

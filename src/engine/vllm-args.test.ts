@@ -113,6 +113,13 @@ describe("buildVllmArgs", () => {
     [{ DRAIN_TIMEOUT: "30" }, { "--shutdown-timeout": "31" }, []],
     [{ DRAIN_TIMEOUT: "2.5" }, { "--shutdown-timeout": "4" }, []],
     [{ DRAIN_TIMEOUT: "0" }, { "--shutdown-timeout": "0" }, []],
+    // vLLM exports its own spans where ours go (ObservabilityConfig.otlp_traces_endpoint); detailed traces stay off.
+    [
+      { OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318" },
+      { "--otlp-traces-endpoint": "http://collector:4318/v1/traces" },
+      ["--collect-detailed-traces"],
+    ],
+    [{}, {}, ["--otlp-traces-endpoint", "--collect-detailed-traces"]],
   ];
   it.each(MATRIX)("%j", async (env, present, absent) => {
     const config = await configFrom(env);
@@ -211,6 +218,26 @@ describe("engineCommand and engineEnv", () => {
     });
   });
 
+  it("tells vLLM to export over OTLP/HTTP as 'vllm', following the gateway's sampling, with the backend's headers", async () => {
+    const off = await configFrom({});
+    expect(Object.keys(engineEnv(off, "process", "k")).filter((k) => k.startsWith("OTEL_"))).toEqual([]);
+    const on = await configFrom({
+      OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318",
+      OTEL_TRACES_SAMPLER: "traceidratio",
+      OTEL_TRACES_SAMPLER_ARG: "0.1",
+      OTEL_EXPORTER_OTLP_HEADERS: "x-api-key=abc",
+    });
+    for (const driver of ["process", "docker"] as const) {
+      expect(engineEnv(on, driver, "k")).toMatchObject({
+        // vllm/tracing get_span_exporter: "grpc" unless this says "http/protobuf".
+        OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: "http/protobuf",
+        OTEL_SERVICE_NAME: "vllm",
+        OTEL_TRACES_SAMPLER: "parentbased_always_on",
+        OTEL_EXPORTER_OTLP_TRACES_HEADERS: "x-api-key=abc",
+      });
+    }
+  });
+
   it("starts the engine offline once start has pulled the model, reading the cache it was pulled into", async () => {
     const config = await configFrom({ MODEL_DIR: "/srv/hf" });
     expect(engineEnv(config, "docker", "k").HF_HUB_OFFLINE).toBeUndefined();
@@ -249,6 +276,16 @@ const configArb = fc
       "error" as const,
     ),
     enginePort: fc.integer({ min: 0, max: 65535 }),
+    tracing: fc.option(
+      fc.record({
+        tracesUrl: fc.constantFrom("http://collector:4318/v1/traces", "https://otlp.example/x"),
+        headers: fc.constant("x-api-key=SECRET"),
+        serviceName: fc.constant("llm-runner"),
+        sampler: fc.constant("parentbased_always_on" as const),
+        ratio: fc.constant(1),
+      }),
+      { nil: null },
+    ),
     sim: fc.record(
       {
         ttftMs: fc.integer({ min: 0, max: 5000 }),
@@ -301,6 +338,7 @@ describe("buildVllmArgs properties", () => {
         expect(flags.get("--enable-prompt-tokens-details")).toBe(
           config.promptTokensDetails ? true : undefined,
         );
+        expect(flags.get("--otlp-traces-endpoint")).toBe(config.tracing?.tracesUrl);
       }),
       { numRuns: 300 },
     );

@@ -3,6 +3,7 @@
 // here: it goes in the environment as VLLM_API_KEY, where `ps` cannot show it.
 import path from "node:path";
 import type { Config } from "../config/types.js";
+import type { TracingConfig } from "../telemetry/tracing-config.js";
 import type { ListenAddress } from "./engine-driver.js";
 import { CONTAINER_MODELS_DIR, containerModelPath, type DriverKind, listenAddress } from "./engine-layout.js";
 
@@ -75,6 +76,9 @@ export function buildVllmArgs(config: Config, driver: DriverKind, listen: Listen
   if (config.distributedExecutor) args.push("--distributed-executor-backend", config.distributedExecutor);
   // The gateway logs every request itself; the engine's access lines only repeat them, unless debugging.
   if (config.logLevel !== "debug" && config.logLevel !== "trace") args.push("--disable-uvicorn-access-log");
+  // vLLM's own request spans (ObservabilityConfig.otlp_traces_endpoint), parented by the gateway's `traceparent`;
+  // --collect-detailed-traces is left off: vLLM documents it as costly and it is not needed for that.
+  if (config.tracing) args.push("--otlp-traces-endpoint", config.tracing.tracesUrl);
   if (config.engine === "sim") args.push(...simArgs(config.sim));
   return args;
 }
@@ -136,5 +140,22 @@ export function engineEnv(
   }
   if (driver === "process" && Array.isArray(config.gpuIds))
     env.CUDA_VISIBLE_DEVICES = config.gpuIds.join(",");
+  if (config.tracing) Object.assign(env, engineTracingEnv(config.tracing));
+  return env;
+}
+
+/**
+ * How vLLM exports its spans to the same collector (vllm/tracing: get_span_exporter reads
+ * OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, default "grpc"; the endpoint we give is OTLP/HTTP), under its own service
+ * name, sampling as the gateway's `traceparent` says (a sampler the runner's environment names would otherwise be
+ * inherited by the process driver's engine and cut traces in two).
+ */
+export function engineTracingEnv(tracing: TracingConfig): Record<string, string> {
+  const env: Record<string, string> = {
+    OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: "http/protobuf",
+    OTEL_SERVICE_NAME: "vllm",
+    OTEL_TRACES_SAMPLER: "parentbased_always_on",
+  };
+  if (tracing.headers) env.OTEL_EXPORTER_OTLP_TRACES_HEADERS = tracing.headers;
   return env;
 }

@@ -1,6 +1,7 @@
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { isLoopbackListen } from "../config/allowed-hosts.js";
 import { priceRate } from "../pricing/price.js";
+import { NOOP_TRACER } from "../telemetry/tracer.js";
 import { Admission, SummedAdmission } from "./exchange/admission.js";
 import { ExchangeTracker } from "./exchange/exchange.js";
 import { UndiciUpstreamClient } from "./exchange/upstream-client.js";
@@ -12,8 +13,10 @@ import { corsMiddleware } from "./http/cors.js";
 import { errorResponse, toGatewayError, wireShapeFor } from "./http/error-response.js";
 import { errors } from "./http/gateway-error.js";
 import { hostCheck } from "./http/host-check.js";
+import { requestHeader } from "./http/node-bindings.js";
 import { originCheck } from "./http/origin-check.js";
 import { bodyLimitFor } from "./http/read-json-body.js";
+import { tracedGuard, traceRequests } from "./http/trace-requests.js";
 import { wireError } from "./http/wire-status.js";
 import { WriteTimeout } from "./relay/write-timeout.js";
 import { registerChatCompletions } from "./routes/chat-completions.js";
@@ -54,6 +57,19 @@ export const KNOWN_ROUTES: ReadonlySet<string> = new Set([
 
 const NO_LIVE_RUNNER = { snapshot: () => null, gate: null };
 
+/** The route a request's trace names: a known route, else the mount it came through. */
+function routeOf(path: string): string {
+  const route = path === "/llm/" ? "/llm" : path;
+  return KNOWN_ROUTES.has(route) ? route : "/v1/*";
+}
+
+/** How a request the access guard let through was authorized, for its trace. */
+function authMethod(c: Context, token: string | null): string {
+  if (token && requestHeader(c, "authorization") !== undefined) return "bearer";
+  if (requestHeader(c, "livepeer-session-id") !== undefined) return "livepeer_session";
+  return "none";
+}
+
 function preciseClock(): number {
   return performance.timeOrigin + performance.now();
 }
@@ -80,6 +96,7 @@ export function createGateway(deps: GatewayDeps): GatewayApp {
     clock,
     upstream,
     liveRunner: deps.liveRunner ?? NO_LIVE_RUNNER,
+    tracer: deps.tracer ?? NOOP_TRACER,
     writeTimeout: new WriteTimeout(config.clientWriteTimeoutMs, deps.logger),
   };
   const trackers: ExchangeTracker[] = [];
@@ -158,9 +175,13 @@ export function createGateway(deps: GatewayDeps): GatewayApp {
     stickySessions: config.liveRunner.mode === "persistent",
   });
   const limit = bodyLimitFor(config.maxBodyBytes);
+  const tracer = routeDeps.tracer;
+  const traces = tracer.enabled ? traceRequests(tracer, routeOf) : null;
+  const guard = traces ? tracedGuard(auth, (c) => authMethod(c, config.authToken)) : auth;
   for (const path of ["/llm", "/llm/", "/v1/*"]) {
+    if (traces) app.use(path, traces);
     if (!config.authToken) app.use(path, requireJsonContentType());
-    app.use(path, auth, limit);
+    app.use(path, guard, limit);
   }
   // The operator's own scrapes: the bearer token only, never a Live Runner session.
   if (config.metricsAuth) app.use("/metrics", bearerAuth(config.authToken));

@@ -6,6 +6,7 @@ import type { GatewayMetrics } from "../metrics/gateway-metrics.js";
 import type { Ledger } from "../pricing/ledger-types.js";
 import type { PriceRate } from "../pricing/price.js";
 import type { SupervisorView } from "../supervisor/types.js";
+import type { Tracer } from "../telemetry/tracer.js";
 import type { AdmissionPort } from "./exchange/admission.js";
 import type { ExchangeTracker } from "./exchange/exchange.js";
 import type { UpstreamClient } from "./exchange/upstream-client.js";
@@ -27,6 +28,8 @@ export interface GatewayDeps {
   admission?: AdmissionPort;
   /** The Live Runner registration (default: none, proxied sessions are not checked). */
   liveRunner?: LiveRunnerPort;
+  /** Request traces (default: none, nothing of OpenTelemetry loaded). */
+  tracer?: Tracer;
   /**
    * Several models (LLM_RUNNER_MODELS_FILE), the default one first: each its own config (engine settings, price),
    * engines and admission. Absent: `config` and `supervisor` are the one model. `supervisor` and `admission` are

@@ -13,6 +13,7 @@ import { createGatewayMetrics } from "../metrics/gateway-metrics.js";
 import { type SessionTotals, SqliteLedger } from "../pricing/ledger.js";
 import { LedgerGuard } from "../pricing/ledger-guard.js";
 import type { SupervisorView } from "../supervisor/types.js";
+import type { Tracer } from "../telemetry/tracer.js";
 import { WorkerPool } from "./http-workers/worker-pool.js";
 
 export interface GatewayFront {
@@ -41,6 +42,8 @@ export interface GatewayFrontOptions {
   liveRunner?: LiveRunnerLink;
   /** Several models (LLM_RUNNER_MODELS_FILE): each one's config and view; `supervisor` is then all of them. */
   models?: ServedModel[];
+  /** Request traces when the gateway serves in this process (HTTP workers open their own). */
+  tracer?: Tracer;
 }
 
 export function startGatewayFront(options: GatewayFrontOptions): Promise<GatewayFront> {
@@ -67,9 +70,10 @@ async function startInProcess(options: GatewayFrontOptions): Promise<GatewayFron
     config,
     supervisor: options.supervisor,
     ledger,
-    metrics: createGatewayMetrics(),
+    metrics: createGatewayMetrics({ router: config.router }),
     gpus: options.gpus,
     logger: gatewayLogger,
+    ...(options.tracer ? { tracer: options.tracer } : {}),
     ...(options.liveRunner ? { liveRunner: options.liveRunner } : {}),
     ...(options.models ? { models: options.models } : {}),
   });

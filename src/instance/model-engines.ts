@@ -9,6 +9,7 @@ import type { EngineDriver } from "../engine/engine-driver.js";
 import type { Logger } from "../log/logger.js";
 import { systemClock } from "../supervisor/clock.js";
 import { sweepOrphans } from "../supervisor/engine-output.js";
+import type { LifecycleTrace } from "../supervisor/lifecycle-trace.js";
 import { ModelSet } from "../supervisor/model-set.js";
 import { type Replica, ReplicaSet, type RunnerEngines } from "../supervisor/replica-set.js";
 import { EngineLogs, modelEngineLog } from "./engine-logs.js";
@@ -37,6 +38,8 @@ export interface BuildEnginesOptions {
   logger: Logger;
   /** engine.log: the default model's; model k > 0 writes engine-m<k>.log (replica N: engine-m<k>-N.log). */
   engineLog: string;
+  /** The runner's lifecycle trace (every model's engines are followed in it). */
+  lifecycle?: LifecycleTrace;
 }
 
 export async function buildEngines(config: Config, options: BuildEnginesOptions): Promise<RunnerEngineParts> {
@@ -59,6 +62,8 @@ export async function buildEngines(config: Config, options: BuildEnginesOptions)
         env: options.env,
         logger: several ? options.logger.child({ model: entry.id }) : options.logger,
         engineLogs,
+        ...(options.lifecycle ? { lifecycle: options.lifecycle } : {}),
+        ...(several ? { model: entry.id } : {}),
         ...(swap ? { beforeRestart: () => modelSet?.beforeRestart(entry.id) ?? Promise.resolve() } : {}),
       });
       const members: Replica[] = await Promise.all(
@@ -69,6 +74,11 @@ export async function buildEngines(config: Config, options: BuildEnginesOptions)
         logger: options.logger.child({ component: "replicas", ...(several ? { model: entry.id } : {}) }),
         // With several models the set sweeps once: a model's sweep would take the others' engines for orphans.
         sweepOrphans: !several,
+        router: entry.config.router,
+        // The simulator's KV cache size is known: the prefix index holds as many blocks (16 tokens) per replica.
+        ...(entry.config.engine === "sim" && entry.config.sim.kvTokens
+          ? { indexBlocks: Math.floor(entry.config.sim.kvTokens / 16) }
+          : {}),
       });
       models.push({ id: entry.id, entry, replicas, makeReplica });
     }

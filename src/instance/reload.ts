@@ -34,6 +34,7 @@ const FIXED: ReadonlyArray<[keyof Config, string]> = [
   ["logLevel", "LOG_LEVEL"],
   ["hfEndpoint", "HF_ENDPOINT"],
   ["liveRunner", "LIVE_RUNNER_*"],
+  ["router", "ROUTER"],
 ];
 
 export interface ReloadDeps {

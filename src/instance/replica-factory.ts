@@ -13,6 +13,7 @@ import { systemClock } from "../supervisor/clock.js";
 import { httpEngineCanary } from "../supervisor/engine-canary.js";
 import { httpEngineProbe } from "../supervisor/engine-probe.js";
 import { httpEngineSleep } from "../supervisor/engine-sleep.js";
+import type { LifecycleTrace } from "../supervisor/lifecycle-trace.js";
 import type { Replica } from "../supervisor/replica-set.js";
 import { Supervisor } from "../supervisor/supervisor.js";
 import { engineRecordsDir, ownerIdFor, RUNTIME_DIR } from "./engine-home.js";
@@ -29,6 +30,10 @@ export interface ReplicaFactoryOptions {
    * group's GPUs (model-set.ts).
    */
   beforeRestart?: () => Promise<void>;
+  /** The runner's lifecycle trace: each replica's engine and canary are followed in it. */
+  lifecycle?: LifecycleTrace;
+  /** With several models: the model these engines serve (named in their lifecycle spans). */
+  model?: string;
 }
 
 export type ReplicaFactory = (config: Config, slot: ReplicaSlot, generationBase?: number) => Promise<Replica>;
@@ -96,11 +101,14 @@ export function replicaFactory(options: ReplicaFactoryOptions): ReplicaFactory {
           ...(config.sleepMode ? { model: config.modelId } : {}),
         }),
         probe: httpEngineProbe,
-        canary: httpEngineCanary,
+        canary: options.lifecycle
+          ? options.lifecycle.canary(slot.index, httpEngineCanary, options.model)
+          : httpEngineCanary,
         ...(config.sleepMode ? { sleep: httpEngineSleep } : {}),
         ...(options.beforeRestart ? { beforeRestart: options.beforeRestart } : {}),
       },
     );
+    options.lifecycle?.watch(slot.index, supervisor, options.model);
     options.engineLogs.open(slot.index);
     supervisor.on((event) => {
       if (event.type === "log") options.engineLogs.write(slot.index, event.line);

@@ -2,14 +2,17 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import type { ConfigSource } from "../config/config-source.js";
 import { readHostEnv } from "../config/host-env.js";
+import { replicaSlotsOf } from "../config/replica-plan.js";
 import type { Config } from "../config/types.js";
 import type { ServedModel } from "../gateway/gateway-deps.js";
 import { gpuProbeFor } from "../gpu/probe-from-env.js";
 import type { GpuProbe } from "../gpu/types.js";
 import type { Logger } from "../log/logger.js";
+import { LifecycleTrace } from "../supervisor/lifecycle-trace.js";
 import type { ModelSet } from "../supervisor/model-set.js";
 import type { ReplicaSet, RunnerEngines } from "../supervisor/replica-set.js";
 import type { SupervisorEvent, SupervisorView } from "../supervisor/types.js";
+import { closeTracer, openTracer } from "../telemetry/open-tracer.js";
 import { VERSION } from "../version.js";
 import { type GatewayFront, startGatewayFront } from "./gateway-front.js";
 import { keepHomePrivate } from "./home-files.js";
@@ -60,14 +63,38 @@ export async function runInstance(options: RunInstanceOptions): Promise<RunningI
   if (openHome !== null) logger.warn({ home: config.home }, openHome);
   const paths = instancePaths(config.home);
   const instanceId = `${Date.now().toString(36)}-${randomBytes(3).toString("hex")}`;
+  // The runner's process traces its lifecycle (and its requests when it serves them itself).
+  const tracer = await openTracer(config.tracing, { "llm_runner.process": "runner" });
+  const lifecycle = new LifecycleTrace(tracer, {
+    "llm_runner.model": config.modelId,
+    "llm_runner.engine": config.engine,
+    "llm_runner.driver": config.driver,
+    "llm_runner.replicas": replicaSlotsOf(config).length,
+    "llm_runner.gateway.workers": config.gatewayWorkers,
+    ...(config.models ? { "llm_runner.models": config.models.map((m) => m.id) } : {}),
+  });
+  let endLogs = async () => {};
+  const giveUp = async () => {
+    lifecycle.started();
+    await closeTracer(tracer, logger);
+    await endLogs();
+    lock.release();
+  };
   let parts: RunnerEngineParts;
   try {
-    parts = await buildEngines(config, { instanceId, env: options.env, logger, engineLog: paths.engineLog });
+    parts = await buildEngines(config, {
+      instanceId,
+      env: options.env,
+      logger,
+      engineLog: paths.engineLog,
+      lifecycle,
+    });
   } catch (err) {
-    lock.release();
+    await giveUp();
     throw err;
   }
-  const { engines: supervisor, modelSet, endLogs } = parts;
+  const { engines: supervisor, modelSet } = parts;
+  endLogs = parts.endLogs;
   supervisor.on((event) => options.onEvent?.(event));
 
   const fakeGpusFile = readHostEnv(options.env).fakeGpusFile ?? null;
@@ -87,12 +114,12 @@ export async function runInstance(options: RunInstanceOptions): Promise<RunningI
       ledgerPath: paths.ledger,
       fakeGpusFile,
       onFatal: (reason) => fatal(reason),
+      tracer,
       ...(liveRunner ? { liveRunner } : {}),
       ...(modelSet ? { models: servedModels(parts) } : {}),
     });
   } catch (err) {
-    await endLogs();
-    lock.release();
+    await giveUp();
     throw err;
   }
   const record: InstanceRecord = {
@@ -141,6 +168,7 @@ export async function runInstance(options: RunInstanceOptions): Promise<RunningI
     ? prepareThenStart(options.prepare, supervisor, preparing.signal, logger)
     : supervisor.start();
   if (!options.prepare) await started;
+  lifecycle.started();
 
   // One reload at a time; its outcome is also written to reload.json for `llm-runner reload`.
   let current = config;
@@ -166,10 +194,17 @@ export async function runInstance(options: RunInstanceOptions): Promise<RunningI
             },
             current,
           );
+      const span = lifecycle.span("reload");
       const { outcome, config: next } = await run.catch((err: Error) => ({
         outcome: { state: "failed" as const, restarted: [], message: `reload failed: ${err.message}` },
         config: current,
       }));
+      span.set({
+        "llm_runner.reload.state": outcome.state,
+        "llm_runner.reload.restarted": "restarted" in outcome ? outcome.restarted.map(String) : [],
+      });
+      if (outcome.state === "failed") span.fail("reload_failed", outcome.message);
+      span.end();
       current = next;
       writeReloadRecord(paths.reload, { ...outcome, startedAt, finishedAt: new Date().toISOString() });
       return outcome;
@@ -191,9 +226,12 @@ export async function runInstance(options: RunInstanceOptions): Promise<RunningI
       else void live?.stop();
       preparing.abort(new Error("the runner is stopping"));
       await started.catch(() => {});
+      const stopSpan = lifecycle.span("runner.stop", { "llm_runner.stop.forced": opts.force === true });
       await supervisor.stop(opts.force ? { force: true } : {});
       await front.close();
       status.stop();
+      stopSpan.end();
+      await closeTracer(tracer, logger);
       await endLogs();
       removeInstance(config.home, process.pid);
       lock.release();

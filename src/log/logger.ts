@@ -18,6 +18,7 @@ const REDACT = [
   "apiKey",
   "env.VLLM_API_KEY",
   "env.HF_TOKEN",
+  "env.OTEL_EXPORTER_OTLP_TRACES_HEADERS",
   "headers.authorization",
   "req.headers.authorization",
 ];

@@ -77,6 +77,17 @@ describe("createGatewayMetrics", () => {
     ]);
   });
 
+  it("counts route decisions by policy and reason; the policy's four reasons exist from the start at 0", async () => {
+    const m = createGatewayMetrics({ router: "prefix" });
+    m.routeDecision("prefix", "prefix_hit");
+    m.routeDecision("prefix", "prefix_hit");
+    const text = await m.render();
+    expect(text).toContain('llm_runner_route_decisions_total{policy="prefix",reason="prefix_hit"} 2');
+    for (const reason of ["load", "sticky", "fallback"])
+      expect(text).toContain(`llm_runner_route_decisions_total{policy="prefix",reason="${reason}"} 0`);
+    expect(await createGatewayMetrics().render()).not.toMatch(/^llm_runner_route_decisions_total\{/m);
+  });
+
   it("keeps each gateway's counts apart", async () => {
     const a = createGatewayMetrics();
     const b = createGatewayMetrics();

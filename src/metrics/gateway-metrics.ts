@@ -2,6 +2,7 @@
 // inter-token gap) are RouteHistograms, plain bucket arrays rendered by the same Registry at scrape time, because
 // Histogram.observe is too costly there.
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { ROUTE_REASONS, type RouterPolicy } from "../supervisor/routing/route-decision.js";
 import { VERSION } from "../version.js";
 import { RouteHistogram } from "./route-histogram.js";
 
@@ -27,6 +28,8 @@ export interface GatewayMetrics {
   timeToFirstToken(route: string, seconds: number): void;
   interTokenGap(route: string, seconds: number): void;
   finished(request: FinishedRequest): void;
+  /** The replica router's decision for an admitted request (the ticket's `route`). */
+  routeDecision(policy: string, reason: string): void;
   /** Our series in Prometheus text (llm_runner_*). */
   render(): Promise<string>;
   /** The same series as prom-client's JSON, for merging several processes' counts (GATEWAY_WORKERS). */
@@ -44,7 +47,8 @@ export const TTFT_BUCKETS = [
 const ITL_BUCKETS = [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 1, 2.5];
 const E2E_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
 
-export function createGatewayMetrics(): GatewayMetrics {
+/** `router`: the ROUTER policy, whose decision reasons start at 0 (a counter that exists before its first event). */
+export function createGatewayMetrics(options: { router?: RouterPolicy } = {}): GatewayMetrics {
   // One registry per gateway: tests and several gateways in one process never share counts.
   const registry = new Registry();
   const registers = [registry];
@@ -113,6 +117,14 @@ export function createGatewayMetrics(): GatewayMetrics {
     labelNames: ["route", "currency"] as const,
     registers,
   });
+  const routes = new Counter({
+    name: "llm_runner_route_decisions_total",
+    help: "Requests routed to a replica, by ROUTER policy and reason (prefix_hit, load, sticky, fallback).",
+    labelNames: ["policy", "reason"] as const,
+    registers,
+  });
+  const router = options.router;
+  if (router !== undefined) for (const reason of ROUTE_REASONS) routes.inc({ policy: router, reason }, 0);
 
   return {
     response: (route, code) => responses.inc({ route, code: String(code) }),
@@ -127,6 +139,7 @@ export function createGatewayMetrics(): GatewayMetrics {
       quoted.inc({ route: r.route, currency: r.currency }, r.quote);
       usage.inc({ route: r.route, currency: r.currency }, r.usagePrice);
     },
+    routeDecision: (policy, reason) => routes.inc({ policy, reason }),
     render: () => registry.metrics(),
     json: () => registry.getMetricsAsJSON(),
   };

@@ -8,6 +8,7 @@ import type { Clock, TimerId } from "./clock.js";
 import type { SleepLevel } from "./engine-sleep.js";
 import { foldSnapshots } from "./replica-fold.js";
 import type { HeldState, ReplicaSet, ReplicaSnapshot, RunnerEngines } from "./replica-set.js";
+import type { RouteHint } from "./routing/route-decision.js";
 import { SupervisorEvents } from "./supervisor-events.js";
 import { bootOrder, idleSleepers, pickVictim, type SwapMember, sleepLevelFor } from "./swap-policy.js";
 import type {
@@ -569,8 +570,8 @@ export class ModelSet implements RunnerEngines {
     return (this.gates.get(this.ids()[0] as string) as ModelGate).admit();
   }
 
-  acquire(signal?: AbortSignal, affinity?: string): Promise<RequestTicket | null> {
-    return (this.gates.get(this.ids()[0] as string) as ModelGate).acquire(signal, affinity);
+  acquire(signal?: AbortSignal, hint?: RouteHint): Promise<RequestTicket | null> {
+    return (this.gates.get(this.ids()[0] as string) as ModelGate).acquire(signal, hint);
   }
 
   engineEndpoint(): EngineEndpoint | null {
@@ -646,13 +647,13 @@ export class ModelGate implements SupervisorView {
     return ticket === null ? null : this.counted(ticket);
   }
 
-  async acquire(signal?: AbortSignal, affinity?: string): Promise<RequestTicket | null> {
+  async acquire(signal?: AbortSignal, hint?: RouteHint): Promise<RequestTicket | null> {
     const m = this.member;
     if (!(await this.set.awaken(m, signal, this.set.now()))) return null;
     // Counted in by awaken: a swap now waits for this request.
     let ticket: RequestTicket | null = null;
     try {
-      ticket = await m.replicas.acquire(signal, affinity);
+      ticket = await m.replicas.acquire(signal, hint);
       return ticket === null ? null : this.counted(ticket, true);
     } finally {
       if (ticket === null) this.set.leave(m);

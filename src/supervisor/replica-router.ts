@@ -3,9 +3,11 @@
 // fails its requests fast can't pull queued requests onto itself before its supervisor notices the exit.
 import { type Clock, systemClock, type TimerId } from "./clock.js";
 import { type EngineProbe, httpEngineProbe } from "./engine-probe.js";
+import type { RouteDecision, RouteHint } from "./routing/route-decision.js";
 import type { EngineEndpoint, RequestTicket } from "./types.js";
 
 interface Waiter {
+  hint: RouteHint | undefined;
   resolve(ticket: RequestTicket | null): void;
   reject(err: unknown): void;
   off(): void;
@@ -19,8 +21,13 @@ export class WaitQueue {
     return this.waiters.length;
   }
 
+  /** The route hint of the longest waiter (undefined when none waits or it has none). */
+  nextHint(): RouteHint | undefined {
+    return this.waiters[0]?.hint;
+  }
+
   /** Resolves with the ticket handed over by give(), null by flush(); rejects when the signal aborts. */
-  enqueue(signal?: AbortSignal): Promise<RequestTicket | null> {
+  enqueue(signal?: AbortSignal, hint?: RouteHint): Promise<RequestTicket | null> {
     return new Promise((resolve, reject) => {
       if (signal?.aborted) {
         reject(signal.reason ?? new Error("aborted while waiting for a slot"));
@@ -32,6 +39,7 @@ export class WaitQueue {
         reject(signal?.reason ?? new Error("aborted while waiting for a slot"));
       };
       const waiter: Waiter = {
+        hint,
         resolve,
         reject,
         off: () => signal?.removeEventListener("abort", onAbort),
@@ -138,14 +146,17 @@ export class Suspects {
  * failed() before end()) it is marked before its slot frees, so the queue can't take that slot; end() wakes the queue.
  * `divert`: whether there are other replicas to send the traffic to. A lone replica is never marked: a one-off
  * engine error must not refuse everyone for a probe's second; its supervisor handles a real death.
+ * `route`: why this replica was chosen.
  */
 export function routedTicket(
   ticket: RequestTicket,
   suspects: Suspects,
   freed: () => void,
   divert: boolean,
+  route?: RouteDecision,
 ): RequestTicket {
   return {
+    ...(route ? { route } : {}),
     endpoint: ticket.endpoint,
     signal: ticket.signal,
     progress: () => ticket.progress(),

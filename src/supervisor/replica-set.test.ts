@@ -3,6 +3,7 @@ import type { EngineDriver } from "../engine/engine-driver.js";
 import { createLogger } from "../log/logger.js";
 import { foldState } from "./replica-fold.js";
 import { type Replica, ReplicaSet } from "./replica-set.js";
+import type { RouterPolicy } from "./routing/route-decision.js";
 import { FakeReplica } from "./testing/fake-replica.js";
 import type { RequestTicket, SupervisorState } from "./types.js";
 
@@ -14,7 +15,7 @@ const driver: EngineDriver = {
   removeOrphans: async () => [],
 };
 
-function set(states: SupervisorState[]) {
+function set(states: SupervisorState[], router?: RouterPolicy) {
   const fakes = states.map((s, i) => new FakeReplica(i, s));
   const members: Replica[] = fakes.map((f) => ({
     index: f.index,
@@ -22,7 +23,7 @@ function set(states: SupervisorState[]) {
     maxNumSeqs: 4,
     supervisor: f,
   }));
-  return { fakes, replicas: new ReplicaSet(members, { driver, logger }) };
+  return { fakes, replicas: new ReplicaSet(members, { driver, logger, ...(router ? { router } : {}) }) };
 }
 
 describe("ReplicaSet routing", () => {
@@ -68,6 +69,79 @@ describe("ReplicaSet routing", () => {
     ]);
     expect(replicas.snapshot().state).toBe("ready");
     expect(replicas.snapshot().inFlight).toBe(2);
+  });
+});
+
+describe("ReplicaSet with ROUTER=prefix (the default)", () => {
+  const tenant = (t: number) => new Int32Array(Array.from({ length: 12 }, (_, i) => t * 1000 + i));
+
+  it("a tenant's prompt goes back to its replica, and the ticket says why", async () => {
+    const { replicas } = set(["ready", "ready", "ready"]);
+    const first = await replicas.acquire(undefined, { blocks: tenant(1) });
+    expect(first?.route).toMatchObject({
+      policy: "prefix",
+      reason: "load",
+      matchedBlocks: 0,
+      totalBlocks: 12,
+    });
+    first?.end();
+    const other = await replicas.acquire(undefined, { blocks: tenant(2) });
+    const again = await replicas.acquire(undefined, { blocks: tenant(1) });
+    expect(again?.endpoint.replica).toBe(first?.endpoint.replica);
+    expect(again?.route).toMatchObject({ reason: "prefix_hit", matchedBlocks: 12 });
+    expect(other?.endpoint.replica).not.toBe(first?.endpoint.replica);
+  });
+
+  it("a restarted replica's prefixes are gone: the tenant is routed by load again", async () => {
+    const { replicas, fakes } = set(["ready", "ready"]);
+    const first = await replicas.acquire(undefined, { blocks: tenant(1) });
+    first?.end();
+    const home = fakes[first?.endpoint.replica as number] as FakeReplica;
+    home.setState("restarting");
+    home.generation = 2;
+    home.setState("ready");
+    const after = await replicas.acquire(undefined, { blocks: tenant(1) });
+    expect(after?.route).toMatchObject({ reason: "load", matchedBlocks: 0 });
+  });
+
+  it("a replica that dies takes its prefixes with it at once, and its tenants move", async () => {
+    const { replicas, fakes } = set(["ready", "ready"]);
+    const first = await replicas.acquire(undefined, { blocks: tenant(1) });
+    const home = first?.endpoint.replica as number;
+    (fakes[home] as FakeReplica).fail(); // restarting: its entries go on this state event
+    const moved = await replicas.acquire(undefined, { blocks: tenant(1) });
+    expect(moved?.endpoint.replica).toBe(1 - home);
+    expect(moved?.route).toMatchObject({ reason: "load", matchedBlocks: 0 });
+    moved?.end();
+    // Back with the same generation (a flapping state, say): nothing of the old cache is trusted.
+    (fakes[home] as FakeReplica).setState("ready");
+    (fakes[1 - home] as FakeReplica).fail();
+    const back = await replicas.acquire(undefined, { blocks: tenant(1) });
+    expect(back?.endpoint.replica).toBe(home);
+    expect(back?.route).toMatchObject({ reason: "load", matchedBlocks: 0 });
+  });
+
+  it("a queued request is routed by its own prompt when a slot frees", async () => {
+    const { replicas } = set(["ready", "ready"]);
+    const held: RequestTicket[] = [];
+    for (let i = 0; i < 8; i++)
+      held.push((await replicas.acquire(undefined, { blocks: tenant(i % 2) })) as RequestTicket);
+    const waiting = replicas.acquire(undefined, { blocks: tenant(1) });
+    const homeOf1 = held[1]?.endpoint.replica;
+    held.find((t) => t.endpoint.replica !== homeOf1)?.end(); // a slot frees on the other replica only
+    const ticket = await waiting;
+    expect(ticket?.endpoint.replica).not.toBe(homeOf1);
+    expect(ticket?.route?.reason).toBe("fallback");
+  });
+
+  it("least-in-flight and round-robin ignore prompts", async () => {
+    for (const router of ["least-in-flight", "round-robin"] as const) {
+      const { replicas } = set(["ready", "ready"], router);
+      const a = await replicas.acquire(undefined, { blocks: tenant(1) });
+      const b = await replicas.acquire(undefined, { blocks: tenant(1) });
+      expect([a?.endpoint.replica, b?.endpoint.replica]).toEqual([0, 1]);
+      expect(b?.route).toMatchObject({ policy: router, reason: "load", matchedBlocks: 0 });
+    }
   });
 });
 

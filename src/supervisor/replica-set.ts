@@ -1,5 +1,5 @@
-// REPLICAS: N engines, each with its own Supervisor, behind one SupervisorView: admit()/acquire() route to the ready
-// replica with the fewest requests in flight (ties rotate; acquire() queues beyond the free slots, replica-router.ts),
+// REPLICAS: N engines, each with its own Supervisor, behind one SupervisorView: admit()/acquire() route to a ready
+// replica by the ROUTER policy (routing/route-picker.ts; acquire() queues beyond the free slots, replica-router.ts),
 // snapshot() folds their states (replica-fold.ts). A replica that fails aborts only its own tickets.
 import type { EngineDriver } from "../engine/engine-driver.js";
 import type { Logger } from "../log/logger.js";
@@ -7,6 +7,8 @@ import { sweepOrphans } from "./engine-output.js";
 import type { SleepLevel } from "./engine-sleep.js";
 import { foldSnapshots } from "./replica-fold.js";
 import { routedTicket, type SuspectProbing, Suspects, WaitQueue } from "./replica-router.js";
+import type { RouteHint, RouterPolicy } from "./routing/route-decision.js";
+import { type Candidate, RoutePicker } from "./routing/route-picker.js";
 import { SupervisorEvents } from "./supervisor-events.js";
 import type {
   EngineEndpoint,
@@ -48,9 +50,6 @@ export type HeldState =
   | { state: "loading"; progress: number | null; detail: string }
   | { state: "failed"; error: SupervisorError };
 
-// Sticky keys kept (≈100 bytes each): far more sessions than any node holds at once.
-const MAX_STICKY_KEYS = 10_000;
-
 export interface ReplicaSetDeps {
   /** A driver of this instance's engines, for the one orphan sweep before the start and after the stop. */
   driver: EngineDriver;
@@ -59,6 +58,9 @@ export interface ReplicaSetDeps {
   suspects?: SuspectProbing;
   /** Sweep orphaned engines on start and stop (default true); a ModelSet sweeps once for all its models. */
   sweepOrphans?: boolean;
+  /** ROUTER (default prefix), and the prefix index's blocks per replica (default: llm-d's H100 figure). */
+  router?: RouterPolicy;
+  indexBlocks?: number;
 }
 
 /**
@@ -87,12 +89,9 @@ export class ReplicaSet implements RunnerEngines {
   /** Set by stop(): a reload under way starts no engine after it. */
   private stopping = false;
   private state: SupervisorState;
-  /** Where the next tie-break starts, so equal replicas take turns. */
-  private cursor = 0;
   private readonly queue = new WaitQueue();
   private held: HeldState | null = null;
-  /** Affinity key → replica index, in least-recently-used order (Map keeps insertion order). */
-  private readonly sticky = new Map<string, number>();
+  private readonly picker: RoutePicker;
   private readonly suspects: Suspects;
 
   constructor(
@@ -103,6 +102,7 @@ export class ReplicaSet implements RunnerEngines {
     this.members = [...members];
     this.events = new SupervisorEvents(deps.logger);
     this.suspects = new Suspects(() => this.pump(), deps.suspects);
+    this.picker = new RoutePicker(deps.router ?? "prefix", deps.indexBlocks);
     this.state = this.snapshot().state;
     for (const member of members) this.attach(member);
   }
@@ -150,6 +150,7 @@ export class ReplicaSet implements RunnerEngines {
       await old.supervisor.stop();
       if (this.stopping) throw new Error("the runner is stopping");
       this.detach(old);
+      this.picker.forget(next.index);
       this.members[at] = next;
       this.attach(next);
       this.forward({ type: "state", from: "stopped", to: "stopped", snapshot: this.snapshot() });
@@ -175,6 +176,7 @@ export class ReplicaSet implements RunnerEngines {
     if (old === undefined || this.members.length === 1) throw new Error(`replica ${index} cannot be removed`);
     await old.supervisor.stop();
     this.detach(old);
+    this.picker.forget(index);
     this.members.splice(this.members.indexOf(old), 1);
     this.forward({ type: "state", from: "stopped", to: "stopped", snapshot: this.snapshot() });
   }
@@ -245,77 +247,58 @@ export class ReplicaSet implements RunnerEngines {
     }));
   }
 
-  /** The ready, trusted replica with the fewest requests in flight (ties: the next one after the last chosen). */
+  /** A ready, trusted replica by the ROUTER policy, without a slot bound (the engine queues beyond it). */
   admit = (): RequestTicket | null => this.take(false);
 
   /**
-   * A ticket on a replica with a free slot, else a place in the FIFO (types.ts SupervisorView.acquire). `affinity`
-   * (a persistent Live Runner session) keeps a key's requests on one replica while it is ready and has room.
+   * A ticket on a replica with a free slot, else a place in the FIFO (types.ts SupervisorView.acquire). The hint's
+   * affinity key keeps a key's requests on one replica while it is ready and has room; its block chain feeds the
+   * prefix policy. The ticket carries the router's decision (`route`).
    */
-  acquire(signal?: AbortSignal, affinity?: string): Promise<RequestTicket | null> {
+  acquire(signal?: AbortSignal, hint?: RouteHint): Promise<RequestTicket | null> {
     if (this.stopping || this.readySlots() === 0) return Promise.resolve(null);
-    const ticket = this.queue.size === 0 ? this.take(true, affinity) : null;
-    return ticket === null ? this.queue.enqueue(signal) : Promise.resolve(ticket);
+    const ticket = this.queue.size === 0 ? this.take(true, hint) : null;
+    return ticket === null ? this.queue.enqueue(signal, hint) : Promise.resolve(ticket);
   }
 
-  /** Hands free slots to the waiters in order; ends every wait when no replica is ready or the set stops. */
+  /** Hands free slots to the waiters in order (each routed by its own hint); ends every wait when none can be had. */
   private pump(): void {
     if (this.stopping || this.readySlots() === 0) this.queue.flush();
     while (this.queue.size > 0) {
-      const ticket = this.take(true);
+      const ticket = this.take(true, this.queue.nextHint());
       if (ticket === null) break;
       this.queue.give(ticket); // someone waits: it can't be refused
     }
   }
 
   /**
-   * Picks among ready replicas not suspect (with a free slot when `slotted`) and wraps the ticket: the affinity
-   * key's replica when it can take it, else the one with the fewest in flight (which the key then sticks to,
-   * unless its own replica is only full).
+   * Lists the ready replicas not suspect (free: with a free slot, when `slotted`), lets the router pick one, and
+   * wraps its ticket with the decision.
    */
-  private take(slotted: boolean, affinity?: string): RequestTicket | null {
-    const n = this.members.length;
-    const usable = (m: Replica, snap: SupervisorSnapshot): boolean =>
-      snap.state === "ready" &&
-      !this.suspects.isSuspect(m.index, snap.generation) &&
-      !(slotted && snap.inFlight >= m.maxNumSeqs);
-    const stuck = affinity === undefined ? undefined : this.sticky.get(affinity);
-    let chosen: number | null = null;
-    let keepSticky = false;
-    if (stuck !== undefined) {
-      const at = this.members.findIndex((m) => m.index === stuck);
-      const m = this.members[at];
-      if (m !== undefined) {
-        const snap = m.supervisor.snapshot();
-        if (usable(m, snap)) chosen = at;
-        else keepSticky = snap.state === "ready" && !this.suspects.isSuspect(m.index, snap.generation);
-      }
+  private take(slotted: boolean, hint?: RouteHint): RequestTicket | null {
+    const candidates: Candidate[] = [];
+    const members: Replica[] = [];
+    for (const m of this.members) {
+      const snap = m.supervisor.snapshot();
+      if (snap.state !== "ready" || this.suspects.isSuspect(m.index, snap.generation)) continue;
+      if (snap.sleep !== undefined && snap.sleep !== "awake") continue; // asleep (swap group): admits nothing
+      members.push(m);
+      candidates.push({
+        replica: m.index,
+        inFlight: snap.inFlight,
+        slots: m.maxNumSeqs,
+        free: !(slotted && snap.inFlight >= m.maxNumSeqs),
+        engine: m.supervisor,
+        generation: snap.generation,
+      });
     }
-    if (chosen === null) {
-      let best: { at: number; inFlight: number } | null = null;
-      for (let k = 0; k < n; k++) {
-        const at = (this.cursor + k) % n;
-        const m = this.members[at] as Replica;
-        const snap = m.supervisor.snapshot();
-        if (!usable(m, snap)) continue;
-        if (best === null || snap.inFlight < best.inFlight) best = { at, inFlight: snap.inFlight };
-      }
-      if (best === null) return null;
-      chosen = best.at;
-      this.cursor = (best.at + 1) % n;
-    }
-    const member = this.members[chosen] as Replica;
+    const pick = this.picker.pick(candidates, hint);
+    if (pick === null) return null;
+    const member = members[pick.at] as Replica;
     const ticket = member.supervisor.admit();
     if (ticket === null) return null;
-    if (affinity !== undefined && !keepSticky) this.stick(affinity, member.index);
-    return routedTicket(ticket, this.suspects, () => this.pump(), n > 1);
-  }
-
-  /** Remembers a key's replica; the least recently used keys go first past the bound. */
-  private stick(key: string, replica: number): void {
-    this.sticky.delete(key);
-    this.sticky.set(key, replica);
-    if (this.sticky.size > MAX_STICKY_KEYS) this.sticky.delete(this.sticky.keys().next().value as string);
+    this.picker.commit(pick, candidates[pick.at] as Candidate, hint);
+    return routedTicket(ticket, this.suspects, () => this.pump(), this.members.length > 1, pick.decision);
   }
 
   /**
@@ -411,6 +394,10 @@ export class ReplicaSet implements RunnerEngines {
       return;
     }
     this.pump(); // a replica ready wakes waiters; none ready ends them
+    for (const m of this.members) {
+      const state = m.supervisor.snapshot().state;
+      if (state !== "ready" && state !== "draining") this.picker.forget(m.index); // its KV cache is gone
+    }
     for (const listener of this.changeListeners) listener();
     const snapshot = this.snapshot();
     const from = this.state;

@@ -1,6 +1,7 @@
 // What the supervisor shows the rest of the system (gateway, /health, /metrics, CLI).
 // The implementation is src/supervisor/supervisor.ts; the gateway depends only on these types.
 import type { FatalReason } from "../protocol/lifecycle.js";
+import type { RouteDecision, RouteHint } from "./routing/route-decision.js";
 
 export type SupervisorState =
   | "stopped"
@@ -112,6 +113,8 @@ export interface RequestTicket {
   /** Aborted when the engine this request uses dies, hangs or is stopped. */
   readonly signal: AbortSignal;
   readonly endpoint: EngineEndpoint;
+  /** Why this replica was chosen (REPLICAS: policy, reason, replica, matched blocks); absent for one engine. */
+  readonly route?: RouteDecision;
 }
 
 /** The part of the supervisor the gateway uses. */
@@ -122,10 +125,10 @@ export interface SupervisorView {
   /**
    * A ticket on a replica with a free slot (MAX_NUM_SEQS), waiting in arrival order for the first one to free
    * when all are full; null when no replica is ready (or the runner stops); rejects when `signal` aborts.
-   * Absent: one engine, admit() at once (the engine queues). `affinity`: requests with the same key go to the same
-   * replica while it is ready and has room (a persistent Live Runner session's prefix cache).
+   * Absent: one engine, admit() at once (the engine queues). `hint`: an affinity key (requests with the same key go
+   * to the same replica while it is ready and has room) and the prompt's block chain (ROUTER=prefix).
    */
-  acquire?(signal?: AbortSignal, affinity?: string): Promise<RequestTicket | null>;
+  acquire?(signal?: AbortSignal, hint?: RouteHint): Promise<RequestTicket | null>;
   /** The engine's address for side calls that are not requests (metrics scrape); null unless ready/draining. */
   engineEndpoint(): EngineEndpoint | null;
   on(listener: (event: SupervisorEvent) => void): () => void;

@@ -38,7 +38,7 @@ export async function startGatewayOn(
     config,
     supervisor,
     ledger,
-    metrics: createGatewayMetrics(),
+    metrics: createGatewayMetrics({ router: "prefix" }),
     gpus: options.gpus ?? { list: async () => [] },
     logger: silentLogger(),
   });

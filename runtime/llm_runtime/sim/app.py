@@ -255,7 +255,11 @@ class SimApp:
             raise ApiError(500, "Simulated engine error (--sim-error-rate).")
         if plan.stream:
             conn.start_stream()
-        conn.sequence = self.engine.submit(plan, conn, new_request_id(kind), now_s())
+        request_id = new_request_id(kind)
+        if self.opts.otlp_traces_endpoint:
+            # Where vLLM would parent its request span: shown so tests and operators can follow the trace here.
+            print(f"{request_id} traceparent={req.headers.get('traceparent', '-')}", file=sys.stderr, flush=True)
+        conn.sequence = self.engine.submit(plan, conn, request_id, now_s())
 
     def _tokenize(self, conn: Connection, req: Request) -> None:
         self._require_engine()

@@ -74,6 +74,7 @@ class SimOptions:
     sleep_seconds: float | None = None  # --sim-sleep-seconds; None: the published time for the weights (sleep.py)
     wake_seconds: float | None = None  # --sim-wake-seconds; likewise
     weights_gib: float = DEFAULT_WEIGHTS_GIB  # --sim-weights-gib, else the weight files on disk, else an 8B model
+    otlp_traces_endpoint: str | None = None  # vLLM's --otlp-traces-endpoint: the sim exports nothing, it logs traceparent
 
     @property
     def kv_blocks(self) -> int:
@@ -171,4 +172,5 @@ def parse_sim_options(argv: Sequence[str], env: Mapping[str, str]) -> SimOptions
         sleep_seconds=None if sleep_s is None else parse_float("--sim-sleep-seconds", sleep_s, 0.0, 0.0),
         wake_seconds=None if wake_s is None else parse_float("--sim-wake-seconds", wake_s, 0.0, 0.0),
         weights_gib=weights_size,
+        otlp_traces_endpoint=args.get("--otlp-traces-endpoint"),
     )

@@ -55,6 +55,23 @@ describe("llm-runner flags", () => {
     expect(out).not.toContain("realsecret");
   });
 
+  it("shows the engine's tracing flag and environment, the exporter's headers masked", async () => {
+    const { code, out } = await runFlags(["--json"], {
+      OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318",
+      OTEL_EXPORTER_OTLP_HEADERS: "x-honeycomb-team=realsecret",
+    });
+    expect(code).toBe(0);
+    const parsed = JSON.parse(out) as { argv: string[]; env: Record<string, string> };
+    expect(parsed.argv[parsed.argv.indexOf("--otlp-traces-endpoint") + 1]).toBe(
+      "http://collector:4318/v1/traces",
+    );
+    expect(parsed.env).toMatchObject({
+      OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: "http/protobuf",
+      OTEL_EXPORTER_OTLP_TRACES_HEADERS: "***",
+    });
+    expect(out).not.toContain("realsecret");
+  });
+
   it("quotes paths so a shell reads back the exact argv", async () => {
     const dir = mkdtempSync(path.join(tmpdir(), "llm-runner-flags-"));
     onTestFinished(() => rmSync(dir, { recursive: true, force: true }));

@@ -60,6 +60,7 @@ Examples:
         const own = replicaConfig(m.config, slot);
         const env = engineEnv(own, "process", MASK);
         if (own.hfToken) env.HF_TOKEN = MASK;
+        if (env.OTEL_EXPORTER_OTLP_TRACES_HEADERS) env.OTEL_EXPORTER_OTLP_TRACES_HEADERS = MASK;
         return { replica: slot.index, gpus: formatGpuIds(slot.gpuIds), argv: engineCommand(own), env };
       }),
     }));

@@ -36,6 +36,8 @@ export interface Dialect {
   answer(): FinalAnswer | null;
   /** The log line when the engine ran past the token limit (the answer was cut or billed at it), else null. */
   overshoot(): string | null;
+  /** Why the engine stopped (its last finish_reason, or "length" at the cut), when the dialect reads it. */
+  finishReason?(): string | null;
 }
 
 export const DONE_FRAME = "data: [DONE]\n\n";

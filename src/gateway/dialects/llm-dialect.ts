@@ -91,7 +91,8 @@ export class LlmDialect implements Dialect {
     };
   }
 
-  private finishReason(): string {
+  /** The finish_reason the client is told: the engine's, "length" at the cut, else "stop". */
+  finishReason(): string {
     return this.budget.finishReason ?? "stop";
   }
 

@@ -139,6 +139,10 @@ export class OpenAiDialect implements Dialect {
     };
   }
 
+  finishReason(): string | null {
+    return this.budget.finishReason;
+  }
+
   overshoot(): string | null {
     return this.budget.overshoot ? "the engine overshot max_tokens; the answer was cut there" : null;
   }

@@ -1,5 +1,6 @@
 import { healthStatus } from "../../supervisor/health-status.js";
 import { WakeTimeout } from "../../supervisor/model-set.js";
+import type { RouteHint } from "../../supervisor/routing/route-decision.js";
 import type { RequestTicket, SupervisorSnapshot, SupervisorView } from "../../supervisor/types.js";
 import { errors, type GatewayError } from "../http/gateway-error.js";
 
@@ -16,8 +17,8 @@ export interface AdmittedRequest {
  * whose one Admission counts every worker's requests (src/instance/http-workers/remote-admission.ts).
  */
 export interface AdmissionPort {
-  /** `affinity`: keep requests with this key on one replica (SupervisorView.acquire). */
-  acquire(signal?: AbortSignal, affinity?: string): Promise<AdmittedRequest>;
+  /** `hint`: the affinity key and the prompt's blocks, for the replica router (SupervisorView.acquire). */
+  acquire(signal?: AbortSignal, hint?: RouteHint): Promise<AdmittedRequest>;
   readonly inFlight: number;
   readonly queueDepth: number;
   readonly capacity: number;
@@ -106,13 +107,13 @@ export class Admission implements AdmissionPort {
    * order, for the first slot freed on a ready replica; it holds its place in the capacity while it waits.
    * Rejects with the signal's reason when it aborts (the client went away) while waiting.
    */
-  async acquire(signal?: AbortSignal, affinity?: string): Promise<AdmittedRequest> {
+  async acquire(signal?: AbortSignal, hint?: RouteHint): Promise<AdmittedRequest> {
     if (this.supervisor.acquire === undefined) return this.admit();
     if (this.admitted >= this.capacity) return this.admit(); // throws the refusal
     this.admitted += 1;
     let ticket: RequestTicket | null;
     try {
-      ticket = await this.supervisor.acquire(signal, affinity);
+      ticket = await this.supervisor.acquire(signal, hint);
     } catch (err) {
       this.admitted -= 1;
       // A sleeping model (swap group) not awake within MODEL_WAKE_TIMEOUT: 503 with the wait its wake takes.
@@ -149,8 +150,8 @@ export class SummedAdmission implements AdmissionPort {
     if (parts.length === 0) throw new Error("no admissions to sum");
   }
 
-  acquire(signal?: AbortSignal, affinity?: string): Promise<AdmittedRequest> {
-    return (this.parts[0] as AdmissionPort).acquire(signal, affinity);
+  acquire(signal?: AbortSignal, hint?: RouteHint): Promise<AdmittedRequest> {
+    return (this.parts[0] as AdmissionPort).acquire(signal, hint);
   }
 
   get inFlight(): number {

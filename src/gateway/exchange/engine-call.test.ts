@@ -77,8 +77,14 @@ function setup(
     writeHead: () => {},
   });
   const c = (opts.node
-    ? { env: { incoming: { rawHeaders: [] }, outgoing }, req: { raw: { signal: client.signal } } }
-    : { env: undefined, req: { raw: { signal: client.signal } } }) as unknown as Context;
+    ? {
+        env: { incoming: { rawHeaders: [] }, outgoing },
+        req: { raw: { signal: client.signal }, header: () => undefined },
+      }
+    : {
+        env: undefined,
+        req: { raw: { signal: client.signal }, header: () => undefined },
+      }) as unknown as Context;
   const call = (body: string | BodyPlan = '{"q":1}', path?: string) => callEngine(c, ex, deps, body, path);
   return { rows, supervisor, admission, fake, deps, ex, client, outgoing, call };
 }

@@ -2,6 +2,7 @@ import type { Context } from "hono";
 import { livepeerSessionOf } from "../http/access.js";
 import { errors, GatewayError } from "../http/gateway-error.js";
 import { nodeBindings } from "../http/node-bindings.js";
+import { routeHint } from "../routing/route-hint.js";
 import { engineErrorMessage, failureMessage } from "../wire/engine-errors.js";
 import type { AdmissionPort, AdmittedRequest } from "./admission.js";
 import type { BodyPlan } from "./context-fit.js";
@@ -32,6 +33,7 @@ export interface EngineAccess {
  * Admits the request (429/503 otherwise), sends it to the engine's `path` on the ticket's endpoint, and returns the
  * engine's 200 response, or its refusal. A BodyPlan builds the body once the engine is known and may send it
  * again, once, after an engine 400 (context-fit.ts). Every way out that ends the exchange writes its ledger row first.
+ * `blocks`: the prompt's block chain for the prefix router; the router's decision is on the ticket (`route`).
  */
 export async function callEngine(
   c: Context,
@@ -39,22 +41,25 @@ export async function callEngine(
   engine: EngineAccess,
   body: string | BodyPlan,
   path = "/v1/chat/completions",
+  blocks?: Int32Array,
 ): Promise<UpstreamResponse | EngineRefusal> {
   // Watched before admission: a client gone while its request waits for a slot leaves the queue.
   const node = nodeBindings(c);
   if (node) ex.watchResponse(node.outgoing);
   else ex.watchClient(c.req.raw.signal);
   // Proxied for a Live Runner session (access.ts): the ledger row and logs name it, and a persistent session's
-  // requests stay on one replica (its prefix cache).
+  // requests stay on one replica (its prefix cache), as do those with the same X-Session-Affinity.
   const session = livepeerSessionOf(c);
   if (session) ex.sessionId = session.id;
-  const affinity = session?.sticky ? session.id : undefined;
+  ex.trace.opened(ex.id, ex.sessionId);
+  ex.trace.queued(engine.admission);
   let admitted: AdmittedRequest;
   try {
-    admitted = await engine.admission.acquire(ex.upstreamAbort.signal, affinity);
+    admitted = await engine.admission.acquire(ex.upstreamAbort.signal, routeHint(c, session, blocks));
   } catch (err) {
     if (ex.abortCause === "client") throw failExchange(ex, err, errors.engineUnreachable);
     const status = err instanceof GatewayError ? err.status : 503;
+    ex.trace.refused(status, err instanceof Error ? err.message : String(err));
     ex.finish({
       status: "rejected",
       httpStatus: status,
@@ -63,6 +68,8 @@ export async function callEngine(
     throw err;
   }
   ex.attach(admitted);
+  ex.trace.admitted(admitted.ticket);
+  const traceHeaders = ex.trace.engineCall(admitted.ticket.endpoint.baseUrl, path);
   const send = (payload: string) =>
     engine.upstream.send({
       endpoint: admitted.ticket.endpoint,
@@ -70,6 +77,7 @@ export async function callEngine(
       path,
       body: payload,
       requestId: ex.id,
+      headers: traceHeaders,
       signal: ex.upstreamAbort.signal,
     });
   let res: UpstreamResponse;
@@ -93,6 +101,7 @@ export async function callEngine(
     throw failExchange(ex, err, errors.engineUnreachable);
   }
   ex.progress();
+  ex.trace.engineAnswered(res.status);
   if (res.status === 200) return res;
   text ??= await readText(res);
   const message = engineErrorMessage(text);

@@ -6,7 +6,7 @@ import { createGatewayMetrics } from "../../metrics/gateway-metrics.js";
 import type { Ledger, LedgerRow } from "../../pricing/ledger-types.js";
 import { Exchange } from "./exchange.js";
 
-function setup(opts: { route?: string; failWrite?: boolean } = {}) {
+function setup(opts: { route?: string; failWrite?: boolean } = {}, metrics = createGatewayMetrics()) {
   const rows: LedgerRow[] = [];
   const ledger: Ledger = {
     record: (row) => {
@@ -21,7 +21,7 @@ function setup(opts: { route?: string; failWrite?: boolean } = {}) {
   const ex = new Exchange(
     {
       ledger,
-      metrics: createGatewayMetrics(),
+      metrics,
       logger: silentLogger(),
       clock: () => now,
       rate: { pricePerUnit: 2, pixelsPerUnit: 1_000, currency: "USD" },
@@ -34,6 +34,29 @@ function setup(opts: { route?: string; failWrite?: boolean } = {}) {
 }
 
 describe("Exchange", () => {
+  it("counts the replica router's decision once its request is admitted", async () => {
+    const metrics = createGatewayMetrics({ router: "prefix" });
+    const t = setup({}, metrics);
+    const route = {
+      policy: "prefix",
+      reason: "prefix_hit",
+      replica: 2,
+      matchedBlocks: 9,
+      totalBlocks: 10,
+    } as const;
+    const ticket = {
+      route,
+      endpoint: { baseUrl: "http://127.0.0.1:1", apiKey: "k", generation: 1, replica: 2 },
+      signal: new AbortController().signal,
+      progress: () => {},
+      end: () => {},
+    };
+    t.ex.attach({ ticket, release: () => {} });
+    expect(await metrics.render()).toContain(
+      'llm_runner_route_decisions_total{policy="prefix",reason="prefix_hit"} 1',
+    );
+  });
+
   it("quotes max_tokens at arrival and bills the tokens served, once", () => {
     const t = setup();
     expect(t.ex.quote).toBeCloseTo(0.2);

@@ -4,6 +4,7 @@ import type { Logger } from "../../log/logger.js";
 import type { GatewayMetrics } from "../../metrics/gateway-metrics.js";
 import type { Ledger, LedgerStatus } from "../../pricing/ledger-types.js";
 import { type PriceRate, priceTokens } from "../../pricing/price.js";
+import { NOOP_REQUEST_TRACE, type RequestTrace } from "../../telemetry/request-trace.js";
 import { errors } from "../http/gateway-error.js";
 import { wireStatus } from "../http/wire-status.js";
 import type { AdmittedRequest } from "./admission.js";
@@ -27,6 +28,8 @@ export interface ExchangeInit {
   stream: boolean;
   /** The tokens the quote is for: the request's max_tokens (or the engine's limit when it sent none). */
   maxTokens: number;
+  /** The request's trace (default: not traced). */
+  trace?: RequestTrace;
 }
 
 export interface FinishInput {
@@ -35,6 +38,8 @@ export interface FinishInput {
   promptTokens?: number;
   completionTokens?: number;
   error?: string | null;
+  /** Why the engine stopped, when the dialect saw it (the request's trace). */
+  finishReason?: string | null;
 }
 
 /**
@@ -58,6 +63,7 @@ export class Exchange {
   /** The Live Runner session it was proxied for (Livepeer-Session-Id), if any. */
   sessionId: string | null = null;
   failure: string | null = null;
+  readonly trace: RequestTrace;
   private admitted: AdmittedRequest | null = null;
   private firstTokenAt: number | null = null;
   private lastTokenAt: number | null = null;
@@ -70,6 +76,7 @@ export class Exchange {
   ) {
     this.arrivedAt = deps.clock();
     this.quote = priceTokens(init.maxTokens, deps.rate);
+    this.trace = init.trace ?? NOOP_REQUEST_TRACE;
   }
 
   get currency(): string {
@@ -79,6 +86,8 @@ export class Exchange {
   /** Ties the exchange to its admission: the engine's death (ticket.signal) aborts the upstream request. */
   attach(admitted: AdmittedRequest): void {
     this.admitted = admitted;
+    const route = admitted.ticket.route;
+    if (route) this.deps.metrics.routeDecision(route.policy, route.reason);
     this.detach.push(onSignalAbort(admitted.ticket.signal, (reason) => this.abort("engine", reason)));
   }
 
@@ -119,6 +128,7 @@ export class Exchange {
     if (this.firstTokenAt === null) {
       this.firstTokenAt = now;
       this.deps.metrics.timeToFirstToken(this.init.route, (now - this.arrivedAt) / 1000);
+      this.trace.firstToken();
     } else if (this.lastTokenAt !== null) {
       this.deps.metrics.interTokenGap(this.init.route, (now - this.lastTokenAt) / 1000);
     }
@@ -187,6 +197,7 @@ export class Exchange {
     // The engine failed it: its replica gets nothing new before its slot frees (replica-router.ts).
     if (input.status === "engine_error") this.admitted?.ticket.failed?.();
     this.admitted?.release();
+    this.trace.finished(input);
     this.onDone(this);
   }
 }

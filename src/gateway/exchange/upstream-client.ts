@@ -7,6 +7,8 @@ export interface UpstreamRequest {
   path: string; // "/v1/chat/completions"
   body?: string; // JSON
   requestId?: string;
+  /** Headers of our own beside those the client builds (the request's trace context, `traceparent`). */
+  headers?: Readonly<Record<string, string>>;
   /** Aborting it tears the upstream request down at once (the engine sees the disconnect and frees the slot). */
   signal: AbortSignal;
 }
@@ -77,6 +79,8 @@ export class UndiciUpstreamClient implements UpstreamClient {
     };
     if (request.body !== undefined) headers["content-type"] = "application/json";
     if (request.requestId !== undefined) headers["x-request-id"] = request.requestId;
+    if (request.headers !== undefined)
+      for (const name in request.headers) headers[name] = request.headers[name] as string;
     let res: Awaited<ReturnType<Pool["request"]>>;
     try {
       res = await this.poolFor(request.endpoint).request({

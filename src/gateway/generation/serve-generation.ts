@@ -10,7 +10,9 @@ import type { UpstreamResponse } from "../exchange/upstream-client.js";
 import type { RouteDeps } from "../gateway-deps.js";
 import type { WireShape } from "../http/error-response.js";
 import { errors, GatewayError } from "../http/gateway-error.js";
-import { readForAnswer, streamToClient } from "../relay/frame-sinks.js";
+import { requestTraceOf } from "../http/trace-requests.js";
+import { readForAnswer, streamToClient, whenSent } from "../relay/frame-sinks.js";
+import { hashesPrompts } from "../routing/route-hint.js";
 import { parseUsage } from "../wire/json-values.js";
 
 /** One parsed generation request, as its route tells the flow. */
@@ -30,11 +32,19 @@ export interface Generation {
   dialect(ex: Exchange): Dialect;
   /** The engine answers JSON itself (a non-streamed request for prompt logprobs): passed on as it is. */
   engineJson?: boolean;
+  /** The GenAI operation, for the request's trace (default "chat"). */
+  operation?: "chat" | "text_completion";
+  /** The prompt's block chain (routing/prompt-blocks.ts), asked for only when the prefix router uses it. */
+  promptBlocks?: () => Int32Array;
 }
 
 export async function serveGeneration(c: Context, deps: RouteDeps, g: Generation): Promise<Response> {
-  const ex = deps.exchanges.begin({ route: g.route, stream: g.stream, maxTokens: g.maxTokens });
-  const answer = await callEngine(c, ex, deps, g.engineBody(ex), g.enginePath);
+  const trace = requestTraceOf(c);
+  trace.validated(g, deps.config.modelId);
+  const ex = deps.exchanges.begin({ route: g.route, stream: g.stream, maxTokens: g.maxTokens, trace });
+  const hashing = hashesPrompts(deps.config.router, deps.supervisor.readyEngines?.() ?? 1);
+  const blocks = hashing ? g.promptBlocks?.() : undefined;
+  const answer = await callEngine(c, ex, deps, g.engineBody(ex), g.enginePath, blocks);
   if (isRefusal(answer)) return refusalResponse(answer, g.wire);
   if (g.stream) return streamToClient(c, ex, answer, g.dialect(ex), quoteHeaders(ex), deps.writeTimeout);
   if (g.engineJson) return engineJsonAnswer(c, ex, deps, answer, g.maxTokens);
@@ -50,7 +60,12 @@ export async function serveGeneration(c: Context, deps: RouteDeps, g: Generation
   if (overshoot !== null) {
     deps.logger.warn({ requestId: ex.id, session: ex.sessionId, maxTokens: g.maxTokens }, overshoot);
   }
-  return c.json(final.body, 200, answerHeaders(ex, deps.rate, final.completionTokens));
+  const text = JSON.stringify(final.body);
+  traceAnswer(c, ex, text);
+  return c.body(text, 200, {
+    "content-type": "application/json",
+    ...answerHeaders(ex, deps.rate, final.completionTokens),
+  });
 }
 
 /**
@@ -108,9 +123,21 @@ async function engineJsonAnswer(
     completionTokens: completion,
   });
   withholdUnlessRecorded(ex, deps);
+  traceAnswer(c, ex, text);
   return c.body(text, 200, {
     "content-type": "application/json",
     ...answerHeaders(ex, deps.rate, completion),
+  });
+}
+
+/** A non-streaming answer's relay in the request's trace: its bytes, until the response has gone out. */
+function traceAnswer(c: Context, ex: Exchange, text: string): void {
+  const relay = ex.trace.relay(false);
+  if (relay === null) return;
+  relay.wrote(text);
+  whenSent(c, (delivered) => {
+    if (!delivered) relay.clientLeft("client disconnected");
+    relay.end();
   });
 }
 

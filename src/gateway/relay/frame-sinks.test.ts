@@ -4,6 +4,7 @@ import { Readable } from "node:stream";
 import type { Context } from "hono";
 import { afterEach, describe, expect, it } from "vitest";
 import { silentLogger } from "../../log/logger.js";
+import { NOOP_REQUEST_TRACE } from "../../telemetry/request-trace.js";
 import { OpenAiDialect } from "../dialects/openai-dialect.js";
 import type { Exchange, FinishInput } from "../exchange/exchange.js";
 import type { UpstreamResponse } from "../exchange/upstream-client.js";
@@ -36,6 +37,7 @@ function recordingExchange() {
       if (on) seen.lastHeldAt = Date.now();
     },
     tokens() {},
+    trace: NOOP_REQUEST_TRACE,
     abort(cause: string, reason: string) {
       if (this.abortCause === null) this.abortCause = cause;
       this.abortReason = reason;

@@ -28,16 +28,28 @@ export function streamToClient(
   writeTimeout: WriteTimeout,
 ): Response {
   const node = nodeBindings(c);
+  const relay = ex.trace.relay(true);
   if (node === null) {
     const sink = new WebStreamSink();
-    new StreamPump(ex, dialect, sink, upstream.body, writeTimeout);
+    new StreamPump(ex, dialect, sink, upstream.body, writeTimeout, relay);
     return new Response(sink.stream, { status: 200, headers: { ...SSE_HEADERS, ...headers } });
   }
   node.outgoing.writeHead(200, { ...SSE_HEADERS, ...headers });
   // Headers go out now: clients see the stream open before the first frame.
   node.outgoing.flushHeaders();
-  new StreamPump(ex, dialect, new SocketSink(node.outgoing), upstream.body, writeTimeout).start();
+  new StreamPump(ex, dialect, new SocketSink(node.outgoing), upstream.body, writeTimeout, relay).start();
   return RESPONSE_ALREADY_SENT;
+}
+
+/** Calls `done` once the response has gone out (true) or its client left first (false); at once under app.request(). */
+export function whenSent(c: Context, done: (delivered: boolean) => void): void {
+  const node = nodeBindings(c);
+  if (node === null) {
+    done(true);
+    return;
+  }
+  const outgoing = node.outgoing;
+  outgoing.once("close", () => done(outgoing.writableFinished));
 }
 
 /**

@@ -2,6 +2,7 @@ import { once } from "node:events";
 import { createServer, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
+import { NOOP_REQUEST_TRACE } from "../../telemetry/request-trace.js";
 import { OpenAiDialect } from "../dialects/openai-dialect.js";
 import type { Exchange, FinishInput } from "../exchange/exchange.js";
 import { UndiciUpstreamClient } from "../exchange/upstream-client.js";
@@ -44,6 +45,7 @@ function fakeExchange() {
     },
     progress() {},
     tokens() {},
+    trace: NOOP_REQUEST_TRACE,
     abort() {},
     finish(input: FinishInput) {
       if (finished.length === 0) finished.push(input);

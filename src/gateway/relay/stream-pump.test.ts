@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { NOOP_REQUEST_TRACE } from "../../telemetry/request-trace.js";
 import { OpenAiDialect } from "../dialects/openai-dialect.js";
 import type { Exchange } from "../exchange/exchange.js";
 import { SseParser } from "./sse-parser.js";
@@ -9,7 +10,7 @@ const enc = new TextEncoder();
 const dec = new TextDecoder();
 
 function fakeExchange(): Exchange {
-  return { progress() {}, tokens() {} } as unknown as Exchange;
+  return { progress() {}, tokens() {}, trace: NOOP_REQUEST_TRACE } as unknown as Exchange;
 }
 
 const noClient: FrameSink = { failureStatus: 200, attach() {}, write: () => true, end() {}, destroy() {} };

@@ -1,4 +1,5 @@
 import { Readable } from "node:stream";
+import type { RelayTrace } from "../../telemetry/request-trace.js";
 import { type Dialect, DONE_FRAME } from "../dialects/dialect.js";
 import type { Exchange } from "../exchange/exchange.js";
 import { EngineProtocolError, failureMessage } from "../wire/engine-errors.js";
@@ -35,6 +36,7 @@ export class StreamPump {
   private source: BodySource | null = null;
   private over = false;
   private paused = false;
+  private readAny = false;
   private readonly waiting: WaitingWrite;
   private settle: () => void = () => {};
 
@@ -44,6 +46,7 @@ export class StreamPump {
     private readonly sink: FrameSink,
     private readonly body: AsyncIterable<Uint8Array>,
     private readonly writeTimeout: WriteTimeout | null = null,
+    private readonly relay: RelayTrace | null = null,
   ) {
     this.done = new Promise((resolve) => {
       this.settle = resolve;
@@ -83,6 +86,7 @@ export class StreamPump {
    * the row says client_abort.
    */
   clientLeft(reason = "client disconnected"): void {
+    if (!this.over) this.relay?.clientLeft(reason);
     if (!this.ex.finished) {
       this.ex.abort("client", reason);
       this.ex.finish(
@@ -100,6 +104,10 @@ export class StreamPump {
    */
   push(bytes: Uint8Array): string | Uint8Array {
     this.ex.progress();
+    if (!this.readAny) {
+      this.readAny = true;
+      this.ex.trace.firstChunk();
+    }
     const events = this.parser.push(bytes);
     let verbatim = this.parser.verbatim && events.length > 0;
     let out = "";
@@ -150,6 +158,7 @@ export class StreamPump {
         promptTokens: usage.prompt_tokens,
         completionTokens: usage.completion_tokens,
         error: reported,
+        finishReason: this.dialect.finishReason?.() ?? null,
       },
       "grouped",
     );
@@ -186,7 +195,10 @@ export class StreamPump {
       this.finish(this.fail(err));
       return;
     }
-    if (out.length > 0 && !this.sink.write(out) && this.ended === null) this.pause();
+    if (out.length > 0) {
+      this.relay?.wrote(out);
+      if (!this.sink.write(out) && this.ended === null) this.pause();
+    }
     if (this.ended !== null) this.finish(this.completeOrFail());
   }
 
@@ -200,6 +212,7 @@ export class StreamPump {
 
   private pause(): void {
     this.paused = true;
+    this.relay?.paused();
     this.source?.pause();
     this.ex.backpressure(true);
     this.writeTimeout?.wait(this.waiting);
@@ -215,6 +228,11 @@ export class StreamPump {
     this.source?.stop(this.ended === "done");
     const settled = tail === null ? Promise.resolve() : this.ex.settled;
     this.sink.end(tail, settled);
+    if (this.relay !== null) {
+      const relay = this.relay;
+      if (tail !== null) relay.wrote(tail);
+      void settled.then(() => relay.end());
+    }
     void settled.then(this.settle);
   }
 }

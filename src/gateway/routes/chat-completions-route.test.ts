@@ -86,18 +86,25 @@ describe("POST /v1/chat/completions", () => {
     await post(
       "/v1/chat/completions",
       { ...v1, stream: true },
-      { authorization: "Bearer secret", "x-evil": "1" },
+      {
+        authorization: "Bearer secret",
+        "x-evil": "1",
+        traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+      },
     );
     const sent = upstream.requests[0];
     expect(sent?.endpoint.apiKey).toBe("engine-key");
     expect(Object.keys(sent ?? {}).sort()).toEqual([
       "body",
       "endpoint",
+      "headers",
       "method",
       "path",
       "requestId",
       "signal",
     ]);
+    // Our own headers only: with tracing off, none (the client's traceparent is not passed on).
+    expect(sent?.headers).toEqual({});
   });
 
   it("asks the engine for usage on streams and hides the usage chunk from a client that did not ask", async () => {

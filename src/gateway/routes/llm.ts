@@ -5,6 +5,7 @@ import type { RouteDeps } from "../gateway-deps.js";
 import { serveGeneration } from "../generation/serve-generation.js";
 import { readJsonBody } from "../http/read-json-body.js";
 import { parseLlmRequest } from "../requests/llm-request.js";
+import { chatBlocks } from "../routing/prompt-blocks.js";
 
 /** POST /llm (and /llm/): the Livepeer AI-runner endpoint, served from the engine's chat completions stream. */
 export function registerLlm(app: Hono, runner: RouteDeps): void {
@@ -29,6 +30,7 @@ export function registerLlm(app: Hono, runner: RouteDeps): void {
       stream: request.stream,
       maxTokens: request.max_tokens,
       wire: "ai-runner",
+      promptBlocks: () => chatBlocks({ messages: request.messages }),
       // The quote stays max_tokens (what the orchestrator charges); the engine may be asked for less (context-fit.ts).
       engineBody: (ex) =>
         contextFitPlan({

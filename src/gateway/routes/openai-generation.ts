@@ -6,6 +6,7 @@ import type { RouteDeps } from "../gateway-deps.js";
 import { serveGeneration } from "../generation/serve-generation.js";
 import { readJsonBody } from "../http/read-json-body.js";
 import type { ChatRequestFacts } from "../requests/chat-request.js";
+import { chatBlocks, completionBlocks } from "../routing/prompt-blocks.js";
 import { modelDeps } from "./model-deps.js";
 
 /** One OpenAI generation route and how its body is read. */
@@ -54,6 +55,8 @@ export function registerOpenAiGeneration(app: Hono, runner: RouteDeps, spec: Gen
       wire: "openai",
       engineBody: () => engineBody(request),
       engineJson: needsEngineJson(request.body),
+      operation: spec.kind === "chat" ? "chat" : "text_completion",
+      promptBlocks: () => (spec.kind === "chat" ? chatBlocks(request.body) : completionBlocks(request.body)),
       dialect: (ex) =>
         new OpenAiDialect(
           maxTokens,

@@ -4,6 +4,7 @@ import type { RouteDeps } from "../gateway-deps.js";
 import { serveGeneration } from "../generation/serve-generation.js";
 import { readJsonBody } from "../http/read-json-body.js";
 import { parseResponsesRequest } from "../requests/responses-request.js";
+import { responsesBlocks } from "../routing/prompt-blocks.js";
 import { modelDeps } from "./model-deps.js";
 
 const ROUTE = "/v1/responses";
@@ -25,6 +26,7 @@ export function registerResponses(app: Hono, runner: RouteDeps): void {
       maxTokens,
       wire: "openai",
       engineBody: () => JSON.stringify({ ...request.body, stream: true }),
+      promptBlocks: () => responsesBlocks(request.body),
       dialect: () => new ResponsesDialect(maxTokens),
     });
   });

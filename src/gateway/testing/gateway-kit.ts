@@ -6,6 +6,7 @@ import type { GpuInfo } from "../../gpu/types.js";
 import { silentLogger } from "../../log/logger.js";
 import { createGatewayMetrics } from "../../metrics/gateway-metrics.js";
 import { SqliteLedger } from "../../pricing/ledger.js";
+import type { Tracer } from "../../telemetry/tracer.js";
 import { createGateway } from "../create-gateway.js";
 import type { UpstreamRequest } from "../exchange/upstream-client.js";
 import { engineStream, type FakeReply, FakeUpstream } from "./fake-upstream.js";
@@ -19,6 +20,7 @@ export function setup(
     config?: Partial<Config>;
     reply?: (r: UpstreamRequest) => FakeReply | Error;
     gpus?: GpuInfo[] | Error;
+    tracer?: Tracer;
   } = {},
 ) {
   const config = gatewayTestConfig(options.config);
@@ -39,6 +41,7 @@ export function setup(
     upstream,
     logger: silentLogger(),
     gpus: { list: async () => (gpus instanceof Error ? Promise.reject(gpus) : gpus) },
+    ...(options.tracer ? { tracer: options.tracer } : {}),
   });
   const post = (path: string, body: unknown, headers: Record<string, string> = {}, signal?: AbortSignal) =>
     app.request(path, {

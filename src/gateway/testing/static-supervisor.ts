@@ -123,6 +123,7 @@ export function gatewayTestConfig(overrides: Partial<Config> = {}): Config {
   return {
     modelId: "test-model",
     modelDir: null,
+    router: "prefix",
     hfToken: null,
     use8bit: false,
     pipelineParallelSize: 1,
@@ -172,6 +173,7 @@ export function gatewayTestConfig(overrides: Partial<Config> = {}): Config {
     currency: "USD",
     home: "/nonexistent",
     logLevel: "error",
+    tracing: null,
     sim: {},
     ...overrides,
   };

@@ -4,12 +4,13 @@
 // a worker that dies gives back everything it held or waited for.
 import type { AdmissionPort, AdmittedRequest } from "../../gateway/exchange/admission.js";
 import { toGatewayError } from "../../gateway/http/error-response.js";
-import { type MessageTable, type SlotReply, type SlotRequest, toWire } from "./messages.js";
+import type { RouteHint } from "../../supervisor/routing/route-decision.js";
+import { hintFromWire, type MessageTable, type SlotReply, type SlotRequest, toWire } from "./messages.js";
 
 /** The primary's handlers of one worker's messages about slots. */
 export function slotRequests(host: AdmissionHost, worker: number): MessageTable<SlotRequest> {
   return {
-    "slot-request": (m) => host.acquire(worker, m.id, m.key),
+    "slot-request": (m) => host.acquire(worker, m.id, hintFromWire(m)),
     "slot-cancel": (m) => host.cancel(worker, m.id),
     "slot-release": (m) => host.release(worker, m.id),
     "slot-failed": (m) => host.failed(worker, m.id),
@@ -31,12 +32,15 @@ export class AdmissionHost {
     private readonly send: (worker: number, message: SlotReply) => void,
   ) {}
 
-  /** A worker asks for a slot: it gets "slot-granted" (with the engine) or "slot-refused" (the GatewayError to answer). */
-  acquire(worker: number, id: number, affinity?: string): void {
+  /**
+   * A worker asks for a slot: it gets "slot-granted" (with the engine and the router's decision) or "slot-refused"
+   * (the GatewayError to answer). The router decides here, where the slots are.
+   */
+  acquire(worker: number, id: number, hint?: RouteHint): void {
     const slots = this.slotsOf(worker);
     const cancel = new AbortController();
     slots.waiting.set(id, cancel);
-    this.admission.acquire(cancel.signal, affinity).then(
+    this.admission.acquire(cancel.signal, hint).then(
       (request) => {
         slots.waiting.delete(id);
         if (cancel.signal.aborted || this.workers.get(worker) !== slots) {
@@ -50,7 +54,13 @@ export class AdmissionHost {
         };
         signal.addEventListener("abort", onAbort, { once: true });
         slots.held.set(id, { request, unlisten: () => signal.removeEventListener("abort", onAbort) });
-        this.send(worker, { type: "slot-granted", id, endpoint: request.ticket.endpoint });
+        const route = request.ticket.route;
+        this.send(worker, {
+          type: "slot-granted",
+          id,
+          endpoint: request.ticket.endpoint,
+          ...(route ? { route } : {}),
+        });
         if (signal.aborted) onAbort();
       },
       (err: unknown) => {

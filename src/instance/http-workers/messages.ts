@@ -6,6 +6,7 @@ import { GatewayError } from "../../gateway/http/gateway-error.js";
 import type { LiveRunnerSnapshot } from "../../livepeer/live-runner/live-runner-agent.js";
 import type { LivepeerHeaders, SessionVerdict } from "../../livepeer/live-runner/session-gate.js";
 import type { SessionTotals } from "../../pricing/ledger.js";
+import type { RouteDecision, RouteHint } from "../../supervisor/routing/route-decision.js";
 import type { EngineEndpoint, ReplicaView, SupervisorSnapshot } from "../../supervisor/types.js";
 
 /** What the primary's supervisor and admission look like; each worker answers /health, /ready, /metrics from it. */
@@ -55,7 +56,7 @@ export interface WorkerInit {
 export type PrimaryToWorker =
   | { type: "init"; init: WorkerInit }
   | { type: "view"; view: EnginesView }
-  | { type: "slot-granted"; id: number; endpoint: EngineEndpoint }
+  | { type: "slot-granted"; id: number; endpoint: EngineEndpoint; route?: RouteDecision }
   | { type: "slot-refused"; id: number; error: WireGatewayError }
   | { type: "slot-aborted"; id: number; reason: string } // the engine died: the worker's request ends
   | { type: "series-request"; id: number } // the worker's own metrics, for a merged scrape
@@ -67,7 +68,8 @@ export type WorkerToPrimary =
   | { type: "hello" } // the worker's handlers are in place: send init
   | { type: "listening"; url: string }
   | { type: "listen-failed"; message: string }
-  | { type: "slot-request"; id: number; key?: string }
+  // key: the affinity key; blocks: the prompt's block chain, base64 of its int32s (≤ 1,368 characters).
+  | { type: "slot-request"; id: number; key?: string; blocks?: string }
   | { type: "slot-cancel"; id: number }
   | { type: "slot-failed"; id: number }
   | { type: "slot-release"; id: number }
@@ -96,6 +98,30 @@ export type SlotRequest = Extract<
 export type SlotReply = Extract<PrimaryToWorker, { type: "slot-granted" | "slot-refused" | "slot-aborted" }>;
 
 export type LogLevel = "trace" | "debug" | "info" | "warn" | "error";
+
+/** A route hint as it crosses the channel: the block chain as base64 (4 bytes a block, little-endian). */
+export function hintToWire(hint: RouteHint | undefined): { key?: string; blocks?: string } {
+  const out: { key?: string; blocks?: string } = {};
+  if (hint?.affinity !== undefined) out.key = hint.affinity;
+  const blocks = hint?.blocks;
+  if (blocks !== undefined && blocks.length > 0)
+    out.blocks = Buffer.from(blocks.buffer, blocks.byteOffset, blocks.byteLength).toString("base64");
+  return out;
+}
+
+/** The route hint of a slot request (a chain that is not whole int32s is ignored). */
+export function hintFromWire(m: { key?: string; blocks?: string }): RouteHint {
+  const hint: RouteHint = {};
+  if (typeof m.key === "string") hint.affinity = m.key;
+  if (typeof m.blocks === "string") {
+    const bytes = Buffer.from(m.blocks, "base64");
+    if (bytes.length > 0 && bytes.length % 4 === 0) {
+      const copy = new Uint8Array(bytes); // its own aligned buffer
+      hint.blocks = new Int32Array(copy.buffer);
+    }
+  }
+  return hint;
+}
 
 /** What a side does with each message it receives, one handler per type. */
 export type MessageTable<M extends { type: string }> = {

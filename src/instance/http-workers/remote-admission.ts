@@ -4,10 +4,12 @@
 // batches for the hang watchdog; an engine's death comes back as the abort of the tickets it held.
 import type { AdmissionPort, AdmittedRequest } from "../../gateway/exchange/admission.js";
 import { GatewayError } from "../../gateway/http/gateway-error.js";
+import type { RouteDecision, RouteHint } from "../../supervisor/routing/route-decision.js";
 import type { EngineEndpoint, RequestTicket } from "../../supervisor/types.js";
 import {
   type AdmissionFigures,
   fromWire,
+  hintToWire,
   type MessageTable,
   type SlotReply,
   type SlotRequest,
@@ -20,7 +22,7 @@ export const PROGRESS_FLUSH_MS = 100;
 /** The worker's handlers of the primary's answers about slots. */
 export function slotReplies(admission: RemoteAdmission): MessageTable<SlotReply> {
   return {
-    "slot-granted": (m) => admission.granted(m.id, m.endpoint),
+    "slot-granted": (m) => admission.granted(m.id, m.endpoint, m.route),
     "slot-refused": (m) => admission.refused(m.id, fromWire(m.error)),
     "slot-aborted": (m) => admission.aborted(m.id, m.reason),
   };
@@ -54,23 +56,20 @@ export class RemoteAdmission implements AdmissionPort {
     return this.figures().capacity;
   }
 
-  acquire(signal?: AbortSignal, affinity?: string): Promise<AdmittedRequest> {
+  acquire(signal?: AbortSignal, hint?: RouteHint): Promise<AdmittedRequest> {
     if (signal?.aborted) return Promise.reject(signal.reason);
     if (this.gone !== null) {
       return Promise.reject(new GatewayError(503, "engine_unavailable", this.gone, { retryAfter: 5 }));
     }
-    return this.asked.ask(
-      (id) =>
-        this.post(
-          affinity === undefined ? { type: "slot-request", id } : { type: "slot-request", id, key: affinity },
-        ),
-      { ...(signal ? { signal } : {}), onAbort: (id) => this.post({ type: "slot-cancel", id }) },
-    );
+    return this.asked.ask((id) => this.post({ type: "slot-request", id, ...hintToWire(hint) }), {
+      ...(signal ? { signal } : {}),
+      onAbort: (id) => this.post({ type: "slot-cancel", id }),
+    });
   }
 
-  granted(id: number, endpoint: EngineEndpoint): void {
+  granted(id: number, endpoint: EngineEndpoint, route?: RouteDecision): void {
     if (!this.asked.has(id)) return; // cancelled meanwhile: the primary frees the slot on our "slot-cancel"
-    const ticket = new RemoteTicket(id, endpoint, this);
+    const ticket = new RemoteTicket(id, endpoint, this, route);
     this.held.set(id, ticket);
     let released = false;
     this.asked.reply(id, {
@@ -154,6 +153,7 @@ class RemoteTicket implements RequestTicket {
     private readonly id: number,
     readonly endpoint: EngineEndpoint,
     private readonly owner: RemoteAdmission,
+    readonly route?: RouteDecision,
   ) {}
 
   get signal(): AbortSignal {

@@ -10,6 +10,7 @@ import { createGatewayMetrics } from "../../metrics/gateway-metrics.js";
 import { processMetricsJson, renderProcessMetrics } from "../../metrics/process-metrics.js";
 import { SqliteLedger } from "../../pricing/ledger.js";
 import { LedgerGuard } from "../../pricing/ledger-guard.js";
+import { closeTracer, openTracer } from "../../telemetry/open-tracer.js";
 import { IpcBatcher } from "./ipc-batcher.js";
 import { ipcLogger } from "./ipc-logger.js";
 import {
@@ -94,7 +95,7 @@ async function startWorker(init: WorkerInit): Promise<Worker> {
   ledger.start();
 
   const merged = new PendingReplies<string>();
-  const local = createGatewayMetrics();
+  const local = createGatewayMetrics({ router: init.config.router });
   const ownSeries = async () => `${await local.render()}\n${await renderProcessMetrics()}`;
   const metrics = workerMetrics(local, () =>
     merged.ask((id) => post({ type: "metrics-request", id }), {
@@ -103,6 +104,8 @@ async function startWorker(init: WorkerInit): Promise<Worker> {
     }),
   );
 
+  // Each worker exports its own requests' spans.
+  const tracer = await openTracer(config.tracing, { "llm_runner.process": "http-worker" });
   const app = createGateway({
     config,
     supervisor: replicas,
@@ -111,6 +114,7 @@ async function startWorker(init: WorkerInit): Promise<Worker> {
     metrics,
     gpus: gpuProbeFor(init.fakeGpusFile ?? undefined),
     logger,
+    tracer,
     ...(liveRunner ? { liveRunner } : {}),
   });
   let server: Awaited<ReturnType<typeof serveGateway>>;
@@ -138,6 +142,7 @@ async function startWorker(init: WorkerInit): Promise<Worker> {
       await server.close();
       clearInterval(totals);
       ledger.close();
+      await closeTracer(tracer, logger);
       post({ type: "totals", totals: ledger.sessionTotals() });
       post({ type: "closed" });
       channel.flush();

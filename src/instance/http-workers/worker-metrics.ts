@@ -32,6 +32,7 @@ export function workerMetrics(local: GatewayMetrics, merged: () => Promise<strin
     timeToFirstToken: (route, seconds) => local.timeToFirstToken(route, seconds),
     interTokenGap: (route, seconds) => local.interTokenGap(route, seconds),
     finished: (request) => local.finished(request),
+    routeDecision: (policy, reason) => local.routeDecision(policy, reason),
     json: () => local.json(),
     render: merged,
     rendersProcess: true,
