@@ -101,9 +101,7 @@ export function replicaFactory(options: ReplicaFactoryOptions): ReplicaFactory {
           ...(config.sleepMode ? { model: config.modelId } : {}),
         }),
         probe: httpEngineProbe,
-        canary: options.lifecycle
-          ? options.lifecycle.canary(slot.index, httpEngineCanary, options.model)
-          : httpEngineCanary,
+        canary: options.lifecycle ? options.lifecycle.canary(slot.index, httpEngineCanary) : httpEngineCanary,
         ...(config.sleepMode ? { sleep: httpEngineSleep } : {}),
         ...(options.beforeRestart ? { beforeRestart: options.beforeRestart } : {}),
       },

@@ -47,7 +47,7 @@ export class LifecycleTrace {
   }
 
   /** The canary with a span per probe (its answer, or the timeout that calls the engine hung). */
-  canary(replica: number, inner: EngineCanary, model?: string): EngineCanary {
+  canary(replica: number, inner: EngineCanary): EngineCanary {
     if (!this.tracer.enabled) return inner;
     return {
       generate: async (endpoint, model, signal) => {
@@ -57,7 +57,7 @@ export class LifecycleTrace {
           attributes: {
             [RUNNER.replica]: replica,
             [RUNNER.generation]: endpoint.generation,
-            ...(model ? { [RUNNER.model]: model } : {}),
+            [RUNNER.model]: model,
           },
         });
         const sentAt = performance.now();
