@@ -38,10 +38,8 @@ export async function loadConfigFrom(source: ConfigSource): Promise<LoadConfigRe
     cwd: source.cwd,
   };
   const base = await loadConfig(input);
-  if (!base.ok || !base.config.modelsFile) {
-    if (base.ok) base.config.models = singleModel(base.config);
-    return base;
-  }
+  // One model: no `models` list (it would point back at its own config, which goes to HTTP workers as JSON).
+  if (!base.ok || !base.config.modelsFile) return base;
   // Several models: each entry's config is the runner's with its engine settings on top; the first is the default.
   const list = await loadModelList(base.config.modelsFile, input);
   // A runner-wide warning (AUTH_TOKEN, HOST...) once, not once more per model.

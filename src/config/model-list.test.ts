@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadConfigFrom } from "./config-source.js";
-import { loadModelList } from "./model-list.js";
+import { loadModelList, singleModel } from "./model-list.js";
 import { parseModels } from "./models-file.js";
 import { HF_CACHE, HOME, REPO } from "./testing/load-config-kit.js";
 
@@ -192,6 +192,11 @@ describe("loadConfigFrom with LLM_RUNNER_MODELS_FILE", () => {
       cwd: REPO,
     });
     if (!r.ok) throw new Error(JSON.stringify(r.issues));
-    expect(r.config.models?.map((m) => [m.id, m.placement.kind])).toEqual([["solo", "dedicated"]]);
+    expect(r.config.models).toBeUndefined();
+    expect(r.config.modelsFile).toBeFalsy();
+    // The engines are built from a one-entry list (model-engines.ts), and the config stays plain JSON (HTTP
+    // workers get it over IPC: a list pointing back at its own config could not be sent).
+    expect(singleModel(r.config).map((m) => [m.id, m.placement.kind])).toEqual([["solo", "dedicated"]]);
+    expect(() => JSON.stringify(r.config)).not.toThrow();
   });
 });
