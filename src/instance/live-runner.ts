@@ -119,7 +119,11 @@ export async function startLiveRunner(w: LiveRunnerWiring): Promise<{ stop(): Pr
     offs.push(supervisor.on((event) => event.type === "state" && registrations.notify()));
     links.push(registrations);
   }
-  offs.push(supervisor.onReplicaChange(() => links.forEach((l) => l.notify())));
+  offs.push(
+    supervisor.onReplicaChange(() => {
+      for (const l of links) l.notify();
+    }),
+  );
   return {
     async stop() {
       for (const off of offs) off();

@@ -28,12 +28,14 @@ export async function renderLiveRunnerGauges(
     "1 while the orchestrator holds this runner's registration (a heartbeat accepted within its TTL).",
     (s) => (s.registered ? 1 : 0),
   );
-  gauge(
-    "llm_runner_live_runner_ready",
-    'Whether the last accepted heartbeat said "ready".',
-    (s) => (s.sent?.status === "ready" ? 1 : 0),
+  gauge("llm_runner_live_runner_ready", 'Whether the last accepted heartbeat said "ready".', (s) =>
+    s.sent?.status === "ready" ? 1 : 0,
   );
-  gauge("llm_runner_live_runner_capacity", "Sessions the last accepted heartbeat offered.", (s) => s.sent?.capacity ?? 0);
+  gauge(
+    "llm_runner_live_runner_capacity",
+    "Sessions the last accepted heartbeat offered.",
+    (s) => s.sent?.capacity ?? 0,
+  );
   gauge(
     "llm_runner_live_runner_sessions",
     "Sessions the orchestrator has reserved for this runner (o2r events and heartbeat replies).",

@@ -352,7 +352,12 @@ async function printRunners(
     options.url === null && config.liveRunner.url === null ? findRunningInstance(config.home) : null;
   const url = options.url ?? config.liveRunner.url ?? running?.url ?? runnerUrl(config);
   const label = options.label ?? config.liveRunner.label ?? defaultLabel(hostname());
-  const labels = several ? modelLabels(label, priced.map((p) => p.model.id)) : [label];
+  const labels = several
+    ? modelLabels(
+        label,
+        priced.map((p) => p.model.id),
+      )
+    : [label];
   const probe = gpuProbeFor(readHostEnv(io.env).fakeGpusFile ?? undefined);
   const about = (m: ModelEntry, text: string) => (several ? `${m.id}: ${text}` : text);
   const entries = [];
@@ -380,7 +385,7 @@ async function printRunners(
   }
   if (unpriced.length > 0) {
     notes.push(
-      `${several ? `${unpriced.join(", ")}: ` : ""}price_info has no price: an off-chain orchestrator ignores it, an on-chain one refuses the entry. Set LIVE_RUNNER_PRICE_USD_PER_HOUR${several ? " (in each model's \"env\")" : ""}, or pass --target-usd-per-mtok once the ledger has traffic.`,
+      `${several ? `${unpriced.join(", ")}: ` : ""}price_info has no price: an off-chain orchestrator ignores it, an on-chain one refuses the entry. Set LIVE_RUNNER_PRICE_USD_PER_HOUR${several ? ' (in each model\'s "env")' : ""}, or pass --target-usd-per-mtok once the ledger has traffic.`,
     );
   }
   if (config.authToken !== null) {

@@ -148,7 +148,9 @@ export const statusCommand: CliCommand = {
     if (status.liveRunner) lines.push(...liveRunnerLines(status.liveRunner));
     // Several models: each model's own registration, its lines led by the model's id.
     for (const offer of status.liveRunners ?? [])
-      lines.push(...liveRunnerLines(offer.snapshot).map(([k, v]): [string, string] => [k, `${offer.model}: ${v}`]));
+      lines.push(
+        ...liveRunnerLines(offer.snapshot).map(([k, v]): [string, string] => [k, `${offer.model}: ${v}`]),
+      );
     for (const [k, v] of lines) io.stdout.write(`${k.padEnd(11)} ${v}\n`);
     return EXIT.ok;
   },

@@ -178,7 +178,9 @@ export class WorkerPool {
         this.sendTo(id, {
           type: "init",
           init: {
-            config: this.options.config,
+            // Without `models`: the one-entry list holds this very config (a circle IPC's JSON can't carry), and
+            // the workers serve one model (GATEWAY_WORKERS > 1 is refused with LLM_RUNNER_MODELS_FILE).
+            config: { ...this.options.config, models: undefined },
             index: member.index,
             ledgerPath: this.options.ledgerPath,
             fakeGpusFile: this.options.fakeGpusFile,
