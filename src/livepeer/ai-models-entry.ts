@@ -6,8 +6,11 @@ import type { Config } from "../config/types.js";
  * the orchestrator sends /llm to `url` with `Authorization: Bearer <token>`, allows `capacity` requests at once,
  * and prices each at max_tokens × price_per_unit ÷ pixels_per_unit in `currency`. `warm` is advertised to gateways
  * as the model's ModelConstraint.Warm (cmd/livepeer/starter/starter.go), and gateways try warm orchestrators first
- * (server/ai_session.go AISessionSelector: warmPool before coldPool), go-livepeer @176aa415. Several models: one
- * entry per model, each its own model_id, capacity and price.
+ * (server/ai_session.go AISessionSelector: warmPool before coldPool), go-livepeer @176aa415. An entry with a `url`
+ * is registered as an external container whether warm or not (starter.go: `if config.Warm || config.URL != ""`
+ * → AIWorker.Warm; ai/worker/worker.go borrowContainer finds it by pipeline and model_id), so a cold entry is still
+ * served here: its first request wakes the model. Several models: one entry per model, each its own model_id,
+ * capacity and price.
  */
 export interface AiModelsEntry {
   pipeline: "llm";
