@@ -146,6 +146,19 @@ function betweenModels(raw: RawModels, models: ModelEntry[]): ConfigIssue[] {
       });
     else seen.set(m.id, i);
   });
+  // Each model is its own Live Runner offer: clients pick one by its app in the orchestrator's discovery.
+  const apps = new Map<string, string>();
+  for (const m of models) {
+    const app = m.config.liveRunner.app;
+    const other = apps.get(app);
+    if (other !== undefined)
+      issues.push({
+        variable: `models ${m.id}: LIVE_RUNNER_APP`,
+        value: app,
+        message: `is also the app of ${other}: each model is its own Live Runner offer, which clients choose by app, so give each model its own LIVE_RUNNER_APP in its "env" (the default is its id).`,
+      });
+    else apps.set(app, m.id);
+  }
   // GPUs: each dedicated model's and each group's, disjoint (an "all" takes every GPU).
   const owners: Array<{ who: string; gpus: "all" | number[] }> = [];
   for (const m of models)

@@ -7,7 +7,8 @@ import { Admission } from "../gateway/exchange/admission.js";
 import type { ServedModel } from "../gateway/gateway-deps.js";
 import { serveGateway } from "../gateway/http/serve.js";
 import type { GpuProbe } from "../gpu/types.js";
-import type { LiveRunnerLink } from "../livepeer/live-runner/live-runner-link.js";
+import { LiveRunnerLink } from "../livepeer/live-runner/live-runner-link.js";
+import type { LiveRunnerOffers } from "../livepeer/live-runner/live-runner-offers.js";
 import type { Logger } from "../log/logger.js";
 import { createGatewayMetrics } from "../metrics/gateway-metrics.js";
 import { type SessionTotals, SqliteLedger } from "../pricing/ledger.js";
@@ -38,8 +39,11 @@ export interface GatewayFrontOptions {
   fakeGpusFile: string | null;
   /** The HTTP workers keep dying: the runner must stop (GATEWAY_WORKERS > 1 only). */
   onFatal(reason: string): void;
-  /** The Live Runner registration, when LIVE_RUNNER_ORCH_URL is set. */
-  liveRunner?: LiveRunnerLink;
+  /**
+   * The Live Runner registration, when LIVE_RUNNER_ORCH_URL is set: the runner's one, or (several models, in this
+   * process only) one per model.
+   */
+  liveRunner?: LiveRunnerLink | LiveRunnerOffers;
   /** Several models (LLM_RUNNER_MODELS_FILE): each one's config and view; `supervisor` is then all of them. */
   models?: ServedModel[];
   /** Request traces when the gateway serves in this process (HTTP workers open their own). */
@@ -123,7 +127,8 @@ async function startWorkers(options: GatewayFrontOptions): Promise<GatewayFront>
     ledgerPath: options.ledgerPath,
     fakeGpusFile: options.fakeGpusFile,
     onFatal: options.onFatal,
-    ...(options.liveRunner ? { liveRunner: options.liveRunner } : {}),
+    // The workers check sessions against one registration (createLiveRunnerOffers is null with workers).
+    ...(options.liveRunner instanceof LiveRunnerLink ? { liveRunner: options.liveRunner } : {}),
   });
   let url: string;
   try {

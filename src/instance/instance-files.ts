@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node
 import { join } from "node:path";
 import { isAlive } from "../engine/process-group.js";
 import type { LiveRunnerSnapshot } from "../livepeer/live-runner/live-runner-agent.js";
+import type { LiveRunnerOffer } from "../livepeer/live-runner/live-runner-port.js";
 import type { ReplicaSnapshot } from "../supervisor/replica-set.js";
 import type { ModelFigures, SupervisorSnapshot } from "../supervisor/types.js";
 
@@ -36,6 +37,8 @@ export interface StatusRecord {
   workers?: number[];
   /** The Live Runner registration (LIVE_RUNNER_ORCH_URL set). */
   liveRunner?: LiveRunnerSnapshot;
+  /** Several models with LIVE_RUNNER_ORCH_URL: each model's own registration (then no `liveRunner`). */
+  liveRunners?: LiveRunnerOffer[];
   /** Several models (LLM_RUNNER_MODELS_FILE): each one's state, last use and wakes. */
   models?: ModelFigures[];
   totals: {

@@ -7,6 +7,7 @@ import type { Config } from "../config/types.js";
 import type { ServedModel } from "../gateway/gateway-deps.js";
 import { gpuProbeFor } from "../gpu/probe-from-env.js";
 import type { GpuProbe } from "../gpu/types.js";
+import { LiveRunnerOffers } from "../livepeer/live-runner/live-runner-offers.js";
 import type { Logger } from "../log/logger.js";
 import { LifecycleTrace } from "../supervisor/lifecycle-trace.js";
 import type { ModelSet } from "../supervisor/model-set.js";
@@ -19,7 +20,7 @@ import { keepHomePrivate } from "./home-files.js";
 import { acquireHomeLock } from "./home-lock.js";
 import { assertHomeWritable } from "./home-writable.js";
 import { type InstanceRecord, instancePaths, removeInstance, writeInstance } from "./instance-files.js";
-import { createLiveRunnerLink, startLiveRunner } from "./live-runner.js";
+import { createLiveRunnerLink, createLiveRunnerOffers, startLiveRunner } from "./live-runner.js";
 import { buildEngines, type RunnerEngineParts } from "./model-engines.js";
 import { PrepareFailed, type PrepareStep } from "./prepare-step.js";
 import { type ReloadOutcome, reloadModels, reloadReplicas } from "./reload.js";
@@ -103,7 +104,8 @@ export async function runInstance(options: RunInstanceOptions): Promise<RunningI
   const stoppedByItself = new Promise<string>((resolve) => {
     fatal = resolve;
   });
-  const liveRunner = createLiveRunnerLink(config, logger);
+  // Several models: one registration each (in-process gateway); else one for the runner.
+  const liveRunner = createLiveRunnerOffers(config, logger) ?? createLiveRunnerLink(config, logger);
   let front: GatewayFront;
   try {
     front = await startGatewayFront({
@@ -143,7 +145,8 @@ export async function runInstance(options: RunInstanceOptions): Promise<RunningI
     () => front.totals(),
     config,
     () => front.workerPids(),
-    () => liveRunner?.snapshot() ?? null,
+    () => (liveRunner instanceof LiveRunnerOffers ? null : (liveRunner?.snapshot() ?? null)),
+    () => (liveRunner instanceof LiveRunnerOffers ? liveRunner.offers() : null),
   );
   status.start();
 
@@ -151,10 +154,11 @@ export async function runInstance(options: RunInstanceOptions): Promise<RunningI
   const live =
     liveRunner &&
     (await startLiveRunner({
-      link: liveRunner,
+      registrations: liveRunner,
       config,
       listenUrl: front.url,
       supervisor,
+      modelSet,
       ledgerProblem: () => front.ledgerProblem(),
       stopping: () => stopping !== null,
       gpus,

@@ -1,5 +1,6 @@
 import type { Config } from "../config/types.js";
 import type { LiveRunnerSnapshot } from "../livepeer/live-runner/live-runner-agent.js";
+import type { LiveRunnerOffer } from "../livepeer/live-runner/live-runner-port.js";
 import type { SessionTotals } from "../pricing/ledger.js";
 import type { RunnerEngines } from "../supervisor/replica-set.js";
 import { type StatusRecord, writeJsonAtomic } from "./instance-files.js";
@@ -21,8 +22,10 @@ export class StatusWriter {
     private readonly config: Config,
     /** The HTTP worker processes (GATEWAY_WORKERS > 1); none when the gateway runs in this process. */
     private readonly workers: () => number[] = () => [],
-    /** The Live Runner registration, when there is one. */
+    /** The Live Runner registration, when there is one for the runner. */
     private readonly liveRunner: () => LiveRunnerSnapshot | null = () => null,
+    /** Several models: each model's own registration. */
+    private readonly liveRunners: () => LiveRunnerOffer[] | null = () => null,
   ) {}
 
   start(): void {
@@ -57,6 +60,7 @@ export class StatusWriter {
   write(): void {
     const totals = { ...this.totals(), currency: this.config.currency };
     const live = this.liveRunner();
+    const offers = this.liveRunners();
     const record: StatusRecord = {
       updatedAt: new Date().toISOString(),
       snapshot: this.supervisor.snapshot(),
@@ -64,6 +68,7 @@ export class StatusWriter {
       ...(this.supervisor.size > 1 ? { replicas: this.supervisor.replicas() } : {}),
       ...(this.workers().length > 0 ? { workers: this.workers() } : {}),
       ...(live ? { liveRunner: live } : {}),
+      ...(offers ? { liveRunners: offers } : {}),
       ...(this.supervisor.models ? { models: this.supervisor.models() } : {}),
       totals,
     };

@@ -18,6 +18,12 @@ describe("aiModelsEntry", () => {
     });
   });
 
+  it("says warm: false for a model that is not loaded now (a swap group's sleeper)", () => {
+    const config = gatewayTestConfig({});
+    expect(aiModelsEntry(config, { warm: false }).warm).toBe(false);
+    expect(aiModelsEntry(config, {}).warm).toBe(true);
+  });
+
   it("leaves the token out without AUTH_TOKEN, and takes a given url, token and price", () => {
     const config = gatewayTestConfig({ authToken: null });
     expect(aiModelsEntry(config)).not.toHaveProperty("token");

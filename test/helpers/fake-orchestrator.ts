@@ -3,9 +3,9 @@
 // * ai/runner/live_runner.go: Heartbeat (an unknown runner id goes down the registration path, where only the
 //   registration secret passes: 401 "invalid registration authorization"; a known one is 404 "runner not found" once
 //   expired or removed, else needs its heartbeat secret: 401 "invalid heartbeat authorization"), normalizeHeartbeat
-//   (runner_url, app, status, mode, capacity 0 → 1, price_info on-chain), Unregister (204), ReserveSession (404 not
-//   ready, 503 at capacity), releaseSessionLocked, removeExpiredRunners (swept every heartbeat interval),
-//   sendSessionEvent / writeO2RLoop (o2r messages, {"keep":"alive"} every 10 s).
+//   (runner_url, app, metadata, status, mode, capacity 0 → 1, price_info on-chain), Unregister (204),
+//   ReserveSession (404 not ready, 503 at capacity), releaseSessionLocked, removeExpiredRunners (swept every
+//   heartbeat interval), sendSessionEvent / writeO2RLoop (o2r messages, {"keep":"alive"} every 10 s).
 // * server/ai_http.go: the routes, body decoded before auth (400 first), respondWithError = http.Error (text/plain),
 //   ProxyLiveRunnerSingleShot (reserve, proxy, release when the response is done), ProxyLiveRunnerSession,
 //   proxyLiveRunner (httputil.ReverseProxy with Rewrite: runner_url + path + query, the four Livepeer-* headers set,
@@ -559,6 +559,10 @@ export class FakeOrchestrator {
     }
     if (u.host === "" || (u.protocol !== "http:" && u.protocol !== "https:")) return "invalid runner_url";
     if (typeof b.app !== "string" || b.app === "" || b.app !== b.app.trim()) return "app must be trimmed";
+    // ValidateLiveRunnerMetadata: at most 1024 bytes of valid UTF-8 without U+FFFD (invalid UTF-8 decodes to it).
+    const metadata = typeof b.metadata === "string" ? b.metadata : "";
+    if (Buffer.byteLength(metadata, "utf8") > 1024) return "metadata must be at most 1024 bytes";
+    if (metadata.includes("\uFFFD")) return "metadata must not contain Unicode replacement character U+FFFD";
     const status = typeof b.status === "string" ? b.status : "";
     if (status !== status.trim().toLowerCase()) return "status must be lowercase and trimmed";
     let mode = typeof b.mode === "string" && b.mode !== "" ? b.mode : "persistent";

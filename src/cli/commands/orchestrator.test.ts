@@ -1,9 +1,9 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { captureIO } from "../../../test/helpers/capture-io.js";
-import { writeInstance } from "../../instance/instance-files.js";
+import { instancePaths, writeInstance, writeJsonAtomic } from "../../instance/instance-files.js";
 import { ledgerPath, SqliteLedger } from "../../pricing/ledger.js";
 import type { LedgerRow } from "../../pricing/ledger-types.js";
 import { main } from "../main.js";
@@ -172,5 +172,78 @@ describe("llm-runner orchestrator", () => {
     const { code, out } = await cli(["--json"], { LLM_RUNNER_HOME: dir, MAX_NUM_SEQS: "64", REPLICAS: "3" });
     expect(code).toBe(0);
     expect((JSON.parse(out) as { aiModels: Array<{ capacity: number }> }).aiModels[0]?.capacity).toBe(192);
+  });
+
+  it("several models: one entry per model, its own price and capacity, warm only while awake", async () => {
+    const dir = home();
+    const file = join(dir, "models.json");
+    const QWEN = "Qwen/Qwen2.5-7B-Instruct";
+    const MISTRAL = "mistralai/Mistral-7B-Instruct-v0.3";
+    writeFileSync(
+      file,
+      JSON.stringify({
+        groups: { small: { gpus: "1", awake: 1 } },
+        models: [
+          { id: MODEL, gpus: "0", env: { PRICE_PER_UNIT: "3", MAX_NUM_SEQS: "32" } },
+          { id: QWEN, group: "small", env: { GPU_MEMORY_UTILIZATION: "0.45", PRICE_PER_UNIT: "7" } },
+          { id: MISTRAL, group: "small", env: { GPU_MEMORY_UTILIZATION: "0.45", MAX_NUM_SEQS: "8" } },
+        ],
+      }),
+    );
+    const env = { LLM_RUNNER_HOME: dir, LLM_RUNNER_MODELS_FILE: file, PRICE_PER_UNIT: "5" };
+    // No runner running: the swap group's models can't be known awake.
+    const cold = await cli(["--json"], env);
+    expect(cold.code, cold.err).toBe(0);
+    const doc = JSON.parse(cold.out);
+    const rows = (d: { aiModels: Array<Record<string, unknown>> }) =>
+      d.aiModels.map((e) => [e.model_id, e.capacity, e.price_per_unit, e.warm]);
+    expect(rows(doc)).toEqual([
+      [MODEL, 32, 3, true],
+      [QWEN, 128, 7, false],
+      [MISTRAL, 8, 5, false],
+    ]);
+    expect(Object.keys(doc.pricing)).toEqual([MODEL, QWEN, MISTRAL]);
+    expect(doc.notes.join("\n")).toContain(`${QWEN} is in swap group small and the runner is not running`);
+    // The runner on this home has Mistral awake and Qwen asleep.
+    writeInstance(dir, {
+      pid: process.pid,
+      url: "http://127.0.0.1:8931",
+      host: "127.0.0.1",
+      port: 8931,
+      engine: "sim",
+      driver: "process",
+      modelId: MODEL,
+      instanceId: "i",
+      startedAt: new Date().toISOString(),
+      logFile: null,
+      engineLogFile: join(dir, "engine.log"),
+      version: "0.1.0",
+    });
+    const figures = (id: string, state: string) => ({
+      id,
+      group: id === MODEL ? null : "small",
+      state,
+      lastUsed: null,
+      wakes: 0,
+      sleeps: 0,
+      lastWakeMs: null,
+      wakeSecondsTotal: 0,
+      active: 0,
+    });
+    writeJsonAtomic(instancePaths(dir).status, {
+      updatedAt: new Date().toISOString(),
+      models: [figures(MODEL, "awake"), figures(QWEN, "asleep"), figures(MISTRAL, "awake")],
+      totals: {},
+    });
+    const warm = await cli([], env);
+    expect(warm.code, warm.err).toBe(0);
+    expect(rows({ aiModels: JSON.parse(warm.out) })).toEqual([
+      [MODEL, 32, 3, true],
+      [QWEN, 128, 7, false],
+      [MISTRAL, 8, 5, true],
+    ]);
+    expect(JSON.parse(warm.out)[1].url).toBe("http://127.0.0.1:8931");
+    expect(warm.err).toContain("one per model");
+    expect(warm.err).toContain(`${QWEN} is in swap group small and asleep now`);
   });
 });

@@ -7,12 +7,18 @@ import { formatConfigIssues } from "../../config/config-issues.js";
 import { loadConfigFrom } from "../../config/config-source.js";
 import { ENV_FILE_VARIABLE } from "../../config/env-file.js";
 import { readHostEnv } from "../../config/host-env.js";
-import type { Config } from "../../config/types.js";
+import { singleModel } from "../../config/model-list.js";
+import type { Config, ModelEntry } from "../../config/types.js";
 import { gpuProbeFor } from "../../gpu/probe-from-env.js";
-import { findRunningInstance } from "../../instance/instance-files.js";
-import { aiModelsEntry, runnerUrl } from "../../livepeer/ai-models-entry.js";
+import {
+  findRunningInstance,
+  instancePaths,
+  readJson,
+  type StatusRecord,
+} from "../../instance/instance-files.js";
+import { type AiModelsEntry, aiModelsEntry, runnerUrl } from "../../livepeer/ai-models-entry.js";
 import { runnerGpu } from "../../livepeer/live-runner/runner-gpu.js";
-import { defaultLabel, staticRunnerEntry } from "../../livepeer/live-runner/static-entry.js";
+import { defaultLabel, modelLabels, staticRunnerEntry } from "../../livepeer/live-runner/static-entry.js";
 import { type HourlyPrice, hourlyPriceForTarget, MIN_HOURLY_SAMPLE } from "../../pricing/hourly-price.js";
 import { ledgerPath, SqliteLedger } from "../../pricing/ledger.js";
 import { priceForTarget, type TargetPrice } from "../../pricing/target-price.js";
@@ -134,6 +140,11 @@ static Live Runner): label, runner_url, health_url (/live-runner, 200 exactly wh
 mode (LIVE_RUNNER_MODE), capacity, price_info (LIVE_RUNNER_PRICE_USD_PER_HOUR, USD per hour per session
 slot), app (LIVE_RUNNER_APP), version and gpu. Dynamic registration (LIVE_RUNNER_ORCH_URL) needs none of this.
 
+With several models (LLM_RUNNER_MODELS_FILE) each model is its own entry, with its own model_id (app),
+capacity and price (its PRICE_PER_UNIT, its LIVE_RUNNER_PRICE_USD_PER_HOUR, its ledger rows). In aiModels.json
+a swap group's model is "warm" only while it is awake in the runner running on this home; in runners.json each
+entry has its own label (<label>-<model>) and health_url (/live-runner?model=<id>).
+
 With --target-usd-per-mtok X it reads the ledger (<home>/ledger.sqlite):
   - for aiModels.json, the /llm requests that finished and their completion_tokens / max_tokens ratio R:
     price_per_unit = X x R x pixels_per_unit / 1000000, the price at which a real output token costs X USD
@@ -145,7 +156,8 @@ With --target-usd-per-mtok X it reads the ledger (<home>/ledger.sqlite):
 
 Flags:
   --json                    print {"aiModels": [entry], "pricing", "liveRunnerPricing", "notes"} (with
-                            --live-runner {"runners": [entry], "pricing", "notes"}) for scripts
+                            --live-runner {"runners": [entry], "pricing", "notes"}) for scripts; several
+                            models: "pricing" and "liveRunnerPricing" are keyed by model id
   --show-token              print AUTH_TOKEN itself in "token" (it is masked by default)
   --live-runner             print the runners.json document of a static Live Runner instead
   --url URL                 the address the orchestrator reaches this runner at (default: LIVE_RUNNER_URL for
@@ -182,32 +194,48 @@ Examples:
     }
     const config = result.config;
     const notes: string[] = [];
-    let pricing: TargetPrice | null = null;
-    let hourly: HourlyPrice | null = null;
-    if (options.target !== null) {
-      if (config.currency.toUpperCase() !== "USD") {
-        throw new UsageError(
-          `--target-usd-per-mtok prices in USD but CURRENCY is ${config.currency}; set CURRENCY=USD or leave the flag out`,
-        );
-      }
-      const found = options.liveRunner ? null : targetPricing(config, options.target, since);
-      if (typeof found === "string") notes.push(`${found}; price_per_unit stays PRICE_PER_UNIT.`);
-      else pricing = found;
-      const perHour = hourlyPricing(config, options.target, since);
-      if (typeof perHour === "string")
-        notes.push(`${perHour}; the Live Runner price stays LIVE_RUNNER_PRICE_USD_PER_HOUR.`);
-      else hourly = perHour;
+    if (options.target !== null && config.currency.toUpperCase() !== "USD") {
+      throw new UsageError(
+        `--target-usd-per-mtok prices in USD but CURRENCY is ${config.currency}; set CURRENCY=USD or leave the flag out`,
+      );
     }
-    const hourlyOut = hourly && {
-      targetUsdPerMillion: options.target,
-      usdPerHour: hourly.usdPerHour,
-      tokensPerSecond: Number(hourly.tokensPerSecond.toPrecision(6)),
-      requests: hourly.sample.requests,
-      completionTokens: hourly.sample.completionTokens,
-      seconds: Number(hourly.sample.seconds.toFixed(3)),
-      since: since?.toISOString() ?? null,
-    };
-    if (options.liveRunner) return printRunners(config, options, io, notes, hourly, hourlyOut);
+    // Several models (LLM_RUNNER_MODELS_FILE): one entry per model, each with its own price from its ledger rows.
+    const several = Boolean(config.modelsFile) && (config.models?.length ?? 0) > 0;
+    const models: ModelEntry[] = several ? (config.models as ModelEntry[]) : singleModel(config);
+    const about = (m: ModelEntry, text: string) => (several ? `${m.id}: ${text}` : text);
+    const priced: Priced[] = models.map((m) => {
+      const out: Priced = { model: m, pricing: null, hourly: null, pricingOut: null, hourlyOut: null };
+      if (options.target === null) return out;
+      const found = options.liveRunner ? null : targetPricing(m.config, options.target, since);
+      if (typeof found === "string") notes.push(about(m, `${found}; price_per_unit stays PRICE_PER_UNIT.`));
+      else out.pricing = found;
+      const perHour = hourlyPricing(m.config, options.target, since);
+      if (typeof perHour === "string")
+        notes.push(about(m, `${perHour}; the Live Runner price stays LIVE_RUNNER_PRICE_USD_PER_HOUR.`));
+      else out.hourly = perHour;
+      out.hourlyOut = out.hourly && {
+        targetUsdPerMillion: options.target,
+        usdPerHour: out.hourly.usdPerHour,
+        tokensPerSecond: Number(out.hourly.tokensPerSecond.toPrecision(6)),
+        requests: out.hourly.sample.requests,
+        completionTokens: out.hourly.sample.completionTokens,
+        seconds: Number(out.hourly.sample.seconds.toFixed(3)),
+        since: since?.toISOString() ?? null,
+      };
+      out.pricingOut = out.pricing && {
+        targetUsdPerMillion: options.target,
+        ratio: Number(out.pricing.ratio.toPrecision(6)),
+        requests: out.pricing.sample.requests,
+        maxTokens: out.pricing.sample.maxTokens,
+        completionTokens: out.pricing.sample.completionTokens,
+        since: since?.toISOString() ?? null,
+      };
+      return out;
+    });
+    // One model: its figures as they always were; several: keyed by model id.
+    const perModel = (pick: (p: Priced) => unknown) =>
+      several ? Object.fromEntries(priced.map((p) => [p.model.id, pick(p)])) : pick(priced[0] as Priced);
+    if (options.liveRunner) return printRunners(config, priced, several, options, io, notes, perModel);
 
     const token = config.authToken === null ? undefined : options.showToken ? config.authToken : "***";
     if (config.authToken === null) {
@@ -218,32 +246,40 @@ Examples:
       notes.push('"token" is masked: run with --show-token to print AUTH_TOKEN in it.');
     }
     // Without --url: the address of the runner running on this home (it may have been started with other flags).
-    const running = options.url === null ? findRunningInstance(config.home) : null;
+    const running = options.url === null || several ? findRunningInstance(config.home) : null;
     const url = options.url ?? running?.url ?? null;
-    const entry = aiModelsEntry(config, {
-      ...(url === null ? {} : { url }),
-      ...(token === undefined ? {} : { token }),
-      ...(pricing ? { pricePerUnit: pricing.pricePerUnit } : {}),
+    const awake = several ? awakeNow(config.home, running !== null) : null;
+    const entries = priced.map(({ model: m, pricing }) => {
+      // A swap group's model is warm only while it is awake in the running runner; a dedicated one always is.
+      const warm = m.placement.kind !== "swap" || (awake?.has(m.id) ?? false);
+      if (!warm)
+        notes.push(
+          `${m.id} is in swap group ${m.placement.kind === "swap" ? m.placement.group : ""} and ${running ? "asleep now" : "the runner is not running"}: "warm" is false (the orchestrator reads it once, at its start; a request wakes the model).`,
+        );
+      return aiModelsEntry(m.config, {
+        ...(url === null ? {} : { url }),
+        ...(token === undefined ? {} : { token }),
+        ...(pricing ? { pricePerUnit: pricing.pricePerUnit } : {}),
+        warm,
+      });
     });
+    const first = entries[0] as AiModelsEntry;
     if (options.url === null) {
       const from = running ? `the runner running on ${config.home}` : "HOST and PORT";
       notes.push(
-        `url is ${entry.url} (from ${from}): pass --url when the orchestrator reaches this runner at another address.`,
+        `url is ${first.url} (from ${from}): pass --url when the orchestrator reaches this runner at another address.`,
       );
     }
-    const pricingOut = pricing && {
-      targetUsdPerMillion: options.target,
-      ratio: Number(pricing.ratio.toPrecision(6)),
-      requests: pricing.sample.requests,
-      maxTokens: pricing.sample.maxTokens,
-      completionTokens: pricing.sample.completionTokens,
-      since: since?.toISOString() ?? null,
-    };
     if (options.json) {
       write(
         io,
         JSON.stringify(
-          { aiModels: [entry], pricing: pricingOut, liveRunnerPricing: hourlyOut, notes },
+          {
+            aiModels: entries,
+            pricing: perModel((p) => p.pricingOut),
+            liveRunnerPricing: perModel((p) => p.hourlyOut),
+            notes,
+          },
           null,
           2,
         ),
@@ -251,24 +287,48 @@ Examples:
       return EXIT.ok;
     }
     // stdout is the JSON list alone, so `> aiModels.json` gives a file the orchestrator reads; words go to stderr.
-    write(io, JSON.stringify([entry], null, 2));
+    write(io, JSON.stringify(entries, null, 2));
     io.stderr.write(
-      "The aiModels.json entry for the orchestrator (-aiModels); add it next to any other entries.\n",
+      several
+        ? `The aiModels.json entries for the orchestrator (-aiModels), one per model; add them next to any other entries.\n`
+        : "The aiModels.json entry for the orchestrator (-aiModels); add it next to any other entries.\n",
     );
-    if (pricing && pricingOut) {
-      const pct = (pricing.ratio * 100).toFixed(1);
-      io.stderr.write(
-        `price_per_unit ${entry.price_per_unit} ${entry.currency} per ${entry.pixels_per_unit} max_tokens: ` +
-          `${pricing.sample.requests} finished /llm requests generated ${pricing.sample.completionTokens} of ` +
-          `${pricing.sample.maxTokens} max_tokens (${pct}%), so a real output token costs ` +
-          `${options.target} USD per million.\n`,
-      );
+    for (const [k, { model: m, pricing, hourly }] of priced.entries()) {
+      const entry = entries[k] as AiModelsEntry;
+      if (pricing) {
+        const pct = (pricing.ratio * 100).toFixed(1);
+        io.stderr.write(
+          about(
+            m,
+            `price_per_unit ${entry.price_per_unit} ${entry.currency} per ${entry.pixels_per_unit} max_tokens: ` +
+              `${pricing.sample.requests} finished /llm requests generated ${pricing.sample.completionTokens} of ` +
+              `${pricing.sample.maxTokens} max_tokens (${pct}%), so a real output token costs ` +
+              `${options.target} USD per million.\n`,
+          ),
+        );
+      }
+      if (hourly) io.stderr.write(about(m, hourlyLine(hourly, options.target as number)));
     }
-    if (hourly) io.stderr.write(hourlyLine(hourly, options.target as number));
     for (const note of notes) io.stderr.write(`note: ${note}\n`);
     return EXIT.ok;
   },
 };
+
+/** One model's entry and what the ledger says about its price. */
+interface Priced {
+  model: ModelEntry;
+  pricing: TargetPrice | null;
+  hourly: HourlyPrice | null;
+  pricingOut: Record<string, unknown> | null;
+  hourlyOut: Record<string, unknown> | null;
+}
+
+/** The models awake now in the runner running on this home (its status.json); empty when none runs. */
+function awakeNow(home: string, running: boolean): Set<string> {
+  if (!running) return new Set();
+  const status = readJson<StatusRecord>(instancePaths(home).status);
+  return new Set((status?.models ?? []).filter((m) => m.state === "awake").map((m) => m.id));
+}
 
 function hourlyLine(hourly: HourlyPrice, target: number): string {
   return (
@@ -278,36 +338,54 @@ function hourlyLine(hourly: HourlyPrice, target: number): string {
   );
 }
 
-/** --live-runner: the runners.json document for -liveRunnerConfig. */
+/** --live-runner: the runners.json document for -liveRunnerConfig (several models: one entry per model). */
 async function printRunners(
   config: Config,
+  priced: Priced[],
+  several: boolean,
   options: Options,
   io: CliIO,
   notes: string[],
-  hourly: HourlyPrice | null,
-  hourlyOut: Record<string, unknown> | null,
+  perModel: (pick: (p: Priced) => unknown) => unknown,
 ): Promise<number> {
   const running =
     options.url === null && config.liveRunner.url === null ? findRunningInstance(config.home) : null;
   const url = options.url ?? config.liveRunner.url ?? running?.url ?? runnerUrl(config);
-  const configured =
-    typeof config.liveRunner.priceUsdPerHour === "number" ? config.liveRunner.priceUsdPerHour : null;
-  const price = hourly?.usdPerHour ?? configured;
-  const entry = staticRunnerEntry(config, {
-    label: options.label ?? config.liveRunner.label ?? defaultLabel(hostname()),
-    runnerUrl: url,
-    version: VERSION,
-    priceUsdPerHour: price,
-    gpu: await runnerGpu(gpuProbeFor(readHostEnv(io.env).fakeGpusFile ?? undefined), config),
-  });
+  const label = options.label ?? config.liveRunner.label ?? defaultLabel(hostname());
+  const labels = several
+    ? modelLabels(
+        label,
+        priced.map((p) => p.model.id),
+      )
+    : [label];
+  const probe = gpuProbeFor(readHostEnv(io.env).fakeGpusFile ?? undefined);
+  const about = (m: ModelEntry, text: string) => (several ? `${m.id}: ${text}` : text);
+  const entries = [];
+  const unpriced: string[] = [];
+  for (const [k, { model: m, hourly }] of priced.entries()) {
+    const live = m.config.liveRunner;
+    const configured = typeof live.priceUsdPerHour === "number" ? live.priceUsdPerHour : null;
+    const price = hourly?.usdPerHour ?? configured;
+    if (price === null) unpriced.push(m.id);
+    entries.push(
+      staticRunnerEntry(m.config, {
+        label: labels[k] as string,
+        runnerUrl: url,
+        version: VERSION,
+        priceUsdPerHour: price,
+        gpu: await runnerGpu(probe, m.config),
+        ...(several ? { model: m.id } : {}),
+      }),
+    );
+  }
   if (options.url === null && config.liveRunner.url === null) {
     notes.push(
       `runner_url is ${url} (from ${running ? `the runner running on ${config.home}` : "HOST and PORT"}): pass --url (or set LIVE_RUNNER_URL) when the orchestrator reaches this runner at another address.`,
     );
   }
-  if (price === null) {
+  if (unpriced.length > 0) {
     notes.push(
-      "price_info has no price: an off-chain orchestrator ignores it, an on-chain one refuses the entry. Set LIVE_RUNNER_PRICE_USD_PER_HOUR, or pass --target-usd-per-mtok once the ledger has traffic.",
+      `${several ? `${unpriced.join(", ")}: ` : ""}price_info has no price: an off-chain orchestrator ignores it, an on-chain one refuses the entry. Set LIVE_RUNNER_PRICE_USD_PER_HOUR${several ? ' (in each model\'s "env")' : ""}, or pass --target-usd-per-mtok once the ledger has traffic.`,
     );
   }
   if (config.authToken !== null) {
@@ -315,16 +393,17 @@ async function printRunners(
       "AUTH_TOKEN is set, but the orchestrator's proxy does not send it: proxied requests would get 401. A static runner runs without AUTH_TOKEN on an address only the orchestrator can reach; dynamic registration (LIVE_RUNNER_ORCH_URL) verifies each proxied session instead.",
     );
   }
-  const doc = { runners: [entry] };
+  const doc = { runners: entries };
   if (options.json) {
-    write(io, JSON.stringify({ ...doc, pricing: hourlyOut, notes }, null, 2));
+    write(io, JSON.stringify({ ...doc, pricing: perModel((p) => p.hourlyOut), notes }, null, 2));
     return EXIT.ok;
   }
   write(io, JSON.stringify(doc, null, 2));
   io.stderr.write(
     "The runners.json document for the orchestrator's -liveRunnerConfig (or POST it to its CLI port's /registerLiveRunners); merge the entry into an existing file's list.\n",
   );
-  if (hourly) io.stderr.write(hourlyLine(hourly, options.target as number));
+  for (const { model: m, hourly } of priced)
+    if (hourly) io.stderr.write(about(m, hourlyLine(hourly, options.target as number)));
   for (const note of notes) io.stderr.write(`note: ${note}\n`);
   return EXIT.ok;
 }

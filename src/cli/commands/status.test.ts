@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -9,6 +9,7 @@ import {
   writeInstance,
   writeJsonAtomic,
 } from "../../instance/instance-files.js";
+import type { LiveRunnerSnapshot } from "../../livepeer/live-runner/live-runner-agent.js";
 import { SqliteLedger } from "../../pricing/ledger.js";
 import type { LedgerRow } from "../../pricing/ledger-types.js";
 import { main } from "../main.js";
@@ -109,5 +110,76 @@ describe("llm-runner status", () => {
   it("falls back to status.json's totals when there is no ledger yet", async () => {
     const home = runningHome();
     expect((await status(home)).out).toMatch(/^requests {4}0 {2}/m);
+  });
+
+  it("several models: each model's own Live Runner registration, led by its id", async () => {
+    const home = runningHome();
+    const base = JSON.parse(readFileSync(instancePaths(home).status, "utf8")) as StatusRecord;
+    const offer = (id: string, state: string, sessions: number): LiveRunnerSnapshot => ({
+      orchestrator: "http://orch:8935",
+      mode: "single-shot",
+      app: id,
+      runnerUrl: "http://127.0.0.1:8000",
+      registered: true,
+      runnerId: `runner_${id}`,
+      problem: null,
+      lastResult: "ok",
+      lastOkAt: STARTED,
+      sent: {
+        status: "ready",
+        capacity: 4,
+        priceUsdPerHour: 1.25,
+        metadata: JSON.stringify({ model: id, state }),
+      },
+      intervalMs: 5_000,
+      ttlMs: 20_000,
+      sessions,
+      o2r: "connected",
+      heartbeats: {
+        registered: 1,
+        ok: 2,
+        auth_refused: 0,
+        not_found: 0,
+        bad_request: 0,
+        server_error: 0,
+        unreachable: 0,
+        bad_reply: 0,
+      },
+    });
+    const figures = (id: string, state: string) => ({
+      id,
+      group: "g",
+      state,
+      lastUsed: null,
+      wakes: 0,
+      sleeps: 0,
+      lastWakeMs: null,
+      wakeSecondsTotal: 0,
+      active: 0,
+    });
+    writeJsonAtomic(instancePaths(home).status, {
+      ...base,
+      models: [figures("a", "awake"), figures("b", "asleep")],
+      liveRunners: [
+        { model: "a", snapshot: offer("a", "awake", 1) },
+        { model: "b", snapshot: offer("b", "asleep", 0) },
+      ],
+    } as StatusRecord);
+    const text = await status(home);
+    expect(text.code).toBe(0);
+    expect(text.out).toContain("a: registered as runner_a");
+    expect(text.out).toContain("b: status ready (model asleep), capacity 4, 1.25 USD/hour");
+    const json = JSON.parse((await status(home, ["--json"])).out);
+    expect(json.liveRunner).toBeUndefined();
+    expect(
+      json.models.map((m: { id: string; liveRunner: { runnerId: string; sessions: number } }) => [
+        m.id,
+        m.liveRunner.runnerId,
+        m.liveRunner.sessions,
+      ]),
+    ).toEqual([
+      ["a", "runner_a", 1],
+      ["b", "runner_b", 0],
+    ]);
   });
 });

@@ -95,7 +95,7 @@ export const statusCommand: CliCommand = {
             ...(status.replicas ? { replicas: status.replicas.map(replicaJson) } : {}),
             ...(status.workers ? { gatewayWorkers: status.workers } : {}),
             ...(status.liveRunner ? { liveRunner: liveRunnerJson(status.liveRunner) } : {}),
-            ...(status.models ? { models: status.models } : {}),
+            ...(status.models ? { models: modelsJson(status) } : {}),
             totals: t,
             updatedAt: status.updatedAt,
             version: instance.version,
@@ -146,6 +146,11 @@ export const statusCommand: CliCommand = {
     for (const r of status.replicas ?? [])
       lines.push([`replica ${r.replica}`, `${status.models ? `${r.modelId}  ` : ""}${replicaLine(r)}`]);
     if (status.liveRunner) lines.push(...liveRunnerLines(status.liveRunner));
+    // Several models: each model's own registration, its lines led by the model's id.
+    for (const offer of status.liveRunners ?? [])
+      lines.push(
+        ...liveRunnerLines(offer.snapshot).map(([k, v]): [string, string] => [k, `${offer.model}: ${v}`]),
+      );
     for (const [k, v] of lines) io.stdout.write(`${k.padEnd(11)} ${v}\n`);
     return EXIT.ok;
   },
@@ -168,6 +173,14 @@ function ledgerTotals(path: string, startedAt: string): SessionTotals | null {
   } catch {
     return null;
   }
+}
+
+/** The models for status --json: each one's figures, and its own Live Runner registration when it has one. */
+function modelsJson(status: StatusRecord) {
+  return (status.models ?? []).map((m) => {
+    const offer = status.liveRunners?.find((o) => o.model === m.id);
+    return offer ? { ...m, liveRunner: liveRunnerJson(offer.snapshot) } : m;
+  });
 }
 
 /** The Live Runner registration for status --json (no secret is ever in it). */
@@ -198,13 +211,24 @@ function liveRunnerLines(l: LiveRunnerSnapshot): Array<[string, string]> {
   const lines: Array<[string, string]> = [["live runner", head]];
   if (l.sent) {
     const price = l.sent.priceUsdPerHour === null ? "no price" : `${l.sent.priceUsdPerHour} USD/hour`;
+    const state = l.sent.metadata === undefined ? "" : metadataState(l.sent.metadata);
     lines.push([
       "heartbeat",
-      `status ${l.sent.status}, capacity ${l.sent.capacity}, ${price}; last accepted ${l.lastOkAt ?? "never"}; ${l.sessions} session(s) reserved; o2r ${l.o2r}`,
+      `status ${l.sent.status}${state}, capacity ${l.sent.capacity}, ${price}; last accepted ${l.lastOkAt ?? "never"}; ${l.sessions} session(s) reserved; o2r ${l.o2r}`,
     ]);
   }
   if (l.registered && l.problem) lines.push(["warning", l.problem]);
   return lines;
+}
+
+/** " (model asleep)": the model's state a heartbeat's metadata carried (several models), or "". */
+function metadataState(metadata: string): string {
+  try {
+    const state = (JSON.parse(metadata) as { state?: unknown }).state;
+    return typeof state === "string" ? ` (model ${state})` : "";
+  } catch {
+    return "";
+  }
 }
 
 /** One replica for status --json: state, GPUs, engine, in flight, restarts, last error. */

@@ -14,6 +14,11 @@ export interface LivepeerSession {
   id: string;
   /** Keep the session's requests on one replica (persistent sessions). */
   sticky: boolean;
+  /**
+   * Several models, each its own registration: the model of the registration the session was reserved on. Its
+   * requests may call that model only (routes/model-deps.ts `sessionModel`), once the body says which.
+   */
+  model?: string;
 }
 
 /** The session a request was proxied for, as the access guard saw it. */
@@ -36,11 +41,12 @@ export function accessGuard(rules: AccessRules): MiddlewareHandler {
   return async (c, next) => {
     // Recorded whatever the rule (a static runner's orchestrator proxies too): the ledger row names the session.
     const sessionId = requestHeader(c, "livepeer-session-id");
-    if (sessionId !== undefined && sessionId !== "")
-      c.set(
-        LIVEPEER_SESSION as never,
-        { id: sessionId.slice(0, 128), sticky: rules.stickySessions } as never,
-      );
+    const session = (model?: string): LivepeerSession => ({
+      id: (sessionId as string).slice(0, 128),
+      sticky: rules.stickySessions,
+      ...(model === undefined ? {} : { model }),
+    });
+    if (sessionId !== undefined && sessionId !== "") c.set(LIVEPEER_SESSION as never, session() as never);
     if (bearer === null && rules.sessions === null) return next();
     const presented = bearer?.(requestHeader(c, "authorization")) ?? null;
     if (presented === "ok") return next();
@@ -55,6 +61,8 @@ export function accessGuard(rules: AccessRules): MiddlewareHandler {
         throw isLlmPath(c.req.path)
           ? errors.unauthorized(verdict.message)
           : errors.forbidden(verdict.message);
+      if (verdict.model !== undefined && sessionId !== "")
+        c.set(LIVEPEER_SESSION as never, session(verdict.model) as never);
       return next();
     }
     if (presented === null) {

@@ -6,13 +6,14 @@ import { serveGeneration } from "../generation/serve-generation.js";
 import { readJsonBody } from "../http/read-json-body.js";
 import { parseLlmRequest } from "../requests/llm-request.js";
 import { chatBlocks } from "../routing/prompt-blocks.js";
+import { sessionModel } from "./model-deps.js";
 
 /** POST /llm (and /llm/): the Livepeer AI-runner endpoint, served from the engine's chat completions stream. */
 export function registerLlm(app: Hono, runner: RouteDeps): void {
   const handler = async (c: Context) => {
     const request = parseLlmRequest(await readJsonBody(c, runner.config.maxBodyBytes), runner.served.ids);
-    // The model it names (checked above), or the default one.
-    const deps = runner.served.lookup(request.model) as RouteDeps;
+    // The model it names (checked above), or the default one; a Live Runner session's model only (model-deps.ts).
+    const deps = runner.served.lookup(sessionModel(c, request.model)) as RouteDeps;
     const body = (maxTokens: number) =>
       JSON.stringify({
         model: deps.config.modelId,

@@ -32,7 +32,7 @@ export function registerMetrics(app: Hono, deps: RouteDeps): void {
       }),
       renderReplicaGauges(deps.supervisor.replicaSnapshots?.() ?? []),
       renderModelGauges(deps.supervisor.models?.() ?? []),
-      renderLiveRunnerGauges(deps.liveRunner.snapshot()),
+      renderLiveRunnerGauges(deps.liveRunner.snapshot(), deps.liveRunner.offers?.()),
       deps.metrics.rendersProcess ? "" : renderProcessMetrics(),
       snapshot.state === "ready" ? engineSeries(deps, cache) : "",
     ]);

@@ -45,7 +45,7 @@ function engineBody(request: ChatRequestFacts): string {
 export function registerOpenAiGeneration(app: Hono, runner: RouteDeps, spec: GenerationRoute): void {
   app.post(spec.path, async (c: Context) => {
     const request = spec.parse(await readJsonBody(c, runner.config.maxBodyBytes));
-    const deps = modelDeps(runner, request.body.model);
+    const deps = modelDeps(runner, request.body.model, c);
     const maxTokens = request.maxTokens ?? deps.config.maxModelLen;
     return serveGeneration(c, deps, {
       route: spec.path,

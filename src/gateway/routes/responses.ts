@@ -17,7 +17,7 @@ const ROUTE = "/v1/responses";
 export function registerResponses(app: Hono, runner: RouteDeps): void {
   app.post(ROUTE, async (c) => {
     const request = parseResponsesRequest(await readJsonBody(c, runner.config.maxBodyBytes));
-    const deps = modelDeps(runner, request.body.model);
+    const deps = modelDeps(runner, request.body.model, c);
     const maxTokens = request.maxOutputTokens ?? deps.config.maxModelLen;
     return serveGeneration(c, deps, {
       route: ROUTE,

@@ -178,7 +178,9 @@ export class WorkerPool {
         this.sendTo(id, {
           type: "init",
           init: {
-            config: this.options.config,
+            // Without `models`: the workers serve one model (GATEWAY_WORKERS > 1 is refused with
+            // LLM_RUNNER_MODELS_FILE), and a models list holds configs IPC's JSON need not carry.
+            config: { ...this.options.config, models: undefined },
             index: member.index,
             ledgerPath: this.options.ledgerPath,
             fakeGpusFile: this.options.fakeGpusFile,

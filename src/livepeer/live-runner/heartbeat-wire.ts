@@ -21,6 +21,12 @@ export interface HeartbeatRequest {
   label?: string;
   runner_url: string;
   version?: string;
+  /**
+   * Application text the orchestrator copies verbatim into its public discovery (LiveRunnerDiscoveryRunner.Metadata)
+   * without reading it: at most 1024 UTF-8 bytes, valid UTF-8 without U+FFFD (ValidateLiveRunnerMetadata), else the
+   * heartbeat is refused with 400. Each heartbeat replaces it; an empty or absent one clears it.
+   */
+  metadata?: string;
   /** "" and "ready" are routable; any other lowercase word is not (isReadyStatus). */
   status: string;
   mode: "single-shot" | "persistent";
@@ -31,6 +37,9 @@ export interface HeartbeatRequest {
   price_info: LiveRunnerPriceInfo;
   session_ids?: string[];
 }
+
+/** go-livepeer's limit on `metadata` (ai/runner/live_runner.go maxMetadataBytes). */
+export const MAX_METADATA_BYTES = 1024;
 
 /** The orchestrator-to-runner trickle channel (LiveRunnerTrickleChannel); its name is a credential. */
 export interface TrickleChannel {

@@ -26,6 +26,13 @@ import type { Timers } from "./timers.js";
 export interface RunnerTruth {
   status: string;
   capacity: number;
+  /** The heartbeat's `metadata` (several models: the model and its sleep state, runner-truth.ts); absent: none. */
+  metadata?: string;
+}
+
+/** Whether a heartbeat that said `sent` would say something else now. */
+function differs(truth: RunnerTruth, sent: HeartbeatRequest): boolean {
+  return truth.status !== sent.status || truth.capacity !== sent.capacity || truth.metadata !== sent.metadata;
 }
 
 export type HeartbeatResult =
@@ -82,7 +89,8 @@ export interface LiveRunnerSnapshot {
   problem: string | null;
   lastResult: HeartbeatResult | null;
   lastOkAt: string | null;
-  sent: { status: string; capacity: number; priceUsdPerHour: number | null } | null;
+  /** What the last accepted heartbeat said (`metadata` only when it carried one). */
+  sent: { status: string; capacity: number; priceUsdPerHour: number | null; metadata?: string } | null;
   intervalMs: number | null;
   ttlMs: number | null;
   sessions: number;
@@ -142,8 +150,7 @@ export class LiveRunnerAgent {
   /** The runner's state may have changed: send a heartbeat now when what we would send differs. */
   notify(): void {
     if (this.stopped || this.registration === null || this.lastSent === null) return;
-    const truth = this.deps.truth();
-    if (truth.status !== this.lastSent.status || truth.capacity !== this.lastSent.capacity) this.schedule(0);
+    if (differs(this.deps.truth(), this.lastSent)) this.schedule(0);
   }
 
   /** An unknown session asks: a heartbeat now, whose reply lists the orchestrator's sessions. */
@@ -185,6 +192,7 @@ export class LiveRunnerAgent {
               status: this.lastSent.status,
               capacity: this.lastSent.capacity,
               priceUsdPerHour: this.lastSent.price_info.price ?? null,
+              ...(this.lastSent.metadata === undefined ? {} : { metadata: this.lastSent.metadata }),
             },
       intervalMs: this.registration?.intervalMs ?? null,
       ttlMs: this.registration?.ttlMs ?? null,
@@ -258,6 +266,7 @@ export class LiveRunnerAgent {
       ...(id.label ? { label: id.label } : {}),
       runner_url: id.runnerUrl,
       version: id.version,
+      ...(truth.metadata === undefined ? {} : { metadata: truth.metadata }),
       status: truth.status,
       mode: id.mode,
       ...(id.gpu ? { gpu: id.gpu } : {}),
@@ -381,8 +390,7 @@ export class LiveRunnerAgent {
     }
     this.changed();
     // The truth may have moved while the heartbeat was on its way.
-    const truth = this.deps.truth();
-    if (truth.status !== sent.status || truth.capacity !== sent.capacity) this.schedule(0);
+    if (differs(this.deps.truth(), sent)) this.schedule(0);
     else this.schedule(reply.intervalMs);
   }
 

@@ -13,7 +13,7 @@ import {
 import type { LiveRunnerPort } from "./live-runner-port.js";
 import { LiveSessions } from "./live-sessions.js";
 import { type OrchestratorHttp, undiciOrchestratorHttp } from "./orchestrator-client.js";
-import { registeredSessionGate, type SessionGate } from "./session-gate.js";
+import { type RegistrationState, registeredSessionGate, type SessionGate } from "./session-gate.js";
 import { systemTimers, type Timers } from "./timers.js";
 
 const NO_HEARTBEATS = Object.fromEntries(HEARTBEAT_RESULTS.map((r) => [r, 0])) as Record<
@@ -32,6 +32,8 @@ export interface LiveRunnerStart {
 export class LiveRunnerLink implements LiveRunnerPort {
   readonly sessions: LiveSessions;
   readonly gate: SessionGate;
+  /** The registration as a session gate asks about it (runner id, registered, a heartbeat now). */
+  readonly registration: RegistrationState;
   private agent: LiveRunnerAgent | null = null;
   private readonly http: OrchestratorHttp;
   private readonly timers: Timers;
@@ -47,18 +49,16 @@ export class LiveRunnerLink implements LiveRunnerPort {
     this.sessions = new LiveSessions(this.timers);
     this.sessions.onChange(() => this.changed());
     const link = this;
-    this.gate = registeredSessionGate(
-      {
-        get runnerId() {
-          return link.agent?.runnerId ?? null;
-        },
-        get isRegistered() {
-          return link.agent?.isRegistered ?? false;
-        },
-        refreshSessions: () => link.agent?.refreshSessions(),
+    this.registration = {
+      get runnerId() {
+        return link.agent?.runnerId ?? null;
       },
-      this.sessions,
-    );
+      get isRegistered() {
+        return link.agent?.isRegistered ?? false;
+      },
+      refreshSessions: () => link.agent?.refreshSessions(),
+    };
+    this.gate = registeredSessionGate(this.registration, this.sessions);
   }
 
   /** Registers and keeps heartbeating until stop(). */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { FakeClock } from "../../supervisor/clock.js";
 import { LiveSessions } from "./live-sessions.js";
-import { registeredSessionGate } from "./session-gate.js";
+import { type ModelRegistration, modelsSessionGate, registeredSessionGate } from "./session-gate.js";
 
 function setup(registered = true) {
   const clock = new FakeClock(0);
@@ -84,5 +84,77 @@ describe("LiveSessions", () => {
     expect(s.has("b")).toBe(false);
     s.clear();
     expect(s.size).toBe(0);
+  });
+});
+
+describe("the session gate of several models, one registration each", () => {
+  function several(registered = [true, true]) {
+    const clock = new FakeClock(0);
+    const refreshes = [0, 0];
+    const regs: ModelRegistration[] = ["llama", "qwen"].map((model, k) => ({
+      model,
+      state: {
+        runnerId: registered[k] ? `runner_${model}` : null,
+        isRegistered: registered[k] as boolean,
+        refreshSessions: () => {
+          refreshes[k] = (refreshes[k] as number) + 1;
+        },
+      },
+      sessions: new LiveSessions(clock),
+    }));
+    const gate = modelsSessionGate(regs, 2_000);
+    const headers = (sessionId: string, route: string | undefined) => ({ sessionId, route, token: "tok" });
+    return { clock, regs, gate, headers, refreshes };
+  }
+
+  it("names the model of the registration the proxy routed the session through", async () => {
+    const t = several();
+    t.regs[1]?.sessions.reserve("session_q");
+    t.regs[0]?.sessions.reserve("session_l");
+    expect(await t.gate.check(t.headers("session_q", "runner_qwen"))).toEqual({ ok: true, model: "qwen" });
+    expect(await t.gate.check(t.headers("session_l", "runner_llama"))).toEqual({ ok: true, model: "llama" });
+    // Without the route header (the proxy always sends it), the registration that holds the session.
+    expect(await t.gate.check(t.headers("session_q", undefined))).toEqual({ ok: true, model: "qwen" });
+  });
+
+  it("refuses a session presented on another model's registration, and a route that is none of ours", async () => {
+    const t = several();
+    t.regs[1]?.sessions.reserve("session_q");
+    const wrong = t.gate.check(t.headers("session_q", "runner_llama"));
+    await t.clock.advance(2_000);
+    expect(await wrong).toMatchObject({
+      ok: false,
+      message: expect.stringContaining("not one the orchestrator"),
+    });
+    expect(t.refreshes).toEqual([1, 0]); // only the named registration was asked
+    expect(await t.gate.check(t.headers("session_q", "runner_else"))).toMatchObject({
+      ok: false,
+      message: expect.stringContaining("another runner"),
+    });
+  });
+
+  it("waits for a session not known yet on the named registration", async () => {
+    const t = several();
+    const verdict = t.gate.check(t.headers("session_new", "runner_qwen"));
+    await t.clock.advance(300);
+    t.regs[1]?.sessions.reserve("session_new");
+    expect(await verdict).toEqual({ ok: true, model: "qwen" });
+  });
+
+  it("checks only the registered models; none registered: refused at once", async () => {
+    const t = several([false, true]);
+    t.regs[0]?.sessions.reserve("session_l");
+    expect(await t.gate.check(t.headers("session_l", "runner_llama"))).toMatchObject({
+      ok: false,
+      message: expect.stringContaining("another runner"),
+    });
+    const none = several([false, false]);
+    expect(await none.gate.check(none.headers("session_l", undefined))).toMatchObject({
+      ok: false,
+      message: expect.stringContaining("not registered"),
+    });
+    expect(
+      await t.gate.check({ sessionId: "session_l", route: "runner_qwen", token: undefined }),
+    ).toMatchObject({ ok: false, message: expect.stringContaining("Livepeer-Session-Token is missing") });
   });
 });

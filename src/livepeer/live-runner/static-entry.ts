@@ -8,7 +8,10 @@ import type { LiveRunnerGpu } from "./heartbeat-wire.js";
 export interface StaticRunnerEntry {
   label: string;
   runner_url: string;
-  /** Relative to runner_url: /live-runner answers 200 exactly when a heartbeat would say "ready". */
+  /**
+   * Relative to runner_url: /live-runner answers 200 exactly when a heartbeat would say "ready" (several models:
+   * /live-runner?model=ID, that model's own).
+   */
   health_url: string;
   healthy_status_code: 200;
   app: string;
@@ -29,12 +32,14 @@ export function staticRunnerEntry(
     version: string;
     priceUsdPerHour: number | null;
     gpu: LiveRunnerGpu | null;
+    /** Several models: the model this entry offers (its health_url asks for it alone). */
+    model?: string;
   },
 ): StaticRunnerEntry {
   return {
     label: options.label,
     runner_url: options.runnerUrl,
-    health_url: LIVE_RUNNER_HEALTH_PATH,
+    health_url: options.model === undefined ? LIVE_RUNNER_HEALTH_PATH : modelHealthPath(options.model),
     healthy_status_code: 200,
     app: config.liveRunner.app,
     version: options.version,
@@ -54,4 +59,28 @@ export function staticRunnerEntry(
 export function defaultLabel(hostname: string): string {
   const host = hostname.replace(/[^A-Za-z0-9._-]+/g, "-").replace(/^-+|-+$/g, "") || "node";
   return `llm-runner-${host}`;
+}
+
+/**
+ * A model's health_url: go-livepeer appends a root-relative health_url to runner_url as it is
+ * (ai/runner/live_runner.go staticRunnerHealthURL, @176aa415), so the query reaches /live-runner.
+ */
+export function modelHealthPath(model: string): string {
+  return `${LIVE_RUNNER_HEALTH_PATH}?model=${encodeURIComponent(model)}`;
+}
+
+/**
+ * Several models: each entry's label, the runner's label and the model's id in go-livepeer's label alphabet.
+ * go-livepeer refuses a runners.json whose labels repeat (RegisterStaticRunners: "duplicate label"), so a clash
+ * gets the model's position added.
+ */
+export function modelLabels(label: string, models: readonly string[]): string[] {
+  const seen = new Set<string>();
+  return models.map((id, k) => {
+    const slug = id.replace(/[^A-Za-z0-9._-]+/g, "-").replace(/^-+|-+$/g, "") || `m${k}`;
+    let out = `${label}-${slug}`;
+    if (seen.has(out)) out = `${out}-${k}`;
+    seen.add(out);
+    return out;
+  });
 }
