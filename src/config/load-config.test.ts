@@ -192,6 +192,7 @@ describe("loadConfig accepts each variable's valid forms", () => {
       SIM_SLEEP_SECONDS: "0.5",
       SIM_WAKE_SECONDS: "0",
       SIM_WEIGHTS_GIB: "15.5",
+      SIM_WAKE_FAIL: "2",
     });
     expect(config.sim).toEqual({
       ttftMs: 50,
@@ -207,6 +208,7 @@ describe("loadConfig accepts each variable's valid forms", () => {
       sleepSeconds: 0.5,
       wakeSeconds: 0,
       weightsGib: 15.5,
+      wakeFail: 2,
     });
   });
 });
@@ -356,6 +358,8 @@ const BAD: [string, string, string][] = [
   ["SIM_SLEEP_SECONDS", "-1", "must not be negative"],
   ["SIM_WAKE_SECONDS", "soon", "not a decimal number"],
   ["SIM_WEIGHTS_GIB", "-2", "must not be negative"],
+  ["SIM_WAKE_FAIL", "0", "≥ 1"],
+  ["SIM_WAKE_FAIL", "first", "not a whole number"],
 ];
 
 describe("loadConfig rejects each rule's violations", () => {

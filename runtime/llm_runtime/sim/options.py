@@ -37,6 +37,7 @@ SIM_FLAGS: dict[str, bool] = {
     "--sim-sleep-seconds": True,
     "--sim-wake-seconds": True,
     "--sim-weights-gib": True,
+    "--sim-wake-fail": True,
 }
 
 
@@ -74,6 +75,7 @@ class SimOptions:
     sleep_seconds: float | None = None  # --sim-sleep-seconds; None: the published time for the weights (sleep.py)
     wake_seconds: float | None = None  # --sim-wake-seconds; likewise
     weights_gib: float = DEFAULT_WEIGHTS_GIB  # --sim-weights-gib, else the weight files on disk, else an 8B model
+    wake_fail: int | None = None  # --sim-wake-fail N: the Nth /wake_up fails as vLLM's does (sleep.py)
 
     @property
     def kv_blocks(self) -> int:
@@ -116,6 +118,7 @@ def parse_sim_options(argv: Sequence[str], env: Mapping[str, str]) -> SimOptions
     else:
         weights_size = weights_gib(model, env) or DEFAULT_WEIGHTS_GIB
     crash_after = args.get("--sim-crash-after")
+    wake_fail = args.get("--sim-wake-fail")
     hang_after = args.get("--sim-hang-after")
     fail_start = args.get("--sim-fail-start")
     if fail_start is not None and fail_start not in lifecycle.FATAL_REASONS:
@@ -171,4 +174,5 @@ def parse_sim_options(argv: Sequence[str], env: Mapping[str, str]) -> SimOptions
         sleep_seconds=None if sleep_s is None else parse_float("--sim-sleep-seconds", sleep_s, 0.0, 0.0),
         wake_seconds=None if wake_s is None else parse_float("--sim-wake-seconds", wake_s, 0.0, 0.0),
         weights_gib=weights_size,
+        wake_fail=None if wake_fail is None else parse_int("--sim-wake-fail", wake_fail, 0, 1),
     )
