@@ -44,12 +44,23 @@ export async function loadConfigFrom(source: ConfigSource): Promise<LoadConfigRe
   }
   // Several models: each entry's config is the runner's with its engine settings on top; the first is the default.
   const list = await loadModelList(base.config.modelsFile, input);
-  const warnings = [...base.warnings, ...list.warnings];
+  // A runner-wide warning (AUTH_TOKEN, HOST...) once, not once more per model.
+  const warnings = [
+    ...base.warnings,
+    ...list.warnings.filter((w) => !base.warnings.some((b) => w.endsWith(`: ${b}`))),
+  ];
   if (env.MODEL_ID !== undefined || source.overrides.MODEL_ID !== undefined)
     warnings.push(
       "MODEL_ID is ignored: LLM_RUNNER_MODELS_FILE names the models (the first is the default one).",
     );
   const first = list.models[0];
+  if (base.config.gatewayWorkers > 1)
+    list.issues.push({
+      variable: "GATEWAY_WORKERS",
+      value: String(base.config.gatewayWorkers),
+      message:
+        "is more than 1 with LLM_RUNNER_MODELS_FILE: several models are served from the runner's own process for now. Set GATEWAY_WORKERS=1 (one process relays about 20 k tokens/s).",
+    });
   if (list.issues.length > 0 || first === undefined) return { ok: false, issues: list.issues, warnings };
   return {
     ok: true,

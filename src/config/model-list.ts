@@ -179,11 +179,12 @@ function betweenModels(raw: RawModels, models: ModelEntry[]): ConfigIssue[] {
       });
       continue;
     }
-    if (g.awake > members.length)
+    const listed = raw.models.filter((m) => m.group === name).length;
+    if (g.awake > listed)
       issues.push({
         variable: `LLM_RUNNER_MODELS_FILE groups.${name}.awake`,
         value: String(g.awake),
-        message: `is more than the group's ${members.length} model(s): with all awake, the models need not share; give them their own "gpus" instead.`,
+        message: `is more than the group's ${listed} model(s): lower "awake" (with all of them awake nothing sleeps).`,
       });
     const shares = members.map((m) => m.config.gpuMemoryUtilization).sort((p, q) => q - p);
     const awakeShare = shares.slice(0, g.awake).reduce((s, x) => s + x, 0);

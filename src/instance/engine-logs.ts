@@ -8,6 +8,11 @@ export function engineLogFile(engineLog: string, replica: number): string {
   return replica === 0 ? engineLog : engineLog.replace(/\.log$/, `-${replica}.log`);
 }
 
+/** engine.log → engine-m2.log for the third model of LLM_RUNNER_MODELS_FILE (its replica N: engine-m2-N.log). */
+export function modelEngineLog(engineLog: string, modelIndex: number): string {
+  return modelIndex === 0 ? engineLog : engineLog.replace(/\.log$/, `-m${modelIndex}.log`);
+}
+
 export class EngineLogs {
   private readonly files = new Map<number, WriteStream>();
 

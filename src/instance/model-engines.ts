@@ -11,7 +11,7 @@ import { systemClock } from "../supervisor/clock.js";
 import { sweepOrphans } from "../supervisor/engine-output.js";
 import { ModelSet } from "../supervisor/model-set.js";
 import { type Replica, ReplicaSet, type RunnerEngines } from "../supervisor/replica-set.js";
-import { EngineLogs } from "./engine-logs.js";
+import { EngineLogs, modelEngineLog } from "./engine-logs.js";
 import { type ReplicaFactory, replicaFactory } from "./replica-factory.js";
 
 /** One model's engines and what a reload needs to rebuild them. */
@@ -37,11 +37,6 @@ export interface BuildEnginesOptions {
   logger: Logger;
   /** engine.log: the default model's; model k > 0 writes engine-m<k>.log (replica N: engine-m<k>-N.log). */
   engineLog: string;
-}
-
-/** engine.log → engine-m2.log for the third model of LLM_RUNNER_MODELS_FILE. */
-export function modelEngineLog(engineLog: string, modelIndex: number): string {
-  return modelIndex === 0 ? engineLog : engineLog.replace(/\.log$/, `-m${modelIndex}.log`);
 }
 
 export async function buildEngines(config: Config, options: BuildEnginesOptions): Promise<RunnerEngineParts> {

@@ -88,15 +88,25 @@ export function checkModelFiles(config: Config, env: NodeJS.ProcessEnv): CheckRe
   };
 }
 
-export async function checkPorts(config: Config): Promise<CheckResult[]> {
+export async function checkPorts(config: Config, models: Config[] = []): Promise<CheckResult[]> {
   const running = findRunningInstance(config.home);
   const results: CheckResult[] = [];
   const ports: Array<[number, string, string]> = [[config.port, "PORT", config.host]];
-  // One engine port per replica (ENGINE_PORT + N).
-  for (const slot of replicaSlotsOf(config)) {
-    if (slot.enginePort === 0) continue;
-    const name = slot.index === 0 ? "ENGINE_PORT" : `ENGINE_PORT+${slot.index} (replica ${slot.index})`;
-    ports.push([slot.enginePort, name, "127.0.0.1"]);
+  // One engine port per replica (ENGINE_PORT + N); with several models, each model's after the one before.
+  let offset = 0;
+  for (const own of models.length > 0 ? models : [config]) {
+    for (const slot of replicaSlotsOf(own)) {
+      if (slot.enginePort === 0) continue;
+      const at = offset + slot.index;
+      const who =
+        models.length > 0
+          ? ` (${own.modelId}, replica ${slot.index})`
+          : slot.index === 0
+            ? ""
+            : ` (replica ${slot.index})`;
+      ports.push([slot.enginePort, `${at === 0 ? "ENGINE_PORT" : `ENGINE_PORT+${at}`}${who}`, "127.0.0.1"]);
+    }
+    offset += replicaSlotsOf(own).length;
   }
   for (const [port, variable, host] of ports) {
     try {

@@ -52,6 +52,18 @@ export const checkCommand: CliCommand = {
         message: `configuration valid (MODEL_ID=${c.modelId}, ENGINE=${c.engine}, DRIVER=${c.driver}, TP=${c.tensorParallelSize}, PP=${c.pipelineParallelSize})`,
       });
       const slots = replicaSlotsOf(c);
+      for (const m of c.modelsFile ? (c.models ?? []) : []) {
+        const where =
+          m.placement.kind === "swap"
+            ? `swap group ${m.placement.group} (at most ${m.placement.awake} awake, the others asleep at level ${m.placement.sleepLevel})`
+            : "dedicated (always awake)";
+        const mSlots = replicaSlotsOf(m.config);
+        results.push({
+          level: "ok",
+          name: "models",
+          message: `model ${m.id}: ${where}, GPU ${mSlots.map((s) => formatGpuIds(s.gpuIds)).join(" | ")}, GPU_MEMORY_UTILIZATION ${m.config.gpuMemoryUtilization}, TP=${m.config.tensorParallelSize}, MAX_NUM_SEQS ${m.config.maxNumSeqs}`,
+        });
+      }
       if (slots.length > 1) {
         results.push({
           level: "ok",
@@ -80,10 +92,24 @@ async function checkSetup(config: Config, io: CliIO): Promise<CheckResult[]> {
   const results: CheckResult[] = [];
   if (config.driver === "docker") results.push(...(await checkDocker(config, io.env)));
   else results.push(...(await checkPython(config, io.env)));
-  results.push(...(await checkGpus(config, io.env)));
-  if (config.distributedExecutor === "ray") results.push(await checkRay(config));
-  results.push(checkModelFiles(config, io.env));
-  results.push(...(await checkPorts(config)));
+  // With several models: the GPUs and model files of each, named; the ports of all.
+  const models = config.modelsFile ? (config.models ?? []) : [];
+  const each =
+    models.length > 0
+      ? models.map((m) => ({ label: `${m.id}: `, config: m.config }))
+      : [{ label: "", config }];
+  for (const m of each) {
+    const named = (r: CheckResult): CheckResult => ({ ...r, message: `${m.label}${r.message}` });
+    results.push(...(await checkGpus(m.config, io.env)).map(named));
+    if (m.config.distributedExecutor === "ray") results.push(named(await checkRay(m.config)));
+    results.push(named(checkModelFiles(m.config, io.env)));
+  }
+  results.push(
+    ...(await checkPorts(
+      config,
+      models.map((m) => m.config),
+    )),
+  );
   results.push(checkHome(config));
   results.push(...(await checkLeftBehind(config, io.env)));
   return results;

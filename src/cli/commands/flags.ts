@@ -28,7 +28,8 @@ On a bad configuration it lists every problem on stderr and exits 2.
 
 Flags:
   --json  print {"argv": [...], "env": {...}, "replicas": [{"replica", "gpus", "argv", "env"}, ...]}
-          instead of shell lines (argv/env: the first engine; replicas: one per engine, see REPLICAS)
+          instead of shell lines (argv/env: the first engine; replicas: one per engine, see REPLICAS;
+          with LLM_RUNNER_MODELS_FILE also "models": [{"model", "placement", "replicas"}, ...])
 ${configFlagsHelp()}
 
 Examples:
@@ -46,22 +47,43 @@ Examples:
       io.stderr.write(formatConfigIssues(result.issues));
       return EXIT.usage;
     }
-    // One engine per replica (REPLICAS): each with its own GPUs and port.
-    const engines = replicaSlotsOf(result.config).map((slot) => {
-      const own = replicaConfig(result.config, slot);
-      const env = engineEnv(own, "process", MASK);
-      if (own.hfToken) env.HF_TOKEN = MASK;
-      return { replica: slot.index, gpus: formatGpuIds(slot.gpuIds), argv: engineCommand(own), env };
-    });
+    // One engine per replica (REPLICAS): each with its own GPUs and port; with several models, per model.
+    const several = Boolean(result.config.modelsFile);
+    const models = (
+      result.config.models ?? [
+        { id: result.config.modelId, config: result.config, placement: { kind: "dedicated" as const } },
+      ]
+    ).map((m) => ({
+      model: m.id,
+      placement: m.placement.kind === "swap" ? `swap group ${m.placement.group}` : "dedicated",
+      replicas: replicaSlotsOf(m.config).map((slot) => {
+        const own = replicaConfig(m.config, slot);
+        const env = engineEnv(own, "process", MASK);
+        if (own.hfToken) env.HF_TOKEN = MASK;
+        return { replica: slot.index, gpus: formatGpuIds(slot.gpuIds), argv: engineCommand(own), env };
+      }),
+    }));
+    const engines = (models[0] as (typeof models)[number]).replicas;
     const first = engines[0] as (typeof engines)[number];
     if (json) {
-      // argv/env: the first (or only) engine's; replicas: every engine's.
-      io.stdout.write(`${JSON.stringify({ argv: first.argv, env: first.env, replicas: engines })}\n`);
+      // argv/env: the first (or only) engine's; replicas: every engine's (of the default model); models: each one's.
+      const out = { argv: first.argv, env: first.env, replicas: engines, ...(several ? { models } : {}) };
+      io.stdout.write(`${JSON.stringify(out)}\n`);
     } else {
-      for (const engine of engines) {
-        if (engines.length > 1) io.stdout.write(`# replica ${engine.replica} (GPU ${engine.gpus})\n`);
-        const assignments = Object.entries(engine.env).map(([k, v]) => `${k}=${shellQuote(v)}`);
-        io.stdout.write(`${[...assignments, ...engine.argv.map(shellQuote)].join(" ")}\n`);
+      for (const m of models) {
+        for (const engine of m.replicas) {
+          const head = [
+            several ? `model ${m.model} (${m.placement})` : "",
+            m.replicas.length > 1
+              ? `replica ${engine.replica} (GPU ${engine.gpus})`
+              : several
+                ? `GPU ${engine.gpus}`
+                : "",
+          ].filter(Boolean);
+          if (head.length > 0) io.stdout.write(`# ${head.join(", ")}\n`);
+          const assignments = Object.entries(engine.env).map(([k, v]) => `${k}=${shellQuote(v)}`);
+          io.stdout.write(`${[...assignments, ...engine.argv.map(shellQuote)].join(" ")}\n`);
+        }
       }
     }
     return EXIT.ok;

@@ -35,3 +35,21 @@ describe("llm-runner logs --engine --replica", () => {
     await expect(logs(["--engine", "--replica", "one", "--home", dir])).rejects.toThrow(/replica number/);
   });
 });
+
+describe("llm-runner logs --engine --model", () => {
+  it("prints a model's engine log (engine-m<k>.log, k its place in status.json's models), or says which exist", async () => {
+    const dir = home();
+    writeFileSync(path.join(dir, "engine-m1.log"), "beta's engine\n");
+    writeFileSync(path.join(dir, "engine-m1-1.log"), "beta's replica one\n");
+    writeFileSync(path.join(dir, "status.json"), JSON.stringify({ models: [{ id: "alpha" }, { id: "beta" }] }));
+    expect((await logs(["--engine", "--model", "beta", "--home", dir])).out).toBe("beta's engine\n");
+    expect((await logs(["--engine", "--model", "beta", "--replica", "1", "--home", dir])).out).toBe(
+      "beta's replica one\n",
+    );
+    expect((await logs(["--engine", "--model", "alpha", "--home", dir])).out).toBe("replica zero\n");
+    await expect(logs(["--engine", "--model", "gamma", "--home", dir])).rejects.toThrow(
+      "--model gamma: not a model of this runner; its models are alpha, beta",
+    );
+    await expect(logs(["--model", "beta", "--home", dir])).rejects.toThrow(/use it with --engine/);
+  });
+});

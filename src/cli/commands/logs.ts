@@ -1,11 +1,16 @@
 import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { resolveHome } from "../../config/resolve-home.js";
-import { engineLogFile } from "../../instance/engine-logs.js";
-import { findRunningInstance, instancePaths } from "../../instance/instance-files.js";
+import { engineLogFile, modelEngineLog } from "../../instance/engine-logs.js";
+import {
+  findRunningInstance,
+  instancePaths,
+  readJson,
+  type StatusRecord,
+} from "../../instance/instance-files.js";
 import { type CliCommand, EXIT, UsageError } from "../cli-command.js";
 
-const HELP = `Usage: llm-runner logs [-f] [--engine [--replica N]] [-n LINES] [--home DIR]
+const HELP = `Usage: llm-runner logs [-f] [--engine [--model ID] [--replica N]] [-n LINES] [--home DIR]
 
 Prints the supervisor's log (runner.log, written when started with --detach), or with --engine the engine's
 own output (engine.log: vLLM's or the simulator's lines). -f keeps following until Ctrl-C or the runner stops.
@@ -14,6 +19,7 @@ Flags:
   -f, --follow        keep printing new lines
   --engine            the engine's log instead of the supervisor's
   --replica N         with --engine: replica N's engine (REPLICAS; default 0, engine.log; N: engine-N.log)
+  --model ID          with --engine and LLM_RUNNER_MODELS_FILE: that model's engine (default: the first model)
   -n, --lines LINES   how many of the last lines to print first (default 100; 0 = all)
   --home DIR          the runner's state folder (default: LLM_RUNNER_HOME or ~/.llm-runner)
 
@@ -21,6 +27,7 @@ Examples:
   llm-runner logs -f
   llm-runner logs --engine -n 50
   llm-runner logs --engine --replica 2 -f
+  llm-runner logs --engine --model Qwen/Qwen2.5-7B-Instruct
 `;
 
 export const logsCommand: CliCommand = {
@@ -28,7 +35,14 @@ export const logsCommand: CliCommand = {
   summary: "print (or follow) the supervisor's or the engine's log",
   help: HELP,
   async run(args, io) {
-    let values: { follow?: boolean; engine?: boolean; replica?: string; lines?: string; home?: string };
+    let values: {
+      follow?: boolean;
+      engine?: boolean;
+      replica?: string;
+      model?: string;
+      lines?: string;
+      home?: string;
+    };
     try {
       values = parseArgs({
         args,
@@ -36,6 +50,7 @@ export const logsCommand: CliCommand = {
           follow: { type: "boolean", short: "f" },
           engine: { type: "boolean" },
           replica: { type: "string" },
+          model: { type: "string" },
           lines: { type: "string", short: "n" },
           home: { type: "string" },
         },
@@ -57,7 +72,9 @@ export const logsCommand: CliCommand = {
       throw new UsageError(
         `--replica must be a replica number ≥ 0 (as 'llm-runner status' lists them), got '${values.replica}'`,
       );
-    const file = values.engine ? engineLogFile(paths.engineLog, replica) : paths.runnerLog;
+    if (values.model !== undefined && !values.engine)
+      throw new UsageError("--model picks a model's engine log: use it with --engine");
+    const file = values.engine ? engineLogFile(modelLog(paths, values.model), replica) : paths.runnerLog;
     if (!existsSync(file)) {
       io.stderr.write(
         values.engine
@@ -118,4 +135,18 @@ function readRange(file: string, from: number, to: number): Buffer {
   } finally {
     closeSync(fd);
   }
+}
+
+/** The engine log of the model named by --model: its place in the models file, as status.json lists them. */
+function modelLog(paths: ReturnType<typeof instancePaths>, model: string | undefined): string {
+  if (model === undefined) return paths.engineLog;
+  const ids = readJson<StatusRecord>(paths.status)?.models?.map((m) => m.id) ?? [];
+  const at = ids.indexOf(model);
+  if (at === -1)
+    throw new UsageError(
+      ids.length === 0
+        ? `--model ${model}: this runner serves one model (no LLM_RUNNER_MODELS_FILE); leave --model out`
+        : `--model ${model}: not a model of this runner; its models are ${ids.join(", ")}`,
+    );
+  return modelEngineLog(paths.engineLog, at);
 }

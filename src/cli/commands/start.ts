@@ -77,16 +77,34 @@ export const startCommand: CliCommand = {
     }
     // A model not downloaded yet is pulled by the runner itself, its gateway answering LOADING meanwhile; the
     // engine then starts offline. The model-aware checks skipped without the model run once it is there.
-    const cacheDir = modelToPull(config, io.env);
-    if (cacheDir !== null) config.hubOffline = true;
-    const prepare =
-      cacheDir === null
-        ? null
-        : pullBeforeEngine(config, cacheDir, io, () => loadConfigFor(io, overrides, source.envFile));
+    // With several models (LLM_RUNNER_MODELS_FILE), each one missing is pulled in turn.
+    const recheck = () => loadConfigFor(io, overrides, source.envFile);
+    const pulls = (config.modelsFile ? (config.models ?? []).map((m) => m.config) : [config]).flatMap(
+      (own) => {
+        const cacheDir = modelToPull(own, io.env);
+        if (cacheDir === null) return [];
+        own.hubOffline = true;
+        return [pullBeforeEngine(own, cacheDir, io, recheck)];
+      },
+    );
+    if (pulls.length > 0) config.hubOffline = config.models?.[0]?.config.hubOffline ?? true;
+    const prepare = pulls.length === 0 ? null : inTurn(pulls);
     for (const w of warnings) io.stderr.write(formatFinding({ level: "warn", message: w }));
     return detach ? startDetached(args, config, io) : startForeground(config, io, source, prepare);
   },
 };
+
+/** Several preparations (one pull per model) as one step, one after another. */
+function inTurn(steps: Array<ReturnType<typeof pullBeforeEngine>>): ReturnType<typeof pullBeforeEngine> {
+  return (logger) => {
+    const made = steps.map((step) => step(logger));
+    return {
+      async run(report, signal) {
+        for (const step of made) await step.run(report, signal);
+      },
+    };
+  };
+}
 
 async function startForeground(
   config: Config,
@@ -130,7 +148,9 @@ async function startForeground(
     io.stderr.write(`llm-runner start: ${(err as Error).message}\n`);
     return EXIT.failure;
   }
-  const first = prepare ? `downloading ${config.modelId} first, then ` : "";
+  const first = prepare
+    ? `downloading the model${config.modelsFile ? "s" : ` ${config.modelId}`} first, then `
+    : "";
   io.stderr.write(
     `gateway listening on ${config.host}:${instance.record.port}; ${first}starting the ${config.engine} engine (${config.driver})…\n`,
   );

@@ -6,7 +6,7 @@ import { silentLogger } from "../../log/logger.js";
 import { FakeClock } from "../clock.js";
 import type { CanaryAnswer, EngineCanary } from "../engine-canary.js";
 import type { EngineProbe, ProbeResult } from "../engine-probe.js";
-import { Supervisor, type SupervisorOptions } from "../supervisor.js";
+import { Supervisor, type SupervisorDeps, type SupervisorOptions } from "../supervisor.js";
 import type { EngineEndpoint, SupervisorState } from "../types.js";
 
 /** A canary whose answers the test gives: each call waits until answer() or its abort signal. */
@@ -93,7 +93,7 @@ export class FakeProbe implements EngineProbe {
   }
 }
 
-export function setup(overrides: Partial<SupervisorOptions> = {}) {
+export function setup(overrides: Partial<SupervisorOptions> = {}, deps: Partial<SupervisorDeps> = {}) {
   const clock = new FakeClock();
   const driver = new FakeDriver();
   const probe = new FakeProbe();
@@ -118,6 +118,7 @@ export function setup(overrides: Partial<SupervisorOptions> = {}) {
     canary,
     logger: silentLogger(),
     randomKey: () => `key-${++keys}`,
+    ...deps,
   });
   const states: SupervisorState[] = [];
   sup.on((ev) => {
