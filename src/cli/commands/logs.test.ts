@@ -41,7 +41,10 @@ describe("llm-runner logs --engine --model", () => {
     const dir = home();
     writeFileSync(path.join(dir, "engine-m1.log"), "beta's engine\n");
     writeFileSync(path.join(dir, "engine-m1-1.log"), "beta's replica one\n");
-    writeFileSync(path.join(dir, "status.json"), JSON.stringify({ models: [{ id: "alpha" }, { id: "beta" }] }));
+    writeFileSync(
+      path.join(dir, "status.json"),
+      JSON.stringify({ models: [{ id: "alpha" }, { id: "beta" }] }),
+    );
     expect((await logs(["--engine", "--model", "beta", "--home", dir])).out).toBe("beta's engine\n");
     expect((await logs(["--engine", "--model", "beta", "--replica", "1", "--home", dir])).out).toBe(
       "beta's replica one\n",

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -109,5 +109,53 @@ describe("llm-runner status", () => {
   it("falls back to status.json's totals when there is no ledger yet", async () => {
     const home = runningHome();
     expect((await status(home)).out).toMatch(/^requests {4}0 {2}/m);
+  });
+
+  it("with several models, --json names each replica's model and sleep state", async () => {
+    const home = runningHome();
+    const record = JSON.parse(readFileSync(instancePaths(home).status, "utf8")) as StatusRecord;
+    const replica = (modelId: string, sleep: string, engineId: string) => ({
+      ...record.snapshot,
+      modelId,
+      engineId,
+      sleep,
+      replica: 0,
+      gpus: "0",
+    });
+    writeJsonAtomic(instancePaths(home).status, {
+      ...record,
+      replicas: [replica("a", "awake", "11"), replica("b", "asleep", "12")],
+      models: [
+        {
+          id: "a",
+          group: "g",
+          state: "awake",
+          lastUsed: null,
+          wakes: 1,
+          sleeps: 0,
+          lastWakeMs: 300,
+          wakeSecondsTotal: 0.3,
+          active: 0,
+        },
+        {
+          id: "b",
+          group: "g",
+          state: "asleep",
+          lastUsed: null,
+          wakes: 0,
+          sleeps: 1,
+          lastWakeMs: null,
+          wakeSecondsTotal: 0,
+          active: 0,
+        },
+      ],
+    } as StatusRecord);
+    const json = JSON.parse((await status(home, ["--json"])).out) as {
+      replicas: Array<Record<string, unknown>>;
+    };
+    expect(json.replicas.map((r) => [r.model, r.sleep, r.engineId])).toEqual([
+      ["a", "awake", "11"],
+      ["b", "asleep", "12"],
+    ]);
   });
 });
