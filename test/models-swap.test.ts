@@ -2,6 +2,7 @@
 // in one swap group with two awake. Routing by `model` (/v1/models lists all, an unknown model is refused), a
 // request for a sleeping model wakes it after the least recently used awake one is put to sleep, and alternating
 // demand with requests in flight fails none of them.
+import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { assertBuilt } from "./helpers/cli.js";
 import { call, metricsText, type Route, stopAllRunners, streamProblem } from "./helpers/load.js";
@@ -130,6 +131,38 @@ describe("three models in a swap group of two awake (simulator, process driver)"
     const wakes = runner.models().reduce((n, m) => n + m.wakes, 0) - wakesBefore;
     expect(wakes).toBeGreaterThanOrEqual(2);
     expect(Object.values(runner.states()).filter((s) => s === "awake")).toHaveLength(2);
+  });
+
+  it("the dashboard's Models row queries only series this runner's /metrics exposes, one per model", async () => {
+    const dashboard = JSON.parse(
+      readFileSync(new URL("../dashboards/llm-runner.json", import.meta.url), "utf8"),
+    ) as {
+      panels: Array<{
+        type: string;
+        title: string;
+        targets?: Array<{ expr: string; legendFormat?: string }>;
+      }>;
+    };
+    const row = dashboard.panels.findIndex((p) => p.type === "row" && p.title === "Models");
+    expect(row).toBeGreaterThan(-1);
+    const next = dashboard.panels.findIndex((p, i) => i > row && p.type === "row");
+    const panels = dashboard.panels.slice(row + 1, next === -1 ? undefined : next);
+    expect(panels.map((p) => p.title)).toEqual([
+      "Model state",
+      "Model wakes and sleeps",
+      "Model wake time",
+      "Model active requests",
+    ]);
+    const metrics = await metricsText(runner.url);
+    for (const p of panels)
+      for (const t of p.targets ?? []) {
+        expect(t.legendFormat).toContain("{{model}}");
+        const names = [...t.expr.matchAll(/llm_runner_model_\w+/g)].map((m) => m[0]);
+        expect(names.length).toBeGreaterThan(0);
+        for (const name of names)
+          for (const id of ["alpha", "beta", "gamma"])
+            expect(labelled(metrics, name, { model: id }), `${name} ${id}`).not.toBeNull();
+      }
   });
 
   it("status has a line per model with its state, group and wakes", async () => {
