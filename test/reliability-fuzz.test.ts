@@ -490,6 +490,7 @@ function rawGarbageFor(name: string): fc.Arbitrary<string> {
     SIM_CRASH_AFTER: { min: 0 },
     SIM_HANG_AFTER: { min: 0 },
     SIM_KV_TOKENS: { min: 1 },
+    SIM_WAKE_FAIL: { min: 1 },
     MAX_CONNECTIONS: { min: 1 },
     ENGINE_CRASH_LOOP_LIMIT: { min: 1, max: 100 },
     PULL_CONCURRENCY: { min: 1, max: 64 },

@@ -76,7 +76,8 @@ class TimingTest(unittest.TestCase):
         self.assertAlmostEqual(sleep_mode.sleep_seconds(off, 1), sleep_mode.published_seconds("sleep", 1, 0.0))
 
     def test_bad_values_are_refused(self) -> None:
-        for flags in (["--sim-sleep-seconds", "-1"], ["--sim-wake-seconds", "x"], ["--sim-weights-gib", "-2"]):
+        for flags in (["--sim-sleep-seconds", "-1"], ["--sim-wake-seconds", "x"], ["--sim-weights-gib", "-2"],
+                      ["--sim-wake-fail", "0"], ["--sim-wake-fail", "1.5"]):
             with self.assertRaises(Exception, msg=flags):
                 options(*flags)
 
@@ -298,6 +299,35 @@ class SleepModeTest(unittest.TestCase):
         self.assertEqual(caught.exception.status, 500)
         self.assertFalse(h.mode.is_sleeping)
 
+    def test_the_nth_wake_fails_as_vllms_and_leaves_the_engine_asleep(self) -> None:
+        h = Harness("--sim-wake-fail", "2")
+        h.call(h.mode.sleep(1, "abort"))
+        h.call(h.mode.wake_up(None))  # the first wake works
+        h.call(h.mode.sleep(1, "abort"))
+        queued, _ = h.submit(ids(0, 8))
+        with self.assertRaises(ApiError) as caught:
+            h.call(h.mode.wake_up(None))
+        err = caught.exception
+        self.assertEqual((err.status, err.body()["error"]["type"]), (500, "InternalServerError"))
+        self.assertTrue(err.message.startswith(
+            "Call to wake_up method failed: CUDA Error: out of memory at /workspace/csrc/cumem_allocator.cpp:62"))
+        # Nothing was woken: still asleep at level 1, the weights in host RAM, the metric unchanged, the request queued.
+        self.assertTrue(h.mode.is_sleeping)
+        self.assertEqual(h.mode.report()["sleeping_tags"], ["kv_cache", "weights"])
+        self.assertEqual(h.mode.report()["host_bytes"], int(DEFAULT_WEIGHTS_GIB * GIB))
+        self.assertEqual(h.metrics.sleep_gauges(), {"awake": 0, "weights_offloaded": 1, "discard_all": 0})
+        self.assertEqual((h.mode.wakes, queued.data), (1, b""))
+        self.assertEqual(len(h.waits), 3)  # two sleeps and one wake took time; the failed wake none
+        errors = [line for line in h.logs if line.startswith("ERROR")]
+        self.assertEqual(len(errors), 1)
+        self.assertTrue(errors[0].startswith("ERROR Invocation of wake_up method failed\nTraceback"))
+        self.assertTrue(errors[0].endswith("RuntimeError: " + sleep_mode.WAKE_FAILURE))
+        # Only the Nth: the next one wakes it, and the queued request runs.
+        h.call(h.mode.wake_up(None))
+        h.run()
+        self.assertFalse(h.mode.is_sleeping)
+        self.assertEqual(queued.finish_reasons(), ["length"])
+
     def test_without_sleep_mode_a_sleep_pauses_and_frees_nothing(self) -> None:
         h = Harness(sleep_mode_on=False)
         h.call(h.mode.sleep(2, "abort"))
@@ -332,6 +362,20 @@ class LogLinesTest(unittest.TestCase):
             "INFO 10-19 19:41:00 [api_router.py:50] wake up the engine with tags: None",
             "INFO 10-19 19:41:02 [abstract.py:120] It took 2.190000 seconds to wake up tags {'weights', 'kv_cache'}.",
         ]
+        self.assertEqual([event for line in lines for event in parser.feed(line)], [])
+
+    def test_a_failed_wake_is_not_read_as_a_failure_of_the_engine(self) -> None:
+        # The engine core catches it and lives on (sleep.py's docstring): no lifecycle event.
+        logs: list[str] = []
+        h = Harness("--sim-wake-fail", "1")
+        h.mode._log = lambda level, source, message: logs.append(f"{level} 12-07 08:00:00 [{source}] {message}")
+        h.call(h.mode.sleep(1, "abort"))
+        with self.assertRaises(ApiError):
+            h.call(h.mode.wake_up(None))
+        parser = VllmLogParser()
+        parser.feed("INFO:     Application startup complete.")
+        lines = [line for entry in logs for line in entry.split("\n")]
+        self.assertIn("RuntimeError: " + sleep_mode.WAKE_FAILURE, lines)
         self.assertEqual([event for line in lines for event in parser.feed(line)], [])
 
 
@@ -456,6 +500,30 @@ class HttpTest(unittest.TestCase):
             self.assertEqual((status, json.loads(body)), (200, {"success": True}))
             status, reply = sim.json("POST", "/v1/completions", prompt)
             self.assertEqual(reply["usage"]["prompt_tokens_details"], {"cached_tokens": 0})
+
+    def test_a_failed_wake_answers_500_in_vllms_shape_and_the_engine_lives_on(self) -> None:
+        prompt = {"model": "test-model", "prompt": ids(0, 8), "max_tokens": 2}
+        with Sim("--enable-sleep-mode", "--sim-sleep-seconds", "0", "--sim-wake-seconds", "0.2",
+                 "--sim-wake-fail", "1", env=DEV) as sim:
+            self.assertEqual(post(sim, "/sleep?level=1")[0], 200)
+            result: dict[str, Any] = {}
+            asker = threading.Thread(target=lambda: result.update(reply=sim.json("POST", "/v1/completions", prompt)))
+            asker.start()
+            status, body, took = post(sim, "/wake_up")
+            self.assertEqual(status, 500)
+            error = json.loads(body)["error"]
+            self.assertEqual((error["type"], error["param"], error["code"]), ("InternalServerError", None, 500))
+            self.assertTrue(error["message"].startswith("Call to wake_up method failed: CUDA Error: out of memory"))
+            self.assertLess(took, 0.2)  # it failed before any remap time
+            self.assertEqual(sim.request("GET", "/health")[0], 200)
+            self.assertEqual(sim.json("GET", "/is_sleeping"), (200, {"is_sleeping": True}))
+            self.assertEqual(sim.json("GET", "/sim/memory")[1]["state"], "asleep")
+            self.assertEqual(sim.gauge("vllm:num_requests_waiting"), 1.0)
+            self.assertNotIn("reply", result)
+            self.assertEqual(post(sim, "/wake_up")[0], 200)  # only the first one fails
+            asker.join(10)
+            self.assertEqual(result["reply"][0], 200)
+        self.assertIn("RuntimeError: " + sleep_mode.WAKE_FAILURE, sim.stderr_lines)
 
     def test_dev_mode_without_sleep_mode_sleeps_but_keeps_its_memory(self) -> None:
         with Sim("--sim-sleep-seconds", "0", env=DEV) as sim:

@@ -6,7 +6,7 @@ import type { GpuProbe } from "../gpu/types.js";
 import { readEnvFile } from "./env-file.js";
 import { readHostEnv } from "./host-env.js";
 import { type LoadConfigResult, loadConfig } from "./load-config.js";
-import { loadModelList, singleModel } from "./model-list.js";
+import { loadModelList } from "./model-list.js";
 import { UsageError } from "./usage-error.js";
 
 export interface ConfigSource {

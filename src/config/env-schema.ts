@@ -183,6 +183,7 @@ export function envSchema(ctx: SchemaContext, isDir: (p: string) => boolean) {
     SIM_SLEEP_SECONDS: variable(decimal({ min: 0, example: "0.5", what: " seconds" }), undefined),
     SIM_WAKE_SECONDS: variable(decimal({ min: 0, example: "1", what: " seconds" }), undefined),
     SIM_WEIGHTS_GIB: variable(decimal({ min: 0, example: "15", what: " GiB" }), undefined),
+    SIM_WAKE_FAIL: variable(integer({ min: 1, example: 1, unit: "of wakes" }), undefined),
   });
 }
 

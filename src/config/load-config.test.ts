@@ -220,6 +220,7 @@ describe("loadConfig accepts each variable's valid forms", () => {
       SIM_SLEEP_SECONDS: "0.5",
       SIM_WAKE_SECONDS: "0",
       SIM_WEIGHTS_GIB: "15.5",
+      SIM_WAKE_FAIL: "2",
     });
     expect(config.sim).toEqual({
       ttftMs: 50,
@@ -235,6 +236,7 @@ describe("loadConfig accepts each variable's valid forms", () => {
       sleepSeconds: 0.5,
       wakeSeconds: 0,
       weightsGib: 15.5,
+      wakeFail: 2,
     });
   });
 });
@@ -397,6 +399,8 @@ const BAD: [string, string, string][] = [
   ["OTEL_TRACES_SAMPLER", "sometimes", "one of: always_on, always_off, traceidratio"],
   ["OTEL_TRACES_SAMPLER_ARG", "1.5", "≤ 1"],
   ["OTEL_TRACES_SAMPLER_ARG", "1%", "not a percentage"],
+  ["SIM_WAKE_FAIL", "0", "≥ 1"],
+  ["SIM_WAKE_FAIL", "first", "not a whole number"],
 ];
 
 describe("loadConfig rejects each rule's violations", () => {

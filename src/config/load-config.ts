@@ -248,6 +248,7 @@ function toConfig(v: EnvValues): Config {
   if (v.SIM_SLEEP_SECONDS !== undefined) sim.sleepSeconds = v.SIM_SLEEP_SECONDS;
   if (v.SIM_WAKE_SECONDS !== undefined) sim.wakeSeconds = v.SIM_WAKE_SECONDS;
   if (v.SIM_WEIGHTS_GIB !== undefined) sim.weightsGib = v.SIM_WEIGHTS_GIB;
+  if (v.SIM_WAKE_FAIL !== undefined) sim.wakeFail = v.SIM_WAKE_FAIL;
   return {
     modelId: v.MODEL_ID,
     modelDir: v.MODEL_DIR,

@@ -33,6 +33,7 @@ export interface SimOptions {
   sleepSeconds?: number; // SIM_SLEEP_SECONDS -> --sim-sleep-seconds
   wakeSeconds?: number; // SIM_WAKE_SECONDS -> --sim-wake-seconds
   weightsGib?: number; // SIM_WEIGHTS_GIB -> --sim-weights-gib
+  wakeFail?: number; // SIM_WAKE_FAIL -> --sim-wake-fail (the Nth /wake_up answers vLLM's 500)
 }
 
 export interface Config {

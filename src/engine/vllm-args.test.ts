@@ -101,9 +101,9 @@ describe("buildVllmArgs", () => {
     [{ SIM_ITL_MS: "5" }, {}, ["--sim-itl-ms"]],
     [{ SIM_KV_TOKENS: "65536", SIM_PREFILL_TPS: "0" }, {}, ["--sim-kv-tokens", "--sim-prefill-tps"]],
     [
-      { SIM_SLEEP_SECONDS: "1", SIM_WAKE_SECONDS: "1", SIM_WEIGHTS_GIB: "15" },
+      { SIM_SLEEP_SECONDS: "1", SIM_WAKE_SECONDS: "1", SIM_WEIGHTS_GIB: "15", SIM_WAKE_FAIL: "1" },
       {},
-      ["--sim-sleep-seconds", "--sim-wake-seconds", "--sim-weights-gib"],
+      ["--sim-sleep-seconds", "--sim-wake-seconds", "--sim-weights-gib", "--sim-wake-fail"],
     ],
     // vLLM reports usage.prompt_tokens_details.cached_tokens only with this flag (off by default there and here).
     [{ ENABLE_PROMPT_TOKENS_DETAILS: "true" }, { "--enable-prompt-tokens-details": true }, []],
@@ -141,6 +141,7 @@ describe("buildVllmArgs", () => {
       SIM_SLEEP_SECONDS: "0.25",
       SIM_WAKE_SECONDS: "0.5",
       SIM_WEIGHTS_GIB: "15",
+      SIM_WAKE_FAIL: "3",
     });
     const { flags } = parseArgv(buildVllmArgs(config, "process", listenAddress("process", 8100)));
     expect(flags.get("--sim-itl-ms")).toBe("0");
@@ -151,6 +152,7 @@ describe("buildVllmArgs", () => {
     expect(flags.get("--sim-sleep-seconds")).toBe("0.25");
     expect(flags.get("--sim-wake-seconds")).toBe("0.5");
     expect(flags.get("--sim-weights-gib")).toBe("15");
+    expect(flags.get("--sim-wake-fail")).toBe("3");
     expect(flags.has("--sim-ttft-ms")).toBe(false);
   });
 });

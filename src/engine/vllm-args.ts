@@ -101,6 +101,7 @@ function simArgs(sim: Config["sim"]): string[] {
   add("--sim-sleep-seconds", sim.sleepSeconds);
   add("--sim-wake-seconds", sim.wakeSeconds);
   add("--sim-weights-gib", sim.weightsGib);
+  add("--sim-wake-fail", sim.wakeFail);
   return out;
 }
 

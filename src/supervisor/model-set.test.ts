@@ -96,6 +96,18 @@ describe("ModelSet wake on request", () => {
     expect(models.figures().find((f) => f.id === "c")?.active).toBe(0);
   });
 
+  it("a wake's and a sleep's counts are announced to the status writer once counted", async () => {
+    const { acquire, models } = await setup({ names: ["a", "b"] });
+    const seen: Array<Record<string, [number, number]>> = [];
+    models.onReplicaChange(() =>
+      seen.push(Object.fromEntries(models.figures().map((f) => [f.id, [f.wakes, f.sleeps]]))),
+    );
+    (await acquire("b")).end();
+    await settle();
+    expect(seen.at(-1)).toEqual({ a: [0, 1], b: [1, 1] });
+    expect(seen).toContainEqual({ a: [0, 1], b: [0, 1] });
+  });
+
   it("no request is cut by a swap: the awake model drains first, its request ends untouched, then the swap", async () => {
     const { log, states, acquire, fake } = await setup({ names: ["a", "b"] });
     log.length = 0;

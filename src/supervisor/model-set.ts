@@ -319,6 +319,8 @@ export class ModelSet implements RunnerEngines {
       try {
         await m.replicas.sleep(level);
         m.sleeps += 1;
+        // The engine's "asleep" event went out before this count: the status file is written again with it.
+        this.replicaChanged();
         this.deps.logger.info(
           { model: m.id, group: group.spec.name, level, ms: Math.round(this.deps.clock.now() - started) },
           `model ${m.id} asleep (level ${level})`,
@@ -419,6 +421,8 @@ export class ModelSet implements RunnerEngines {
           m.lastWakeMs = this.deps.clock.now() - started;
           m.wakeMsTotal += m.lastWakeMs;
           this.touch(m, false);
+          // The engine's "awake" event went out before this count: the status file is written again with it.
+          this.replicaChanged();
           this.deps.logger.info(
             { model: m.id, group: group.spec.name, ms: Math.round(m.lastWakeMs) },
             `model ${m.id} awake`,

@@ -37,6 +37,7 @@ SIM_FLAGS: dict[str, bool] = {
     "--sim-sleep-seconds": True,
     "--sim-wake-seconds": True,
     "--sim-weights-gib": True,
+    "--sim-wake-fail": True,
 }
 
 
@@ -75,6 +76,7 @@ class SimOptions:
     wake_seconds: float | None = None  # --sim-wake-seconds; likewise
     weights_gib: float = DEFAULT_WEIGHTS_GIB  # --sim-weights-gib, else the weight files on disk, else an 8B model
     otlp_traces_endpoint: str | None = None  # vLLM's --otlp-traces-endpoint: the sim exports nothing, it logs traceparent
+    wake_fail: int | None = None  # --sim-wake-fail N: the Nth /wake_up fails as vLLM's does (sleep.py)
 
     @property
     def kv_blocks(self) -> int:
@@ -117,6 +119,7 @@ def parse_sim_options(argv: Sequence[str], env: Mapping[str, str]) -> SimOptions
     else:
         weights_size = weights_gib(model, env) or DEFAULT_WEIGHTS_GIB
     crash_after = args.get("--sim-crash-after")
+    wake_fail = args.get("--sim-wake-fail")
     hang_after = args.get("--sim-hang-after")
     fail_start = args.get("--sim-fail-start")
     if fail_start is not None and fail_start not in lifecycle.FATAL_REASONS:
@@ -173,4 +176,5 @@ def parse_sim_options(argv: Sequence[str], env: Mapping[str, str]) -> SimOptions
         wake_seconds=None if wake_s is None else parse_float("--sim-wake-seconds", wake_s, 0.0, 0.0),
         weights_gib=weights_size,
         otlp_traces_endpoint=args.get("--otlp-traces-endpoint"),
+        wake_fail=None if wake_fail is None else parse_int("--sim-wake-fail", wake_fail, 0, 1),
     )

@@ -29,6 +29,17 @@ What vLLM does (sources read; the v0.33.0 tag itself was not reachable here, so 
   while asleep.
 * Without --enable-sleep-mode the weights are not allocated from the sleep allocator (gpu_worker.load_model), and the
   online path (AsyncLLM -> EngineCore -> executor) has no check: a sleep pauses and resets the cache, frees nothing.
+* A wake that fails (--sim-wake-fail): a utility call that raises in the engine core is caught there
+  (vllm/v1/engine/core.py, EngineCoreProc._invoke_utility_method: logger.exception("Invocation of %s method failed")
+  and failure_message "Call to {name} method failed: {e}"); the client raises Exception(failure_message)
+  (vllm/v1/engine/core_client.py _process_utility_output) and the API server's catch-all answers it as a 500
+  InternalServerError in the usual error shape (vllm/frontend/entrypoints/serve/exception_handling/error_response.py
+  @ 055e47c2). The process lives on, /health stays 200, the executor stays asleep, and AsyncLLM.wake_up never reaches
+  record_sleep_state. What fails in practice is cumem's remap: "RuntimeError: CUDA Error: out of memory at
+  /workspace/csrc/cumem_allocator.cpp:62" (vllm-project/vllm#13941; raised as a Python error rather than a crash
+  since vllm-project/vllm#12981), answered as
+  {"error":{"message":"Call to wake_up method failed: CUDA Error: out of memory at <path>:163",
+  "type":"InternalServerError","param":null,"code":500}} (llm-d-incubation/llm-d-fast-model-actuation#746, in 60 ms).
 """
 
 from __future__ import annotations
@@ -56,6 +67,8 @@ GPU_TOTAL_BYTES = 81_559 * 1024**2
 ASLEEP_GPU_BYTES = int(5.82 * GIB)
 TAGS = ("weights", "kv_cache")
 MODES = ("abort", "wait", "keep")
+# The error a failed remap raises in the worker (vllm-project/vllm#13941), as the engine core reports it.
+WAKE_FAILURE = "CUDA Error: out of memory at /workspace/csrc/cumem_allocator.cpp:62"
 
 # Sleep and wake times measured by vLLM's sleep-mode blog (2025-10-26, "Zero-Reload Model Switching with vLLM Sleep
 # Mode"; vllm-project/vllm-project.github.io assets/figures/2025-vllm-sleep-mode/plotly-sleep-levels-comparison.js
@@ -176,6 +189,7 @@ class SleepMode:
         self.transition: str | None = None  # "falling_asleep" | "waking" | "reloading_weights" while one runs
         self.sleeps = 0
         self.wakes = 0
+        self.wake_calls = 0  # every /wake_up, for --sim-wake-fail
 
     def _locked(self) -> asyncio.Lock:
         if self._lock is None:
@@ -254,6 +268,9 @@ class SleepMode:
     async def wake_up(self, tags: list[str] | None) -> None:
         async with self._locked():
             self._log("INFO", "api_router.py", f"wake up the engine with tags: {tags}")
+            self.wake_calls += 1
+            if self.wake_calls == self.opts.wake_fail:
+                self._fail_wake()
             if tags is not None and "scheduling" in tags:
                 tags = [t for t in tags if t != "scheduling"]
             if tags is None or tags:
@@ -262,6 +279,19 @@ class SleepMode:
                 self.engine.pause = UNPAUSED
                 self.engine.wake()
             self.metrics.sleep_state = (0, 0)
+
+    def _fail_wake(self) -> None:
+        """--sim-wake-fail: this wake fails as vLLM's does when remapping the memory fails (see the module's
+        docstring): the engine core logs the exception, nothing is woken, the call answers 500."""
+        # logger.exception: the message, then the traceback's last frame and the exception.
+        self._log("ERROR", "core.py", "\n".join((
+            "Invocation of wake_up method failed",
+            "Traceback (most recent call last):",
+            '  File "/usr/local/lib/python3.12/dist-packages/vllm/device_allocator/cumem.py", line 75, in '
+            "create_and_map",
+            "    python_create_and_map(*allocation_handle)",
+            f"RuntimeError: {WAKE_FAILURE}")))
+        raise ApiError(500, f"Call to wake_up method failed: {WAKE_FAILURE} (--sim-wake-fail {self.opts.wake_fail})")
 
     async def _executor_wake(self, tags: list[str] | None) -> None:
         if not self.sleeping_tags:

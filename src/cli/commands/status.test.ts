@@ -182,4 +182,52 @@ describe("llm-runner status", () => {
       ["b", "runner_b", 0],
     ]);
   });
+
+  it("with several models, --json names each replica's model and sleep state", async () => {
+    const home = runningHome();
+    const record = JSON.parse(readFileSync(instancePaths(home).status, "utf8")) as StatusRecord;
+    const replica = (modelId: string, sleep: string, engineId: string) => ({
+      ...record.snapshot,
+      modelId,
+      engineId,
+      sleep,
+      replica: 0,
+      gpus: "0",
+    });
+    writeJsonAtomic(instancePaths(home).status, {
+      ...record,
+      replicas: [replica("a", "awake", "11"), replica("b", "asleep", "12")],
+      models: [
+        {
+          id: "a",
+          group: "g",
+          state: "awake",
+          lastUsed: null,
+          wakes: 1,
+          sleeps: 0,
+          lastWakeMs: 300,
+          wakeSecondsTotal: 0.3,
+          active: 0,
+        },
+        {
+          id: "b",
+          group: "g",
+          state: "asleep",
+          lastUsed: null,
+          wakes: 0,
+          sleeps: 1,
+          lastWakeMs: null,
+          wakeSecondsTotal: 0,
+          active: 0,
+        },
+      ],
+    } as StatusRecord);
+    const json = JSON.parse((await status(home, ["--json"])).out) as {
+      replicas: Array<Record<string, unknown>>;
+    };
+    expect(json.replicas.map((r) => [r.model, r.sleep, r.engineId])).toEqual([
+      ["a", "awake", "11"],
+      ["b", "asleep", "12"],
+    ]);
+  });
 });

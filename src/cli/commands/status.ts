@@ -92,7 +92,9 @@ export const statusCommand: CliCommand = {
             restarts: snap.restarts,
             inFlight: snap.inFlight,
             lastError: snap.lastError,
-            ...(status.replicas ? { replicas: status.replicas.map(replicaJson) } : {}),
+            ...(status.replicas
+              ? { replicas: status.replicas.map((r) => replicaJson(r, status.models !== undefined)) }
+              : {}),
             ...(status.workers ? { gatewayWorkers: status.workers } : {}),
             ...(status.liveRunner ? { liveRunner: liveRunnerJson(status.liveRunner) } : {}),
             ...(status.models ? { models: modelsJson(status) } : {}),
@@ -232,8 +234,10 @@ function metadataState(metadata: string): string {
 }
 
 /** One replica for status --json: state, GPUs, engine, in flight, restarts, last error. */
-function replicaJson(r: ReplicaSnapshot) {
+/** One replica; with several models (LLM_RUNNER_MODELS_FILE) also its model and sleep state. */
+function replicaJson(r: ReplicaSnapshot, models: boolean) {
   return {
+    ...(models ? { model: r.modelId, sleep: r.sleep ?? null } : {}),
     replica: r.replica,
     state: r.state,
     gpus: r.gpus,
