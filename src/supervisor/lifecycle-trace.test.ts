@@ -5,6 +5,7 @@ import { silentLogger } from "../log/logger.js";
 import { memoryTracer } from "../telemetry/testing/memory-tracer.js";
 import { NOOP_TRACER } from "../telemetry/tracer.js";
 import { FakeClock } from "./clock.js";
+import type { EngineSleepClient } from "./engine-sleep.js";
 import { LifecycleTrace } from "./lifecycle-trace.js";
 import { Supervisor } from "./supervisor.js";
 import { FakeCanary, FakeDriver, FakeProbe } from "./testing/supervisor-harness.js";
@@ -12,6 +13,7 @@ import { FakeCanary, FakeDriver, FakeProbe } from "./testing/supervisor-harness.
 /** A real Supervisor over the fake engine, clock and canary, followed by a lifecycle trace. */
 function traced(
   options: { canaryIntervalMs?: number; canaryTimeoutMs?: number; hangTimeoutMs?: number } = {},
+  sleep?: EngineSleepClient,
 ) {
   const memory = memoryTracer();
   const lifecycle = new LifecycleTrace(memory.tracer, { "llm_runner.engine": "sim" });
@@ -31,10 +33,18 @@ function traced(
       drainTimeoutMs: 5_000,
       stopGraceMs: 3_000,
       ...options,
+      ...(sleep ? { sleepMode: { level: 1 as const, timeoutMs: 30_000 } } : {}),
     },
-    { driver, clock, probe, canary: lifecycle.canary(0, canary), logger: silentLogger() },
+    {
+      driver,
+      clock,
+      probe,
+      canary: lifecycle.canary(0, canary),
+      logger: silentLogger(),
+      ...(sleep ? { sleep } : {}),
+    },
   );
-  lifecycle.watch(0, sup);
+  lifecycle.watch(0, sup, sleep ? "beta" : undefined);
   const ready = async () => {
     await clock.advance(0);
     probe.result = "ok";
@@ -142,5 +152,32 @@ describe("lifecycle trace", () => {
       },
     });
     expect(subscribed).toBe(false);
+  });
+
+  it("a swap group's sleep and wake are spans of their own, named for the model; a failed wake fails its span", async () => {
+    let failWake = false;
+    const client: EngineSleepClient = {
+      sleep: async () => {},
+      wake: async () => {
+        if (failWake) throw new Error("Call to wake_up method failed: CUDA Error: out of memory");
+      },
+    };
+    const t = traced({}, client);
+    await t.sup.start();
+    await t.ready();
+    await t.sup.sleep();
+    await t.sup.wake();
+    await t.sup.sleep();
+    failWake = true;
+    await t.sup.wake().catch(() => {});
+    const spans = await t.spans();
+    const sleeps = named(spans, "engine.sleep");
+    const wakes = named(spans, "engine.wake");
+    expect(sleeps).toHaveLength(2);
+    expect(wakes).toHaveLength(2);
+    expect(sleeps[0]?.attributes).toMatchObject({ "llm_runner.replica": 0, "llm_runner.model": "beta" });
+    expect(wakes[0]?.status.code).not.toBe(SpanStatusCode.ERROR);
+    expect(wakes[1]?.status.code).toBe(SpanStatusCode.ERROR);
+    expect(wakes[1]?.attributes["error.type"]).toBe("wake_failed");
   });
 });

@@ -7,7 +7,7 @@ import { RUNNER } from "../telemetry/attributes.js";
 import type { Attributes, Span, Tracer } from "../telemetry/tracer.js";
 import { NOOP_SPAN } from "../telemetry/tracer.js";
 import type { EngineCanary } from "./engine-canary.js";
-import type { SupervisorEvent } from "./types.js";
+import type { SleepState, SupervisorEvent } from "./types.js";
 
 type Stretch = "engine.start" | "engine.serve" | "engine.restart" | "engine.drain";
 
@@ -78,6 +78,8 @@ class EngineStretches {
   /** A serve span whose engine was called down before its reason came (a hang: the error follows the kill). */
   private awaitingReason: Span | null = null;
   private reason: { reason: string; message: string } | null = null;
+  /** An engine.sleep or engine.wake span while the engine falls asleep or wakes (vLLM's sleep mode). */
+  private sleepSpan: Span | null = null;
 
   constructor(
     private readonly trace: LifecycleTrace,
@@ -94,8 +96,16 @@ class EngineStretches {
             detail: event.detail,
           });
         return;
+      case "sleep":
+        this.sleepChange(event.state);
+        return;
       case "error": {
         const { reason, message } = event.error;
+        if (this.sleepSpan !== null) {
+          // A /sleep or /wake_up that failed (sleep_failed, wake_failed): its span carries why.
+          this.sleepSpan.fail(reason, message);
+          this.endSleep();
+        }
         if (this.awaitingReason !== null) {
           this.awaitingReason.fail(reason, message);
           this.awaitingReason.end();
@@ -116,7 +126,26 @@ class EngineStretches {
     }
   }
 
+  /** falling_asleep → asleep and waking → awake: one span each (a model of a swap group making room, waking). */
+  private sleepChange(to: SleepState): void {
+    if (to === "falling_asleep" || to === "waking") {
+      this.endSleep();
+      this.sleepSpan = this.trace.span(to === "waking" ? "engine.wake" : "engine.sleep", {
+        [RUNNER.replica]: this.replica,
+        ...(this.model ? { [RUNNER.model]: this.model } : {}),
+      });
+    } else this.endSleep();
+  }
+
+  private endSleep(): void {
+    this.sleepSpan?.end();
+    this.sleepSpan = null;
+  }
+
   private state(to: string, generation: number, restarts: number): void {
+    // A restart or stop ends a sleep or wake under way; one called down (restarting) first waits for its reason,
+    // which comes with the engine's exit (the error event fails the span).
+    if (to !== "ready" && to !== "restarting") this.endSleep();
     const base = {
       [RUNNER.replica]: this.replica,
       [RUNNER.generation]: generation,
@@ -180,6 +209,7 @@ class EngineStretches {
 
   close(): void {
     this.settleAwaiting();
+    this.endSleep();
     this.open.end();
     this.open = NOOP_SPAN;
     this.stretch = null;
