@@ -515,6 +515,8 @@ function rawGarbageFor(name: string): fc.Arbitrary<string> {
     SIM_WAKE_SECONDS: { low: "-3" },
     SIM_WEIGHTS_GIB: { low: "-3" },
     OTEL_TRACES_SAMPLER_ARG: { low: "-0.1", high: "1.5" },
+    MODEL_IDLE_SLEEP: { low: "-1", high: "604801" },
+    MODEL_WAKE_TIMEOUT: { low: "0", high: "3601" },
   };
   const enums: Record<string, string[]> = {
     USE_8BIT: ["true", "false"],
@@ -577,6 +579,7 @@ function rawGarbageFor(name: string): fc.Arbitrary<string> {
         fc.string({ minLength: 1, maxLength: 8 }).filter((s) => !/^[A-Za-z]{1,10}$/.test(s.trim())),
       );
     case "HOST":
+    case "LLM_RUNNER_MODELS_FILE":
     case "ENGINE_IMAGE":
     case "PYTHON":
       return fc.oneof(fc.constant(""), withSpace);

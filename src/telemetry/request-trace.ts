@@ -66,6 +66,8 @@ export interface RequestTrace {
   /** Starts the engine call; returns the headers that carry its context to the engine. */
   engineCall(baseUrl: string, path: string): Record<string, string>;
   engineAnswered(status: number): void;
+  /** The engine failed before answering and the request is admitted again (another replica): the call fails. */
+  retried(message: string): void;
   firstChunk(): void;
   firstToken(): void;
   /** The exchange finished (its ledger row): the engine call is over. */
@@ -88,6 +90,7 @@ export const NOOP_REQUEST_TRACE: RequestTrace = {
   refused: nothing,
   engineCall: () => NO_HEADERS,
   engineAnswered: nothing,
+  retried: nothing,
   firstChunk: nothing,
   firstToken: nothing,
   finished: nothing,
@@ -239,6 +242,13 @@ class SpanRequestTrace implements RequestTrace {
     this.engine.set({ [HTTP.status]: status });
     // HTTP client spans are failed by 4xx and 5xx (the HTTP semantic conventions, "Status").
     if (status >= 400) this.engine.fail(String(status));
+  }
+
+  retried(message: string): void {
+    this.engine.fail("engine_error", message);
+    this.engine.end();
+    this.engine = NOOP_SPAN;
+    this.root.event("retried", { message });
   }
 
   firstChunk(): void {

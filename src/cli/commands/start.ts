@@ -149,7 +149,7 @@ async function startForeground(
     return EXIT.failure;
   }
   const first = prepare
-    ? `downloading the model${config.modelsFile ? "s" : ` ${config.modelId}`} first, then `
+    ? `downloading ${config.modelsFile ? "the missing models" : config.modelId} first, then `
     : "";
   io.stderr.write(
     `gateway listening on ${config.host}:${instance.record.port}; ${first}starting the ${config.engine} engine (${config.driver})…\n`,

@@ -272,7 +272,7 @@ describe("callEngine: the engine's answer", () => {
     const held = new HeldUpstream();
     const t = setup({ upstream: held });
     const pending = t.call();
-    await Promise.resolve();
+    await new Promise((r) => setImmediate(r)); // admitted and sent
     t.supervisor.killInFlight("engine exited with code 137");
     const err = await rejection(pending);
     expect(err.status).toBe(502);
@@ -362,12 +362,60 @@ describe("callEngine: a BodyPlan", () => {
   });
 });
 
+describe("callEngine: a replica that dies under a request before it answers", () => {
+  const OTHER: EngineEndpoint = { baseUrl: "http://127.0.0.1:2", apiKey: "engine-key", generation: 1 };
+  /** The first engine refuses the connection (killed, its exit not seen yet); the router then picks OTHER. */
+  function dying(readyEngines: number) {
+    let t: ReturnType<typeof setup>;
+    t = setup({
+      reply: (r) => {
+        if (r.endpoint.baseUrl !== ENDPOINT.baseUrl) return { status: 200, body: ["data: [DONE]\n\n"] };
+        t.supervisor.endpoint = OTHER;
+        return new Error("connect ECONNREFUSED 127.0.0.1:1");
+      },
+    });
+    t.deps.supervisor = { readyEngines: () => readyEngines };
+    return t;
+  }
+
+  it("with another ready replica: admitted again there, the first ticket ended, nothing written yet", async () => {
+    const t = dying(2);
+    const res = await t.call();
+    expect(isRefusal(res)).toBe(false);
+    expect(t.fake.requests.map((r) => r.endpoint.baseUrl)).toEqual([ENDPOINT.baseUrl, OTHER.baseUrl]);
+    expect(t.fake.requests.map((r) => r.requestId)).toEqual([t.ex.id, t.ex.id]);
+    expect(t.supervisor.issued).toBe(2);
+    expect(t.supervisor.ended).toBe(1); // the failed one; the other is the stream's until it ends
+    expect(t.ex.abortCause).toBeNull();
+    expect(t.ex.finished).toBe(false);
+    expect(t.rows).toEqual([]);
+  });
+
+  it("with one engine: a 502 and an engine_error row, as before (no second try)", async () => {
+    const t = dying(1);
+    const err = await rejection(t.call());
+    expect(err.status).toBe(502);
+    expect(t.fake.requests).toHaveLength(1);
+    expect(t.rows).toHaveLength(1);
+    expect(t.rows[0]?.status).toBe("engine_error");
+  });
+
+  it("tries once more only: a second failure is the 502", async () => {
+    const t = setup({ reply: () => new Error("connect ECONNREFUSED") });
+    t.deps.supervisor = { readyEngines: () => 3 };
+    const err = await rejection(t.call());
+    expect(err.status).toBe(502);
+    expect(t.fake.requests).toHaveLength(2);
+    expect(t.rows.map((r) => r.status)).toEqual(["engine_error"]);
+  });
+});
+
 describe("callEngine: the client going away", () => {
   it("while the engine call waits: the upstream request is aborted, a 499 and a client_abort row", async () => {
     const held = new HeldUpstream();
     const t = setup({ upstream: held });
     const pending = t.call();
-    await Promise.resolve();
+    await new Promise((r) => setImmediate(r)); // admitted and sent
     expect(held.requests).toHaveLength(1);
     t.client.abort(new Error("socket hang up"));
     const err = await rejection(pending);
@@ -385,7 +433,7 @@ describe("callEngine: the client going away", () => {
     const held = new HeldUpstream();
     const t = setup({ upstream: held, node: true });
     const pending = t.call();
-    await Promise.resolve();
+    await new Promise((r) => setImmediate(r)); // admitted and sent
     t.outgoing.emit("close");
     const err = await rejection(pending);
     expect(err.status).toBe(499);

@@ -1,4 +1,5 @@
 import type { Context } from "hono";
+import type { RouteHint } from "../../supervisor/routing/route-decision.js";
 import { livepeerSessionOf } from "../http/access.js";
 import { errors, GatewayError } from "../http/gateway-error.js";
 import { nodeBindings } from "../http/node-bindings.js";
@@ -27,6 +28,8 @@ const isClientStatus = (status: number) => status >= 400 && status < 500 && !OUR
 export interface EngineAccess {
   admission: AdmissionPort;
   upstream: UpstreamClient;
+  /** The ready engines (REPLICAS): a request moves to another only when there is one. */
+  supervisor?: { readyEngines?(): number };
 }
 
 /**
@@ -53,52 +56,30 @@ export async function callEngine(
   if (session) ex.sessionId = session.id;
   ex.trace.opened(ex.id, ex.sessionId);
   ex.trace.queued(engine.admission);
-  let admitted: AdmittedRequest;
-  try {
-    admitted = await engine.admission.acquire(ex.upstreamAbort.signal, routeHint(c, session, blocks));
-  } catch (err) {
-    if (ex.abortCause === "client") throw failExchange(ex, err, errors.engineUnreachable);
-    const status = err instanceof GatewayError ? err.status : 503;
-    ex.trace.refused(status, err instanceof Error ? err.message : String(err));
-    ex.finish({
-      status: "rejected",
-      httpStatus: status,
-      error: err instanceof Error ? err.message : String(err),
-    });
-    throw err;
-  }
-  ex.attach(admitted);
-  ex.trace.admitted(admitted.ticket);
-  const traceHeaders = ex.trace.engineCall(admitted.ticket.endpoint.baseUrl, path);
-  const send = (payload: string) =>
-    engine.upstream.send({
-      endpoint: admitted.ticket.endpoint,
-      method: "POST",
-      path,
-      body: payload,
-      requestId: ex.id,
-      headers: traceHeaders,
-      signal: ex.upstreamAbort.signal,
-    });
-  let res: UpstreamResponse;
+  // A request whose engine fails before answering anything (its replica just died: the supervisor has not seen
+  // the exit yet) is admitted once more, to another ready replica (retarget): the failed one is suspect and gets
+  // nothing new until checked. With one engine it fails as before (502).
+  let res: UpstreamResponse | null = null;
   let text: string | null = null;
-  try {
-    const signal = ex.upstreamAbort.signal;
-    res = await send(typeof body === "string" ? body : await body.first(admitted.ticket.endpoint, signal));
-    if (res.status === 400 && typeof body !== "string") {
-      text = await readText(res);
-      const again = await body.afterRefusal(admitted.ticket.endpoint, signal);
-      if (again !== null) {
-        text = null;
-        res = await send(again);
+  for (let attempt = 1; res === null; attempt++) {
+    const admitted = await admit(ex, engine, routeHint(c, session, blocks));
+    try {
+      ({ res, text } = await exchangeWith(ex, engine, admitted, body, path));
+    } catch (err) {
+      if (err instanceof GatewayError && ex.abortCause === null) {
+        ex.finish({ status: "rejected", httpStatus: err.status, error: err.message });
+        throw err;
       }
+      const others = (engine.supervisor?.readyEngines?.() ?? 1) > 1;
+      if (attempt === 1 && others && ex.abortCause !== "client") {
+        const message = failureMessage(ex, err);
+        if (ex.retarget()) {
+          ex.trace.retried(message);
+          continue;
+        }
+      }
+      throw failExchange(ex, err, errors.engineUnreachable);
     }
-  } catch (err) {
-    if (err instanceof GatewayError && ex.abortCause === null) {
-      ex.finish({ status: "rejected", httpStatus: err.status, error: err.message });
-      throw err;
-    }
-    throw failExchange(ex, err, errors.engineUnreachable);
   }
   ex.progress();
   ex.trace.engineAnswered(res.status);
@@ -112,6 +93,60 @@ export async function callEngine(
     error: `engine HTTP ${res.status}: ${message}`,
   });
   return { refused: true, status: passOn ? res.status : 502, engineStatus: res.status, body: text, message };
+}
+
+/** A slot for the request (its ticket attached to the exchange), or the refusal, its ledger row written. */
+async function admit(ex: Exchange, engine: EngineAccess, hint: RouteHint): Promise<AdmittedRequest> {
+  let admitted: AdmittedRequest;
+  try {
+    admitted = await engine.admission.acquire(ex.upstreamAbort.signal, hint);
+  } catch (err) {
+    if (ex.abortCause === "client") throw failExchange(ex, err, errors.engineUnreachable);
+    const status = err instanceof GatewayError ? err.status : 503;
+    ex.trace.refused(status, err instanceof Error ? err.message : String(err));
+    ex.finish({
+      status: "rejected",
+      httpStatus: status,
+      error: err instanceof Error ? err.message : String(err),
+    });
+    throw err;
+  }
+  ex.attach(admitted);
+  ex.trace.admitted(admitted.ticket);
+  return admitted;
+}
+
+/** Sends the body to the admitted engine (once more, refitted, after a context 400): its response, and its text if read. */
+async function exchangeWith(
+  ex: Exchange,
+  engine: EngineAccess,
+  admitted: AdmittedRequest,
+  body: string | BodyPlan,
+  path: string,
+): Promise<{ res: UpstreamResponse; text: string | null }> {
+  const traceHeaders = ex.trace.engineCall(admitted.ticket.endpoint.baseUrl, path);
+  const signal = ex.upstreamAbort.signal;
+  const send = (payload: string) =>
+    engine.upstream.send({
+      endpoint: admitted.ticket.endpoint,
+      method: "POST",
+      path,
+      body: payload,
+      requestId: ex.id,
+      headers: traceHeaders,
+      signal,
+    });
+  let res = await send(typeof body === "string" ? body : await body.first(admitted.ticket.endpoint, signal));
+  let text: string | null = null;
+  if (res.status === 400 && typeof body !== "string") {
+    text = await readText(res);
+    const again = await body.afterRefusal(admitted.ticket.endpoint, signal);
+    if (again !== null) {
+      text = null;
+      res = await send(again);
+    }
+  }
+  return { res, text };
 }
 
 /**

@@ -50,7 +50,7 @@ export class Exchange {
   readonly id = randomUUID().replace(/-/g, "");
   readonly arrivedAt: number;
   readonly quote: number;
-  readonly upstreamAbort = new AbortController();
+  private upstream = new AbortController();
   abortCause: AbortCause | null = null;
   abortReason: string | null = null;
   finished = false;
@@ -68,6 +68,8 @@ export class Exchange {
   private firstTokenAt: number | null = null;
   private lastTokenAt: number | null = null;
   private readonly detach: Array<() => void> = [];
+  /** The admitted ticket's abort listener (its engine's death): dropped when the request moves (retarget). */
+  private offTicket: (() => void) | null = null;
 
   constructor(
     private readonly deps: ExchangeDeps,
@@ -79,6 +81,11 @@ export class Exchange {
     this.trace = init.trace ?? NOOP_REQUEST_TRACE;
   }
 
+  /** The upstream request's abort (a new one after retarget()). */
+  get upstreamAbort(): AbortController {
+    return this.upstream;
+  }
+
   get currency(): string {
     return this.deps.rate.currency;
   }
@@ -88,7 +95,29 @@ export class Exchange {
     this.admitted = admitted;
     const route = admitted.ticket.route;
     if (route) this.deps.metrics.routeDecision(route.policy, route.reason);
-    this.detach.push(onSignalAbort(admitted.ticket.signal, (reason) => this.abort("engine", reason)));
+    this.offTicket = onSignalAbort(admitted.ticket.signal, (reason) => this.abort("engine", reason));
+  }
+
+  /**
+   * The engine failed this request before answering anything (its replica died or refused the connection) and
+   * another replica may take it: the ticket ends as failed (its replica gets nothing new until it is checked,
+   * replica-router.ts) and the slot is freed; an engine abort is forgotten, with a new upstream signal. The
+   * caller admits the request again. Not after a client abort or a shutdown, nor once finished.
+   */
+  retarget(): boolean {
+    if (this.finished || this.admitted === null) return false;
+    if (this.abortCause !== null && this.abortCause !== "engine") return false;
+    this.offTicket?.();
+    this.offTicket = null;
+    this.admitted.ticket.failed?.();
+    this.admitted.release();
+    this.admitted = null;
+    if (this.abortCause === "engine") {
+      this.abortCause = null;
+      this.abortReason = null;
+      this.upstream = new AbortController();
+    }
+    return true;
   }
 
   /** The client's request signal: a disconnect aborts the upstream request at once (client-abort.ts). */
@@ -108,7 +137,7 @@ export class Exchange {
     if (this.finished || this.abortCause !== null) return;
     this.abortCause = cause;
     this.abortReason = describeAbortReason(reason);
-    this.upstreamAbort.abort(new Error(`request aborted (${cause}): ${this.abortReason}`));
+    this.upstream.abort(new Error(`request aborted (${cause}): ${this.abortReason}`));
   }
 
   /** Bytes arrived from the engine for this request (the supervisor's hang watchdog watches this). */
@@ -146,6 +175,7 @@ export class Exchange {
     this.outcome = input.status;
     this.failure = input.error ?? null;
     for (const d of this.detach) d();
+    this.offTicket?.();
     const now = this.deps.clock();
     const completionTokens = input.completionTokens ?? 0;
     const usagePrice = input.status === "rejected" ? 0 : priceTokens(completionTokens, this.deps.rate);
