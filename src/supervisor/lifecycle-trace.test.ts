@@ -138,6 +138,12 @@ describe("lifecycle trace", () => {
     const spans = await t.spans();
     expect(named(spans, "engine.serve")[0]?.status.code).toBe(SpanStatusCode.UNSET);
     expect(named(spans, "engine.drain")).toHaveLength(1);
+    // Each stretch starts the instant the one before ends: no overlap, no gap.
+    const [start, serve, drain] = ["engine.start", "engine.serve", "engine.drain"].map(
+      (n) => named(spans, n)[0],
+    );
+    expect(serve?.startTime).toEqual(start?.endTime);
+    expect(drain?.startTime).toEqual(serve?.endTime);
   });
 
   it("with tracing off, hands the canary back unwrapped and follows nothing", () => {

@@ -27,8 +27,12 @@ export class LifecycleTrace {
   }
 
   /** A span of the lifecycle beside the engines' (reload, stop). */
-  span(name: string, attributes?: Attributes): Span {
-    return this.tracer.startSpan(name, { parent: this.root, ...(attributes ? { attributes } : {}) });
+  span(name: string, attributes?: Attributes, startTime?: number): Span {
+    return this.tracer.startSpan(name, {
+      parent: this.root,
+      ...(attributes ? { attributes } : {}),
+      ...(startTime !== undefined ? { startTime } : {}),
+    });
   }
 
   /** Follows one replica's supervisor (of `model`, with several models); returns the unsubscribe. */
@@ -196,10 +200,12 @@ class EngineStretches {
   }
 
   private begin(stretch: Stretch, attributes: Attributes): void {
-    this.open.end();
+    // One instant ends a stretch and starts the next (each span's own clock would let them overlap a little).
+    const at = performance.timeOrigin + performance.now();
+    this.open.end(at);
     this.reason = null;
     this.stretch = stretch;
-    this.open = this.trace.span(stretch, attributes);
+    this.open = this.trace.span(stretch, attributes, at);
   }
 
   private settleAwaiting(): void {
