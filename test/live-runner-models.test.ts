@@ -247,4 +247,45 @@ describe("several models, each its own Live Runner offer", () => {
     // The session is qwen's alone: llama's registration holds none.
     expect(status.models.find((m) => m.id === LLAMA)?.liveRunner?.sessions).toBe(0);
   });
+  it("with GATEWAY_WORKERS=2 every worker binds a session to its registration's model and shows each offer", {
+    timeout: 120_000,
+  }, async () => {
+    const { byApp, runner, o } = await twoModels({ GATEWAY_WORKERS: "2" });
+    await waitFor(
+      async () => (metadataOf(byApp(QWEN)).state === "asleep" ? true : null),
+      20_000,
+      "qwen asleep",
+    );
+    const via = (reg: Registration, model?: string) =>
+      fetch(`${o.url}/apps/${reg.id}/app/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          ...(model ? { model } : {}),
+          messages: [{ role: "user", content: "hi" }],
+          max_tokens: 4,
+        }),
+      });
+    // Four at once: several connections, dealt out to both workers. A session on qwen's registration is qwen's
+    // (and wakes it), one on llama's that names qwen is refused, one on llama's without a model is llama's.
+    const check = async (reg: Registration, model: string | undefined, status: number, served?: string) => {
+      const all = await Promise.all(Array.from({ length: 4 }, () => via(reg, model)));
+      for (const res of all) {
+        expect(res.status, await res.clone().text()).toBe(status);
+        if (served) expect(((await res.json()) as { model: string }).model).toBe(served);
+      }
+    };
+    await check(byApp(QWEN), undefined, 200, QWEN);
+    await check(byApp(LLAMA), QWEN, 403);
+    await check(byApp(LLAMA), undefined, 200, LLAMA);
+    // Each worker shows each model's registration on /metrics and /live-runner?model=.
+    for (let i = 0; i < 2; i++) {
+      const metrics = await metricsText(runner.url);
+      expect(metrics).toContain(`llm_runner_live_runner_registered{model="${LLAMA}"} 1`);
+      expect(metrics).toContain(`llm_runner_live_runner_capacity{model="${QWEN}"} 4`);
+      const health = await fetch(`${runner.url}/live-runner?model=${encodeURIComponent(QWEN)}`);
+      expect(health.status).toBe(200);
+      expect(((await health.json()) as { model: string }).model).toBe(QWEN);
+    }
+  });
 });

@@ -52,13 +52,6 @@ export async function loadConfigFrom(source: ConfigSource): Promise<LoadConfigRe
       "MODEL_ID is ignored: LLM_RUNNER_MODELS_FILE names the models (the first is the default one).",
     );
   const first = list.models[0];
-  if (base.config.gatewayWorkers > 1)
-    list.issues.push({
-      variable: "GATEWAY_WORKERS",
-      value: String(base.config.gatewayWorkers),
-      message:
-        "is more than 1 with LLM_RUNNER_MODELS_FILE: several models are served from the runner's own process for now. Set GATEWAY_WORKERS=1 (one process relays about 20 k tokens/s).",
-    });
   if (list.issues.length > 0 || first === undefined) return { ok: false, issues: list.issues, warnings };
   return {
     ok: true,

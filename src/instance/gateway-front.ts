@@ -3,11 +3,11 @@
 // ledger totals for status.json, and a close that ends every request in flight cleanly.
 import type { Config } from "../config/types.js";
 import { createGateway } from "../gateway/create-gateway.js";
-import { Admission } from "../gateway/exchange/admission.js";
+import { Admission, SummedAdmission } from "../gateway/exchange/admission.js";
 import type { ServedModel } from "../gateway/gateway-deps.js";
 import { serveGateway } from "../gateway/http/serve.js";
 import type { GpuProbe } from "../gpu/types.js";
-import { LiveRunnerLink } from "../livepeer/live-runner/live-runner-link.js";
+import type { LiveRunnerLink } from "../livepeer/live-runner/live-runner-link.js";
 import type { LiveRunnerOffers } from "../livepeer/live-runner/live-runner-offers.js";
 import type { Logger } from "../log/logger.js";
 import { createGatewayMetrics } from "../metrics/gateway-metrics.js";
@@ -40,8 +40,8 @@ export interface GatewayFrontOptions {
   /** The HTTP workers keep dying: the runner must stop (GATEWAY_WORKERS > 1 only). */
   onFatal(reason: string): void;
   /**
-   * The Live Runner registration, when LIVE_RUNNER_ORCH_URL is set: the runner's one, or (several models, in this
-   * process only) one per model.
+   * The Live Runner registration, when LIVE_RUNNER_ORCH_URL is set: the runner's one, or (several models) one per
+   * model.
    */
   liveRunner?: LiveRunnerLink | LiveRunnerOffers;
   /** Several models (LLM_RUNNER_MODELS_FILE): each one's config and view; `supervisor` is then all of them. */
@@ -117,18 +117,26 @@ async function startWorkers(options: GatewayFrontOptions): Promise<GatewayFront>
     sharedWriters: true,
   });
   probe.start();
+  // The one admission of the runner (several models: of each model, as the gateway in this process would have
+  // it): every worker's requests count against the same slots and queue.
+  const models = options.models?.map((m) => ({
+    config: m.config,
+    supervisor: m.supervisor,
+    admission: m.admission ?? new Admission(m.supervisor, m.config.maxNumSeqs, m.config.queueSize),
+  }));
   const pool = new WorkerPool({
     count: config.gatewayWorkers,
     config,
     supervisor: options.supervisor,
-    // The one admission of the runner: every worker's requests count against the same slots and queue.
-    admission: new Admission(options.supervisor, config.maxNumSeqs, config.queueSize),
+    admission: models
+      ? new SummedAdmission(models.map((m) => m.admission))
+      : new Admission(options.supervisor, config.maxNumSeqs, config.queueSize),
     logger: logger.child({ component: "workers" }),
     ledgerPath: options.ledgerPath,
     fakeGpusFile: options.fakeGpusFile,
     onFatal: options.onFatal,
-    // The workers check sessions against one registration (createLiveRunnerOffers is null with workers).
-    ...(options.liveRunner instanceof LiveRunnerLink ? { liveRunner: options.liveRunner } : {}),
+    ...(options.liveRunner ? { liveRunner: options.liveRunner } : {}),
+    ...(models ? { models } : {}),
   });
   let url: string;
   try {

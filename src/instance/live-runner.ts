@@ -31,14 +31,13 @@ export function createLiveRunnerLink(config: Config, logger: Logger): LiveRunner
 }
 
 /**
- * Several models with dynamic registration: one link per model, each with its model's LIVE_RUNNER_APP and price;
- * null otherwise. With GATEWAY_WORKERS > 1 the workers serve sessions through the one registration of the runner
- * (createLiveRunnerLink), so this is null there too.
+ * Several models with dynamic registration: one link per model, each with its model's LIVE_RUNNER_APP and price
+ * (HTTP workers see them in the primary's view); null otherwise.
  */
 export function createLiveRunnerOffers(config: Config, logger: Logger): LiveRunnerOffers | null {
   const live = config.liveRunner;
   if (live.orchestratorUrl === null || live.secret === null) return null;
-  if (!config.modelsFile || config.gatewayWorkers > 1 || !config.models) return null;
+  if (!config.modelsFile || !config.models) return null;
   const { orchestratorUrl, secret } = live;
   return new LiveRunnerOffers(
     config.models.map((m) => ({

@@ -104,7 +104,7 @@ export async function runInstance(options: RunInstanceOptions): Promise<RunningI
   const stoppedByItself = new Promise<string>((resolve) => {
     fatal = resolve;
   });
-  // Several models: one registration each (in-process gateway); else one for the runner.
+  // Several models: one registration each; else one for the runner.
   const liveRunner = createLiveRunnerOffers(config, logger) ?? createLiveRunnerLink(config, logger);
   let front: GatewayFront;
   try {

@@ -1,16 +1,19 @@
 // The primary's side of admission with several HTTP workers: one Admission (MAX_NUM_SEQS per ready replica +
 // QUEUE_SIZE, the gateway's FIFO) serves the slot requests of every worker, so the bound holds for the runner
 // as a whole. Each slot given to a worker is a real supervisor ticket held here until the worker gives it back;
-// a worker that dies gives back everything it held or waited for.
+// a worker that dies gives back everything it held or waited for. Several models: one Admission per model (its
+// MAX_NUM_SEQS per ready replica + QUEUE_SIZE over that model's gate, whose acquire wakes a sleeping model), and a
+// slot request names its model by index; ids stay one space per worker, so the held slots need no model.
 import type { AdmissionPort, AdmittedRequest } from "../../gateway/exchange/admission.js";
 import { toGatewayError } from "../../gateway/http/error-response.js";
+import { GatewayError } from "../../gateway/http/gateway-error.js";
 import type { RouteHint } from "../../supervisor/routing/route-decision.js";
 import { hintFromWire, type MessageTable, type SlotReply, type SlotRequest, toWire } from "./messages.js";
 
 /** The primary's handlers of one worker's messages about slots. */
 export function slotRequests(host: AdmissionHost, worker: number): MessageTable<SlotRequest> {
   return {
-    "slot-request": (m) => host.acquire(worker, m.id, hintFromWire(m)),
+    "slot-request": (m) => host.acquire(worker, m.id, hintFromWire(m), m.model),
     "slot-cancel": (m) => host.cancel(worker, m.id),
     "slot-release": (m) => host.release(worker, m.id),
     "slot-failed": (m) => host.failed(worker, m.id),
@@ -30,17 +33,26 @@ export class AdmissionHost {
   constructor(
     private readonly admission: AdmissionPort,
     private readonly send: (worker: number, message: SlotReply) => void,
+    /** Several models: each model's admission, in the order of WorkerInit.models (a slot request's `model`). */
+    private readonly models: readonly AdmissionPort[] = [],
   ) {}
 
   /**
    * A worker asks for a slot: it gets "slot-granted" (with the engine and the router's decision) or "slot-refused"
-   * (the GatewayError to answer). The router decides here, where the slots are.
+   * (the GatewayError to answer). The router decides here, where the slots are. `model`: the index of the model
+   * (several models); absent: the runner's one admission.
    */
-  acquire(worker: number, id: number, hint?: RouteHint): void {
+  acquire(worker: number, id: number, hint?: RouteHint, model?: number): void {
+    const admission = model === undefined ? this.admission : this.models[model];
+    if (admission === undefined) {
+      const error = new GatewayError(404, "model_not_found", `No model ${model} is served here.`);
+      this.send(worker, { type: "slot-refused", id, error: toWire(error) });
+      return;
+    }
     const slots = this.slotsOf(worker);
     const cancel = new AbortController();
     slots.waiting.set(id, cancel);
-    this.admission.acquire(cancel.signal, hint).then(
+    admission.acquire(cancel.signal, hint).then(
       (request) => {
         slots.waiting.delete(id);
         if (cancel.signal.aborted || this.workers.get(worker) !== slots) {

@@ -1,14 +1,35 @@
 import type { AdmissionPort } from "../../gateway/exchange/admission.js";
 import type { LiveRunnerLink } from "../../livepeer/live-runner/live-runner-link.js";
+import { LiveRunnerOffers } from "../../livepeer/live-runner/live-runner-offers.js";
 import type { SupervisorView } from "../../supervisor/types.js";
-import type { EnginesView } from "./messages.js";
+import type { EnginesView, LiveRunnerView, ReplicasView } from "./messages.js";
+
+/** One model's engines and admission (several models), as a worker's routes for that model see them. */
+export interface ModelEngines {
+  supervisor: SupervisorView;
+  admission: AdmissionPort;
+}
 
 /** The primary's engines and admission as the workers see them (messages.ts). */
 export function enginesView(
   supervisor: SupervisorView,
   admission: AdmissionPort,
-  liveRunner?: LiveRunnerLink,
+  liveRunner?: LiveRunnerLink | LiveRunnerOffers,
+  models?: readonly ModelEngines[],
 ): EnginesView {
+  return {
+    ...replicasView(supervisor, admission),
+    ...(liveRunner ? { liveRunner: liveRunnerView(liveRunner) } : {}),
+    ...(models
+      ? {
+          models: models.map((m) => replicasView(m.supervisor, m.admission)),
+          figures: supervisor.models?.() ?? [],
+        }
+      : {}),
+  };
+}
+
+function replicasView(supervisor: SupervisorView, admission: AdmissionPort): ReplicasView {
   const snapshot = supervisor.snapshot();
   return {
     snapshot,
@@ -22,8 +43,16 @@ export function enginesView(
       queueDepth: admission.queueDepth,
       capacity: admission.capacity,
     },
-    ...(liveRunner
-      ? { liveRunner: { snapshot: liveRunner.snapshot(), sessions: liveRunner.sessions.list() } }
-      : {}),
   };
+}
+
+function liveRunnerView(liveRunner: LiveRunnerLink | LiveRunnerOffers): LiveRunnerView {
+  if (!(liveRunner instanceof LiveRunnerOffers))
+    return { snapshot: liveRunner.snapshot(), sessions: liveRunner.sessions.list() };
+  const offers = liveRunner.links.map(({ model, link }) => ({
+    model,
+    snapshot: link.snapshot(),
+    sessions: link.sessions.list(),
+  }));
+  return { snapshot: liveRunner.snapshot(), sessions: [], offers };
 }

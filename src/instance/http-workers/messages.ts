@@ -7,10 +7,15 @@ import type { LiveRunnerSnapshot } from "../../livepeer/live-runner/live-runner-
 import type { LivepeerHeaders, SessionVerdict } from "../../livepeer/live-runner/session-gate.js";
 import type { SessionTotals } from "../../pricing/ledger.js";
 import type { RouteDecision, RouteHint } from "../../supervisor/routing/route-decision.js";
-import type { EngineEndpoint, ReplicaView, SupervisorSnapshot } from "../../supervisor/types.js";
+import type {
+  EngineEndpoint,
+  ModelFigures,
+  ReplicaView,
+  SupervisorSnapshot,
+} from "../../supervisor/types.js";
 
-/** What the primary's supervisor and admission look like; each worker answers /health, /ready, /metrics from it. */
-export interface EnginesView {
+/** One set of engines and its admission as the primary sees them: the runner's, or (several models) one model's. */
+export interface ReplicasView {
   snapshot: SupervisorSnapshot;
   engineEndpoint: EngineEndpoint | null;
   readyEngines: number;
@@ -19,8 +24,19 @@ export interface EnginesView {
   replicaSnapshots: ReplicaView[];
   /** The primary's admission across every worker: requests holding or waiting for an engine slot. */
   admission: AdmissionFigures;
+}
+
+/** What the primary's supervisor and admission look like; each worker answers /health, /ready, /metrics from it. */
+export interface EnginesView extends ReplicasView {
   /** The Live Runner registration (LIVE_RUNNER_ORCH_URL set). */
   liveRunner?: LiveRunnerView;
+  /**
+   * Several models (LLM_RUNNER_MODELS_FILE): each model's engines and admission, in the order of WorkerInit.models
+   * (the worker routes each model's requests by it); the top-level fields are then every model's, folded.
+   */
+  models?: ReplicasView[];
+  /** Several models: each one's figures (state with sleep mode, wakes, ...), for llm_runner_model_* on /metrics. */
+  figures?: ModelFigures[];
 }
 
 export interface AdmissionFigures {
@@ -33,6 +49,15 @@ export interface LiveRunnerView {
   snapshot: LiveRunnerSnapshot;
   /** The sessions the orchestrator reserved for this runner. */
   sessions: string[];
+  /** Several models: each model's own registration and sessions (`snapshot` is then the default model's). */
+  offers?: OfferView[];
+}
+
+/** One model's registration (several models, each its own offer). */
+export interface OfferView {
+  model: string;
+  snapshot: LiveRunnerSnapshot;
+  sessions: string[];
 }
 
 /** A GatewayError as it crosses the channel (the worker rebuilds it and answers with it). */
@@ -44,7 +69,10 @@ export interface WireGatewayError {
 }
 
 export interface WorkerInit {
+  /** The runner's config (several models: the default model's), without `models` (plain JSON). */
   config: Config;
+  /** Several models: each model's config (the default first), without `models`; slot requests name its index. */
+  models?: Config[];
   /** 1-based, for logs. */
   index: number;
   ledgerPath: string;
@@ -69,7 +97,8 @@ export type WorkerToPrimary =
   | { type: "listening"; url: string }
   | { type: "listen-failed"; message: string }
   // key: the affinity key; blocks: the prompt's block chain, base64 of its int32s (≤ 1,368 characters).
-  | { type: "slot-request"; id: number; key?: string; blocks?: string }
+  // model (several models only): the index of the model in WorkerInit.models; absent: the runner's one model.
+  | { type: "slot-request"; id: number; key?: string; blocks?: string; model?: number }
   | { type: "slot-cancel"; id: number }
   | { type: "slot-failed"; id: number }
   | { type: "slot-release"; id: number }

@@ -1,7 +1,9 @@
 // A worker's admission (GATEWAY_WORKERS > 1): every slot is asked of the primary, whose one Admission counts the
 // requests of all workers, so no replica ever gets more than its MAX_NUM_SEQS (plus its share of QUEUE_SIZE)
 // however many workers serve. Tickets' progress, and whether a slow client holds them (backpressure), go back in
-// batches for the hang watchdog; an engine's death comes back as the abort of the tickets it held.
+// batches for the hang watchdog; an engine's death comes back as the abort of the tickets it held. Several models:
+// one RemoteAdmission per worker (one id space, one set of tickets), and a port per model (`forModel`) whose slot
+// requests name the model.
 import type { AdmissionPort, AdmittedRequest } from "../../gateway/exchange/admission.js";
 import { GatewayError } from "../../gateway/http/gateway-error.js";
 import type { RouteDecision, RouteHint } from "../../supervisor/routing/route-decision.js";
@@ -57,11 +59,43 @@ export class RemoteAdmission implements AdmissionPort {
   }
 
   acquire(signal?: AbortSignal, hint?: RouteHint): Promise<AdmittedRequest> {
+    return this.ask(signal, hint, undefined);
+  }
+
+  /**
+   * Several models: the admission of the model at `model` in WorkerInit.models (its slots are asked of that model's
+   * admission in the primary); `figures`: that model's, as last pushed.
+   */
+  forModel(model: number, figures: () => AdmissionFigures): AdmissionPort {
+    return {
+      acquire: (signal, hint) => this.ask(signal, hint, model),
+      get inFlight() {
+        return figures().inFlight;
+      },
+      get queueDepth() {
+        return figures().queueDepth;
+      },
+      get capacity() {
+        return figures().capacity;
+      },
+    };
+  }
+
+  /** A slot request under a new id; `model` only with several models (one model's message is as it always was). */
+  private ask(
+    signal: AbortSignal | undefined,
+    hint: RouteHint | undefined,
+    model: number | undefined,
+  ): Promise<AdmittedRequest> {
     if (signal?.aborted) return Promise.reject(signal.reason);
     if (this.gone !== null) {
       return Promise.reject(new GatewayError(503, "engine_unavailable", this.gone, { retryAfter: 5 }));
     }
-    return this.asked.ask((id) => this.post({ type: "slot-request", id, ...hintToWire(hint) }), {
+    const send =
+      model === undefined
+        ? (id: number) => this.post({ type: "slot-request", id, ...hintToWire(hint) })
+        : (id: number) => this.post({ type: "slot-request", id, ...hintToWire(hint), model });
+    return this.asked.ask(send, {
       ...(signal ? { signal } : {}),
       onAbort: (id) => this.post({ type: "slot-cancel", id }),
     });

@@ -1,24 +1,32 @@
 // A worker's view of the primary's replicas (GATEWAY_WORKERS > 1): the routes see the usual SupervisorView, fed by
 // the view the primary pushes on every change. Slots are not given here: they are the primary's (remote-admission.ts).
+// Several models: one for the runner (every model folded, with each one's figures) and one per model.
 import type {
   EngineEndpoint,
+  ModelFigures,
   ReplicaView,
   RequestTicket,
   SupervisorEvent,
   SupervisorSnapshot,
   SupervisorView,
 } from "../../supervisor/types.js";
-import type { AdmissionFigures, EnginesView } from "./messages.js";
+import type { AdmissionFigures, ReplicasView } from "./messages.js";
+
+type View = ReplicasView & { figures?: ModelFigures[] };
 
 export class RemoteReplicas implements SupervisorView {
-  private view: EnginesView;
+  private view: View;
   private readonly listeners = new Set<(event: SupervisorEvent) => void>();
 
-  constructor(initial: EnginesView) {
+  /** Several models, the runner's view: each model's figures; absent otherwise (as on a ReplicaSet). */
+  readonly models?: () => ModelFigures[];
+
+  constructor(initial: View) {
     this.view = initial;
+    if (initial.figures) this.models = () => this.view.figures ?? [];
   }
 
-  setView(view: EnginesView): void {
+  setView(view: View): void {
     const from = this.view.snapshot.state;
     this.view = view;
     if (from !== view.snapshot.state) {

@@ -74,6 +74,17 @@ async function startWorker(init: WorkerInit): Promise<Worker> {
   const logger = ipcLogger(post, config.logLevel, { component: "gateway" });
   const replicas = new RemoteReplicas(init.view);
   const admission = new RemoteAdmission(() => replicas.admission, post);
+  // Several models: each its own view and admission (its slot requests name it); `replicas` is every model's.
+  const models = (init.models ?? []).map((modelConfig, i) => {
+    const view = init.view.models?.[i];
+    if (!view) throw new Error(`the primary's view has no model ${i} (${modelConfig.modelId})`);
+    const supervisor = new RemoteReplicas(view);
+    return {
+      config: modelConfig,
+      supervisor,
+      admission: admission.forModel(i, () => supervisor.admission),
+    };
+  });
   const liveRunner = init.view.liveRunner ? new RemoteLiveRunner(init.view.liveRunner, post) : null;
   let ledger: LedgerGuard;
   try {
@@ -116,6 +127,7 @@ async function startWorker(init: WorkerInit): Promise<Worker> {
     logger,
     tracer,
     ...(liveRunner ? { liveRunner } : {}),
+    ...(models.length > 0 ? { models } : {}),
   });
   let server: Awaited<ReturnType<typeof serveGateway>>;
   try {
@@ -159,6 +171,10 @@ async function startWorker(init: WorkerInit): Promise<Worker> {
       ...slotReplies(admission),
       view: (m) => {
         replicas.setView(m.view);
+        for (const [i, model] of models.entries()) {
+          const view = m.view.models?.[i];
+          if (view) model.supervisor.setView(view);
+        }
         if (m.view.liveRunner) liveRunner?.setView(m.view.liveRunner);
       },
       "session-reply": (m) => liveRunner?.verdict(m.id, m.verdict),

@@ -2,23 +2,27 @@
 // through Node's cluster (the primary hands each new connection to the next worker), and stays the one owner of
 // the engines: it answers their slot requests (admission-host.ts), pushes the engines' state to them, writes
 // their logs, merges their /metrics and sums their ledger totals for status.json. A worker that dies is
-// replaced; one that keeps dying stops the runner rather than leave it without a gateway.
+// replaced; one that keeps dying stops the runner rather than leave it without a gateway. Several models: every
+// worker serves every model, each with its config, its view and its admission here (whose acquire wakes it).
 import cluster, { type Worker } from "node:cluster";
 import { fileURLToPath } from "node:url";
 import type { Config } from "../../config/types.js";
 import type { AdmissionPort } from "../../gateway/exchange/admission.js";
 import type { LiveRunnerLink } from "../../livepeer/live-runner/live-runner-link.js";
+import type { LiveRunnerOffers } from "../../livepeer/live-runner/live-runner-offers.js";
 import type { Logger } from "../../log/logger.js";
 import type { SessionTotals } from "../../pricing/ledger.js";
 import type { SupervisorView } from "../../supervisor/types.js";
 import { AdmissionHost, slotRequests } from "./admission-host.js";
-import { enginesView } from "./engines-view.js";
+import { enginesView, type ModelEngines } from "./engines-view.js";
 import { writeWorkerLog } from "./ipc-logger.js";
 import {
   dispatch,
+  type EnginesView,
   forEachMessage,
   type MessageTable,
   type PrimaryToWorker,
+  type WorkerInit,
   type WorkerToPrimary,
 } from "./messages.js";
 import { PendingReplies } from "./pending-replies.js";
@@ -43,8 +47,13 @@ export interface WorkerPoolOptions {
   onFatal(reason: string): void;
   /** The worker script (default: worker-main.js beside this file, i.e. the build in dist/). */
   entry?: string;
-  /** The Live Runner registration, whose state and sessions the workers' gateways need. */
-  liveRunner?: LiveRunnerLink;
+  /** The Live Runner registration (several models: one per model), whose state and sessions the workers need. */
+  liveRunner?: LiveRunnerLink | LiveRunnerOffers;
+  /**
+   * Several models (LLM_RUNNER_MODELS_FILE), the default first: each one's config, view and admission; `supervisor`
+   * and `admission` are then every model's (the runner-wide /health, /ready, /metrics).
+   */
+  models?: Array<ModelEngines & { config: Config }>;
 }
 
 interface Member {
@@ -70,7 +79,11 @@ export class WorkerPool {
   private readonly series = new PendingReplies<unknown[] | null>();
 
   constructor(private readonly options: WorkerPoolOptions) {
-    this.host = new AdmissionHost(options.admission, (id, message) => this.sendTo(id, message));
+    this.host = new AdmissionHost(
+      options.admission,
+      (id, message) => this.sendTo(id, message),
+      (options.models ?? []).map((m) => m.admission),
+    );
   }
 
   /** Forks the workers and resolves with the URL once every one listens; rejects (none left) if one cannot. */
@@ -85,9 +98,16 @@ export class WorkerPool {
       if (event.type !== "log") this.pushView(true);
     });
     const offLiveRunner = this.options.liveRunner?.onChange(() => this.pushView(true));
+    // A model's sleep and wake are its own events (its engines stay ready): the workers see them at once.
+    const offModels = (this.options.models ?? []).map((m) =>
+      m.supervisor.on((event) => {
+        if (event.type !== "log") this.pushView(true);
+      }),
+    );
     this.offEvents = () => {
       offSupervisor();
       offLiveRunner?.();
+      for (const off of offModels) off();
     };
     this.viewTimer = setInterval(() => this.pushView(false), VIEW_EVERY_MS);
     this.viewTimer.unref();
@@ -177,15 +197,7 @@ export class WorkerPool {
       hello: () =>
         this.sendTo(id, {
           type: "init",
-          init: {
-            // Without `models`: the workers serve one model (GATEWAY_WORKERS > 1 is refused with
-            // LLM_RUNNER_MODELS_FILE), and a models list holds configs IPC's JSON need not carry.
-            config: { ...this.options.config, models: undefined },
-            index: member.index,
-            ledgerPath: this.options.ledgerPath,
-            fakeGpusFile: this.options.fakeGpusFile,
-            view: enginesView(this.options.supervisor, this.options.admission, this.options.liveRunner),
-          },
+          init: workerInit(this.options, member.index, this.view()),
         }),
       listening: (m) => start.listening(m.url),
       "listen-failed": (m) => start.failed(m.message),
@@ -197,6 +209,7 @@ export class WorkerPool {
         void this.collectMetrics().then((text) => this.sendTo(id, { type: "metrics-reply", id: m.id, text })),
       "series-reply": (m) => this.series.reply(m.id, m.json),
       "session-request": (m) => {
+        // Several models: the gate of every model's registration, whose verdict names the session's model.
         const gate = this.options.liveRunner?.gate;
         const verdict = gate
           ? gate.check(m.headers)
@@ -243,11 +256,16 @@ export class WorkerPool {
 
   /** Sends the engines' view to every worker: at once on a supervisor event, else when it changed. */
   private pushView(force: boolean): void {
-    const view = enginesView(this.options.supervisor, this.options.admission, this.options.liveRunner);
+    const view = this.view();
     const text = JSON.stringify(view);
     if (!force && text === this.lastView) return;
     this.lastView = text;
     for (const id of this.members.keys()) this.sendTo(id, { type: "view", view });
+  }
+
+  private view() {
+    const { supervisor, admission, liveRunner, models } = this.options;
+    return enginesView(supervisor, admission, liveRunner, models);
   }
 
   private sendTo(id: number, message: PrimaryToWorker): void {
@@ -255,6 +273,25 @@ export class WorkerPool {
     if (!worker?.isConnected()) return;
     worker.send(message);
   }
+}
+
+/**
+ * What a new worker is given. The configs go without `models` (each model's config is sent on its own, and a models
+ * list holds the configs again): plain JSON, nothing that refers back to itself.
+ */
+export function workerInit(
+  options: Pick<WorkerPoolOptions, "config" | "ledgerPath" | "fakeGpusFile" | "models">,
+  index: number,
+  view: EnginesView,
+): WorkerInit {
+  return {
+    config: { ...options.config, models: undefined },
+    ...(options.models ? { models: options.models.map((m) => ({ ...m.config, models: undefined })) } : {}),
+    index,
+    ledgerPath: options.ledgerPath,
+    fakeGpusFile: options.fakeGpusFile,
+    view,
+  };
 }
 
 function add(into: SessionTotals, more: SessionTotals): void {
