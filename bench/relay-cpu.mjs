@@ -38,7 +38,10 @@ async function load(dist) {
     metrics: metrics.createGatewayMetrics(),
     trace: existsSync(path.join(dist, "telemetry/request-trace.js")) ? await traceParts(m) : null,
   };
-  if (existsSync(path.join(dist, "gateway/relay/relay-stream.js")))
+  // A build from before the stream pump; a newer dist/ may still hold that file from an old build (tsc does not
+  // remove the output of deleted sources), so the pump's presence decides.
+  const pumped = existsSync(path.join(dist, "gateway/relay/stream-pump.js"));
+  if (!pumped && existsSync(path.join(dist, "gateway/relay/relay-stream.js")))
     return { ...common, ...(await relayBuild(m)) };
   const [pump, openai, llm, assembler, chunk] = await Promise.all([
     m("gateway/relay/stream-pump.js"),
