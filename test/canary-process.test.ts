@@ -7,8 +7,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { ListenAddress } from "../src/engine/engine-driver.js";
 import { ProcessDriver } from "../src/engine/process-driver.js";
 import { silentLogger } from "../src/log/logger.js";
+import { httpCanaryClient } from "../src/supervisor/canary-client.js";
 import { systemClock } from "../src/supervisor/clock.js";
-import { httpEngineCanary } from "../src/supervisor/engine-canary.js";
 import { httpEngineProbe } from "../src/supervisor/engine-probe.js";
 import { Supervisor } from "../src/supervisor/supervisor.js";
 
@@ -68,7 +68,7 @@ describe("canary probe on a real engine process", () => {
         clock: systemClock,
         logger: silentLogger(),
         probe: httpEngineProbe,
-        canary: httpEngineCanary,
+        canary: httpCanaryClient,
       },
     );
     cleanups.push(async () => {

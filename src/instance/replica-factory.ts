@@ -9,8 +9,8 @@ import type { EngineDriver } from "../engine/engine-driver.js";
 import { ProcessDriver } from "../engine/process-driver.js";
 import { buildVllmArgs, engineEnv, engineFiles } from "../engine/vllm-args.js";
 import type { Logger } from "../log/logger.js";
+import { httpCanaryClient } from "../supervisor/canary-client.js";
 import { systemClock } from "../supervisor/clock.js";
-import { httpEngineCanary } from "../supervisor/engine-canary.js";
 import { httpEngineProbe } from "../supervisor/engine-probe.js";
 import { httpEngineSleep } from "../supervisor/engine-sleep.js";
 import type { LifecycleTrace } from "../supervisor/lifecycle-trace.js";
@@ -101,7 +101,7 @@ export function replicaFactory(options: ReplicaFactoryOptions): ReplicaFactory {
           ...(config.sleepMode ? { model: config.modelId } : {}),
         }),
         probe: httpEngineProbe,
-        canary: options.lifecycle ? options.lifecycle.canary(slot.index, httpEngineCanary) : httpEngineCanary,
+        canary: options.lifecycle ? options.lifecycle.canary(slot.index, httpCanaryClient) : httpCanaryClient,
         ...(config.sleepMode ? { sleep: httpEngineSleep } : {}),
         ...(options.beforeRestart ? { beforeRestart: options.beforeRestart } : {}),
       },

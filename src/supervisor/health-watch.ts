@@ -4,9 +4,9 @@
 
 import type { Logger } from "../log/logger.js";
 import type { LifecycleEvent } from "../protocol/lifecycle.js";
-import { CanaryProbe } from "./canary-probe.js";
+import type { CanaryClient } from "./canary-client.js";
+import { CanaryWatch } from "./canary-watch.js";
 import type { Clock, TimerId } from "./clock.js";
-import type { EngineCanary } from "./engine-canary.js";
 import type { EngineFailure } from "./engine-failure.js";
 import type { EngineProbe } from "./engine-probe.js";
 import type { RequestTickets } from "./request-tickets.js";
@@ -29,7 +29,7 @@ export interface HealthWatchDeps {
   clock: Clock;
   logger: Logger;
   probe: EngineProbe;
-  canary?: EngineCanary;
+  canary?: CanaryClient;
   tickets: RequestTickets;
   /** The supervisor's state and current engine address, read at each tick. */
   state(): SupervisorState;
@@ -41,7 +41,7 @@ export interface HealthWatchDeps {
 }
 
 export class HealthWatch {
-  private readonly canary: CanaryProbe;
+  private readonly canary: CanaryWatch;
   private livenessFails = 0;
   private quieted = false;
   private timers: { stall?: TimerId; poll?: TimerId; liveness?: TimerId; watchdog?: TimerId } = {};
@@ -52,7 +52,7 @@ export class HealthWatch {
   ) {
     const intervalMs = options.canaryIntervalMs ?? 0;
     if (intervalMs > 0 && !deps.canary) throw new Error("canaryIntervalMs needs deps.canary");
-    this.canary = new CanaryProbe(
+    this.canary = new CanaryWatch(
       { intervalMs, timeoutMs: options.canaryTimeoutMs ?? 30_000, model: options.modelId },
       {
         clock: deps.clock,

@@ -6,7 +6,7 @@
 import { RUNNER } from "../telemetry/attributes.js";
 import type { Attributes, Span, Tracer } from "../telemetry/tracer.js";
 import { NOOP_SPAN } from "../telemetry/tracer.js";
-import type { EngineCanary } from "./engine-canary.js";
+import type { CanaryClient } from "./canary-client.js";
 import type { SleepState, SupervisorEvent } from "./types.js";
 
 type Stretch = "engine.start" | "engine.serve" | "engine.restart" | "engine.drain";
@@ -51,7 +51,7 @@ export class LifecycleTrace {
   }
 
   /** The canary with a span per probe (its answer, or the timeout that calls the engine hung). */
-  canary(replica: number, inner: EngineCanary): EngineCanary {
+  canary(replica: number, inner: CanaryClient): CanaryClient {
     if (!this.tracer.enabled) return inner;
     return {
       generate: async (endpoint, model, signal) => {

@@ -1,8 +1,8 @@
 // What a Supervisor is built with: the engine to run and its timings (options), and the adapters (deps).
 import type { EngineDriver, ListenAddress } from "../engine/engine-driver.js";
 import type { Logger } from "../log/logger.js";
+import type { CanaryClient } from "./canary-client.js";
 import type { Clock } from "./clock.js";
-import type { EngineCanary } from "./engine-canary.js";
 import type { EngineProbe } from "./engine-probe.js";
 import type { EngineSleepClient, SleepLevel } from "./engine-sleep.js";
 import type { HealthWatchOptions } from "./health-watch.js";
@@ -37,7 +37,7 @@ export interface SupervisorDeps {
   logger: Logger;
   probe: EngineProbe;
   /** Needed when canaryIntervalMs > 0. */
-  canary?: EngineCanary;
+  canary?: CanaryClient;
   randomKey?: () => string;
   /** Needed with options.sleepMode. */
   sleep?: EngineSleepClient;

@@ -75,7 +75,7 @@ export interface SupervisorSnapshot {
 /** An engine in sleep mode: awake, going to sleep, asleep (GPU memory freed), or waking. */
 export type SleepState = "awake" | "falling_asleep" | "asleep" | "waking";
 
-/** The canary's counts (canary-probe.ts), in the snapshot. */
+/** The canary's counts (canary-watch.ts), in the snapshot. */
 export interface CanaryFigures {
   /** Canary requests sent since the supervisor started. */
   sent: number;

@@ -3,14 +3,14 @@
 import { expect } from "vitest";
 import type { EngineDriver, EngineExit, EngineHandle, EngineStartSpec } from "../../engine/engine-driver.js";
 import { silentLogger } from "../../log/logger.js";
+import type { CanaryAnswer, CanaryClient } from "../canary-client.js";
 import { FakeClock } from "../clock.js";
-import type { CanaryAnswer, EngineCanary } from "../engine-canary.js";
 import type { EngineProbe, ProbeResult } from "../engine-probe.js";
 import { Supervisor, type SupervisorDeps, type SupervisorOptions } from "../supervisor.js";
 import type { EngineEndpoint, SupervisorState } from "../types.js";
 
 /** A canary whose answers the test gives: each call waits until answer() or its abort signal. */
-export class FakeCanary implements EngineCanary {
+export class FakeCanary implements CanaryClient {
   calls: Array<{ endpoint: EngineEndpoint; model: string; signal: AbortSignal }> = [];
   /** Answer at once with this, instead of waiting for answer(). */
   auto: CanaryAnswer | null = { kind: "token" };

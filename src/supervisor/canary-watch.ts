@@ -3,11 +3,11 @@
 // generation wedged while /health kept answering 200). The in-flight watchdog only sees a hang when users are
 // waiting; the canary finds it first. Canary requests go around the gateway: not billed, not in the ledger.
 import type { Logger } from "../log/logger.js";
+import type { CanaryClient } from "./canary-client.js";
 import type { Clock, TimerId } from "./clock.js";
-import type { EngineCanary } from "./engine-canary.js";
 import type { CanaryFigures, EngineEndpoint } from "./types.js";
 
-export interface CanaryProbeOptions {
+export interface CanaryWatchOptions {
   /** ENGINE_CANARY_INTERVAL: idle time before a canary is sent; 0 = off. */
   intervalMs: number;
   /** ENGINE_CANARY_TIMEOUT: no token within this → hung. */
@@ -16,10 +16,10 @@ export interface CanaryProbeOptions {
   model: string;
 }
 
-export interface CanaryProbeDeps {
+export interface CanaryWatchDeps {
   clock: Clock;
   logger: Logger;
-  canary: EngineCanary;
+  canary: CanaryClient;
   /** Since when nothing has been in flight (ms); null while requests are in flight. */
   idleSince(): number | null;
   /** When the engine last sent a token for any user request (ms; 0 if never). */
@@ -29,7 +29,7 @@ export interface CanaryProbeDeps {
 }
 
 /** Sends canaries to one engine while it is ready and idle. start() when it becomes ready, stop() when not. */
-export class CanaryProbe {
+export class CanaryWatch {
   private endpoint: EngineEndpoint | null = null;
   private timer: TimerId | undefined;
   private deadline: TimerId | undefined;
@@ -39,8 +39,8 @@ export class CanaryProbe {
   private readonly counts: CanaryFigures = { sent: 0, ok: 0, errors: 0, timeouts: 0, lastLatencyMs: null };
 
   constructor(
-    private readonly options: CanaryProbeOptions,
-    private readonly deps: CanaryProbeDeps,
+    private readonly options: CanaryWatchOptions,
+    private readonly deps: CanaryWatchDeps,
   ) {}
 
   get enabled(): boolean {

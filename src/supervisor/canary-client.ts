@@ -3,8 +3,8 @@ import type { EngineEndpoint } from "./types.js";
 
 export type CanaryAnswer = { kind: "token" } | { kind: "error"; detail: string };
 
-/** How the canary asks the engine for one token (see canary-probe.ts). Never rejects; aborts with the signal. */
-export interface EngineCanary {
+/** How the canary asks the engine for one token (see canary-watch.ts). Never rejects; aborts with the signal. */
+export interface CanaryClient {
   generate(endpoint: EngineEndpoint, model: string, signal: AbortSignal): Promise<CanaryAnswer>;
 }
 
@@ -14,7 +14,7 @@ let counter = 0;
  * POST /v1/completions with max_tokens 1 (a plain prompt needs no chat template, so it works on base models too).
  * The request id names it a canary in the engine's own log.
  */
-export const httpEngineCanary: EngineCanary = {
+export const httpCanaryClient: CanaryClient = {
   async generate(endpoint, model, signal) {
     try {
       const res = await request(`${endpoint.baseUrl}/v1/completions`, {

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { httpEngineCanary } from "./engine-canary.js";
+import { httpCanaryClient } from "./canary-client.js";
 
 type Handler = (req: IncomingMessage, body: string, res: ServerResponse) => void;
 const servers: Array<{ close(): void }> = [];
@@ -21,7 +21,7 @@ async function engine(handler: Handler) {
   return { baseUrl: `http://127.0.0.1:${port}`, apiKey: "k", generation: 1 };
 }
 
-describe("httpEngineCanary", () => {
+describe("httpCanaryClient", () => {
   it("asks the engine itself for one token, with its key, marked as a canary", async () => {
     let seen: { url?: string; auth?: string; id?: string; body?: unknown } = {};
     const endpoint = await engine((req, body, res) => {
@@ -34,7 +34,7 @@ describe("httpEngineCanary", () => {
       res.writeHead(200, { "content-type": "application/json" });
       res.end(JSON.stringify({ choices: [{ index: 0, text: "!" }], usage: { completion_tokens: 1 } }));
     });
-    expect(await httpEngineCanary.generate(endpoint, "m", new AbortController().signal)).toEqual({
+    expect(await httpCanaryClient.generate(endpoint, "m", new AbortController().signal)).toEqual({
       kind: "token",
     });
     expect(seen).toMatchObject({
@@ -50,12 +50,12 @@ describe("httpEngineCanary", () => {
       res.writeHead(500, { "content-type": "application/json" });
       res.end('{"error":{"message":"EngineCore died"}}');
     });
-    expect(await httpEngineCanary.generate(failing, "m", new AbortController().signal)).toMatchObject({
+    expect(await httpCanaryClient.generate(failing, "m", new AbortController().signal)).toMatchObject({
       kind: "error",
       detail: expect.stringContaining("HTTP 500"),
     });
     const empty = await engine((_req, _body, res) => res.end('{"choices":[]}'));
-    expect(await httpEngineCanary.generate(empty, "m", new AbortController().signal)).toMatchObject({
+    expect(await httpCanaryClient.generate(empty, "m", new AbortController().signal)).toMatchObject({
       kind: "error",
     });
   });
@@ -63,7 +63,7 @@ describe("httpEngineCanary", () => {
   it("gives up when aborted (the probe's timeout), never rejecting", async () => {
     const silent = await engine(() => {}); // never answers
     const controller = new AbortController();
-    const answer = httpEngineCanary.generate(silent, "m", controller.signal);
+    const answer = httpCanaryClient.generate(silent, "m", controller.signal);
     setTimeout(() => controller.abort(new Error("canary timeout")), 50);
     expect(await answer).toMatchObject({ kind: "error" });
   });
