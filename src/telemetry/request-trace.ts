@@ -303,9 +303,10 @@ class SpanRequestTrace implements RequestTrace {
         if (over) return;
         over = true;
         span.set({ [RUNNER.relayBytes]: bytes, [RUNNER.relayPauses]: pauses });
-        span.end();
+        const at = epochMs();
+        span.end(at);
         this.relays--;
-        this.endIfDone();
+        this.endIfDone(at);
       },
     };
   }
@@ -322,11 +323,15 @@ class SpanRequestTrace implements RequestTrace {
     this.endIfDone();
   }
 
-  private endIfDone(): void {
+  /**
+   * Ends the request's span once the handler returned and no relay is open. `at`: one instant for the spans that
+   * end together (each SDK span reads the wall clock on its own, so two "now"s can be a millisecond apart).
+   */
+  private endIfDone(at = epochMs()): void {
     if (this.ended || !this.handlerDone || this.relays > 0) return;
     this.ended = true;
-    this.engine.end();
-    this.root.end();
+    this.engine.end(at);
+    this.root.end(at);
   }
 }
 
@@ -341,4 +346,9 @@ function addressOf(baseUrl: string): { hostname: string; port: string } {
     addresses.set(baseUrl, found);
   }
   return found;
+}
+
+/** Now, in epoch milliseconds with the monotonic clock's resolution. */
+function epochMs(): number {
+  return performance.timeOrigin + performance.now();
 }
