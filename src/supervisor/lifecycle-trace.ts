@@ -5,7 +5,7 @@
 // probe; reload for a configuration reload. Spans end as the states change, so each is exported as it closes.
 import { RUNNER } from "../telemetry/attributes.js";
 import type { Attributes, Span, Tracer } from "../telemetry/tracer.js";
-import { NOOP_SPAN } from "../telemetry/tracer.js";
+import { epochMs, NOOP_SPAN } from "../telemetry/tracer.js";
 import type { CanaryClient } from "./canary-client.js";
 import type { SleepState, SupervisorEvent } from "./types.js";
 
@@ -201,7 +201,7 @@ class EngineStretches {
 
   private begin(stretch: Stretch, attributes: Attributes): void {
     // One instant ends a stretch and starts the next (each span's own clock would let them overlap a little).
-    const at = performance.timeOrigin + performance.now();
+    const at = epochMs();
     this.open.end(at);
     this.reason = null;
     this.stretch = stretch;

@@ -5,7 +5,7 @@
 // NOOP_REQUEST_TRACE.
 import { GEN_AI, HTTP, PROVIDER_VLLM, RUNNER } from "./attributes.js";
 import type { Span, Tracer } from "./tracer.js";
-import { NOOP_SPAN } from "./tracer.js";
+import { epochMs, NOOP_SPAN } from "./tracer.js";
 
 // The argument types are the shapes the gateway already holds (its Generation, the admission port, the ticket, the
 // exchange's finish input), so a request that is not traced allocates nothing for its trace.
@@ -346,9 +346,4 @@ function addressOf(baseUrl: string): { hostname: string; port: string } {
     addresses.set(baseUrl, found);
   }
   return found;
-}
-
-/** Now, in epoch milliseconds with the monotonic clock's resolution. */
-function epochMs(): number {
-  return performance.timeOrigin + performance.now();
 }

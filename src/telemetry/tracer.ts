@@ -61,3 +61,11 @@ export const NOOP_TRACER: Tracer = {
   flush: () => Promise.resolve(),
   shutdown: () => Promise.resolve(),
 };
+
+/**
+ * Now, in epoch milliseconds at the monotonic clock's resolution: one instant to pass to the spans that end (or
+ * end and start) together, since each SDK span reads the wall clock on its own (up to ≈ 1 ms apart).
+ */
+export function epochMs(): number {
+  return performance.timeOrigin + performance.now();
+}
