@@ -63,8 +63,9 @@ async function load(dist) {
       }),
     answer: (dialect) => dialect.answer().body,
     pump: (ex, dialect, relay) => new pump.StreamPump(ex, dialect, noClient, noBody, null, relay),
-    scanV1: (c) => chunk.scanTextChunk(c, "chat"),
-    scanLlm: (c) => chunk.scanTextChunk(c, "chat"),
+    // A stream's chunks through one scanner, as a dialect reads them (a build before TextChunkScanner: each alone).
+    scanV1: streamScan(chunk),
+    scanLlm: streamScan(chunk),
   };
 }
 
@@ -128,8 +129,26 @@ async function relayBuild(m) {
       ),
     answer: (relay) => relay.assembler.response(relay.usage(), "x"),
     pump: (ex, relay) => new stream.StreamRelay(ex, relay, 502),
-    scanV1: chunk.scanTextChunk,
-    scanLlm: llmScan.scanLlmTextChunk,
+    scanV1: eachScan(chunk.scanTextChunk),
+    scanLlm: eachScan(llmScan.scanLlmTextChunk),
+  };
+}
+
+/** How many of a stream's chunks fn reads by the scan, fn called on each alone. */
+const eachScan = (fn) => (list) => {
+  let n = 0;
+  for (const c of list) if (fn(c, "chat")) n++;
+  return n;
+};
+
+/** The same, the chunks read in order by one TextChunkScanner where the build has one. */
+function streamScan(chunk) {
+  if (!chunk.TextChunkScanner) return eachScan(chunk.scanTextChunk);
+  return (list) => {
+    const scanner = new chunk.TextChunkScanner("chat");
+    let n = 0;
+    for (const c of list) if (scanner.scan(c)) n++;
+    return n;
   };
 }
 
@@ -223,11 +242,7 @@ function request(M, kind, tracer = null) {
 
 const LLM_CHUNKS = chunks(64, true).slice(1, 64);
 const V1_CHUNKS = chunks(64, false).slice(1, 64);
-const scan = (fn, list) => () => {
-  let n = 0;
-  for (const c of list) if (fn(c)) n++;
-  return n;
-};
+const scan = (fn, list) => () => fn(list);
 
 let sink = 0;
 /** µs per call of fn, over enough calls for ~50 ms, after a warm-up; `flush` (the traced runs' export) is timed. */

@@ -1,6 +1,12 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { parseEngineChunk, readEngineChunk, scanTextChunk, type TextChunk } from "./engine-chunk.js";
+import {
+  parseEngineChunk,
+  readEngineChunk,
+  scanTextChunk,
+  type TextChunk,
+  TextChunkScanner,
+} from "./engine-chunk.js";
 
 const head = { id: "chatcmpl-1", object: "chat.completion.chunk", created: 1, model: "m" };
 
@@ -238,11 +244,95 @@ describe("readEngineChunk", () => {
           fast++;
           expect(full).not.toBeInstanceOf(Error);
         }
-        if (full instanceof Error) expect(() => readEngineChunk(data)).toThrow(full.message);
-        else expect(relayView(readEngineChunk(data))).toEqual(relayView(full));
+        const read = () => readEngineChunk(data, new TextChunkScanner("chat"));
+        if (full instanceof Error) expect(read).toThrow(full.message);
+        else expect(relayView(read())).toEqual(relayView(full));
       }),
       { numRuns: 2000 },
     );
     expect(fast).toBeGreaterThan(100); // the fast path is really taken, not always skipped
+  });
+});
+
+describe("TextChunkScanner", () => {
+  // A stream's chunks: mostly one head (vLLM writes the same id, object, created and model on every chunk), now
+  // and then another one, one with an error key, or no head at all; a role chunk, text chunks with and without
+  // usage, escapes, key-like texts, a finish_reason, a usage chunk, broken JSON.
+  const heads = [
+    '{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"m",',
+    '{"id":"chatcmpl-2","object":"chat.completion.chunk","created":1,"model":"m",',
+    '{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"error":{"message":"boom"},"model":"m",',
+    '{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"m","error":null,',
+    "{",
+    // As long as the first one, an error key in it: only a comparison of every character tells them apart.
+    '{"id":"chatcmpl-1","object":"chat.completion.chunk","error":1,"model":"mmm",',
+  ];
+  const body = fc
+    .record({
+      text: fc.oneof(fc.string(), fc.constantFrom('"content":"', '"error":', 'a"b', "a\\b", "é ☃", "")),
+      role: fc.boolean(),
+      finish: often("null", '"stop"'),
+      usage: often(
+        "",
+        ',"usage":{"prompt_tokens":3,"total_tokens":4,"completion_tokens":1}',
+        ',"usage":null',
+      ),
+      cut: often(false, true),
+    })
+    .map((g) => {
+      const role = g.role ? '"role":"assistant",' : "";
+      const data =
+        `"choices":[{"index":0,"delta":{${role}"content":${JSON.stringify(g.text)}},"logprobs":null,` +
+        `"finish_reason":${g.finish}}]${g.usage}}`;
+      return g.cut ? data.slice(0, -1) : data;
+    });
+  const stream = fc.array(fc.tuple(often(0, 1, 2, 3, 4, 5), body), { minLength: 1, maxLength: 12 });
+
+  it("reads every chunk of a stream as scanTextChunk does, or leaves it to the full parse", () => {
+    expect(heads[5]?.length).toBe(heads[0]?.length);
+    let known = 0;
+    fc.assert(
+      fc.property(stream, (chunks) => {
+        const scanner = new TextChunkScanner("chat");
+        let seen: number | null = null;
+        for (const [h, rest] of chunks) {
+          const data = (heads[h] as string) + rest;
+          const scanned = scanner.scan(data);
+          const alone = scanTextChunk(data, "chat");
+          if (scanned !== null) expect(scanned).toEqual(alone);
+          // Once a head has been read, a chunk with that head and the usual frame is read by it, not refused.
+          if (alone !== null && seen === h) {
+            known++;
+            expect(scanned).toEqual(alone);
+          }
+          if (alone !== null) seen = h;
+        }
+      }),
+      { numRuns: 2000 },
+    );
+    expect(known).toBeGreaterThan(500); // the known-head path is really taken
+  });
+
+  it("never reads a head with an error key, however often it comes", () => {
+    const scanner = new TextChunkScanner("chat");
+    const text = '"choices":[{"index":0,"delta":{"content":"x"},"logprobs":null,"finish_reason":null}]}';
+    expect(scanner.scan(`${heads[0]}${text}`)?.literal).toBe("x");
+    for (let i = 0; i < 3; i++) expect(scanner.scan(`${heads[2]}${text}`)).toBeNull();
+    expect(scanner.scan(`${heads[0]}${text}`)?.literal).toBe("x");
+  });
+
+  it("reads text_completion chunks after their own head", () => {
+    const scanner = new TextChunkScanner("completion");
+    const chunk = (text: string) =>
+      JSON.stringify({
+        id: "cmpl-1",
+        object: "text_completion",
+        created: 1,
+        model: "m",
+        choices: [{ index: 0, text, logprobs: null, finish_reason: null, stop_reason: null }],
+      });
+    for (const text of ["a", "b c", "", 'q"uote'])
+      expect(scanner.scan(chunk(text))).toEqual(scanTextChunk(chunk(text), "completion"));
+    expect(scanner.scan(chunk("d"))?.literal).toBe("d");
   });
 });

@@ -62,8 +62,8 @@ export function parseEngineChunk(data: string): EngineChunk {
  * What parseEngineChunk returns of the fields a relay reads (choices, usage, error), by the scan when the chunk
  * is the usual text chunk with an unescaped text; id, created and model are then null.
  */
-export function readEngineChunk(data: string, kind: CompletionKind = "chat"): EngineChunk {
-  const scanned = scanTextChunk(data, kind);
+export function readEngineChunk(data: string, scanner: TextChunkScanner): EngineChunk {
+  const scanned = scanner.scan(data);
   if (scanned === null || !scanned.plain) return parseEngineChunk(data);
   return {
     id: null,
@@ -83,6 +83,8 @@ export interface TextChunk {
   plain: boolean;
   /** The chunk's usage (continuous_usage_stats), or null when it has none. */
   usage: TokenUsage | null;
+  /** Where the chunk's head (id, object, created, model: everything before `"choices":`) ends. */
+  headEnd: number;
 }
 
 // The text chunk, read from its end; key order as vLLM writes it (serving_chat.py, serving_completion.py; the
@@ -93,6 +95,8 @@ interface Shape {
   /** From "choices" to the text's key. */
   open: string;
   key: string;
+  /** open and key together: what follows the head in a text chunk without a role. */
+  openKey: string;
   /** What follows the text literal, up to the end of a chunk without usage, or up to the usage object. */
   bare: readonly string[];
   withUsage: readonly string[];
@@ -103,6 +107,7 @@ function shape(open: string, key: string, tails: readonly string[]): Shape {
   return {
     open,
     key,
+    openKey: open + key,
     bare: tails.map((t) => `${t}]}`),
     withUsage: tails.map((t) => `${t}],"usage":`),
   };
@@ -125,40 +130,98 @@ const USAGE_KEYS = [PROMPT, COMPLETION, TOTAL];
  * last brace and the fixed tail matched, everything from `"choices":` on is the frame above, so `choices` is a key
  * of the object that brace closes (a duplicate key earlier loses to it in JSON.parse too), and the literal is
  * found whole: inside a JSON string every quote is escaped, so the keys searched for cannot occur in one. Like
- * JSON.parse's callers, the head (id, object, created, model) is not validated byte by byte.
+ * JSON.parse's callers, the head (id, object, created, model) is not validated byte by byte, only searched for an
+ * error key.
  */
 export function scanTextChunk(data: string, kind: CompletionKind): TextChunk | null {
+  const form = kind === "chat" ? CHAT_TEXT : COMPLETION_TEXT;
+  const end = frameEnd(data, form);
+  return end === null ? null : searchHead(data, form, end);
+}
+
+/**
+ * scanTextChunk for the chunks of one stream. vLLM writes the same head (id, object, created, model) on every
+ * chunk of a stream (serving_chat.py, serving_completion.py), so once a chunk's head has been searched and found
+ * clean, a later chunk that starts with the same characters needs no search: its text's key must follow that
+ * head at once. What it reads is what scanTextChunk reads, at about half the cost (a chunk it refuses goes to the
+ * full parse); a chunk with another head is searched in full, and its head is the one remembered next.
+ */
+export class TextChunkScanner {
+  private readonly form: Shape;
+  private head = "";
+
+  constructor(kind: CompletionKind) {
+    this.form = kind === "chat" ? CHAT_TEXT : COMPLETION_TEXT;
+  }
+
+  scan(data: string): TextChunk | null {
+    const end = frameEnd(data, this.form);
+    if (end === null) return null;
+    const h = this.head.length;
+    if (h > 0 && data.slice(0, h) === this.head) {
+      const start = textStart(data, this.form, h);
+      if (start >= 0) return textChunk(data, start, end, h);
+    }
+    const found = searchHead(data, this.form, end);
+    if (found !== null) this.head = data.slice(0, found.headEnd);
+    return found;
+  }
+}
+
+interface FrameEnd {
+  /** Where the text literal's closing quote is. */
+  close: number;
+  usage: TokenUsage | null;
+}
+
+/** Where the text literal's closing quote is, and the usage that follows it; null for another frame. */
+function frameEnd(data: string, form: Shape): FrameEnd | null {
   const n = data.length;
   if (data.charCodeAt(0) !== 0x7b || data.charCodeAt(n - 1) !== 0x7d) return null; // {…}
-  const form = kind === "chat" ? CHAT_TEXT : COMPLETION_TEXT;
-  let close = -1; // where the text literal's closing quote is
-  let usage: TokenUsage | null = null;
   if (data.charCodeAt(n - 2) === 0x5d) {
     for (const tail of form.bare) {
-      if (data.endsWith(tail)) {
-        close = n - tail.length;
-        break;
-      }
+      if (data.endsWith(tail)) return { close: n - tail.length, usage: null };
     }
-  } else {
-    // The usage object: flat, last, closing the chunk.
-    const open = data.lastIndexOf("{", n - 2);
-    if (open < 0 || data.charCodeAt(n - 2) !== 0x7d) return null;
-    usage = flatUsage(data, open + 1, n - 2);
-    if (usage === null) return null;
-    for (const tail of form.withUsage) {
-      if (matchAt(data, tail, open - tail.length)) {
-        close = open - tail.length;
-        break;
-      }
-    }
+    return null;
   }
-  if (close < 0) return null;
-  const key = data.lastIndexOf(form.key, close);
-  if (key < 0) return null;
-  const literal = data.slice(key + form.key.length, close);
+  // The usage object: flat, last, closing the chunk.
+  const open = data.lastIndexOf("{", n - 2);
+  if (open < 0 || data.charCodeAt(n - 2) !== 0x7d) return null;
+  const usage = flatUsage(data, open + 1, n - 2);
+  if (usage === null) return null;
+  for (const tail of form.withUsage) {
+    if (matchAt(data, tail, open - tail.length)) return { close: open - tail.length, usage };
+  }
+  return null;
+}
+
+/** The chunk's text literal from start to the frame's end, when it is one whole JSON string literal. */
+function textChunk(data: string, start: number, end: FrameEnd, headEnd: number): TextChunk | null {
+  if (start > end.close) return null;
+  const literal = data.slice(start, end.close);
   const plain = plainLiteral(literal);
   if (!plain && !wholeLiteral(literal)) return null;
+  return { literal, plain, usage: end.usage, headEnd };
+}
+
+/** Where the text starts when "choices" and the text's key (a role between them, in chat) follow h; or -1. */
+function textStart(data: string, form: Shape, h: number): number {
+  if (matchAt(data, form.openKey, h)) return h + form.openKey.length;
+  const role = h + form.open.length;
+  if (
+    form === CHAT_TEXT &&
+    matchAt(data, form.open, h) &&
+    matchAt(data, ROLE, role) &&
+    matchAt(data, form.key, role + ROLE.length)
+  )
+    return role + ROLE.length + form.key.length;
+  return -1;
+}
+
+/** The text chunk found from its end: its text's key, then "choices" before it, then no error in the head. */
+function searchHead(data: string, form: Shape, end: FrameEnd): TextChunk | null {
+  const key = data.lastIndexOf(form.key, end.close);
+  if (key < 0 || key + form.key.length > end.close) return null;
   let head = key - form.open.length;
   if (!matchAt(data, form.open, head)) {
     head -= ROLE.length;
@@ -171,7 +234,7 @@ export function scanTextChunk(data: string, kind: CompletionKind): TextChunk | n
   }
   // The head before "choices" (id, object, created, model) must not hold an error.
   if (head < 1 || data.lastIndexOf('"error":', head) >= 0) return null;
-  return { literal, plain, usage };
+  return textChunk(data, key + form.key.length, end, head);
 }
 
 /**

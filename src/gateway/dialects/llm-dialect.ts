@@ -1,6 +1,6 @@
 import { EngineReportedError } from "../wire/engine-errors.js";
 import { type Dialect, type FinalAnswer, frame, type RelayStep } from "./dialect.js";
-import { readEngineChunk } from "./engine-chunk.js";
+import { readEngineChunk, TextChunkScanner } from "./engine-chunk.js";
 import { frameTooLong, MAX_SSE_LINE_BYTES, splitForBudget } from "./sse-line-limit.js";
 import { TokenBudget } from "./token-budget.js";
 
@@ -23,6 +23,7 @@ export class LlmDialect implements Dialect {
   private finalSent = false;
   /** The constant head of every chunk, serialized once: the stream's hot path only adds content and usage. */
   private readonly head: string;
+  private readonly scanner = new TextChunkScanner("chat");
 
   constructor(
     readonly identity: LlmIdentity,
@@ -35,7 +36,7 @@ export class LlmDialect implements Dialect {
   }
 
   onData(data: string): RelayStep {
-    const chunk = readEngineChunk(data);
+    const chunk = readEngineChunk(data, this.scanner);
     if (chunk.error !== null) throw new EngineReportedError(chunk.error);
     if (!this.budget.accept(chunk)) return { out: this.finalFrame(), tokens: 0, end: "cut" };
     const choice = chunk.choices[0];

@@ -2,7 +2,7 @@ import { EngineProtocolError } from "../wire/engine-errors.js";
 import { isRecord } from "../wire/json-values.js";
 import type { AnswerAssembler } from "./answer-assembler.js";
 import { type Dialect, type FinalAnswer, frame, type RelayStep } from "./dialect.js";
-import { type CompletionKind, parseEngineChunk, scanTextChunk, type TextChunk } from "./engine-chunk.js";
+import { type CompletionKind, parseEngineChunk, type TextChunk, TextChunkScanner } from "./engine-chunk.js";
 import { TokenBudget } from "./token-budget.js";
 
 // Text chunks go out as the engine wrote them (out: null); shared, as nothing downstream changes a step.
@@ -25,6 +25,7 @@ export class OpenAiDialect implements Dialect {
   readonly budget: TokenBudget;
   private engineError: string | null = null;
   private parsedOne = false;
+  private readonly scanner: TextChunkScanner;
   private last: { id: string | null; created: number | null; model: string | null } = {
     id: null,
     created: null,
@@ -38,11 +39,12 @@ export class OpenAiDialect implements Dialect {
     private readonly assembly: Assembly | null = null,
   ) {
     this.budget = new TokenBudget(maxTokens);
+    this.scanner = new TextChunkScanner(kind);
   }
 
   onData(data: string): RelayStep {
     // The first chunk is parsed in full (the cut chunk's head comes from it); later ones are scanned first.
-    const scanned = this.parsedOne ? scanTextChunk(data, this.kind) : null;
+    const scanned = this.parsedOne ? this.scanner.scan(data) : null;
     const step = this.relayed(data, scanned);
     if (this.assembly !== null) this.assemble(this.assembly.assembler, data, step, scanned);
     return step;
