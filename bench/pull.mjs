@@ -10,6 +10,10 @@
 //   npm run bench:pull                          # 5 rounds; writes bench/results/pull.md
 //   npm run bench:pull -- --rounds 3 --strict   # exit 1 when pull is below 0.8 × curl --parallel
 //   npm run bench:pull -- --against <dist>      # another build's pull beside (e.g. main's: git worktree add, build)
+//   npm run bench:pull -- --pace 50             # each body at most 50 MB/s, as one TCP stream over a WAN; writes
+//                                               # bench/results/pull-paced.md
+// On 127.0.0.1 nothing caps a connection, so the clients race for the CPU; over a real network each stream is
+// capped by its round trip and window, and what counts is how many streams a client keeps busy: --pace.
 import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -28,12 +32,20 @@ const { values } = parseArgs({
     rounds: { type: "string", default: "5" },
     strict: { type: "boolean", default: false },
     against: { type: "string" },
+    pace: { type: "string", default: "0" },
   },
   strict: true,
 });
 const rounds = Number(values.rounds);
 if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20) {
   process.stderr.write(`--rounds must be a whole number from 1 to 20 (got "${values.rounds}").\n`);
+  process.exit(2);
+}
+const pace = Number(values.pace);
+if (!Number.isFinite(pace) || pace < 0 || pace > 10_000) {
+  process.stderr.write(
+    `--pace must be MB/s per connection from 0 (no cap) to 10000 (got "${values.pace}").\n`,
+  );
   process.exit(2);
 }
 const curlVersion = spawnSync("curl", ["--version"], { encoding: "utf8" }).stdout?.split("\n")[0] ?? "";
@@ -64,6 +76,7 @@ const models = [
 process.stderr.write("generating 2 GiB of model files...\n");
 const hub = await new FakeHub(models.map((m) => bigModel(m.repo, m.sizes))).start();
 hub.pageSize = 1000; // the real hub's tree pages; the helper's default of 4 exercises paging in tests
+hub.bodyBytesPerSecond = pace * 1e6;
 const cleanup = () => rmSync(tmp, { recursive: true, force: true });
 process.once("SIGINT", () => {
   cleanup();
@@ -177,11 +190,14 @@ function ratioOf(byClient) {
 
 function writeReport(samples) {
   const lines = [
-    "# `llm-runner pull` against curl (`npm run bench:pull`)",
+    `# \`llm-runner pull\` against curl (\`npm run bench:pull${pace > 0 ? ` -- --pace ${pace}` : ""}\`)`,
     "",
     `Run ${new Date().toISOString()} · ${rounds} rounds, medians (min–max) · Node ${process.version} · ${curlVersion}`,
     `· ${os.cpus().length} cores, shared with other work while it ran (load average ${round(loadBefore, 1)} before,`,
     `${round(os.loadavg()[0], 1)} after): compare the ratios, not the absolute figures.`,
+    pace > 0
+      ? `\nEvery file body (hub and CDN) is paced at ${pace} MB/s, as one TCP stream over a WAN is capped by its round trip and window: what counts is how many streams a client keeps busy.`
+      : "",
     "",
     "The same files (weights plus config and tokenizer files) from the same fake hub and CDN on 127.0.0.1",
     "(test/helpers/fake-hub.ts: resolve URL, 302 to the CDN, Range honoured). pull checks every file's SHA-256 and",
@@ -215,6 +231,6 @@ function writeReport(samples) {
     lines.push("");
   }
   const text = `${lines.join("\n")}\n`;
-  writeFileSync(path.join(REPO, "bench", "results", "pull.md"), text);
+  writeFileSync(path.join(REPO, "bench", "results", pace > 0 ? "pull-paced.md" : "pull.md"), text);
   return text;
 }

@@ -345,6 +345,22 @@ describe("files and parts side by side", () => {
     expect(readBack(cache, REPO, SHARD1).bytes.equals(shard1())).toBe(true);
   });
 
+  it("keeps several paced streams busy at once, where one stream's pace would take longer (a WAN's share)", async () => {
+    // 300 kB at 1 MB/s a stream: ≥ 0.3 s in one stream; five 64 KiB parts side by side each take ≈ 0.07 s.
+    hub.bodyBytesPerSecond = 1_000_000;
+    const started = performance.now();
+    await pull({ concurrency: 1, partSize: 65_536 }).promise;
+    expect(performance.now() - started).toBeGreaterThanOrEqual(0.9 * (300_000 + 200_000) * 1e-3);
+    expect(hub.peakBodies).toBe(1);
+    expect(readBack(cache, REPO, SHARD1).bytes.equals(shard1())).toBe(true);
+
+    rmSync(cache, { recursive: true, force: true });
+    hub.peakBodies = 0;
+    await pull({ concurrency: 8, partSize: 65_536 }).promise;
+    expect(hub.peakBodies).toBeGreaterThanOrEqual(5);
+    expect(readBack(cache, REPO, SHARD1).bytes.equals(shard1())).toBe(true);
+  });
+
   it("fetches a large file in ranged parts side by side; a part cut mid-way resumes on its own", async () => {
     hub.bodyDelayMs = 50;
     hub.cutAt.set(SHARD1, 150_000); // inside the third part (131072-196607)

@@ -57,6 +57,11 @@ export class FakeHub {
   cdnIgnoresRange = false;
   /** Each file body is sent in two halves this many ms apart, so bodies in flight overlap. */
   bodyDelayMs = 0;
+  /**
+   * Bytes per second each file body is sent at (0: as fast as the socket takes them): one TCP connection's
+   * share over a real network, where the round trip and the window cap each stream, not the machine.
+   */
+  bodyBytesPerSecond = 0;
   /** The most file bodies (hub or CDN) that were being sent at once. */
   peakBodies = 0;
   private bodies = 0;
@@ -397,6 +402,10 @@ export class FakeHub {
       });
       return;
     }
+    if (this.bodyBytesPerSecond > 0) {
+      paced(res, body, this.bodyBytesPerSecond);
+      return;
+    }
     if (this.bodyDelayMs > 0 && body.length > 1) {
       res.write(body.subarray(0, body.length >> 1));
       setTimeout(() => res.end(body.subarray(body.length >> 1)), this.bodyDelayMs);
@@ -404,6 +413,28 @@ export class FakeHub {
     }
     res.end(body);
   }
+}
+
+// A paced body goes out every PACE_MS: what the rate allows since its start, plus at most one step ahead.
+const PACE_MS = 5;
+
+function paced(res: ServerResponse, body: Buffer, bytesPerSecond: number): void {
+  const started = performance.now();
+  let sent = 0;
+  const step = () => {
+    if (res.destroyed) return;
+    const allowed = ((performance.now() - started + PACE_MS) / 1000) * bytesPerSecond;
+    const due = Math.min(body.length, Math.max(sent, Math.floor(allowed)));
+    const more = due > sent ? res.write(body.subarray(sent, due)) : true;
+    sent = due;
+    if (sent >= body.length) {
+      res.end();
+      return;
+    }
+    if (more) setTimeout(step, PACE_MS);
+    else res.once("drain", () => setTimeout(step, PACE_MS));
+  };
+  step();
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {
