@@ -1,3 +1,5 @@
+import { getHeapStatistics, setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
@@ -334,5 +336,28 @@ describe("TextChunkScanner", () => {
     for (const text of ["a", "b c", "", 'q"uote'])
       expect(scanner.scan(chunk(text))).toEqual(scanTextChunk(chunk(text), "completion"));
     expect(scanner.scan(chunk("d"))?.literal).toBe("d");
+  });
+});
+
+describe("TextChunkScanner's memory", () => {
+  it("keeps the head it remembers, not the engine read the chunk was cut from", () => {
+    setFlagsFromString("--expose-gc");
+    const gc = runInNewContext("gc") as () => void;
+    const head = '{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"m",';
+    const text = '"choices":[{"index":0,"delta":{"content":"x"},"logprobs":null,"finish_reason":null}]}';
+    const scanners: TextChunkScanner[] = [];
+    gc();
+    const before = getHeapStatistics().used_heap_size;
+    for (let i = 0; i < 20; i++) {
+      // One read of 1 MB holding the chunk, as the SSE parser slices its events out of a read's text.
+      const read = `data: ${head}${text}\n\n${"y".repeat(1 << 20)}${i}`;
+      const scanner = new TextChunkScanner("chat");
+      expect(scanner.scan(read.slice(6, 6 + head.length + text.length))?.literal).toBe("x");
+      scanners.push(scanner);
+    }
+    gc();
+    // 20 reads of 1 MB would be ≥ 20 MB if the heads kept them.
+    expect(getHeapStatistics().used_heap_size - before).toBeLessThan(5_000_000);
+    expect(scanners).toHaveLength(20);
   });
 });

@@ -163,9 +163,18 @@ export class TextChunkScanner {
       if (start >= 0) return textChunk(data, start, end, h);
     }
     const found = searchHead(data, this.form, end);
-    if (found !== null) this.head = data.slice(0, found.headEnd);
+    if (found !== null) this.head = ownCopy(data.slice(0, found.headEnd));
     return found;
   }
+}
+
+/**
+ * The characters of s in a string of their own: V8 keeps the whole string a slice was cut from alive (here one
+ * engine read's text, up to 64 KiB, for as long as the stream lasts); a concatenation is flattened into a new
+ * string when it is sliced.
+ */
+function ownCopy(s: string): string {
+  return ` ${s}`.slice(1);
 }
 
 interface FrameEnd {
