@@ -340,7 +340,7 @@ describe("TextChunkScanner", () => {
 });
 
 describe("TextChunkScanner's memory", () => {
-  it("keeps the head it remembers, not the engine read the chunk was cut from", () => {
+  it("keeps the head it remembers, not the engine reads its chunks were cut from", () => {
     setFlagsFromString("--expose-gc");
     const gc = runInNewContext("gc") as () => void;
     const head = '{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"m",';
@@ -353,6 +353,8 @@ describe("TextChunkScanner's memory", () => {
       const read = `data: ${head}${text}\n\n${"y".repeat(1 << 20)}${i}`;
       const scanner = new TextChunkScanner("chat");
       expect(scanner.scan(read.slice(6, 6 + head.length + text.length))?.literal).toBe("x");
+      // The stream's last chunk, from another read, goes to the full parse: the scanner keeps neither read.
+      expect(scanner.scan(`${head}${text.replace("null}", '"stop"}')}`)).toBeNull();
       scanners.push(scanner);
     }
     gc();

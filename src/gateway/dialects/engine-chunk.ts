@@ -76,15 +76,27 @@ export function readEngineChunk(data: string, scanner: TextChunkScanner): Engine
 }
 
 /** A text chunk as the scan reads it. */
-export interface TextChunk {
-  /** The text's JSON string literal, without its quotes: the text itself when `plain`. */
-  literal: string;
-  /** No escape in the literal. */
-  plain: boolean;
+export class TextChunk {
+  /** The chunk; its text literal is data[start, close), without its quotes. */
+  data = "";
+  start = 0;
+  close = 0;
+  /** No escape in the literal: the literal is the text itself. */
+  plain = true;
   /** The chunk's usage (continuous_usage_stats), or null when it has none. */
-  usage: TokenUsage | null;
+  usage: TokenUsage | null = null;
   /** Where the chunk's head (id, object, created, model: everything before `"choices":`) ends. */
-  headEnd: number;
+  headEnd = 0;
+
+  /** The text's JSON string literal, without its quotes: the text itself when `plain`. */
+  get literal(): string {
+    return this.data.slice(this.start, this.close);
+  }
+
+  /** Whether the text is not empty (without cutting it out of the chunk). */
+  get hasText(): boolean {
+    return this.close > this.start;
+  }
 }
 
 // The text chunk, read from its end; key order as vLLM writes it (serving_chat.py, serving_completion.py; the
@@ -135,8 +147,8 @@ const USAGE_KEYS = [PROMPT, COMPLETION, TOTAL];
  */
 export function scanTextChunk(data: string, kind: CompletionKind): TextChunk | null {
   const form = kind === "chat" ? CHAT_TEXT : COMPLETION_TEXT;
-  const end = frameEnd(data, form);
-  return end === null ? null : searchHead(data, form, end);
+  const end: FrameEnd = { close: 0, usage: null };
+  return frameEnd(data, form, end) ? searchHead(data, form, end, new TextChunk()) : null;
 }
 
 /**
@@ -145,24 +157,29 @@ export function scanTextChunk(data: string, kind: CompletionKind): TextChunk | n
  * clean, a later chunk that starts with the same characters needs no search: its text's key must follow that
  * head at once. What it reads is what scanTextChunk reads, at about half the cost (a chunk it refuses goes to the
  * full parse); a chunk with another head is searched in full, and its head is the one remembered next.
+ * Nothing is allocated per chunk: what scan returns is the scanner's own object, rewritten by the next scan.
  */
 export class TextChunkScanner {
   private readonly form: Shape;
   private head = "";
+  private readonly end: FrameEnd = { close: 0, usage: null };
+  private readonly chunk = new TextChunk();
 
   constructor(kind: CompletionKind) {
     this.form = kind === "chat" ? CHAT_TEXT : COMPLETION_TEXT;
   }
 
+  /** The chunk as scanTextChunk reads it, in an object valid until the next scan; null for the full parse. */
   scan(data: string): TextChunk | null {
-    const end = frameEnd(data, this.form);
-    if (end === null) return null;
+    this.chunk.data = ""; // the last chunk read is not kept past the next one
+    const end = this.end;
+    if (!frameEnd(data, this.form, end)) return null;
     const h = this.head.length;
     if (h > 0 && data.slice(0, h) === this.head) {
       const start = textStart(data, this.form, h);
-      if (start >= 0) return textChunk(data, start, end, h);
+      if (start >= 0) return textChunk(data, start, end, h, this.chunk);
     }
-    const found = searchHead(data, this.form, end);
+    const found = searchHead(data, this.form, end, this.chunk);
     if (found !== null) this.head = ownCopy(data.slice(0, found.headEnd));
     return found;
   }
@@ -183,34 +200,51 @@ interface FrameEnd {
   usage: TokenUsage | null;
 }
 
-/** Where the text literal's closing quote is, and the usage that follows it; null for another frame. */
-function frameEnd(data: string, form: Shape): FrameEnd | null {
+/** Where the text literal's closing quote is, and the usage that follows it, into `end`; false for another frame. */
+function frameEnd(data: string, form: Shape, end: FrameEnd): boolean {
   const n = data.length;
-  if (data.charCodeAt(0) !== 0x7b || data.charCodeAt(n - 1) !== 0x7d) return null; // {…}
+  if (data.charCodeAt(0) !== 0x7b || data.charCodeAt(n - 1) !== 0x7d) return false; // {…}
   if (data.charCodeAt(n - 2) === 0x5d) {
     for (const tail of form.bare) {
-      if (data.endsWith(tail)) return { close: n - tail.length, usage: null };
+      if (data.endsWith(tail)) return found(end, n - tail.length, null);
     }
-    return null;
+    return false;
   }
   // The usage object: flat, last, closing the chunk.
   const open = data.lastIndexOf("{", n - 2);
-  if (open < 0 || data.charCodeAt(n - 2) !== 0x7d) return null;
+  if (open < 0 || data.charCodeAt(n - 2) !== 0x7d) return false;
   const usage = flatUsage(data, open + 1, n - 2);
-  if (usage === null) return null;
+  if (usage === null) return false;
   for (const tail of form.withUsage) {
-    if (matchAt(data, tail, open - tail.length)) return { close: open - tail.length, usage };
+    if (matchAt(data, tail, open - tail.length)) return found(end, open - tail.length, usage);
   }
-  return null;
+  return false;
 }
 
-/** The chunk's text literal from start to the frame's end, when it is one whole JSON string literal. */
-function textChunk(data: string, start: number, end: FrameEnd, headEnd: number): TextChunk | null {
+function found(end: FrameEnd, close: number, usage: TokenUsage | null): true {
+  end.close = close;
+  end.usage = usage;
+  return true;
+}
+
+/** The chunk's text literal from start to the frame's end, into `chunk`, when it is one whole JSON string literal. */
+function textChunk(
+  data: string,
+  start: number,
+  end: FrameEnd,
+  headEnd: number,
+  chunk: TextChunk,
+): TextChunk | null {
   if (start > end.close) return null;
-  const literal = data.slice(start, end.close);
-  const plain = plainLiteral(literal);
-  if (!plain && !wholeLiteral(literal)) return null;
-  return { literal, plain, usage: end.usage, headEnd };
+  const plain = plainLiteral(data, start, end.close);
+  if (!plain && !wholeLiteral(data, start, end.close)) return null;
+  chunk.data = data;
+  chunk.start = start;
+  chunk.close = end.close;
+  chunk.plain = plain;
+  chunk.usage = end.usage;
+  chunk.headEnd = headEnd;
+  return chunk;
 }
 
 /** Where the text starts when "choices" and the text's key (a role between them, in chat) follow h; or -1. */
@@ -228,7 +262,7 @@ function textStart(data: string, form: Shape, h: number): number {
 }
 
 /** The text chunk found from its end: its text's key, then "choices" before it, then no error in the head. */
-function searchHead(data: string, form: Shape, end: FrameEnd): TextChunk | null {
+function searchHead(data: string, form: Shape, end: FrameEnd, chunk: TextChunk): TextChunk | null {
   const key = data.lastIndexOf(form.key, end.close);
   if (key < 0 || key + form.key.length > end.close) return null;
   let head = key - form.open.length;
@@ -243,7 +277,7 @@ function searchHead(data: string, form: Shape, end: FrameEnd): TextChunk | null 
   }
   // The head before "choices" (id, object, created, model) must not hold an error.
   if (head < 1 || data.lastIndexOf('"error":', head) >= 0) return null;
-  return textChunk(data, key + form.key.length, end, head);
+  return textChunk(data, key + form.key.length, end, head, chunk);
 }
 
 /**
@@ -253,21 +287,21 @@ function matchAt(data: string, s: string, pos: number): boolean {
   return pos >= 0 && pos + s.length <= data.length && data.endsWith(s, pos + s.length);
 }
 
-/** No backslash, quote or control character: the JSON literal's text is the characters themselves. */
-function plainLiteral(s: string): boolean {
-  for (let i = 0; i < s.length; i++) {
+/** No backslash, quote or control character in s[from, to): the JSON literal's text is the characters themselves. */
+function plainLiteral(s: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
     const c = s.charCodeAt(i);
     if (c < 0x20 || c === 0x22 || c === 0x5c) return false;
   }
   return true;
 }
 
-/** A string literal's inside with escapes: every quote escaped, no control character, no escape left open. */
-function wholeLiteral(s: string): boolean {
-  for (let i = 0; i < s.length; i++) {
+/** s[from, to) a string literal's inside with escapes: every quote escaped, no control character, none left open. */
+function wholeLiteral(s: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
     const c = s.charCodeAt(i);
     if (c === 0x5c) {
-      if (++i >= s.length) return false;
+      if (++i >= to) return false;
     } else if (c < 0x20 || c === 0x22) {
       return false;
     }

@@ -52,7 +52,7 @@ export class OpenAiDialect implements Dialect {
 
   private relayed(data: string, scanned: TextChunk | null): RelayStep {
     if (scanned !== null && scanned.usage === null) {
-      const hasText = scanned.literal !== "";
+      const hasText = scanned.hasText;
       if (!this.budget.acceptText(hasText)) return this.cut();
       return hasText ? TEXT_STEP : EMPTY_STEP;
     }
