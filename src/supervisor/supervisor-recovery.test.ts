@@ -1,4 +1,4 @@
-// Issue 16 items 2–4 on the real supervisor over the fake clock: the canary probe, exit code 0 as a crash, and the
+// Recovery on the real supervisor over the fake clock: the canary watch, exit code 0 as a crash, and the
 // crash-loop policy with ENGINE_HEALTHY_RESET.
 import { describe, expect, it } from "vitest";
 import { setup, startReady } from "./testing/supervisor-harness.js";
@@ -60,7 +60,7 @@ describe("Supervisor: an exit we did not ask for", () => {
   });
 });
 
-describe("Supervisor canary probe (ENGINE_CANARY_INTERVAL)", () => {
+describe("Supervisor canary watch (ENGINE_CANARY_INTERVAL)", () => {
   const canaryOptions = { canaryIntervalMs: 60_000, canaryTimeoutMs: 10_000, livenessIntervalMs: 5_000 };
 
   it("sends a 1-token canary to the engine after the interval of idleness, not billed through the gateway", async () => {

@@ -183,7 +183,7 @@ describe("Supervisor", () => {
     expect(t.driver.engines).toHaveLength(2);
   });
 
-  // Issue 24: vLLM >= 0.18 drains on SIGTERM for --shutdown-timeout (vllm-project/vllm#36666), so the engine
+  // vLLM >= 0.18 drains on SIGTERM for --shutdown-timeout (vllm-project/vllm#36666), so the engine
   // drains together with the gateway; SIGKILL comes only after DRAIN_TIMEOUT + ENGINE_STOP_GRACE.
   it("drains in the gateway and in the engine: SIGTERM at once, in-flight work finishes, then the engine is gone", async () => {
     const t = setup({ drainTimeoutMs: 5_000, stopGraceMs: 3_000 });
@@ -274,7 +274,7 @@ describe("Supervisor", () => {
   });
 });
 
-// Issue 17: vLLM's ready lines change between releases and vanish with a quieter log level; the HTTP probe decides.
+// vLLM's ready lines change between releases and vanish with a quieter log level; the HTTP probe decides.
 describe("Supervisor readiness comes from /health, not from a log line", () => {
   it("a ready lifecycle line while /health still fails is only a hint to probe now", async () => {
     const t = setup();
