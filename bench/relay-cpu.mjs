@@ -4,6 +4,7 @@
 //   - a /v1 stream of 32 tokens (the OpenAI dialect: text chunks relayed as the engine's bytes),
 //   - a /llm stream of 32 tokens (the /llm dialect: continuous usage on every chunk, frames rebuilt),
 //   - a /v1 non-streaming answer of 16 tokens (the OpenAI dialect assembling the JSON answer),
+//   - a /llm non-streaming answer of 16 tokens (the /llm dialect assembling the AI-runner's JSON response),
 // and the per-chunk text scans over vLLM-shaped chunks (a /v1 text chunk; a /llm one, with usage).
 // A build with request traces (telemetry/) is driven through its trace calls as the gateway makes them: with
 // tracing off they land on the no-op trace (what every request pays when OTEL_EXPORTER_OTLP_ENDPOINT is unset),
@@ -62,6 +63,7 @@ async function load(dist) {
         fallbackId: "x",
       }),
     answer: (dialect) => dialect.answer().body,
+    llmAnswer: (dialect) => dialect.answer().body,
     pump: (ex, dialect, relay) => new pump.StreamPump(ex, dialect, noClient, noBody, null, relay),
     // A stream's chunks through one scanner, as a dialect reads them (a build before TextChunkScanner: each alone).
     scanV1: streamScan(chunk),
@@ -128,6 +130,7 @@ async function relayBuild(m) {
         new assembler.AnswerAssembler("chat", "m", clock),
       ),
     answer: (relay) => relay.assembler.response(relay.usage(), "x"),
+    llmAnswer: (relay) => relay.response(),
     pump: (ex, relay) => new stream.StreamRelay(ex, relay, 502),
     scanV1: eachScan(chunk.scanTextChunk),
     scanLlm: eachScan(llmScan.scanLlmTextChunk),
@@ -178,6 +181,7 @@ const reads = (list) => [...list.map((c) => Buffer.from(`data: ${c}\n\n`)), Buff
 const V1 = reads(chunks(32, false));
 const LLM = reads(chunks(32, true));
 const JSON16 = reads(chunks(16, false));
+const LLM16 = reads(chunks(16, true));
 const clock = () => performance.timeOrigin + performance.now();
 
 // What the gateway hands the trace: the request line, the admission figures, the ticket, the engine's address.
@@ -200,9 +204,10 @@ function request(M, kind, tracer = null) {
     rate: { pricePerUnit: 1, pixelsPerUnit: 1_000_000, currency: "USD" },
     model: "m",
   };
-  const route = kind === "llm" ? "/llm" : "/v1/chat/completions";
-  const input = kind === "llm" ? LLM : kind === "json" ? JSON16 : V1;
-  const stream = kind !== "json";
+  const llm = kind === "llm" || kind === "llmjson";
+  const route = llm ? "/llm" : "/v1/chat/completions";
+  const input = { llm: LLM, json: JSON16, llmjson: LLM16, v1: V1 }[kind];
+  const stream = kind === "llm" || kind === "v1";
   const facts = { maxTokens: 100, stream, operation: "chat" };
   return () => {
     const trace = M.trace ? M.trace.start(tracer ?? M.trace.off, REQUEST_LINE) : null;
@@ -219,7 +224,7 @@ function request(M, kind, tracer = null) {
       trace.engineCall(ENGINE, route);
       trace.engineAnswered(200);
     }
-    const dialect = kind === "llm" ? M.llm(100) : kind === "json" ? M.assembling(100) : M.openai(100, true);
+    const dialect = llm ? M.llm(100) : kind === "json" ? M.assembling(100) : M.openai(100, true);
     const relay = stream && trace ? trace.relay(true) : null;
     const pump = M.pump(ex, dialect, relay);
     let bytes = 0;
@@ -228,8 +233,8 @@ function request(M, kind, tracer = null) {
     bytes += tail.length;
     relay?.wrote(tail);
     relay?.end();
-    if (kind === "json") {
-      const text = JSON.stringify(M.answer(dialect));
+    if (!stream) {
+      const text = JSON.stringify(kind === "json" ? M.answer(dialect) : M.llmAnswer(dialect));
       bytes += text.length;
       const answer = trace?.relay(false);
       answer?.wrote(text);
@@ -262,6 +267,7 @@ const cases = [
   ["/v1 stream, 32 tokens (µs per request)", (M) => request(M, "v1"), 3000, 1],
   ["/llm stream, 32 tokens (µs per request)", (M) => request(M, "llm"), 3000, 1],
   ["/v1 non-streaming, 16 tokens (µs per request)", (M) => request(M, "json"), 3000, 1],
+  ["/llm non-streaming, 16 tokens (µs per request)", (M) => request(M, "llmjson"), 3000, 1],
   ["/v1 text scan (ns per chunk)", (M) => scan(M.scanV1, V1_CHUNKS), 5000, 1000 / V1_CHUNKS.length],
   ["/llm text scan (ns per chunk)", (M) => scan(M.scanLlm, LLM_CHUNKS), 5000, 1000 / LLM_CHUNKS.length],
 ];
