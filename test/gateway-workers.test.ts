@@ -17,7 +17,7 @@ import {
   stopAllRunners,
   words,
 } from "./helpers/load.js";
-import { workerPids } from "./helpers/workers.js";
+import { replacedWorkers, workerPids } from "./helpers/workers.js";
 
 beforeAll(() => assertBuilt());
 afterEach(async () => {
@@ -134,14 +134,7 @@ describe("GATEWAY_WORKERS=2", () => {
     expect(cut.length).toBeGreaterThan(0);
     expect(finished.length + cut.length).toBe(6);
 
-    const replaced = await waitFor(
-      () => {
-        const now = workerPids(runner.pid);
-        return now.length === 2 && !now.includes(victim) ? now : null;
-      },
-      20_000,
-      "a new worker in place of the killed one",
-    );
+    const replaced = await replacedWorkers(runner.pid, victim);
     expect(replaced).toContain(survivor);
     // The killed worker's slots were given back: all 8 can be taken again.
     await waitFor(

@@ -14,7 +14,7 @@ import {
   type ModelsRunner,
   startModelsRunner,
 } from "./helpers/models.js";
-import { workerPids } from "./helpers/workers.js";
+import { replacedWorkers, workerPids } from "./helpers/workers.js";
 
 const MODELS: ModelFile = {
   groups: { g: { gpus: "0", awake: 1 } },
@@ -138,14 +138,7 @@ describe("three models in a swap group of one awake, GATEWAY_WORKERS=2", () => {
   }, async () => {
     const [victim, survivor] = workerPids(runner.pid) as [number, number];
     process.kill(victim, "SIGKILL");
-    const replaced = await waitFor(
-      () => {
-        const now = workerPids(runner.pid);
-        return now.length === 2 && !now.includes(victim) ? now : null;
-      },
-      20_000,
-      "a new worker in place of the killed one",
-    );
+    const replaced = await replacedWorkers(runner.pid, victim);
     expect(replaced).toContain(survivor);
     for (const model of ["alpha", "beta", "alpha", "beta"]) {
       const r = await askFresh(model);

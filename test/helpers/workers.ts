@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from "node:fs";
+import { waitFor } from "./cli.js";
 
 // The HTTP worker processes of GATEWAY_WORKERS (dist/instance/http-workers/worker-main.js), found through /proc.
 
@@ -29,4 +30,16 @@ export function workersOfHome(home: string): number[] {
       }
     })
     .map(Number);
+}
+
+/** The runner's two workers once a new one has taken the place of `victim` (killed by the test). */
+export function replacedWorkers(runnerPid: number, victim: number): Promise<number[]> {
+  return waitFor(
+    () => {
+      const now = workerPids(runnerPid);
+      return now.length === 2 && !now.includes(victim) ? now : null;
+    },
+    20_000,
+    "a new worker in place of the killed one",
+  );
 }

@@ -20,7 +20,7 @@ const ASK_TIMEOUT_MS = SESSION_WAIT_MS + 3_000;
 
 export class RemoteLiveRunner implements LiveRunnerPort {
   private view: LiveRunnerView;
-  private sessions: Set<string>;
+  private sessions = new Set<string>();
   /** Several models: each model's registration and its sessions. */
   private offerSessions: Array<{ model: string; snapshot: LiveRunnerSnapshot; sessions: Set<string> }> = [];
   private readonly asked = new PendingReplies<SessionVerdict>();
@@ -31,9 +31,8 @@ export class RemoteLiveRunner implements LiveRunnerPort {
     private readonly post: (message: WorkerToPrimary) => void,
   ) {
     this.view = initial;
-    this.sessions = new Set(initial.sessions);
-    this.gate = { check: (h) => this.check(h) };
     this.setView(initial);
+    this.gate = { check: (h) => this.check(h) };
     if (initial.offers) this.offers = () => this.offerList();
   }
 
@@ -85,8 +84,7 @@ export class RemoteLiveRunner implements LiveRunnerPort {
           (h.route === undefined || h.route === o.snapshot.runnerId) &&
           o.sessions.has(h.sessionId),
       );
-      const agent = held && { runnerId: held.snapshot.runnerId, isRegistered: held.snapshot.registered };
-      if (held && agent && precheck(h, agent) === null)
+      if (held && precheck(h, { runnerId: held.snapshot.runnerId, isRegistered: true }) === null)
         return Promise.resolve({ ok: true, model: held.model });
     }
     return this.askPrimary(h);
