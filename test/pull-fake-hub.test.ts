@@ -390,6 +390,19 @@ describe("files and parts side by side", () => {
     expect(events.at(-1)).toMatchObject({ type: "done", fetched: vllmBytes() }); // the cut part lost nothing
   });
 
+  it("asks the hub once per large file: the other parts go to the CDN link the first answer came from", async () => {
+    // A request to the hub's resolve URL costs a round trip to the hub and counts against its rate limit; the
+    // signed CDN link it redirects to serves any range of the file (huggingface_hub's hf_transfer fetched every
+    // chunk of the file from the one redirected URL).
+    hub.bodyDelayMs = 50; // the first part is still arriving when the others start
+    const { promise } = pull({ partSize: 65_536 });
+    await promise;
+    expect(hub.log.filter((l) => l.server === "hub" && l.url.endsWith(`/${SHARD1}`))).toHaveLength(1);
+    expect(hub.log.filter((l) => l.server === "cdn" && l.url.includes(sha256Of(SHARD1)))).toHaveLength(5);
+    expect(hub.peakBodies).toBeGreaterThanOrEqual(2);
+    expect(readBack(cache, REPO, SHARD1).bytes.equals(shard1())).toBe(true);
+  });
+
   it("a part whose CDN link is refused (expired, 403) asks the hub for a fresh link, without a wait", async () => {
     // Parts one after the other: the first follows the hub's redirect, the next ones ask the CDN directly.
     hub.refuse.set(`cdn:${SHARD1}`, { status: 403, times: 1, after: 1 });

@@ -3,8 +3,9 @@
 // do. @huggingface/hub's downloadFileToCacheDir is not used: it restarts `.incomplete` from byte 0, has no
 // progress hook, verifies neither size nor hash, and follows redirects inside fetch (the hub's headers are lost).
 // The first request of a file (its leader) finds out whether ranges work; its other parts wait for that answer
-// and then ask the URL it was redirected to. Each part retries on its own (retry-policy.ts), resuming where it
-// stopped; a temporary error or a cut connection never fails the pull before its retries are spent.
+// and then ask the URL it was redirected to (one request to the hub per file, not one per part). Each part
+// retries on its own (retry-policy.ts), resuming where it stopped; a temporary error or a cut connection never
+// fails the pull before its retries are spent.
 import { constants } from "node:fs";
 import { type FileHandle, mkdir, open, rename, rm } from "node:fs/promises";
 import path from "node:path";
@@ -159,8 +160,10 @@ class FileDownload {
       const from = viaCdn ?? resolveUrl(this.t);
       let failure: TemporaryFailure;
       try {
-        const answered = await getRange(src, from, this.rangeOf(part), (pos) => this.writer(part, pos));
-        if (serverOf(answered, this.t.endpoint).role === "CDN") this.cdnUrl = answered;
+        const answered = await getRange(src, from, this.rangeOf(part), (pos, url) =>
+          this.writer(part, pos, url),
+        );
+        this.learnCdn(answered);
         if (part.written >= part.end - part.start) continue;
         failure = new TemporaryFailure(
           serverOf(answered, this.t.endpoint),
@@ -218,9 +221,15 @@ class FileDownload {
     return { start, end: part.end, openEnded: false };
   }
 
-  private writer(part: Part, pos: number): PartWriter {
+  /** The CDN link a body came from: the file's other parts ask there, not the hub, until a retry. */
+  private learnCdn(answered: URL): void {
+    if (serverOf(answered, this.t.endpoint).role === "CDN") this.cdnUrl = answered;
+  }
+
+  private writer(part: Part, pos: number, answered: URL): PartWriter {
     if (pos !== part.start + part.written)
       throw new Error(`the body starts at ${pos}, not where the part stands`);
+    this.learnCdn(answered); // before the other parts are let go: they ask the CDN directly
     if (this.split && !this.rangesConfirmed) {
       this.rangesConfirmed = true;
       this.decideRanges(true);

@@ -78,13 +78,14 @@ export function resolveUrl(src: FileSource): URL {
 
 /**
  * GETs `range` from `from` (the hub's resolve URL or a CDN URL learned before) into the sink `open` gives for
- * the body's first byte; returns the URL that answered, to ask for the file's other parts there.
+ * the body's first byte and the URL that answered (to ask for the file's other parts there at once); returns
+ * that URL.
  */
 export async function getRange(
   src: FileSource,
   from: URL,
   range: ByteRange | null,
-  open: (pos: number) => Writable,
+  open: (pos: number, answered: URL) => Writable,
 ): Promise<URL> {
   const headers: Record<string, string> = { "user-agent": "llm-runner" };
   if (range)
@@ -115,7 +116,7 @@ export async function getRange(
             location = get("location");
             return discard();
           }
-          return sinkFor(src, server, range, statusCode, get, open);
+          return sinkFor(src, server, range, statusCode, get, (pos) => open(pos, url));
         },
       );
     } catch (err) {
