@@ -1,8 +1,9 @@
 // `npm run bench:pull`: `llm-runner pull` against curl, fetching the same files from the same fake hub and CDN
 // on 127.0.0.1 (test/helpers/fake-hub.ts, compiled for the bench; it speaks the hub's protocol: resolve URL,
-// 302 to the CDN, Range). Two models: 4 × 256 MiB shards and 1 × 1 GiB file. Three clients side by side in one
-// run: pull (PULL_CONCURRENCY=8, SHA-256 checked, cache layout written), `curl --parallel --parallel-max 8`, and
-// plain curl (one file after the other); each round rotates their order. Each run writes into a fresh folder
+// 302 to the CDN, Range). Two models: 4 × 256 MiB shards and 1 × 1 GiB file. Four clients side by side in one
+// run: pull (PULL_CONCURRENCY=8, SHA-256 checked, cache layout written), `curl --parallel --parallel-max 8`,
+// plain curl (one file after the other), and curl --parallel followed by `openssl dgst -sha256` compared with
+// the hub's hashes (the same download with pull's guarantee added); each round rotates their order. Each run writes into a fresh folder
 // that is deleted after it. Reported: medians of MB/s (bytes over wall time, process start to exit) and of CPU
 // per GiB (user + system of the client process, from GNU time), pull's ratio to curl --parallel. The fake hub
 // runs in this process, so its CPU is not counted for anyone.
@@ -15,6 +16,7 @@
 // On 127.0.0.1 nothing caps a connection, so the clients race for the CPU; over a real network each stream is
 // capped by its round trip and window, and what counts is how many streams a client keeps busy: --pace.
 import { spawn, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -26,6 +28,8 @@ const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const MiB = 1024 * 1024;
 const TARGET = 0.8;
 const CONCURRENCY = 8;
+const CHECKED = "curl --parallel, then openssl sha256"; // curl with pull's guarantee added
+const sha256Cache = new WeakMap(); // file content -> its SHA-256, for the openssl check
 
 const { values } = parseArgs({
   options: {
@@ -90,6 +94,7 @@ const clients = [
     : []),
   ...(hasParallel ? [{ name: "curl --parallel", run: (m, dir) => runCurl(m, dir, true) }] : []),
   { name: "curl, one file at a time", run: (m, dir) => runCurl(m, dir, false) },
+  ...(hasParallel ? [{ name: CHECKED, run: (m, dir) => runCurl(m, dir, true, true) }] : []),
 ];
 
 try {
@@ -172,16 +177,34 @@ function runPull(model, dir, dist) {
   return timed([process.execPath, path.join(path.resolve(dist), "cli", "main.js"), "pull", model.repo], env);
 }
 
-function runCurl(model, dir, parallel) {
-  const targets = filesOf(model).flatMap((f, i) => [
+/**
+ * curl alone; with `check`, then every file's SHA-256 (OpenSSL: SHA-NI where the CPU has it, as Node's crypto;
+ * coreutils' sha256sum is about 3 times slower here) compared with the hub's: pull's guarantee.
+ */
+function runCurl(model, dir, parallel, check = false) {
+  const files = filesOf(model);
+  const targets = files.flatMap((f, i) => [
     "-o",
     path.join(dir, `f${i}`),
     `${hub.endpoint}/${model.repo}/resolve/main/${f.path}`,
   ]);
   const mode = parallel ? ["--parallel", "--parallel-max", String(CONCURRENCY)] : [];
-  return timed(["curl", "--silent", "--show-error", "--fail", "--location", ...mode, ...targets], {
+  const curl = ["curl", "--silent", "--show-error", "--fail", "--location", ...mode, ...targets];
+  if (!check) return timed(curl, { PATH: process.env.PATH });
+  const sums = path.join(tmp, "SHA256SUMS");
+  const outputs = files.map((_, i) => path.join(dir, `f${i}`));
+  writeFileSync(sums, files.map((f, i) => `${sha256Of(f.content)} *${outputs[i]}\n`).join(""));
+  // GNU time counts what sh waited for: curl's CPU and openssl's. cmp fails the run on any mismatch.
+  const script = `curl "$@" && openssl dgst -sha256 -r ${outputs.join(" ")} | cmp -s - "$SUMS"`;
+  return timed(["sh", "-c", script, "sh", ...curl.slice(1)], {
     PATH: process.env.PATH,
+    SUMS: sums,
   });
+}
+
+function sha256Of(content) {
+  if (!sha256Cache.has(content)) sha256Cache.set(content, createHash("sha256").update(content).digest("hex"));
+  return sha256Cache.get(content);
 }
 
 function ratioOf(byClient) {
@@ -201,7 +224,9 @@ function writeReport(samples) {
     "",
     "The same files (weights plus config and tokenizer files) from the same fake hub and CDN on 127.0.0.1",
     "(test/helpers/fake-hub.ts: resolve URL, 302 to the CDN, Range honoured). pull checks every file's SHA-256 and",
-    "writes the Hugging Face cache layout; curl only writes the bytes. CPU: user + system of the client process.",
+    'writes the Hugging Face cache layout; curl only writes the bytes. "curl --parallel, then openssl sha256" adds',
+    "pull's guarantee to curl: the same download, then every file's SHA-256 (OpenSSL) compared with the hub's.",
+    "CPU: user + system of the client process (and of what it ran).",
     hasParallel ? "" : "\nThis curl has no `--parallel` (added in curl 7.66): only plain curl is compared.\n",
     values.against ? `"pull (--against build)" is the build in ${values.against}.\n` : "",
   ];
@@ -227,6 +252,11 @@ function writeReport(samples) {
         "",
         `pull ÷ curl --parallel: ${round(ratio, 2)} (target ≥ ${TARGET}: ${ratio >= TARGET ? "met" : "missed"})`,
       );
+      const checked = byClient[CHECKED];
+      if (checked)
+        lines.push(
+          `pull ÷ (${CHECKED}): ${round(median(byClient.pull.map((s) => s.mbps)) / median(checked.map((s) => s.mbps)), 2)}`,
+        );
     }
     lines.push("");
   }
