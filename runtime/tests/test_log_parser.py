@@ -108,6 +108,25 @@ class LineTest(unittest.TestCase):
         self.assertEqual(strip_line("\x1b[1;36m(RayWorkerWrapper pid=9, ip=10.0.0.2)\x1b[0m ERROR 11-02 10:00:00 "
                                     "[x.py:1] boom"), "boom")
 
+    def test_the_2026_start_up_banner_is_neither_progress_nor_a_milestone(self) -> None:
+        # vLLM 0.23's banner, as posted in https://github.com/vllm-project/vllm/issues/46169 (2026-06): block
+        # characters like a progress bar's, and the version where 0.10 printed "vLLM API server version X".
+        banner = [
+            "(APIServer pid=1) INFO 06-19 15:35:00 [api_utils.py:339]",
+            "(APIServer pid=1) INFO 06-19 15:35:00 [api_utils.py:339]        █     █     █▄   ▄█",
+            "(APIServer pid=1) INFO 06-19 15:35:00 [api_utils.py:339]  ▄▄ ▄█ █     █     "
+            "█ ▀▄▀ █  version 0.23.0",
+            "(APIServer pid=1) INFO 06-19 15:35:00 [api_utils.py:339]   █▄█▀ █     █     "
+            "█     █  model   Qwen/Qwen3.5-2B",
+            "(APIServer pid=1) INFO 06-19 15:35:00 [api_utils.py:273] non-default args: {'model_tag': "
+            "'Qwen/Qwen3.5-2B', 'port': 3456, 'model': 'Qwen/Qwen3.5-2B', 'language_model_only': True}",
+        ]
+        parser = VllmLogParser()
+        for line in banner:
+            self.assertEqual(parser.feed(line), [], line)
+        self.assertIsNone(parser.progress)
+        self.assertFalse(parser.ready)
+
     def test_reasons_from_single_lines(self) -> None:
         cases = {
             "RuntimeError: No CUDA GPUs are available": "no_gpu",
