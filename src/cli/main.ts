@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import { VERSION } from "../version.js";
 import { type CliIO, EXIT, UsageError } from "./cli-command.js";
 import { COMMANDS } from "./commands/index.js";
+import { failIfUnsettled } from "./unsettled-exit.js";
 
 function topHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -76,7 +77,9 @@ if (isEntryPoint()) {
     });
   }
   const io: CliIO = { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() };
-  main(process.argv.slice(2), io).then(
+  const run = main(process.argv.slice(2), io);
+  failIfUnsettled(run, process, process.stderr, process.argv[2] ?? "");
+  run.then(
     (code) => {
       process.exitCode = code;
     },

@@ -92,3 +92,45 @@ describe.each([
     await fh.close();
   });
 });
+
+describe("a hash thread that fails", () => {
+  // Without these, digest() waited for a reply that never came: once nothing else was pending, Node exited, and
+  // `pull` ended with code 0 and no snapshot (seen with a build that lacked hash-worker.cjs).
+  const parts = () => splitFile(CONTENT.length, 300_000);
+  const finish = (hash: FileHash, p: Part[]) => Promise.all(p.map((q) => write(hash, p, q.start, q.end)));
+
+  it("cannot start: the digest fails and says why", async () => {
+    const broken = new HashThreads(1, new URL("./no-such-hash-worker.cjs", import.meta.url));
+    try {
+      const p = parts();
+      const hash = broken.open(lfs, file, p);
+      await finish(hash, p);
+      await expect(hash.digest()).rejects.toThrow(
+        /hash thread .*no-such-hash-worker\.cjs|Cannot find module/,
+      );
+    } finally {
+      await broken.close();
+    }
+  });
+
+  it("dies mid-file: the digest fails and says so, and later files fail at once", async () => {
+    const script = path.join(dir, "dying-worker.cjs");
+    writeFileSync(
+      script,
+      'require("node:worker_threads").parentPort.on("message", () => process.exit(7));\n',
+    );
+    const dying = new HashThreads(1, new URL(`file://${script}`));
+    try {
+      const p = parts();
+      const hash = dying.open(lfs, file, p);
+      await finish(hash, p);
+      await expect(hash.digest()).rejects.toThrow(/hash thread stopped \(exit code 7\)/);
+      const q = parts();
+      const next = dying.open(lfs, file, q);
+      await finish(next, q);
+      await expect(next.digest()).rejects.toThrow(/hash thread stopped \(exit code 7\)/);
+    } finally {
+      await dying.close();
+    }
+  });
+});

@@ -1,6 +1,8 @@
 // Hashing off the main thread for files fetched in parts (hash-worker.cjs): the main thread posts how far each
 // file's written prefix reaches, a worker reads those bytes back and hashes them. Up to 4 threads, one fewer
-// than the cores, each file on one of them; started on first use, stopped by close() when the pull ends.
+// than the cores, each file on one of them; started on first use, stopped by close() when the pull ends. A
+// thread that fails to start, throws or exits fails every digest that waits on it, then and later: a reply
+// that never comes would leave the pull waiting on nothing.
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import type { Part } from "./file-parts.js";
@@ -20,17 +22,29 @@ export interface FileHash {
 
 type Reply = { id: number; digest: string } | { id: number; error: string };
 
+interface Waiter {
+  thread: number;
+  resolve(digest: string): void;
+  reject(err: Error): void;
+}
+
 export class HashThreads {
   private readonly workers: Worker[] = [];
-  private readonly waiting = new Map<number, { resolve(d: string): void; reject(e: Error): void }>();
+  // Why a thread can no longer answer (it failed to start, threw or exited): its digests fail with this at once.
+  private readonly failures = new Map<number, Error>();
+  private readonly waiting = new Map<number, Waiter>();
   private nextId = 0;
 
-  constructor(private readonly count = Math.max(1, Math.min(4, availableParallelism() - 1))) {}
+  constructor(
+    private readonly count = Math.max(1, Math.min(4, availableParallelism() - 1)),
+    private readonly script = new URL("./hash-worker.cjs", import.meta.url),
+  ) {}
 
   /** Hashes `path` (a file of `parts`) on a worker as the parts report their bytes written. */
   open(file: HubFile, path: string, parts: readonly Part[]): FileHash {
     const id = this.nextId++;
-    const worker = this.worker(id % this.count);
+    const thread = id % this.count;
+    const worker = this.worker(thread);
     const algo = file.hash.kind === "sha256" ? "sha256" : "sha1";
     const prelude = file.hash.kind === "git-sha1" ? `blob ${file.size}\0` : null;
     worker.postMessage({ op: "open", id, path, algo, prelude });
@@ -53,7 +67,9 @@ export class HashThreads {
         new Promise<string>((resolve, reject) => {
           if (prefixEnd() !== file.size)
             throw new Error(`${prefixEnd()} of ${file.size} bytes are written: the parts are not all done`);
-          this.waiting.set(id, { resolve, reject });
+          const failure = this.failures.get(thread);
+          if (failure) throw failure;
+          this.waiting.set(id, { thread, resolve, reject });
           worker.postMessage({ op: "digest", id, end: file.size });
         }),
       discard: async () => {
@@ -63,14 +79,15 @@ export class HashThreads {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.terminate()));
-    this.workers.length = 0;
+    const stopping = this.workers.splice(0); // their exits are not failures
+    this.failures.clear();
+    await Promise.all(stopping.map((w) => w.terminate()));
   }
 
   private worker(i: number): Worker {
     const existing = this.workers[i];
     if (existing) return existing;
-    const w = new Worker(new URL("./hash-worker.cjs", import.meta.url));
+    const w = new Worker(this.script);
     w.on("message", (r: Reply) => {
       const waiter = this.waiting.get(r.id);
       this.waiting.delete(r.id);
@@ -78,10 +95,32 @@ export class HashThreads {
       else waiter?.reject(new Error(r.error));
     });
     w.on("error", (err) => {
-      for (const waiter of this.waiting.values()) waiter.reject(err);
-      this.waiting.clear();
+      if (this.workers[i] === w)
+        this.fail(
+          i,
+          new Error(
+            `the hash thread (${this.script.pathname}) failed: ${err.message}; run the command again, it resumes (when the message names a missing file, the installation is incomplete: run npm run build first)`,
+          ),
+        );
+    });
+    w.on("exit", (code) => {
+      if (this.workers[i] === w)
+        this.fail(
+          i,
+          new Error(`the hash thread stopped (exit code ${code}); run the command again, it resumes`),
+        );
     });
     this.workers[i] = w;
     return w;
+  }
+
+  /** Thread i is gone: every digest waiting on it, and every later one, fails with `err`. */
+  private fail(i: number, err: Error): void {
+    if (!this.failures.has(i)) this.failures.set(i, err);
+    for (const [id, waiter] of this.waiting) {
+      if (waiter.thread !== i) continue;
+      this.waiting.delete(id);
+      waiter.reject(this.failures.get(i) as Error);
+    }
   }
 }
