@@ -18,7 +18,8 @@ describe("failIfUnsettled", () => {
   });
 
   it("a command that finished (or failed) keeps its own exit code", async () => {
-    for (const work of [Promise.resolve(0), Promise.reject(new Error("x"))]) {
+    for (const make of [() => Promise.resolve(0), () => Promise.reject(new Error("x"))]) {
+      const work = make();
       const proc = fakeProcess();
       let err = "";
       failIfUnsettled(work, proc, { write: (s: string) => (err += s) }, "pull");
