@@ -391,9 +391,10 @@ describe("files and parts side by side", () => {
   });
 
   it("asks the hub once per large file: the other parts go to the CDN link the first answer came from", async () => {
-    // A request to the hub's resolve URL costs a round trip to the hub and counts against its rate limit; the
-    // signed CDN link it redirects to serves any range of the file (huggingface_hub's hf_transfer fetched every
-    // chunk of the file from the one redirected URL).
+    // A request to the hub's resolve URL costs a round trip to the hub, counts against its rate limit and as a
+    // download. hf_transfer asks the hub once per file and fetches every chunk from the URL it was redirected to:
+    // "Only call the final redirect URL to avoid overloading the Hub with requests and also altering the
+    // download count" (huggingface/hf_transfer, src/lib.rs, download_async).
     hub.bodyDelayMs = 50; // the first part is still arriving when the others start
     const { promise } = pull({ partSize: 65_536 });
     await promise;

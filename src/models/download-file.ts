@@ -163,7 +163,6 @@ class FileDownload {
         const answered = await getRange(src, from, this.rangeOf(part), (pos, url) =>
           this.writer(part, pos, url),
         );
-        this.learnCdn(answered);
         if (part.written >= part.end - part.start) continue;
         failure = new TemporaryFailure(
           serverOf(answered, this.t.endpoint),
@@ -221,15 +220,11 @@ class FileDownload {
     return { start, end: part.end, openEnded: false };
   }
 
-  /** The CDN link a body came from: the file's other parts ask there, not the hub, until a retry. */
-  private learnCdn(answered: URL): void {
-    if (serverOf(answered, this.t.endpoint).role === "CDN") this.cdnUrl = answered;
-  }
-
   private writer(part: Part, pos: number, answered: URL): PartWriter {
     if (pos !== part.start + part.written)
       throw new Error(`the body starts at ${pos}, not where the part stands`);
-    this.learnCdn(answered); // before the other parts are let go: they ask the CDN directly
+    // The CDN link this body came from, before the other parts are let go: they ask it, not the hub, until a retry.
+    if (serverOf(answered, this.t.endpoint).role === "CDN") this.cdnUrl = answered;
     if (this.split && !this.rangesConfirmed) {
       this.rangesConfirmed = true;
       this.decideRanges(true);

@@ -264,7 +264,7 @@ function textStart(data: string, form: Shape, h: number): number {
 /** The text chunk found from its end: its text's key, then "choices" before it, then no error in the head. */
 function searchHead(data: string, form: Shape, end: FrameEnd, chunk: TextChunk): TextChunk | null {
   const key = data.lastIndexOf(form.key, end.close);
-  if (key < 0 || key + form.key.length > end.close) return null;
+  if (key < 0) return null;
   let head = key - form.open.length;
   if (!matchAt(data, form.open, head)) {
     head -= ROLE.length;
