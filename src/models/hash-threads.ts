@@ -116,11 +116,12 @@ export class HashThreads {
 
   /** Thread i is gone: every digest waiting on it, and every later one, fails with `err`. */
   private fail(i: number, err: Error): void {
-    if (!this.failures.has(i)) this.failures.set(i, err);
+    const reason = this.failures.get(i) ?? err; // the first word (an error, then its exit) is the reason
+    this.failures.set(i, reason);
     for (const [id, waiter] of this.waiting) {
       if (waiter.thread !== i) continue;
       this.waiting.delete(id);
-      waiter.reject(this.failures.get(i) as Error);
+      waiter.reject(reason);
     }
   }
 }
