@@ -124,10 +124,17 @@ fi
 
 # --- 3. the Docker-API service ---------------------------------------------------------------
 
-if answers && [ "$conf_changed" = 1 ] && [ -f "$PIDFILE" ]; then
-  # Our own service runs with the old settings; restart it so the new containers.conf applies.
+# A service of ours started (before this script started it from /) in a folder since deleted cannot start
+# containers any more: restart it.
+cwd_gone=0
+if [ -f "$PIDFILE" ] && readlink "/proc/$(cat "$PIDFILE")/cwd" 2>/dev/null | grep -q ' (deleted)$'; then
+  cwd_gone=1
+fi
+
+if answers && [ -f "$PIDFILE" ] && { [ "$conf_changed" = 1 ] || [ "$cwd_gone" = 1 ]; }; then
+  # Our own service: restarted, so that it runs with the new containers.conf or from /.
   old="$(cat "$PIDFILE")"
-  say "restarting the podman service (pid $old) to apply $CONF"
+  say "restarting the podman service (pid $old): $([ "$cwd_gone" = 1 ] && echo "the folder it was started in is gone" || echo "to apply $CONF")"
   kill "$old" 2>/dev/null || true
   for _ in $(seq 1 50); do kill -0 "$old" 2>/dev/null || break; sleep 0.1; done
 elif answers && [ "$conf_changed" = 1 ]; then
@@ -138,7 +145,9 @@ if ! answers; then
   mkdir -p "$SOCK_DIR"
   rm -f "$SOCK"
   say "starting podman system service on $SOCK (log: $LOG)"
-  setsid nohup podman system service --time=0 "unix://$SOCK" </dev/null >>"$LOG" 2>&1 9>&- &
+  # From /: the service outlives this script, and conmon, which it forks for every container, fails ("Failed to
+  # get working directory") once the folder it was started in is deleted (a CI clone removed after its run).
+  setsid nohup env -C / podman system service --time=0 "unix://$SOCK" </dev/null >>"$LOG" 2>&1 9>&- &
   echo $! >"$PIDFILE"
   deadline=$((SECONDS + READY_TIMEOUT_S))
   until answers; do
